@@ -1,0 +1,224 @@
+"""RSA sealing keys and certificates: generate, load (PEM, URL, key-Secret backups), fingerprint, describe.
+
+A fingerprint is the SHA-256 of the DER SubjectPublicKeyInfo, lowercase hex: it names a key pair whether
+we hold the certificate or only the private key, so the CLI and the controller agree on it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import re
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+from sealer.errors import InputError, KeyMaterialError
+
+DEFAULT_BITS = 4096
+MIN_BITS = 2048
+DEFAULT_DAYS = 3650
+DEFAULT_CN = "sealer"
+CERT_FETCH_TIMEOUT = 10.0
+
+_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n.*?-----END \1-----", re.S)
+
+
+def fingerprint(public_key: rsa.RSAPublicKey) -> str:
+    der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).hexdigest()
+
+
+@dataclass(frozen=True)
+class SealingCert:
+    """A certificate whose RSA public key seals values."""
+
+    cert: x509.Certificate
+    public_key: rsa.RSAPublicKey
+    fingerprint: str
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "fingerprint": self.fingerprint,
+            "subject": self.cert.subject.rfc4514_string(),
+            "issuer": self.cert.issuer.rfc4514_string(),
+            "serial": format(self.cert.serial_number, "x"),
+            "notBefore": _iso(self.cert.not_valid_before_utc),
+            "notAfter": _iso(self.cert.not_valid_after_utc),
+            "keyAlgorithm": f"RSA-{self.public_key.key_size}",
+            "expired": self.expired(),
+        }
+
+    def expired(self, now: dt.datetime | None = None) -> bool:
+        now = now or dt.datetime.now(dt.UTC)
+        return not (self.cert.not_valid_before_utc <= now <= self.cert.not_valid_after_utc)
+
+    def check_valid(self, source: str, now: dt.datetime | None = None) -> None:
+        now = now or dt.datetime.now(dt.UTC)
+        if now > self.cert.not_valid_after_utc:
+            raise KeyMaterialError(f"certificate expired on {_iso(self.cert.not_valid_after_utc)}; "
+                                   "fetch the controller's current cert", source=source)
+        if now < self.cert.not_valid_before_utc:
+            raise KeyMaterialError(f"certificate is not valid before {_iso(self.cert.not_valid_before_utc)}",
+                                   source=source)
+
+
+@dataclass(frozen=True)
+class PrivateKey:
+    """A private sealing key and where it came from (for messages: never the key itself)."""
+
+    key: rsa.RSAPrivateKey
+    fingerprint: str
+    origin: str
+
+
+def _iso(t: dt.datetime) -> str:
+    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- generation ---------------------------------------------------------------------------------------
+
+def generate(bits: int = DEFAULT_BITS, cn: str = DEFAULT_CN, days: int = DEFAULT_DAYS,
+             now: dt.datetime | None = None) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    """A new RSA key (e = 65537) and a self-signed certificate for it, as Bitnami's controller makes them."""
+    if bits < MIN_BITS or bits % 256:
+        raise InputError(f"--bits must be a multiple of 256 and at least {MIN_BITS}, got {bits}")
+    if days < 1:
+        raise InputError(f"--days must be at least 1, got {days}")
+    if not cn:
+        raise InputError("--cn must not be empty")
+    now = now or dt.datetime.now(dt.UTC)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn), x509.NameAttribute(NameOID.ORGANIZATION_NAME, "sealer")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=True,
+                                     data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                     crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def private_key_pem(key: rsa.RSAPrivateKey) -> bytes:
+    """PKCS#1 PEM (``BEGIN RSA PRIVATE KEY``), the form Bitnami stores in ``tls.key``."""
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                             serialization.NoEncryption())
+
+
+def cert_pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+# --- loading certificates -----------------------------------------------------------------------------
+
+def parse_cert(data: bytes, source: str) -> SealingCert:
+    """A PEM or DER certificate holding an RSA key of at least MIN_BITS."""
+    try:
+        cert = (x509.load_pem_x509_certificate(data) if b"-----BEGIN" in data
+                else x509.load_der_x509_certificate(data))
+    except ValueError:
+        raise KeyMaterialError("not a PEM or DER X.509 certificate", source=source) from None
+    public_key = cert.public_key()
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise KeyMaterialError(f"certificate key is {type(public_key).__name__.removeprefix('_')}, "
+                               "sealing needs RSA", source=source)
+    if public_key.key_size < MIN_BITS:
+        raise KeyMaterialError(f"certificate key is RSA-{public_key.key_size}, below the {MIN_BITS}-bit minimum",
+                               source=source)
+    return SealingCert(cert, public_key, fingerprint(public_key))
+
+
+def read_cert_source(location: str) -> bytes:
+    """Bytes of a cert from a file path or an http(s) URL (as ``kubeseal --cert`` accepts)."""
+    if location.startswith(("http://", "https://")):
+        import urllib.error
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(location, timeout=CERT_FETCH_TIMEOUT) as resp:  # noqa: S310 - scheme checked
+                return resp.read(1 << 20)
+        except urllib.error.HTTPError as e:
+            raise KeyMaterialError(f"fetching certificate failed: HTTP {e.code}", source=location) from None
+        except (urllib.error.URLError, OSError) as e:
+            reason = getattr(e, "reason", e)
+            raise KeyMaterialError(f"fetching certificate failed: {reason}", source=location) from None
+    try:
+        with open(location, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise KeyMaterialError(f"cannot read certificate: {e.strerror}", source=location) from None
+
+
+def load_cert(location: str) -> SealingCert:
+    return parse_cert(read_cert_source(location), location)
+
+
+# --- loading private keys -----------------------------------------------------------------------------
+
+def _load_pem_private_key(block: bytes, origin: str) -> PrivateKey:
+    try:
+        key = serialization.load_pem_private_key(block, password=None)
+    except TypeError:
+        raise KeyMaterialError("private key is encrypted; decrypt it first "
+                               "(openssl rsa -in KEY -out KEY.plain)", source=origin) from None
+    except ValueError:
+        raise KeyMaterialError("unreadable PEM private key", source=origin) from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise KeyMaterialError(f"private key is {type(key).__name__.removeprefix('_')}, sealing keys are RSA",
+                               source=origin)
+    return PrivateKey(key, fingerprint(key.public_key()), origin)
+
+
+def _keys_from_pem(data: bytes, origin: str) -> list[PrivateKey]:
+    keys = [_load_pem_private_key(m.group(0), origin) for m in _PEM_BLOCK.finditer(data)
+            if m.group(1).endswith(b"PRIVATE KEY")]
+    if not keys:
+        raise KeyMaterialError("no private key found in PEM file", source=origin)
+    return keys
+
+
+def _keys_from_secrets(data: bytes, origin: str) -> list[PrivateKey]:
+    from sealer import manifests
+
+    keys: list[PrivateKey] = []
+    for doc in manifests.load_objects(data, origin):
+        if doc.get("kind") != "Secret":
+            continue
+        name = manifests.describe(doc)
+        raw = (doc.get("data") or {}).get("tls.key")
+        if raw is None:
+            continue
+        try:
+            pem = base64.b64decode(raw, validate=True)
+        except (binascii.Error, TypeError, ValueError):
+            raise KeyMaterialError("invalid base64", source=origin, field=f"{name}: data.tls.key") from None
+        keys.extend(_keys_from_pem(pem, f"{origin}: {name}"))
+    if not keys:
+        raise KeyMaterialError("no Secret with data.tls.key found (expected a key backup from "
+                               "`kubectl get secret -l ... -o yaml`)", source=origin)
+    return keys
+
+
+def load_private_keys(path: str) -> list[PrivateKey]:
+    """Every RSA private key in a file: PEM (one or more blocks) or a YAML/JSON backup of key Secrets."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise KeyMaterialError(f"cannot read key file: {e.strerror}", source=path) from None
+    if b"-----BEGIN" in data and b"PRIVATE KEY-----" in data and b"tls.key" not in data:
+        return _keys_from_pem(data, path)
+    return _keys_from_secrets(data, path)

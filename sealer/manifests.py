@@ -1,0 +1,189 @@
+"""Kubernetes objects in and out: multi-document YAML/JSON, `kind: List`, Secret data normalisation.
+
+Parsing errors are rebuilt from line/column only: YAML libraries quote the offending line, which in a
+Secret manifest is likely to be the secret itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import yaml
+
+from sealer.errors import InputError
+
+SERVER_SET_METADATA = (
+    "uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp",
+    "deletionGracePeriodSeconds", "managedFields", "selfLink", "ownerReferences", "finalizers",
+)
+LAST_APPLIED_ANNOTATIONS = (
+    "kubectl.kubernetes.io/last-applied-configuration",
+    "kubecfg.ksonnet.io/last-applied-configuration",
+)
+# Kubernetes validates Secret keys with this (IsConfigMapKey).
+SECRET_KEY_RE = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def yaml_error_message(e: Exception) -> str:
+    """Problem and position only (PyYAML and ruamel errors alike): never the quoted line."""
+    mark = getattr(e, "problem_mark", None)
+    problem = getattr(e, "problem", None) or "syntax error"
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"not valid YAML: {problem}{where}"
+
+
+def parse_documents(data: bytes | str, source: str) -> list[Any]:
+    """Every non-empty document in a YAML stream or a JSON text."""
+    text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
+    head = text.lstrip()[:1]
+    if head in ("{", "["):
+        try:
+            return [json.loads(text)]
+        except json.JSONDecodeError as e:
+            # JSON is YAML too (mostly); only report JSON errors for text that is not YAML either.
+            try:
+                docs = list(yaml.load_all(text, Loader=_Loader))
+            except yaml.YAMLError:
+                raise InputError(f"not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}",
+                                 source=source) from None
+            return [d for d in docs if d is not None]
+    try:
+        return [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
+    except yaml.YAMLError as e:
+        raise InputError(yaml_error_message(e), source=source) from None
+
+
+def load_objects(data: bytes | str, source: str) -> list[dict[str, Any]]:
+    """Kubernetes objects from a stream; `kind: List` is flattened into its items."""
+    objects: list[dict[str, Any]] = []
+    for i, doc in enumerate(parse_documents(data, source), 1):
+        if not isinstance(doc, dict):
+            raise InputError(f"document {i} is a {type(doc).__name__}, expected a Kubernetes object",
+                             source=source)
+        if doc.get("kind") == "List" or (doc.get("kind", "").endswith("List") and "items" in doc):
+            items = doc.get("items") or []
+            if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
+                raise InputError(f"document {i}: items must be a list of objects", source=source)
+            objects.extend(items)
+        else:
+            objects.append(doc)
+    return objects
+
+
+def describe(obj: Mapping[str, Any]) -> str:
+    """`Kind namespace/name` for messages: names are not secret, values are."""
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
+    name = meta.get("name") or "<unnamed>"
+    ns = meta.get("namespace")
+    return f"{obj.get('kind') or '<no kind>'} {ns}/{name}" if ns else f"{obj.get('kind') or '<no kind>'} {name}"
+
+
+def metadata(obj: Mapping[str, Any]) -> dict[str, Any]:
+    meta = obj.get("metadata")
+    if meta is None:
+        return {}
+    if not isinstance(meta, Mapping):
+        raise InputError("must be a mapping", field="metadata")
+    return meta  # type: ignore[return-value]
+
+
+def string_map(value: Any, field: str) -> dict[str, str]:
+    """A labels/annotations-like map, checked: keys and values must be strings."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InputError("must be a mapping", field=field)
+    for k, v in value.items():
+        if not isinstance(k, str):
+            raise InputError(f"key {k!r} must be a string", field=field)
+        if not isinstance(v, str):
+            raise InputError(f"must be a string, got {type(v).__name__} (quote it)", field=f"{field}.{k}")
+    return dict(value)
+
+
+def clean_metadata(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """Metadata fit to commit: no server-set fields, no last-applied annotation (it holds plaintext)."""
+    out = {k: v for k, v in meta.items() if k not in SERVER_SET_METADATA and v is not None}
+    annotations = {k: v for k, v in string_map(meta.get("annotations"), "metadata.annotations").items()
+                   if k not in LAST_APPLIED_ANNOTATIONS}
+    if annotations:
+        out["annotations"] = annotations
+    else:
+        out.pop("annotations", None)
+    labels = string_map(meta.get("labels"), "metadata.labels")
+    if labels:
+        out["labels"] = labels
+    else:
+        out.pop("labels", None)
+    return out
+
+
+def check_secret_key(key: Any, field: str) -> str:
+    if not isinstance(key, str):
+        raise InputError(f"key {key!r} must be a string (quote it)", field=field)
+    if not SECRET_KEY_RE.match(key):
+        raise InputError(f"key {key!r} is not a valid Secret key (letters, digits, '-', '_', '.')", field=field)
+    return key
+
+
+def secret_items(secret: Mapping[str, Any]) -> dict[str, bytes]:
+    """A Secret's values as bytes: `data` base64-decoded, then `stringData` on top (it wins, as in the API)."""
+    if secret.get("kind") != "Secret":
+        raise InputError(f"expected kind Secret, got {secret.get('kind')!r}", field="kind")
+    api = secret.get("apiVersion")
+    if api not in (None, "v1"):
+        raise InputError(f"expected apiVersion v1, got {api!r}", field="apiVersion")
+    items: dict[str, bytes] = {}
+    data = secret.get("data")
+    if data is not None:
+        if not isinstance(data, Mapping):
+            raise InputError("must be a mapping of key to base64 value", field="data")
+        for key, value in data.items():
+            check_secret_key(key, "data")
+            if value is None:
+                value = ""
+            if not isinstance(value, str):
+                raise InputError(f"must be a base64 string, got {type(value).__name__}", field=f"data.{key}")
+            try:
+                items[key] = base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError):
+                raise InputError("invalid base64 (use stringData for plain text)", field=f"data.{key}") from None
+    string_data = secret.get("stringData")
+    if string_data is not None:
+        if not isinstance(string_data, Mapping):
+            raise InputError("must be a mapping of key to string", field="stringData")
+        for key, value in string_data.items():
+            check_secret_key(key, "stringData")
+            if value is None:
+                value = ""
+            if not isinstance(value, str):
+                raise InputError(f"must be a string, got {type(value).__name__} (quote it)",
+                                 field=f"stringData.{key}")
+            items[key] = value.encode()
+    return items
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def dump_objects(objects: Iterable[Mapping[str, Any]], fmt: str) -> str:
+    """kubectl-style output: YAML documents separated by `---`, or JSON (a `List` when more than one)."""
+    objects = list(objects)
+    if fmt == "json":
+        if len(objects) == 1:
+            return json.dumps(objects[0], indent=2, ensure_ascii=False) + "\n"
+        return json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}, indent=2,
+                          ensure_ascii=False) + "\n"
+    if fmt != "yaml":
+        raise InputError(f"unknown output format {fmt!r} (yaml or json)", field="-o")
+    return yaml.dump_all(objects, Dumper=_Dumper, default_flow_style=False, sort_keys=False,
+                         allow_unicode=True, width=1 << 30, explicit_start=len(objects) > 1)

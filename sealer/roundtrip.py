@@ -1,0 +1,59 @@
+"""Manifests edited in place (merge-into, re-encrypt, later SOPS edits): comments, key order and quoting
+survive, so the Git diff shows only the values that changed. Loading this module imports ruamel.yaml,
+which is slower than PyYAML; only editing paths pay for it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from sealer.errors import InputError
+from sealer.manifests import yaml_error_message
+
+
+class Document:
+    """A file's documents, editable as mutable mappings, written back in the file's own format."""
+
+    def __init__(self, docs: list[Any], is_json: bool, explicit_start: bool) -> None:
+        self.docs = docs
+        self.is_json = is_json
+        self.explicit_start = explicit_start
+
+    def dumps(self) -> str:
+        if self.is_json:
+            return json.dumps(self.docs[0], indent=2, ensure_ascii=False) + "\n"
+        out = io.StringIO()
+        _yaml(self.explicit_start).dump_all(self.docs, out)
+        return out.getvalue()
+
+
+def _yaml(explicit_start: bool = False) -> YAML:
+    y = YAML(typ="rt")
+    y.preserve_quotes = True
+    y.width = 1 << 30
+    y.indent(mapping=2, sequence=2, offset=0)
+    y.explicit_start = explicit_start
+    return y
+
+
+def load(data: bytes, source: str) -> Document:
+    text = data.decode("utf-8-sig")
+    stripped = text.lstrip()
+    if stripped.startswith("{"):
+        try:
+            return Document([json.loads(text)], is_json=True, explicit_start=False)
+        except json.JSONDecodeError as e:
+            raise InputError(f"not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}", source=source) from None
+    try:
+        docs = [d for d in _yaml().load_all(text) if d is not None]
+    except YAMLError as e:
+        raise InputError(yaml_error_message(e), source=source) from None
+    for i, d in enumerate(docs, 1):
+        if not hasattr(d, "get"):
+            raise InputError(f"document {i} is a {type(d).__name__}, expected a Kubernetes object", source=source)
+    return Document(docs, is_json=False, explicit_start=stripped.startswith("---"))

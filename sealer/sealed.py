@@ -1,0 +1,272 @@
+"""Secret <-> SealedSecret: seal, unseal, merge items into, re-encrypt to a new cert.
+
+The scope of an existing SealedSecret is read only from its own top-level annotations, never from
+``spec.template.metadata``: that is the rule Bitnami's controller applies, and the one that stops a
+template edit from widening where a ciphertext may be opened.
+
+Functions that edit a SealedSecret in place take any mutable mapping, so a round-trip YAML document
+(comments, key order) can be edited without disturbing what they do not touch.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from typing import Any
+
+from sealer import hybrid, manifests
+from sealer.errors import DecryptionError, InputError, SealerError
+from sealer.hybrid import Scope
+from sealer.keys import PrivateKey, SealingCert
+
+API_SEALER = "sealer.dev/v1alpha1"
+API_BITNAMI = "bitnami.com/v1alpha1"
+API_VERSIONS = (API_SEALER, API_BITNAMI)
+KIND = "SealedSecret"
+FINGERPRINT_ANNOTATION = "sealer.dev/key-fingerprint"
+
+_TEMPLATE_REF = re.compile(r"^\{\{-?\s*(?:\.([A-Za-z_][A-Za-z0-9_]*)|index\s+\.\s+\"([-._a-zA-Z0-9]+)\")\s*-?\}\}$")
+
+
+def is_sealed_secret(obj: Mapping[str, Any]) -> bool:
+    return obj.get("kind") == KIND and obj.get("apiVersion") in API_VERSIONS
+
+
+# --- sealing ------------------------------------------------------------------------------------------
+
+def resolve_target(secret: Mapping[str, Any], namespace: str | None, name: str | None) -> tuple[str, str]:
+    """(namespace, name) for a Secret, with -n/--name filling gaps; a contradiction is an error, as in kubectl."""
+    meta = manifests.metadata(secret)
+    ns, nm = meta.get("namespace") or "", meta.get("name") or ""
+    if not isinstance(ns, str) or not isinstance(nm, str):
+        raise InputError("name and namespace must be strings", field="metadata")
+    if namespace and ns and namespace != ns:
+        raise InputError(f"namespace {ns!r} does not match -n {namespace!r}", field="metadata.namespace")
+    if name and nm and name != nm:
+        raise InputError(f"name {nm!r} does not match --name {name!r}", field="metadata.name")
+    return ns or namespace or "", nm or name or ""
+
+
+def seal_value(cert: SealingCert, value: bytes, scope: Scope, namespace: str, name: str) -> str:
+    """One base64 ciphertext, as `kubeseal --raw` prints it."""
+    return manifests.b64(hybrid.encrypt(cert.public_key, value, hybrid.scope_label(scope, namespace, name)))
+
+
+def seal_secret(secret: Mapping[str, Any], cert: SealingCert, *, scope: Scope | None = None,
+                namespace: str | None = None, name: str | None = None, api_version: str = API_SEALER,
+                allow_empty: bool = False) -> dict[str, Any]:
+    """A SealedSecret for a Secret manifest. Scope: argument, else the Secret's annotations, else strict."""
+    if api_version not in API_VERSIONS:
+        raise InputError(f"unsupported apiVersion {api_version!r} (one of {', '.join(API_VERSIONS)})",
+                         field="--api-version")
+    items = manifests.secret_items(secret)
+    if not items and not allow_empty:
+        raise InputError("Secret has no data or stringData (pass --allow-empty-data to seal it anyway)",
+                         field="data")
+    ns, nm = resolve_target(secret, namespace, name)
+    if not nm:
+        raise InputError("a Secret needs a name (set metadata.name or --name)", field="metadata.name")
+    meta = manifests.clean_metadata(manifests.metadata(secret))
+    if scope is None:
+        scope = hybrid.scope_from_annotations(meta.get("annotations"))
+    label = hybrid.scope_label(scope, ns, nm)
+
+    template_meta = dict(meta, name=nm)
+    if ns:
+        template_meta["namespace"] = ns
+    annotations = hybrid.scope_annotations(meta.get("annotations"), scope)
+    if annotations:
+        template_meta["annotations"] = annotations
+    else:
+        template_meta.pop("annotations", None)
+
+    own_meta: dict[str, Any] = {"name": nm}
+    if ns:
+        own_meta["namespace"] = ns
+    own_meta["annotations"] = hybrid.scope_annotations({FINGERPRINT_ANNOTATION: cert.fingerprint}, scope)
+
+    template: dict[str, Any] = {"metadata": template_meta}
+    if secret.get("type"):
+        template["type"] = secret["type"]
+    if secret.get("immutable") is not None:
+        template["immutable"] = secret["immutable"]
+    encrypted = {k: manifests.b64(hybrid.encrypt(cert.public_key, v, label)) for k, v in items.items()}
+    return {
+        "apiVersion": api_version,
+        "kind": KIND,
+        "metadata": own_meta,
+        "spec": {"encryptedData": encrypted, "template": template},
+    }
+
+
+# --- reading an existing SealedSecret -----------------------------------------------------------------
+
+def check_sealed(obj: Mapping[str, Any]) -> Mapping[str, str]:
+    """Validate a SealedSecret's shape; return its encryptedData."""
+    if obj.get("kind") != KIND:
+        raise InputError(f"expected kind SealedSecret, got {obj.get('kind')!r}", field="kind")
+    if obj.get("apiVersion") not in API_VERSIONS:
+        raise InputError(f"unsupported apiVersion {obj.get('apiVersion')!r} (one of {', '.join(API_VERSIONS)})",
+                         field="apiVersion")
+    meta = manifests.metadata(obj)
+    if not meta.get("name"):
+        raise InputError("missing", field="metadata.name")
+    manifests.string_map(meta.get("annotations"), "metadata.annotations")
+    spec = obj.get("spec")
+    if not isinstance(spec, Mapping):
+        raise InputError("missing or not a mapping", field="spec")
+    if spec.get("data") is not None:
+        raise InputError("the deprecated single-blob format is not supported; re-seal with encryptedData",
+                         field="spec.data")
+    encrypted = spec.get("encryptedData") or {}
+    if not isinstance(encrypted, Mapping):
+        raise InputError("must be a mapping of key to base64 ciphertext", field="spec.encryptedData")
+    for key, value in encrypted.items():
+        manifests.check_secret_key(key, "spec.encryptedData")
+        if not isinstance(value, str):
+            raise InputError("must be a base64 string", field=f"spec.encryptedData.{key}")
+    template = spec.get("template")
+    if template is not None and not isinstance(template, Mapping):
+        raise InputError("must be a mapping", field="spec.template")
+    return encrypted
+
+
+def scope_of(obj: Mapping[str, Any]) -> Scope:
+    return hybrid.scope_from_annotations(manifests.metadata(obj).get("annotations"))
+
+
+def label_of(obj: Mapping[str, Any]) -> bytes:
+    meta = manifests.metadata(obj)
+    return hybrid.scope_label(scope_of(obj), meta.get("namespace") or "", meta.get("name") or "")
+
+
+def _ciphertext(value: str, item: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise DecryptionError("ciphertext is not valid base64", field=f"spec.encryptedData.{item}") from None
+
+
+def _ordered(keys: Sequence[PrivateKey], hint: str | None) -> list[PrivateKey]:
+    return sorted(keys, key=lambda k: k.fingerprint != hint) if hint else list(keys)
+
+
+def open_items(obj: Mapping[str, Any], keys: Sequence[PrivateKey]) -> dict[str, bytes]:
+    """Every encryptedData item in plaintext. Tries the fingerprint-hinted key first, then the one that
+    last worked, then the rest. All failing items are named in one DecryptionError."""
+    encrypted = check_sealed(obj)
+    if not keys:
+        raise InputError("no private keys given", field="--key")
+    label = label_of(obj)
+    order = _ordered(keys, manifests.metadata(obj).get("annotations", {}).get(FINGERPRINT_ANNOTATION))
+    out: dict[str, bytes] = {}
+    failed: list[str] = []
+    reasons: set[str] = set()
+    for item, value in encrypted.items():
+        ct = _ciphertext(value, item)
+        try:
+            out[item], index = hybrid.decrypt_indexed([k.key for k in order], ct, label)
+        except DecryptionError as e:
+            failed.append(item)
+            reasons.add(e.message)
+            continue
+        if index:  # the key that worked goes first for the next item: usually all items share one key
+            order.insert(0, order.pop(index))
+    if failed:
+        what = "item" if len(failed) == 1 else "items"
+        raise DecryptionError("; ".join(sorted(reasons)), field=f"spec.encryptedData {what} {', '.join(failed)}")
+    return out
+
+
+def _template_value(template: str, opened: Mapping[str, bytes], item: str) -> bytes:
+    if "{{" not in template:
+        return template.encode()
+    m = _TEMPLATE_REF.match(template.strip())
+    ref = m and (m.group(1) or m.group(2))
+    if not ref:
+        raise InputError("only literal values and {{ .item }} references are supported offline",
+                         field=f"spec.template.data.{item}")
+    if ref not in opened:
+        raise InputError(f"refers to {ref!r}, which is not in encryptedData", field=f"spec.template.data.{item}")
+    return opened[ref]
+
+
+def unseal(obj: Mapping[str, Any], keys: Sequence[PrivateKey]) -> dict[str, Any]:
+    """The Secret a controller would write for this SealedSecret (without the ownerReference)."""
+    opened = open_items(obj, keys)
+    meta = manifests.metadata(obj)
+    spec = obj["spec"]
+    template = spec.get("template") or {}
+    tmeta = manifests.clean_metadata(manifests.metadata(template))
+    tmeta["name"] = meta["name"]
+    if meta.get("namespace"):
+        tmeta["namespace"] = meta["namespace"]
+    else:
+        tmeta.pop("namespace", None)
+    data = dict(opened)
+    for item, value in (template.get("data") or {}).items():
+        if value is None:
+            data.pop(item, None)
+        elif isinstance(value, str):
+            data[item] = _template_value(value, opened, item)
+        else:
+            raise InputError("must be a string or null", field=f"spec.template.data.{item}")
+    secret: dict[str, Any] = {"apiVersion": "v1", "kind": "Secret", "metadata": tmeta}
+    if template.get("type"):
+        secret["type"] = template["type"]
+    if template.get("immutable") is not None:
+        secret["immutable"] = template["immutable"]
+    secret["data"] = {k: manifests.b64(v) for k, v in data.items()}
+    return secret
+
+
+# --- editing an existing SealedSecret in place --------------------------------------------------------
+
+def _set_fingerprint(obj: MutableMapping[str, Any], fp: str) -> None:
+    meta = obj["metadata"]
+    if meta.get("annotations") is None:
+        meta["annotations"] = {}
+    meta["annotations"][FINGERPRINT_ANNOTATION] = fp
+
+
+def merge_into(obj: MutableMapping[str, Any], secret: Mapping[str, Any], cert: SealingCert) -> list[str]:
+    """Add or replace the Secret's items in an existing SealedSecret; other ciphertexts stay byte-identical.
+    Sealed with the SealedSecret's own name, namespace and scope. Returns the items written."""
+    check_sealed(obj)
+    meta = manifests.metadata(obj)
+    resolve_target(secret, meta.get("namespace") or None, meta.get("name"))
+    items = manifests.secret_items(secret)
+    if not items:
+        raise InputError("Secret has no data or stringData to merge", field="data")
+    label = label_of(obj)
+    spec = obj["spec"]
+    if spec.get("encryptedData") is None:
+        spec["encryptedData"] = {}
+    for key, value in items.items():
+        spec["encryptedData"][key] = manifests.b64(hybrid.encrypt(cert.public_key, value, label))
+    _set_fingerprint(obj, cert.fingerprint)
+    return list(items)
+
+
+def reencrypt(obj: MutableMapping[str, Any], keys: Sequence[PrivateKey], cert: SealingCert) -> int:
+    """Re-seal every item to a new cert, same label (scope, name, namespace) and template. Returns the count.
+    Opens everything before writing anything, so a failure leaves ``obj`` unchanged."""
+    opened = open_items(obj, keys)
+    label = label_of(obj)
+    fresh = {k: manifests.b64(hybrid.encrypt(cert.public_key, v, label)) for k, v in opened.items()}
+    encrypted = obj["spec"]["encryptedData"]
+    for key, value in fresh.items():
+        encrypted[key] = value
+    _set_fingerprint(obj, cert.fingerprint)
+    return len(fresh)
+
+
+def located(err: SealerError, obj: Mapping[str, Any], source: str) -> SealerError:
+    """Attach `file: Kind ns/name` to an error raised while handling ``obj``."""
+    return err.within(source=source, context=manifests.describe(obj))
+
+
+def sealed_objects(objects: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return [o for o in objects if is_sealed_secret(o)]
