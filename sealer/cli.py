@@ -60,7 +60,8 @@ def keys() -> None:
 
 
 @keys.command("generate", context_settings=CONTEXT)
-@click.option("--out-dir", required=True, type=click.Path(file_okay=False), help="Directory for sealer.key and sealer.crt.")
+@click.option("--out-dir", required=True, type=click.Path(file_okay=False),
+              help="Directory for sealer.key and sealer.crt.")
 @click.option("--bits", default=4096, show_default=True, help="RSA modulus size.")
 @click.option("--cn", default="sealer", show_default=True, help="Certificate common name.")
 @click.option("--days", default=3650, show_default=True, help="Certificate validity.")

@@ -94,7 +94,8 @@ def generate(bits: int = DEFAULT_BITS, cn: str = DEFAULT_CN, days: int = DEFAULT
         raise InputError("--cn must not be empty")
     now = now or dt.datetime.now(dt.UTC)
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn), x509.NameAttribute(NameOID.ORGANIZATION_NAME, "sealer")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn),
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "sealer")])
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
