@@ -35,6 +35,10 @@ def _note(message: str) -> None:
     click.echo(message, err=True)
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 @click.group(context_settings=CONTEXT)
 @click.version_option(__version__, "--version", prog_name="sealer")
 def cli() -> None:
@@ -76,6 +80,8 @@ def keys_generate(out_dir: str, bits: int, cn: str, days: int, force: bool) -> N
     if existing and not force:
         raise InputError("already exists; pass --force to overwrite", source=existing[0])
     key, cert = k.generate(bits=bits, cn=cn, days=days)
+    if existing:
+        _note(f"warning: replacing {', '.join(existing)}: SealedSecrets sealed to the old key need its backup")
     try:
         os.makedirs(out_dir, exist_ok=True)
     except OSError as e:
@@ -84,6 +90,23 @@ def keys_generate(out_dir: str, bits: int, cn: str, days: int, force: bool) -> N
     atomic_write(crt_path, k.cert_pem(cert), mode=0o644)
     click.echo(f"wrote {key_path} (private, 0600) and {crt_path}")
     click.echo(f"fingerprint {k.fingerprint(key.public_key())}")
+
+
+@keys.command("list", context_settings=CONTEXT)
+@click.option("--key", "key_paths", multiple=True, required=True, metavar="PATH",
+              help="PEM key file or key-Secret backup. Repeatable.")
+@click.option("-o", "--output", "fmt", type=click.Choice(("text", *OUTPUT_FORMATS)), default="text",
+              show_default=True)
+def keys_list(key_paths: tuple[str, ...], fmt: str) -> None:
+    """List the private keys in key files or backups: fingerprint, size, origin. Never prints key material."""
+    rows = [{"fingerprint": key.fingerprint, "keyAlgorithm": f"RSA-{key.key.key_size}", "origin": key.origin}
+            for key in _load_keys(key_paths)]
+    if fmt == "text":
+        _emit("".join(f"{r['fingerprint']}  {r['keyAlgorithm']}  {r['origin']}\n" for r in rows))
+    else:
+        from sealer import manifests
+
+        _emit(manifests.dump_data(rows, fmt))
 
 
 # --- seal ---------------------------------------------------------------------------------------------
@@ -236,19 +259,23 @@ def reencrypt(files: tuple[str, ...], key_paths: tuple[str, ...], cert: str | No
         found = [d for d in doc.docs if sealed.is_sealed_secret(d)]
         if not found:
             _note(f"{source}: no SealedSecret, left as is")
+        changed = 0
         for obj in found:
             try:
-                n_items += sealed.reencrypt(obj, private_keys, c)
+                changed += sealed.reencrypt(obj, private_keys, c)
             except SealerError as e:
                 raise sealed.located(e, obj, source) from None
+        n_items += changed
         n_objects += len(found)
-        results.append((file, doc))
+        results.append((file, doc, changed))
     if in_place:
-        for file, doc in results:
-            atomic_write(file, doc.dumps().encode())
+        for file, doc, changed in results:
+            if changed:  # already sealed to this cert: leave the file (and its mtime) alone
+                atomic_write(file, doc.dumps().encode())
     else:
-        _emit("---\n".join(doc.dumps() for _, doc in results))
-    _note(f"re-encrypted {n_items} items in {n_objects} SealedSecrets to {c.fingerprint[:16]}")
+        _emit("---\n".join(doc.dumps() for _, doc, _ in results))
+    _note(f"re-encrypted {_plural(n_items, 'item')} in {_plural(n_objects, 'SealedSecret')} "
+          f"to key {c.fingerprint[:16]}")
 
 
 # --- cert ---------------------------------------------------------------------------------------------
@@ -258,7 +285,7 @@ def reencrypt(files: tuple[str, ...], key_paths: tuple[str, ...], cert: str | No
 @click.option("-o", "--output", "fmt", type=click.Choice(("text", *OUTPUT_FORMATS)), default="text",
               show_default=True)
 def cert(cert: str | None, fmt: str) -> None:
-    """Show a sealing certificate: fingerprint, subject, validity. Exit 1 if it has expired."""
+    """Show a sealing certificate: fingerprint, subject, validity. Exit 1 unless it is valid now."""
     from sealer import keys as k
 
     if not cert:
@@ -268,12 +295,10 @@ def cert(cert: str | None, fmt: str) -> None:
         width = max(map(len, info))
         _emit("".join(f"{key:<{width}}  {value}\n" for key, value in info.items()))
     else:
-        import json
+        from sealer import manifests
 
-        import yaml
-
-        _emit(json.dumps(info, indent=2) + "\n" if fmt == "json" else yaml.safe_dump(info, sort_keys=False))
-    if info["expired"]:
+        _emit(manifests.dump_data(info, fmt))
+    if info["status"] != "valid":
         sys.exit(1)
 
 

@@ -51,12 +51,15 @@ class SealingCert:
             "notBefore": _iso(self.cert.not_valid_before_utc),
             "notAfter": _iso(self.cert.not_valid_after_utc),
             "keyAlgorithm": f"RSA-{self.public_key.key_size}",
-            "expired": self.expired(),
+            "status": self.status(),
         }
 
-    def expired(self, now: dt.datetime | None = None) -> bool:
+    def status(self, now: dt.datetime | None = None) -> str:
+        """"valid", "expired" or "not yet valid"."""
         now = now or dt.datetime.now(dt.UTC)
-        return not (self.cert.not_valid_before_utc <= now <= self.cert.not_valid_after_utc)
+        if now > self.cert.not_valid_after_utc:
+            return "expired"
+        return "not yet valid" if now < self.cert.not_valid_before_utc else "valid"
 
     def check_valid(self, source: str, now: dt.datetime | None = None) -> None:
         now = now or dt.datetime.now(dt.UTC)
@@ -87,11 +90,11 @@ def generate(bits: int = DEFAULT_BITS, cn: str = DEFAULT_CN, days: int = DEFAULT
              now: dt.datetime | None = None) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
     """A new RSA key (e = 65537) and a self-signed certificate for it, as Bitnami's controller makes them."""
     if bits < MIN_BITS or bits % 256:
-        raise InputError(f"--bits must be a multiple of 256 and at least {MIN_BITS}, got {bits}")
+        raise InputError(f"must be a multiple of 256 and at least {MIN_BITS}, got {bits}", field="--bits")
     if days < 1:
-        raise InputError(f"--days must be at least 1, got {days}")
+        raise InputError(f"must be at least 1, got {days}", field="--days")
     if not cn:
-        raise InputError("--cn must not be empty")
+        raise InputError("must not be empty", field="--cn")
     now = now or dt.datetime.now(dt.UTC)
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn),

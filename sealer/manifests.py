@@ -187,3 +187,10 @@ def dump_objects(objects: Iterable[Mapping[str, Any]], fmt: str) -> str:
         raise InputError(f"unknown output format {fmt!r} (yaml or json)", field="-o")
     return yaml.dump_all(objects, Dumper=_Dumper, default_flow_style=False, sort_keys=False,
                          allow_unicode=True, width=1 << 30, explicit_start=len(objects) > 1)
+
+
+def dump_data(data: Any, fmt: str) -> str:
+    """Plain data (reports, listings) as JSON or YAML."""
+    if fmt == "json":
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return yaml.dump(data, Dumper=_Dumper, default_flow_style=False, sort_keys=False, allow_unicode=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 
 from sealer import hybrid, manifests
@@ -154,24 +154,30 @@ def _ordered(keys: Sequence[PrivateKey], hint: str | None) -> list[PrivateKey]:
 
 
 def open_items(obj: Mapping[str, Any], keys: Sequence[PrivateKey]) -> dict[str, bytes]:
-    """Every encryptedData item in plaintext. Tries the fingerprint-hinted key first, then the one that
-    last worked, then the rest. All failing items are named in one DecryptionError."""
+    """Every encryptedData item in plaintext. All failing items are named in one DecryptionError."""
+    return {item: value for item, (value, _) in open_items_with_keys(obj, keys).items()}
+
+
+def open_items_with_keys(obj: Mapping[str, Any], keys: Sequence[PrivateKey]) -> dict[str, tuple[bytes, PrivateKey]]:
+    """Every item in plaintext with the key that opened it. Tries the fingerprint-hinted key first, then the
+    one that last worked, then the rest."""
     encrypted = check_sealed(obj)
     if not keys:
         raise InputError("no private keys given", field="--key")
     label = label_of(obj)
     order = _ordered(keys, manifests.metadata(obj).get("annotations", {}).get(FINGERPRINT_ANNOTATION))
-    out: dict[str, bytes] = {}
+    out: dict[str, tuple[bytes, PrivateKey]] = {}
     failed: list[str] = []
     reasons: set[str] = set()
     for item, value in encrypted.items():
         ct = _ciphertext(value, item)
         try:
-            out[item], index = hybrid.decrypt_indexed([k.key for k in order], ct, label)
+            plaintext, index = hybrid.decrypt_indexed([k.key for k in order], ct, label)
         except DecryptionError as e:
             failed.append(item)
             reasons.add(e.message)
             continue
+        out[item] = (plaintext, order[index])
         if index:  # the key that worked goes first for the next item: usually all items share one key
             order.insert(0, order.pop(index))
     if failed:
@@ -224,8 +230,14 @@ def unseal(obj: Mapping[str, Any], keys: Sequence[PrivateKey]) -> dict[str, Any]
 
 # --- editing an existing SealedSecret in place --------------------------------------------------------
 
-def _set_fingerprint(obj: MutableMapping[str, Any], fp: str) -> None:
+def _set_fingerprint(obj: MutableMapping[str, Any], fp: str | None) -> None:
+    """Point the key hint at ``fp``, or drop it (None) when items are sealed to different keys:
+    a hint that is wrong for some items is worse than none."""
     meta = obj["metadata"]
+    if fp is None:
+        if meta.get("annotations"):
+            meta["annotations"].pop(FINGERPRINT_ANNOTATION, None)
+        return
     if meta.get("annotations") is None:
         meta["annotations"] = {}
     meta["annotations"][FINGERPRINT_ANNOTATION] = fp
@@ -244,22 +256,27 @@ def merge_into(obj: MutableMapping[str, Any], secret: Mapping[str, Any], cert: S
     spec = obj["spec"]
     if spec.get("encryptedData") is None:
         spec["encryptedData"] = {}
+    untouched = [k for k in spec["encryptedData"] if k not in items]
+    hint = (meta.get("annotations") or {}).get(FINGERPRINT_ANNOTATION)
     for key, value in items.items():
         spec["encryptedData"][key] = manifests.b64(hybrid.encrypt(cert.public_key, value, label))
-    _set_fingerprint(obj, cert.fingerprint)
+    _set_fingerprint(obj, cert.fingerprint if not untouched or hint == cert.fingerprint else None)
     return list(items)
 
 
 def reencrypt(obj: MutableMapping[str, Any], keys: Sequence[PrivateKey], cert: SealingCert) -> int:
-    """Re-seal every item to a new cert, same label (scope, name, namespace) and template. Returns the count.
-    Opens everything before writing anything, so a failure leaves ``obj`` unchanged."""
-    opened = open_items(obj, keys)
+    """Re-seal items to a new cert, same label (scope, name, namespace) and template; returns how many
+    changed. Items already sealed to the cert's key are left byte-identical, so running it twice is a no-op
+    and the Git diff shows only real changes. Opens everything before changing anything."""
+    opened = open_items_with_keys(obj, keys)
     label = label_of(obj)
-    fresh = {k: manifests.b64(hybrid.encrypt(cert.public_key, v, label)) for k, v in opened.items()}
+    fresh = {k: manifests.b64(hybrid.encrypt(cert.public_key, v, label))
+             for k, (v, key) in opened.items() if key.fingerprint != cert.fingerprint}
     encrypted = obj["spec"]["encryptedData"]
     for key, value in fresh.items():
         encrypted[key] = value
-    _set_fingerprint(obj, cert.fingerprint)
+    if fresh or opened:
+        _set_fingerprint(obj, cert.fingerprint)
     return len(fresh)
 
 
@@ -267,6 +284,3 @@ def located(err: SealerError, obj: Mapping[str, Any], source: str) -> SealerErro
     """Attach `file: Kind ns/name` to an error raised while handling ``obj``."""
     return err.within(source=source, context=manifests.describe(obj))
 
-
-def sealed_objects(objects: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return [o for o in objects if is_sealed_secret(o)]

@@ -144,3 +144,43 @@ def test_reencrypt_leaves_other_documents_alone(kp2048, kp2048b, tmp_path):
     r = run_sealer("reencrypt", f, "--key", kp2048.key_path, "--cert", kp2048b.cert_path, "-i")
     assert r.returncode == 0, r.stderr
     assert f.read_text().startswith(cm)
+
+
+def test_reencrypt_twice_is_a_no_op(kp2048, kp2048b, tmp_path):
+    f = sealed_file(kp2048, tmp_path / "s.yaml")
+    args = ("reencrypt", f, "--key", kp2048.key_path, "--key", kp2048b.key_path, "--cert", kp2048b.cert_path, "-i")
+    assert run_sealer(*args).returncode == 0
+    once = f.read_text()
+    mtime = f.stat().st_mtime_ns
+    r = run_sealer(*args)
+    assert r.returncode == 0 and "re-encrypted 0 items in 1 SealedSecret " in r.stderr
+    assert f.read_text() == once and f.stat().st_mtime_ns == mtime
+
+
+def test_merge_into_with_another_cert_drops_the_key_hint_instead_of_lying(kp2048, kp2048b, tmp_path):
+    f = sealed_file(kp2048, tmp_path / "s.yaml")
+    new = tmp_path / "new.yaml"
+    new.write_text("apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: prod}\nstringData: {extra: x}\n")
+    r = run_sealer("seal", new, "--cert", kp2048b.cert_path, "--merge-into", f)
+    assert r.returncode == 0, r.stderr
+    annotations = yaml.safe_load(f.read_text())["metadata"].get("annotations") or {}
+    assert "sealer.dev/key-fingerprint" not in annotations  # items are now sealed to two different keys
+    r = run_sealer("unseal", f, "--key", kp2048.key_path, "--key", kp2048b.key_path)
+    assert unsealed_items(r.stdout) == {"password": b"hunter2", "token": b"tok-hunter2", "extra": b"x"}
+    # replacing every item with the new cert makes the hint true again
+    new.write_text("apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: prod}\n"
+                   "stringData: {extra: x, password: p, token: t}\n")
+    assert run_sealer("seal", new, "--cert", kp2048b.cert_path, "--merge-into", f).returncode == 0
+    annotations = yaml.safe_load(f.read_text())["metadata"]["annotations"]
+    assert annotations["sealer.dev/key-fingerprint"] == kp2048b.cert.fingerprint
+
+
+def test_keys_list_shows_fingerprints_never_key_material(kp2048, kp2048b, tmp_path):
+    backup = key_backup(tmp_path, kp2048, kp2048b)
+    r = run_sealer("keys", "list", "--key", backup, "--key", kp2048.key_path, "-o", "json")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert [row["fingerprint"] for row in rows] == [kp2048.cert.fingerprint, kp2048b.cert.fingerprint,
+                                                    kp2048.cert.fingerprint]
+    assert rows[0]["origin"] == f"{backup}: Secret sealer-system/sealer-key-0"
+    assert "PRIVATE KEY" not in r.stdout and "MII" not in r.stdout

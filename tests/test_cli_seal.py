@@ -272,6 +272,7 @@ def test_keys_generate_writes_private_key_0600_pkcs1_and_refuses_overwrite(tmp_p
     assert key.read_bytes() == before
     r = run_sealer("keys", "generate", "--out-dir", d, "--bits", "2048", "--force")
     assert r.returncode == 0 and key.read_bytes() != before
+    assert "warning: replacing" in r.stderr
     assert key.stat().st_mode & 0o777 == 0o600
 
 
@@ -293,7 +294,14 @@ def test_expired_cert_is_rejected_for_sealing_and_flagged_by_cert(tmp_path):
     r = run_sealer("seal", tmp_path / "in.yaml", "--cert", crt)
     assert r.returncode == 2 and "expired" in r.stderr and not r.stdout
     r = run_sealer("cert", "--cert", crt)
-    assert r.returncode == 1 and "expired" in r.stdout
+    assert r.returncode == 1 and "status        expired" in r.stdout
+
+
+def test_not_yet_valid_cert_is_not_called_expired(tmp_path):
+    _, cert = keys.generate(bits=2048, days=30, now=dt.datetime.now(dt.UTC) + dt.timedelta(days=2))
+    (tmp_path / "future.crt").write_bytes(keys.cert_pem(cert))
+    r = run_sealer("cert", "--cert", tmp_path / "future.crt", "-o", "json")
+    assert r.returncode == 1 and json.loads(r.stdout)["status"] == "not yet valid"
 
 
 # --- bad input: one line, exit 2, no traceback, no output, no plaintext ------------------------------
