@@ -25,7 +25,7 @@ LAST_APPLIED_ANNOTATIONS = (
     "kubectl.kubernetes.io/last-applied-configuration",
     "kubecfg.ksonnet.io/last-applied-configuration",
 )
-# Kubernetes validates Secret keys with this (IsConfigMapKey).
+# Kubernetes validates Secret keys with this (IsConfigMapKey), and also refuses '.', '..' and a '..' prefix.
 SECRET_KEY_RE = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -129,7 +129,7 @@ def clean_metadata(meta: Mapping[str, Any]) -> dict[str, Any]:
 def check_secret_key(key: Any, field: str) -> str:
     if not isinstance(key, str):
         raise InputError(f"key {key!r} must be a string (quote it)", field=field)
-    if not SECRET_KEY_RE.match(key):
+    if not SECRET_KEY_RE.match(key) or key in (".", "..") or key.startswith(".."):
         raise InputError(f"key {key!r} is not a valid Secret key (letters, digits, '-', '_', '.')", field=field)
     return key
 

@@ -165,7 +165,7 @@ def open_items_with_keys(obj: Mapping[str, Any], keys: Sequence[PrivateKey]) -> 
     if not keys:
         raise InputError("no private keys given", field="--key")
     label = label_of(obj)
-    order = _ordered(keys, manifests.metadata(obj).get("annotations", {}).get(FINGERPRINT_ANNOTATION))
+    order = _ordered(keys, (manifests.metadata(obj).get("annotations") or {}).get(FINGERPRINT_ANNOTATION))
     out: dict[str, tuple[bytes, PrivateKey]] = {}
     failed: list[str] = []
     reasons: set[str] = set()

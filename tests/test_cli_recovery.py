@@ -184,3 +184,14 @@ def test_keys_list_shows_fingerprints_never_key_material(kp2048, kp2048b, tmp_pa
                                                     kp2048.cert.fingerprint]
     assert rows[0]["origin"] == f"{backup}: Secret sealer-system/sealer-key-0"
     assert "PRIVATE KEY" not in r.stdout and "MII" not in r.stdout
+
+
+def test_null_annotations_are_not_a_crash(kp2048, tmp_path):
+    f = sealed_file(kp2048, tmp_path / "s.yaml")
+    doc = yaml.safe_load(f.read_text())
+    doc["metadata"]["annotations"] = None
+    f.write_text(yaml.safe_dump(doc))
+    r = run_sealer("unseal", f, "--key", kp2048.key_path)
+    assert r.returncode == 0, r.stderr
+    r = run_sealer("reencrypt", f, "--key", kp2048.key_path, "--cert", kp2048.cert_path)
+    assert r.returncode == 0, r.stderr

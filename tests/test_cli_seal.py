@@ -332,6 +332,7 @@ BAD_INPUTS = {
     "missing name": ("apiVersion: v1\nkind: Secret\nmetadata: {namespace: a}\nstringData: {k: v}\n", "needs a name"),
     "bad key": ("apiVersion: v1\nkind: Secret\nmetadata: {name: a, namespace: b}\nstringData: {'a b': v}\n",
                 "not a valid Secret key"),
+    "dot-dot key": (HEAD + "stringData: {'..secret': v}\n", "not a valid Secret key"),
     "no data": ("apiVersion: v1\nkind: Secret\nmetadata: {name: a, namespace: b}\n", "--allow-empty-data"),
     "broken json": ('{"apiVersion": "v1", "kind": "Secret", "stringData": {"p": "' + PLANT + '"', "not valid"),
 }
