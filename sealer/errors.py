@@ -50,3 +50,7 @@ class KeyMaterialError(InputError):
 
 class DecryptionError(SealerError):
     """Ciphertext that no available key opens, or that fails its integrity check."""
+
+
+class MacMismatch(DecryptionError):
+    """A SOPS file whose MAC does not verify: values added, removed, reordered, changed, or lastmodified edited."""

@@ -1,0 +1,7 @@
+"""SOPS documents, byte-compatible with the `sops` binary (3.11).
+
+One module per concern, as in sops itself: `scalars` (how Go's YAML reads a value and how sops turns it into
+bytes), `codec` (the ENC[...] value cipher), `tree` (which values are encrypted, their AAD paths, the MAC walk),
+`metadata` (the `sops:` block), `shamir` (key groups), `config` (.sops.yaml), `stores` (YAML and JSON files),
+`document` (encrypt / decrypt / set / rotate ...).
+"""

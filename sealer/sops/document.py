@@ -1,0 +1,198 @@
+"""Encrypting and decrypting SOPS trees: the operations behind encrypt / decrypt / edit / set / rotate.
+
+Decryption remembers each value's IV, so re-encrypting a value whose plaintext did not change reproduces its
+exact ciphertext (GCM is deterministic for a given key, IV, AAD and plaintext). That is what keeps a one-value
+edit a one-value Git diff, as with sops.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import os
+from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from ruamel.yaml.nodes import ScalarNode
+
+from sealer.errors import DecryptionError, InputError, MacMismatch, SealerError
+from sealer.sops import codec, scalars, stores
+from sealer.sops.keygroups import Opener
+from sealer.sops.metadata import Metadata, now_lastmodified
+from sealer.sops.metadata import parse as parse_metadata
+from sealer.sops.tree import Leaf, Mac, aad, resolve_yaml, walk
+
+DATA_KEY_BYTES = 32
+
+
+@dataclass
+class Previous:
+    """Ciphertext facts from before a decryption, for reproducing unchanged values byte for byte."""
+
+    values: dict[tuple[object, ...], tuple[str, bytes, bytes]] = field(default_factory=dict)  # loc -> kind, pt, iv
+    comments: dict[tuple[str, bytes], bytes] = field(default_factory=dict)  # (aad, plaintext) -> iv
+
+
+@dataclass
+class Decrypted:
+    tree: stores.Tree
+    metadata: Metadata
+    data_key: bytes
+    previous: Previous
+    undecryptable_comments: int = 0
+
+
+def resolve(tree: stores.Tree, node: ScalarNode) -> tuple[str, object]:
+    if tree.format == "json":
+        return stores.resolve_json(node)
+    return resolve_yaml(node, stores.implicit_tag)
+
+
+def _set(leaf: Leaf, node: ScalarNode) -> None:
+    """Replace a leaf's scalar in place (its comments stay attached)."""
+    leaf.node.value, leaf.node.style, leaf.node.tag = node.value, node.style, node.tag
+    if isinstance(leaf.node, stores.JsonScalar) and isinstance(node, stores.JsonScalar):
+        leaf.node.json_kind = node.json_kind
+
+
+def metadata_of(tree: stores.Tree, source: str) -> Metadata:
+    if tree.metadata is None:
+        raise InputError("not a SOPS file: no `sops` metadata block", source=source)
+    return parse_metadata(tree.metadata, source)
+
+
+def encrypt_tree(tree: stores.Tree, data_key: bytes, metadata: Metadata, previous: Previous | None = None,
+                 now: dt.datetime | None = None) -> None:
+    """Encrypt every value and comment the rule selects, then record lastmodified and the MAC.
+
+    ``metadata`` must already hold the wrapped keys and the rule; its lastmodified and mac are replaced.
+    """
+    if tree.metadata is not None:
+        raise InputError("already encrypted (it has a `sops` metadata block); use `sealer rotate` or `edit`")
+    key = AESGCM(data_key)
+    rule = metadata.rule
+    previous = previous or Previous()
+    mac = Mac(rule.mac_only_encrypted)
+    w = walk(tree.roots)
+    for leaf in w.leaves:
+        try:
+            kind, value = resolve(tree, leaf.node)
+        except scalars.UnsupportedValue as e:
+            raise InputError(str(e), field=leaf.where) from None
+        if kind == scalars.NULL:
+            continue
+        if isinstance(leaf.node.value, str) and codec.is_encrypted(leaf.node.value) and kind == scalars.STR:
+            raise InputError("value is already an ENC[...] ciphertext", field=leaf.where)
+        plaintext = scalars.to_bytes(kind, value)
+        encrypted = rule.encrypts(leaf.path)
+        mac.add(plaintext, encrypted)
+        if not encrypted or (kind == scalars.STR and plaintext == b""):
+            continue
+        old = previous.values.get(leaf.loc)
+        iv = old[2] if old is not None and old[:2] == (kind, plaintext) else None
+        _set(leaf, stores.encrypted_node(codec.encrypt(key, plaintext, aad(leaf.path), kind, iv), tree.format))
+    for comment in w.comments:
+        owner = comment.candidates[0]
+        text = comment.text
+        if not rule.encrypts(owner) or codec.is_encrypted(text):
+            continue
+        plaintext = text.encode()
+        iv = previous.comments.get((aad(owner), plaintext))
+        comment.replace(codec.encrypt(key, plaintext, aad(owner), scalars.COMMENT, iv))
+    metadata.lastmodified = now_lastmodified(now)
+    metadata.mac = codec.encrypt(key, mac.hexdigest().encode(), metadata.lastmodified, scalars.STR)
+    tree.metadata = metadata.to_data()
+
+
+def open_data_key(metadata: Metadata, opener: Opener) -> bytes:
+    from sealer.sops import keygroups
+
+    data_key = keygroups.unwrap(metadata, opener)
+    if len(data_key) != DATA_KEY_BYTES:
+        raise DecryptionError(f"the data key has {len(data_key)} bytes, expected {DATA_KEY_BYTES}")
+    return data_key
+
+
+def decrypt_tree(tree: stores.Tree, source: str, opener: Opener | None = None, data_key: bytes | None = None,
+                 ignore_mac: bool = False) -> Decrypted:
+    """Decrypt in place and verify the MAC. Nothing is written by callers unless this returns."""
+    metadata = metadata_of(tree, source)
+    if data_key is None:
+        if opener is None:
+            raise InputError("no way to open the data key")
+        try:
+            data_key = open_data_key(metadata, opener)
+        except SealerError as e:
+            raise e.within(source=source) from None
+    key = AESGCM(data_key)
+    rule = metadata.rule
+    mac = Mac(rule.mac_only_encrypted)
+    previous = Previous()
+    w = walk(tree.roots)
+    pending: list[tuple[Leaf, ScalarNode]] = []
+    for leaf in w.leaves:
+        node = leaf.node
+        encrypted_by_rule = rule.encrypts(leaf.path)
+        if node.style in (None, '"', "'") and codec.is_encrypted(node.value):
+            try:
+                kind, plaintext, iv = codec.decrypt(key, node.value, aad(leaf.path))
+                value = scalars.from_bytes(kind, plaintext)
+            except SealerError as e:
+                raise e.within(source=source, context=leaf.where) from None
+            except ValueError:
+                raise DecryptionError("decrypted value does not match its declared type", source=source,
+                                      field=leaf.where) from None
+            previous.values[leaf.loc] = (kind, plaintext, iv)
+            pending.append((leaf, stores.format_value(kind, value, tree.format)))
+            mac.add(plaintext, encrypted_by_rule)
+            continue
+        try:
+            kind, value = resolve(tree, node)
+        except scalars.UnsupportedValue as e:
+            raise InputError(str(e), source=source, field=leaf.where) from None
+        if kind == scalars.NULL:
+            continue
+        plaintext = scalars.to_bytes(kind, value)
+        if encrypted_by_rule and not (kind == scalars.STR and plaintext == b""):
+            raise DecryptionError("value is not encrypted although the file's rule says it must be "
+                                  "(tampered, or edited without sops/sealer)", source=source, field=leaf.where)
+        mac.add(plaintext, encrypted_by_rule)
+    undecryptable = 0
+    comment_updates = []
+    for comment in w.comments:
+        text = comment.text
+        if not codec.is_encrypted(text):
+            continue
+        for path in comment.candidates:
+            try:
+                _, plaintext, iv = codec.decrypt(key, text, aad(path))
+            except (DecryptionError, InputError):
+                continue
+            previous.comments[(aad(path), plaintext)] = iv
+            comment_updates.append((comment, plaintext.decode("utf-8", errors="replace")))
+            break
+        else:
+            undecryptable += 1
+    if not ignore_mac:
+        check_mac(key, metadata, mac.hexdigest(), source)
+    for leaf, node in pending:
+        _set(leaf, node)
+    for comment, text in comment_updates:
+        comment.replace(text)
+    tree.metadata = None
+    return Decrypted(tree, metadata, data_key, previous, undecryptable)
+
+
+def check_mac(key: AESGCM, metadata: Metadata, computed: str, source: str) -> None:
+    try:
+        _, stored, _ = codec.decrypt(key, metadata.mac, metadata.lastmodified)
+    except (DecryptionError, InputError):
+        raise MacMismatch("MAC does not verify: the file or its lastmodified was changed outside sops/sealer",
+                          source=source, field="sops.mac") from None
+    if not hmac.compare_digest(stored.decode("ascii", errors="replace").upper(), computed):
+        raise MacMismatch("MAC mismatch: values were added, removed, reordered or changed outside sops/sealer",
+                          source=source, field="sops.mac")
+
+
+def new_data_key() -> bytes:
+    return os.urandom(DATA_KEY_BYTES)

@@ -1,0 +1,129 @@
+"""The `sops:` metadata block: key groups (wrapped data key or Shamir shares), the rule, lastmodified, the MAC.
+
+Written in the field order sops' own struct uses, so files sealer writes diff cleanly against files sops
+writes. Master key types sealer cannot use (pgp, kms, gcp_kms, azure_kv) are kept as they are, so a file
+shared with people who use them survives our edits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sealer.errors import InputError
+from sealer.sops.tree import Rule
+
+KEY_TYPES = ("kms", "gcp_kms", "azure_kv", "hc_vault", "age", "pgp")
+SUPPORTED_KEY_TYPES = ("age", "hc_vault")
+FORMAT_VERSION = "3.11.0"  # the sops release whose format we write and test against
+
+
+def now_lastmodified(now: dt.datetime | None = None) -> str:
+    return (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class MasterKey:
+    """One wrapped copy of the data key (or of one Shamir share): its type and sops' fields for it."""
+
+    type: str
+    fields: dict[str, Any]
+
+    @property
+    def enc(self) -> str:
+        return str(self.fields.get("enc") or "")
+
+    @property
+    def name(self) -> str:
+        """Who can open it, for messages and matching: the age recipient, the Vault key URI, the PGP fp."""
+        f = self.fields
+        if self.type == "age":
+            return str(f.get("recipient", ""))
+        if self.type == "hc_vault":
+            return f"{f.get('vault_address', '')}/v1/{f.get('engine_path', '')}/keys/{f.get('key_name', '')}"
+        return str(f.get("fp") or f.get("arn") or f.get("resource_id") or f.get("vault_url") or self.type)
+
+
+@dataclass
+class Metadata:
+    key_groups: list[list[MasterKey]]
+    rule: Rule
+    lastmodified: str = ""
+    mac: str = ""
+    shamir_threshold: int | None = None
+    version: str = FORMAT_VERSION
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_data(self) -> dict[str, Any]:
+        """Plain data in sops' field order, ready for the store to write."""
+        out: dict[str, Any] = {}
+        if len(self.key_groups) > 1:
+            out["shamir_threshold"] = self.shamir_threshold or len(self.key_groups)
+            out["key_groups"] = [_group_data(g) for g in self.key_groups]
+        pgp = None
+        if len(self.key_groups) <= 1:
+            group = _group_data(self.key_groups[0] if self.key_groups else [])
+            pgp = group.pop("pgp", None)  # sops writes pgp after the MAC
+            out.update(group)
+        out["lastmodified"] = self.lastmodified
+        out["mac"] = self.mac
+        if pgp:
+            out["pgp"] = pgp
+        out.update(self.rule.as_metadata())
+        out.update(self.extra)
+        out["version"] = self.version
+        return out
+
+
+def _group_data(group: list[MasterKey]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for t in KEY_TYPES:
+        entries = [dict(k.fields) for k in group if k.type == t]
+        if entries:
+            out[t] = entries
+    return out
+
+
+def _group(data: Any, source: str, where: str) -> list[MasterKey]:
+    if not isinstance(data, dict):
+        raise InputError("must be a mapping", source=source, field=where)
+    keys: list[MasterKey] = []
+    for t, entries in data.items():
+        if t not in KEY_TYPES:
+            continue
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise InputError("must be a list of mappings", source=source, field=f"{where}.{t}")
+        keys.extend(MasterKey(t, dict(e)) for e in entries)
+    return keys
+
+
+def parse(data: Any, source: str) -> Metadata:
+    """Metadata from the plain data of a `sops:` block; InputError naming the field when it is malformed."""
+    if not isinstance(data, dict):
+        raise InputError("must be a mapping", source=source, field="sops")
+    for required in ("lastmodified", "mac"):
+        if not isinstance(data.get(required), str) or not data.get(required):
+            raise InputError("missing", source=source, field=f"sops.{required}")
+    if data.get("key_groups"):
+        groups_data = data["key_groups"]
+        if not isinstance(groups_data, list):
+            raise InputError("must be a list", source=source, field="sops.key_groups")
+        groups = [_group(g, source, f"sops.key_groups[{i}]") for i, g in enumerate(groups_data)]
+    else:
+        groups = [_group({t: data[t] for t in KEY_TYPES if data.get(t)}, source, "sops")]
+    if not any(groups):
+        raise InputError("no master keys: the data key is not wrapped for anyone", source=source, field="sops")
+    threshold = data.get("shamir_threshold")
+    if threshold is not None and (not isinstance(threshold, int) or not 1 <= threshold <= max(len(groups), 1)):
+        raise InputError("must be a whole number no larger than the number of key groups", source=source,
+                         field="sops.shamir_threshold")
+    try:
+        rule = Rule(**{f: data.get(f) for f in Rule.FIELDS}, mac_only_encrypted=bool(data.get("mac_only_encrypted")))
+    except InputError as e:
+        raise e.within(source=source, context="sops") from None
+    known = {"key_groups", "shamir_threshold", "lastmodified", "mac", "version", "mac_only_encrypted",
+             *KEY_TYPES, *Rule.FIELDS}
+    extra = {k: v for k, v in data.items() if k not in known}
+    return Metadata(groups, rule, data["lastmodified"], data["mac"], threshold if len(groups) > 1 else None,
+                    str(data.get("version") or FORMAT_VERSION), extra)

@@ -1,0 +1,325 @@
+"""SOPS files on disk: one store per format, as in sops. Both give the tree as YAML nodes so one walker serves.
+
+YAML keeps comments, key order, quoting and the file's own indentation (detected), so a sealer edit of a file
+sops wrote, or of a hand-written manifest, changes only the lines whose values changed. JSON is parsed with
+the standard library and rebuilt as nodes; sops reads every JSON number as a float64, and so do we.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.tag import Tag
+
+from sealer.errors import InputError
+from sealer.manifests import yaml_error_message
+from sealer.sops import scalars
+from sealer.sops.tree import resolve_yaml
+
+STR_TAG, MAP_TAG, SEQ_TAG = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+METADATA_KEY = "sops"
+_YAML_1_1_BOOLISH = re.compile(r"^(y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$")
+
+
+@dataclass
+class Layout:
+    mapping: int = 2
+    sequence: int = 2
+    offset: int = 0
+    explicit_start: bool = False
+    json_indent: str = "\t"
+    final_newline: bool = True
+
+
+@dataclass
+class Tree:
+    """A file's documents (root nodes, the `sops` entry removed) and its metadata block as plain data."""
+
+    roots: list[Node]
+    metadata: Any | None
+    format: str
+    layout: Layout = field(default_factory=Layout)
+
+
+def tag(name: str) -> Tag:
+    return Tag(suffix=name)
+
+
+def scalar(text: str, style: str | None = None, tag_name: str = STR_TAG) -> ScalarNode:
+    return ScalarNode(tag(tag_name), text, style=style)
+
+
+def detect_format(source: str, data: bytes, forced: str | None = None) -> str:
+    if forced:
+        return forced
+    lower = source.lower()
+    if lower.endswith(".json"):
+        return "json"
+    if lower.endswith((".yaml", ".yml")):
+        return "yaml"
+    return "json" if data.lstrip()[:1] == b"{" else "yaml"
+
+
+def load(data: bytes, source: str, fmt: str | None = None) -> Tree:
+    fmt = detect_format(source, data, fmt)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text", source=source) from None
+    return _load_json(text, source) if fmt == "json" else _load_yaml(text, source)
+
+
+def dumps(tree: Tree) -> str:
+    return _dump_json(tree) if tree.format == "json" else _dump_yaml(tree)
+
+
+# --- YAML -------------------------------------------------------------------------------------------------
+
+def _yaml(layout: Layout | None = None) -> YAML:
+    y = YAML(typ="rt")
+    y.width = 1 << 16
+    if layout:
+        y.indent(mapping=layout.mapping, sequence=layout.sequence, offset=layout.offset)
+        y.explicit_start = layout.explicit_start
+    return y
+
+
+_RESOLVER = YAML(typ="rt").resolver
+
+
+def implicit_tag(text: str) -> str:
+    """The tag ruamel gives a plain scalar with this text (so nodes we write carry no explicit tag)."""
+    return _RESOLVER.resolve(ScalarNode, text, (True, False)).value
+
+
+def _guess_layout(text: str) -> Layout:
+    layout = Layout(explicit_start=text.lstrip().startswith("---"))
+    lines = [(len(line) - len(line.lstrip(" ")), line.strip()) for line in text.splitlines()]
+    lines = [(i, s) for i, s in lines if s and not s.startswith("#")]
+    found_map = found_seq = False
+    for (ind, s), (nxt_ind, nxt) in itertools.pairwise(lines):
+        if not s.endswith(":") or s.startswith("- "):
+            continue
+        if nxt.startswith("- ") or nxt == "-":
+            if not found_seq and nxt_ind >= ind:
+                layout.offset = nxt_ind - ind
+                layout.sequence = layout.offset + 2
+                found_seq = True
+        elif nxt_ind > ind and not found_map:
+            layout.mapping = nxt_ind - ind
+            found_map = True
+        if found_map and found_seq:
+            break
+    layout.sequence = max(layout.sequence, layout.mapping) if layout.offset else layout.sequence
+    return layout
+
+
+def _load_yaml(text: str, source: str) -> Tree:
+    try:
+        roots = [n for n in _yaml().compose_all(text) if n is not None]
+    except YAMLError as e:
+        raise InputError(yaml_error_message(e), source=source) from None
+    metadata: Any | None = None
+    for i, root in enumerate(roots, 1):
+        if not isinstance(root, MappingNode):
+            raise InputError(f"document {i} is not a mapping (sops files hold mappings)", source=source)
+        for pair in list(root.value):
+            if isinstance(pair[0], ScalarNode) and pair[0].value == METADATA_KEY:
+                root.value.remove(pair)
+                if metadata is None:
+                    metadata = to_data(pair[1])
+    return Tree(roots, metadata, "yaml", _guess_layout(text))
+
+
+def _dump_yaml(tree: Tree) -> str:
+    roots = tree.roots
+    if tree.metadata is not None:
+        roots = [MappingNode(r.tag, [*r.value, (scalar(METADATA_KEY), from_data(tree.metadata))],
+                             flow_style=r.flow_style, comment=r.comment) for r in roots]
+    out = io.StringIO()
+    _yaml(tree.layout).serialize_all(roots, out)
+    return out.getvalue()
+
+
+def to_data(node: Node) -> Any:
+    """Plain Python data from a node (metadata blocks, --extract output): YAML 1.2 scalars."""
+    if isinstance(node, MappingNode):
+        return {to_data(k): to_data(v) for k, v in node.value}
+    if isinstance(node, SequenceNode):
+        return [to_data(v) for v in node.value]
+    kind, value = resolve_json(node) if isinstance(node, JsonScalar) else resolve_yaml(node, implicit_tag)
+    if kind in (scalars.STR, scalars.COMMENT, scalars.BYTES):
+        return value
+    if kind == scalars.TIME:
+        return value.text  # type: ignore[union-attr]
+    return value
+
+
+def from_data(data: Any, json_mode: bool = False) -> Node:
+    """Nodes for plain data (the metadata block): multi-line strings as literal blocks, like sops."""
+    if isinstance(data, dict):
+        return MappingNode(tag(MAP_TAG), [(_json_str(k) if json_mode else scalar(str(k)), from_data(v, json_mode))
+                                          for k, v in data.items()], flow_style=False)
+    if isinstance(data, list):
+        return SequenceNode(tag(SEQ_TAG), [from_data(v, json_mode) for v in data], flow_style=False)
+    if isinstance(data, bool):
+        return _typed("true" if data else "false", scalars.BOOL, json_mode)
+    if isinstance(data, int):
+        return _typed(str(data), scalars.INT, json_mode)
+    if data is None:
+        return _typed("null", scalars.NULL, json_mode)
+    text = str(data)
+    if json_mode:
+        return _json_str(text)
+    if "\n" in text:
+        return scalar(text, "|")
+    return scalar(text, '"' if implicit_tag(text) != STR_TAG or _YAML_1_1_BOOLISH.match(text) else None)
+
+
+def _typed(text: str, kind: str, json_mode: bool) -> ScalarNode:
+    return JsonScalar(text, kind) if json_mode else scalar(text, None, implicit_tag(text))
+
+
+def format_value(kind: str, value: object, fmt: str) -> ScalarNode:
+    """A fresh node for a decrypted value: the text and quoting Go's encoders would write."""
+    if kind in (scalars.STR, scalars.COMMENT, scalars.BYTES):
+        text = str(value)
+        if fmt == "json":
+            return _json_str(text)
+        if "\n" in text.rstrip("\n") or (text.endswith("\n") and "\n" in text):
+            return scalar(text, "|")
+        ambiguous = implicit_tag(text) != STR_TAG or _YAML_1_1_BOOLISH.match(text) or \
+            scalars.resolve_plain(text)[0] != scalars.STR
+        return scalar(text, '"' if ambiguous or text != text.strip() else None)
+    if kind == scalars.INT:
+        return _typed(str(value), kind, fmt == "json")
+    if kind == scalars.FLOAT:
+        f = float(value)  # type: ignore[arg-type]
+        return _typed(scalars.go_format_float_json(f) if fmt == "json" else scalars.go_format_float_g(f), kind,
+                      fmt == "json")
+    if kind == scalars.BOOL:
+        return _typed("true" if value else "false", kind, fmt == "json")
+    if kind == scalars.TIME:
+        text = value.text  # type: ignore[union-attr]
+        return _json_str(text) if fmt == "json" else _typed(text, kind, False)
+    raise InputError(f"cannot write a value of type {kind}")
+
+
+def encrypted_node(text: str, fmt: str) -> ScalarNode:
+    return _json_str(text) if fmt == "json" else scalar(text)
+
+
+# --- JSON -------------------------------------------------------------------------------------------------
+
+class JsonScalar(ScalarNode):
+    """A JSON scalar: its type is fixed by JSON syntax, not by YAML resolution."""
+
+    __slots__ = ("json_kind",)
+
+    def __init__(self, text: str, kind: str) -> None:
+        super().__init__(tag(STR_TAG if kind == scalars.STR else implicit_tag(text)), text,
+                         style='"' if kind == scalars.STR else None)
+        self.json_kind = kind
+
+
+class _Number(str):
+    """A JSON number literal, kept as written."""
+
+
+def _json_str(text: str) -> ScalarNode:
+    return JsonScalar(text, scalars.STR)
+
+
+def _json_node(value: Any) -> Node:
+    if isinstance(value, _Pairs):
+        return MappingNode(tag(MAP_TAG), [(_json_str(k), _json_node(v)) for k, v in value], flow_style=False)
+    if isinstance(value, list):
+        return SequenceNode(tag(SEQ_TAG), [_json_node(v) for v in value], flow_style=False)
+    if isinstance(value, _Number):
+        return JsonScalar(str(value), scalars.FLOAT)
+    if isinstance(value, str):
+        return _json_str(value)
+    return _typed({True: "true", False: "false", None: "null"}[value],
+                  scalars.NULL if value is None else scalars.BOOL, True)
+
+
+class _Pairs(list):
+    """A JSON object as ordered (key, value) pairs: duplicate keys and order survive, as in sops."""
+
+
+def resolve_json(node: ScalarNode) -> tuple[str, object]:
+    kind = node.json_kind if isinstance(node, JsonScalar) else scalars.STR
+    if kind == scalars.FLOAT:
+        return scalars.FLOAT, float(node.value)
+    if kind == scalars.BOOL:
+        return scalars.BOOL, node.value == "true"
+    if kind == scalars.NULL:
+        return scalars.NULL, None
+    if kind == scalars.INT:
+        return scalars.FLOAT, float(node.value)
+    return scalars.STR, node.value
+
+
+def _load_json(text: str, source: str) -> Tree:
+    try:
+        value = json.loads(text, object_pairs_hook=_Pairs, parse_float=_Number, parse_int=_Number,
+                           parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+    except json.JSONDecodeError as e:
+        raise InputError(f"not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}", source=source) from None
+    except ValueError:
+        raise InputError("not valid JSON: NaN and Infinity are not JSON", source=source) from None
+    if not isinstance(value, _Pairs):
+        raise InputError("the JSON document must be an object", source=source)
+    root = _json_node(value)
+    metadata = None
+    for pair in list(root.value):
+        if pair[0].value == METADATA_KEY:
+            root.value.remove(pair)
+            metadata = to_data(pair[1])
+    indent = re.search(r"\n([ \t]+)\"", text)
+    return Tree([root], metadata, "json", Layout(json_indent=indent.group(1) if indent else "\t",
+                                                 final_newline=text.endswith("\n")))
+
+
+def _dump_json(tree: Tree) -> str:
+    root = tree.roots[0]
+    if tree.metadata is not None:
+        root = MappingNode(root.tag, [*root.value, (_json_str(METADATA_KEY), from_data(tree.metadata, True))])
+    out: list[str] = []
+    _emit_json(root, tree.layout.json_indent, 0, out)
+    return "".join(out) + ("\n" if tree.layout.final_newline else "")
+
+
+def _emit_json(node: Node, indent: str, depth: int, out: list[str]) -> None:
+    pad, inner = indent * depth, indent * (depth + 1)
+    if isinstance(node, MappingNode):
+        if not node.value:
+            out.append("{}")
+            return
+        out.append("{\n")
+        for i, (k, v) in enumerate(node.value):
+            out.append(f"{inner}{json.dumps(k.value, ensure_ascii=False)}: ")
+            _emit_json(v, indent, depth + 1, out)
+            out.append(",\n" if i < len(node.value) - 1 else "\n")
+        out.append(pad + "}")
+    elif isinstance(node, SequenceNode):
+        if not node.value:
+            out.append("[]")
+            return
+        out.append("[\n")
+        for i, v in enumerate(node.value):
+            out.append(inner)
+            _emit_json(v, indent, depth + 1, out)
+            out.append(",\n" if i < len(node.value) - 1 else "\n")
+        out.append(pad + "]")
+    else:
+        kind = node.json_kind if isinstance(node, JsonScalar) else scalars.STR
+        out.append(json.dumps(node.value, ensure_ascii=False) if kind == scalars.STR else node.value)
