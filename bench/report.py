@@ -1,0 +1,314 @@
+"""`bench/run`: measure every figure, then print one markdown table (the only place the table is built).
+
+Each figure is the median of several runs; each sealer figure is paired with its peer measured in the same
+repetition, and the ratio column is the median of those per-repetition ratios (sealer / peer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from bench import rsa_peer, seal_unseal, startup
+from bench.common import (
+    VALUES_PER_SECRET,
+    CpuClock,
+    Timing,
+    fmt_mib,
+    fmt_ms,
+    fmt_num,
+    fmt_s,
+    log,
+    machine_line,
+    make_keys,
+    make_secrets,
+    median,
+    sealer_cli,
+    write_multidoc,
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    quick: bool
+    seal_secrets: int = 1000
+    unseal_secrets: int = 1000
+    seal_reps: int = 5
+    unseal_reps: int = 3
+    openssl_seconds: int = 3
+    private_peer_per_secret: int = 1  # bare RSA decrypts run per unsealed Secret (a sample of the peer rate)
+    startup_runs: int = 10
+    rss_runs: int = 3
+    importtime_runs: int = 5
+
+    @classmethod
+    def make(cls, quick: bool, unseal_secrets: int | None, reps: int | None) -> Config:
+        cfg = cls(quick=False)
+        if quick:
+            cfg = cls(quick=True, unseal_secrets=100, seal_reps=3, unseal_reps=3, openssl_seconds=1,
+                      private_peer_per_secret=2, startup_runs=5, rss_runs=2, importtime_runs=3)
+        if unseal_secrets:
+            cfg = replace(cfg, unseal_secrets=min(unseal_secrets, cfg.seal_secrets))
+        if reps:
+            cfg = replace(cfg, seal_reps=reps, unseal_reps=reps)
+        return cfg
+
+
+@dataclass
+class Results:
+    # figure 1: seal
+    seal_lib: list[seal_unseal.Paired] = field(default_factory=list)
+    seal_cli: list[Timing] = field(default_factory=list)
+    # figure 2: unseal
+    unseal_lib: list[seal_unseal.Paired] = field(default_factory=list)
+    openssl_sign: list[float] = field(default_factory=list)
+    unseal_cli: list[Timing] = field(default_factory=list)
+    key_load: list[Timing] = field(default_factory=list)
+    # figure 3: start-up
+    wall: dict[str, list[float]] = field(default_factory=dict)
+    rss_kib: dict[str, float] = field(default_factory=dict)
+    rss_method: str = ""
+    modules: dict[str, set[str]] = field(default_factory=dict)
+    import_costs: list[startup.ImportCost] = field(default_factory=list)
+    checkout_has_pyc: bool = False
+
+
+# --- measuring ----------------------------------------------------------------------------------------
+
+def measure_seal_unseal(cfg: Config, work: Path, cert_path: Path, key_path: Path, res: Results) -> None:
+    from sealer.keys import load_cert, load_private_keys
+
+    cert = load_cert(str(cert_path))
+    keys = load_private_keys(str(key_path))
+    secrets = make_secrets(cfg.seal_secrets)
+    big = write_multidoc(work / "big.yaml", secrets)
+    sealed_big = work / "big.sealed.yaml"
+    public = rsa_peer.public_op(cert.public_key)
+    private = rsa_peer.private_op(keys[0].key)
+    env = startup.bytecode_env(work / "pycache")
+
+    seal_unseal.seal_cli(big, cert_path, sealed_big, cfg.seal_secrets, env)  # warm-up: fills the bytecode cache
+    sealed: list = []
+    for rep in range(cfg.seal_reps):
+        log(f"seal {rep + 1}/{cfg.seal_reps}: library seal interleaved with RSA public ops, then CLI seal "
+            f"({cfg.seal_secrets} Secrets)")
+        paired, sealed = seal_unseal.seal_library(secrets, cert, public, peer_per_secret=VALUES_PER_SECRET)
+        res.seal_lib.append(paired)
+        res.seal_cli.append(seal_unseal.seal_cli(big, cert_path, sealed_big, cfg.seal_secrets, env))
+
+    n = cfg.unseal_secrets
+    if n == cfg.seal_secrets:
+        unseal_in = sealed_big
+    else:
+        small = write_multidoc(work / "unseal.yaml", secrets[:n])
+        unseal_in = work / "unseal.sealed.yaml"
+        seal_unseal.seal_cli(small, cert_path, unseal_in, n, env)
+    for rep in range(cfg.unseal_reps):
+        log(f"unseal {rep + 1}/{cfg.unseal_reps}: openssl speed, library unseal interleaved with RSA private ops, "
+            f"CLI unseal ({n} Secrets = {n * VALUES_PER_SECRET} RSA private ops)")
+        speed = rsa_peer.openssl_speed(cfg.openssl_seconds)
+        if speed is not None:
+            res.openssl_sign.append(speed.sign_per_s)
+        res.unseal_lib.append(seal_unseal.unseal_library(sealed[:n], keys, secrets[:n], private,
+                                                         peer_per_secret=cfg.private_peer_per_secret))
+        res.unseal_cli.append(seal_unseal.unseal_cli(unseal_in, key_path, work / "unsealed.yaml", n, env))
+        with CpuClock() as clock:
+            load_private_keys(str(key_path))
+        res.key_load.append(clock.timing)
+
+
+def measure_startup(cfg: Config, work: Path, cert_path: Path, res: Results) -> None:
+    one = write_multidoc(work / "one.yaml", make_secrets(1))
+    cli = sealer_cli()
+    seal_args = ["seal", str(one), "--cert", str(cert_path)]
+    cached = startup.bytecode_env(work / "pycache")
+    cmds = {"floor": [sys.executable, "-c", "pass"], "help": [cli, "--help"], "seal1": [cli, *seal_args],
+            "help_nopyc": [cli, "--help"]}
+    envs = {name: cached for name in cmds} | {"help_nopyc": startup.bytecode_env(work, cached=False)}
+    log(f"start-up: wall time x{cfg.startup_runs}, peak RSS x{cfg.rss_runs}, modules, -X importtime "
+        f"x{cfg.importtime_runs}")
+    res.wall = startup.wall_times(cmds, cfg.startup_runs, envs)
+    del cmds["help_nopyc"]
+    res.rss_kib, res.rss_method = startup.peak_rss_kib(cmds, cfg.rss_runs, cached)
+    res.modules = {"help": startup.loaded_modules(["--help"], cached, cwd=work),
+                   "seal1": startup.loaded_modules(seal_args, cached, cwd=work)}
+    res.import_costs = startup.import_costs(cli, ["--help"], cfg.importtime_runs, cached)
+    res.checkout_has_pyc = startup.has_bytecode("sealer.cli")
+
+
+# --- the table ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Row:
+    figure: str
+    sealer: str
+    peer: str
+    ratio: str
+    target: str
+    verdict: str
+
+
+def _ratio(sealer: Sequence[float], peer: Sequence[float]) -> float:
+    """Median of the per-repetition ratios sealer / peer."""
+    return median([s / p for s, p in zip(sealer, peer, strict=True)])
+
+
+def _verdict(ok: bool | None) -> str:
+    return "—" if ok is None else ("pass" if ok else "**fail**")
+
+
+def _range(values: Sequence[float]) -> str:
+    return f"; runs {fmt_num(min(values))}–{fmt_num(max(values))}" if len(values) > 1 else ""
+
+
+def build_rows(cfg: Config, res: Results) -> list[Row]:
+    """Every row of the table, in order. Rates are per CPU-second of the process doing the work (the peers'
+    too: `openssl speed` counts CPU time), so other load on a shared machine does not skew them; wall-clock
+    figures are shown beside them."""
+    rows: list[Row] = []
+    v = VALUES_PER_SECRET
+    ns, nu = cfg.seal_secrets, cfg.unseal_secrets
+
+    # 1. seal: 5 RSA public ops per Secret, so the ceiling is public ops/s ÷ 5
+    public = [p.peer_ops / p.peer.cpu for p in res.seal_lib]
+    limit = [p / v for p in public]
+    lib = [ns / p.sealer.cpu for p in res.seal_lib]
+    lib_wall = [ns / p.sealer.wall for p in res.seal_lib]
+    peer = (f"{fmt_num(median(limit))} secrets/s ceiling = RSA-4096 public ops {fmt_num(median(public))}/s ÷ {v} "
+            "(cryptography OAEP encrypt loop, interleaved)")
+    rows.append(Row(f"seal, library, 1 process: {ns:,} Secrets × {v} values (median of {cfg.seal_reps})",
+                    f"{fmt_num(median(lib))} secrets/s (wall-clock {fmt_num(median(lib_wall))}{_range(lib)})",
+                    peer, f"{_ratio(lib, limit):.2f}", "—", "—"))
+    cli = [ns / t.cpu for t in res.seal_cli]
+    rows.append(Row(f"seal, CLI end to end: `sealer seal big.yaml --cert CERT` ({ns:,} docs; median of "
+                    f"{cfg.seal_reps})",
+                    f"{fmt_s(median([t.wall for t in res.seal_cli]))} wall, "
+                    f"{fmt_s(median([t.cpu for t in res.seal_cli]))} CPU = {fmt_num(median(cli))} secrets/s",
+                    peer, f"{_ratio(cli, limit):.2f}", "—", "—"))
+
+    # 2. unseal: 5 RSA private ops per Secret
+    private = [p.peer_ops / p.peer.cpu for p in res.unseal_lib]
+    values = [nu * v / p.sealer.cpu for p in res.unseal_lib]
+    values_wall = [nu * v / p.sealer.wall for p in res.unseal_lib]
+    lib_cell = (f"{fmt_num(median(values))} values/s = {fmt_num(median(values) / v)} secrets/s "
+                f"(wall-clock {fmt_num(median(values_wall))} values/s{_range(values)})")
+    what = f"unseal, library, 1 process: {nu:,} Secrets × {v} values (median of {cfg.unseal_reps})"
+    if res.openssl_sign:
+        r = _ratio(values, res.openssl_sign)
+        rows.append(Row(what, lib_cell, f"{fmt_num(median(res.openssl_sign))} private ops/s "
+                        f"(`openssl speed -seconds {cfg.openssl_seconds} rsa4096`, sign/s, 1 process)",
+                        f"{r:.2f}", "≥ 0.80", _verdict(r >= 0.80)))
+    else:
+        rows.append(Row(what, lib_cell, "`openssl` not installed", "—", "≥ 0.80", "—"))
+    r = _ratio(values, private)
+    rows.append(Row(what, lib_cell, f"{fmt_num(median(private))} private ops/s (cryptography RSA-OAEP-SHA256 "
+                    "decrypt loop, interleaved)", f"{r:.2f}", "≥ 0.80", _verdict(r >= 0.80)))
+    cli = [nu / t.cpu for t in res.unseal_cli]
+    plimit = [p / v for p in private]
+    rows.append(Row(f"unseal, CLI end to end: `sealer unseal big.sealed.yaml --key KEY` ({nu:,} docs; median of "
+                    f"{cfg.unseal_reps})",
+                    f"{fmt_s(median([t.wall for t in res.unseal_cli]))} wall, "
+                    f"{fmt_s(median([t.cpu for t in res.unseal_cli]))} CPU = {fmt_num(median(cli))} secrets/s",
+                    f"{fmt_num(median(plimit))} secrets/s ceiling = decrypt loop ÷ {v}",
+                    f"{_ratio(cli, plimit):.2f}", "—", "—"))
+    load = [t.cpu for t in res.key_load]
+    op = [1 / p for p in private]
+    rows.append(Row(f"load one RSA-4096 private key: `sealer.keys.load_private_keys` (CPU; median of "
+                    f"{cfg.unseal_reps})", fmt_ms(median(load)),
+                    f"{fmt_ms(median(op))} = one RSA-4096 private op (decrypt loop)", f"{_ratio(load, op):.1f}",
+                    "—", "—"))
+
+    # 3. start-up (wall clock: what a user waits for)
+    floor = res.wall["floor"]
+    floor_cell = f"{fmt_ms(median(floor))} (`python -c pass`)"
+    n = cfg.startup_runs
+    help_s = median(res.wall["help"])
+    rows.append(Row(f"`sealer --help`, wall (median of {n})", fmt_ms(help_s), floor_cell,
+                    f"{_ratio(res.wall['help'], floor):.2f}", "< 150 ms", _verdict(help_s < 0.150)))
+    nopyc = median(res.wall["help_nopyc"])
+    state = ("sealer has a __pycache__ here, so this matches the row above" if res.checkout_has_pyc
+             else "no bytecode cached for sealer's modules")
+    rows.append(Row(f"`sealer --help`, wall, with PYTHONDONTWRITEBYTECODE=1 as this environment sets it ({state}; "
+                    f"median of {n})", fmt_ms(nopyc), floor_cell,
+                    f"{_ratio(res.wall['help_nopyc'], floor):.2f}", "< 150 ms", _verdict(nopyc < 0.150)))
+    rows.append(Row(f"`sealer seal` one Secret (RSA-4096 cert), wall (median of {n})",
+                    fmt_ms(median(res.wall["seal1"])), floor_cell, f"{_ratio(res.wall['seal1'], floor):.2f}",
+                    "—", "—"))
+    rss_floor = res.rss_kib["floor"]
+    for key, label in (("help", "`sealer --help`"), ("seal1", "`sealer seal` one Secret")):
+        rows.append(Row(f"{label}, peak RSS of the process", fmt_mib(res.rss_kib[key]),
+                        f"{fmt_mib(rss_floor)} (`python -c pass`)", f"{res.rss_kib[key] / rss_floor:.2f}",
+                        "—", "—"))
+    for key, label in (("help", "`sealer --help`"), ("seal1", "`sealer seal`")):
+        hits = startup.top_level_hits(res.modules[key], startup.FORBIDDEN)
+        rows.append(Row(f"{label} imports none of {', '.join(startup.FORBIDDEN)}",
+                        ", ".join(hits) if hits else "none imported", "—", "—", "none", _verdict(not hits)))
+    return rows
+
+
+def notes(cfg: Config, res: Results) -> list[str]:
+    out = []
+    listed = "; ".join(f"`{c.module}` {c.cumulative_us / 1000:.1f} ms (self {c.self_us / 1000:.1f} ms)"
+                       for c in res.import_costs[:5])
+    out.append(f"Slowest imports on the `sealer --help` path (`python -X importtime`, cumulative, median of "
+               f"{cfg.importtime_runs}): {listed}.")
+    by_self = sorted(res.import_costs, key=lambda c: c.self_us, reverse=True)[:5]
+    out.append("Largest self times on that path: " + "; ".join(f"`{c.module}` {c.self_us / 1000:.1f} ms"
+                                                               for c in by_self) + ".")
+    total = sum(c.self_us for c in res.import_costs)
+    out.append(f"All imports on that path: {total / 1000:.1f} ms of self time in {len(res.import_costs)} modules.")
+    heavy = startup.top_level_hits(res.modules["help"], startup.HEAVY)
+    out.append(f"`--help` loads {', '.join(heavy) if heavy else 'none'} of {', '.join(startup.HEAVY)} "
+               f"({len(res.modules['help'])} modules in all; `seal`: {len(res.modules['seal1'])}).")
+    out.append("CLI processes run with their bytecode cached (PYTHONPYCACHEPREFIX in the bench's temp dir), as "
+               "in a regular install; `python -c pass` runs the same way. In this venv `site` also imports "
+               "the editable-install finder (`__editable___sealer_*_finder`), which the floor pays too.")
+    out.append(f"Peak RSS measured with {res.rss_method}, median of {cfg.rss_runs}.")
+    out.append("Rates are per CPU-second of the process doing the work (user + system; `openssl speed` counts "
+               "CPU time too), so other load on a shared machine does not skew them; wall-clock figures are "
+               "shown beside them. Ratio = sealer / peer: the median of per-repetition ratios, each sealer run "
+               "paired with the peer measured in the same repetition (in-process runs are interleaved with "
+               "the peer chunk by chunk). For rates higher is better; for times and sizes lower is.")
+    if cfg.quick:
+        out.append(f"`--quick` run: unseal uses {cfg.unseal_secrets} Secrets and `openssl speed -seconds "
+                   f"{cfg.openssl_seconds}`; use the full run for the record.")
+    return out
+
+
+def render(header: str, rows: Sequence[Row], note_lines: Sequence[str]) -> str:
+    lines = [header, "", "| figure | sealer | peer | ratio | target | pass/fail |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r.figure} | {r.sealer} | {r.peer} | {r.ratio} | {r.target} | {r.verdict} |" for r in rows]
+    lines.append("")
+    lines += [f"- {n}" for n in note_lines]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench/run", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="smaller run (~1 min): 100 Secrets to unseal, shorter peer loops, fewer repetitions")
+    parser.add_argument("--unseal-secrets", type=int, metavar="N", help="Secrets to unseal (default 1000, quick 100)")
+    parser.add_argument("--reps", type=int, metavar="N", help="repetitions of the seal and unseal figures")
+    args = parser.parse_args(argv)
+    cfg = Config.make(args.quick, args.unseal_secrets, args.reps)
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the temp directory is removed when killed
+    header = f"**sealer bench{' (--quick)' if cfg.quick else ''}** — {machine_line()}"
+    res = Results()
+    with tempfile.TemporaryDirectory(prefix="sealer-bench-") as tmp:
+        work = Path(tmp)
+        log("generating an RSA-4096 sealing key with `sealer keys generate`")
+        cert_path, key_path = make_keys(work)
+        measure_seal_unseal(cfg, work, cert_path, key_path, res)
+        measure_startup(cfg, work, cert_path, res)
+    print(render(header, build_rows(cfg, res), notes(cfg, res)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
