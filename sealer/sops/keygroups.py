@@ -80,10 +80,7 @@ def unwrap(metadata: Metadata, opener: Opener) -> bytes:
 
         need = metadata.shamir_threshold or groups
         if len(secrets) >= need:
-            try:
-                return shamir.combine(secrets[:need])
-            except ValueError:
-                raise DecryptionError("the key group shares do not combine into a data key") from None
+            return shamir.combine(secrets[:need])
         raise DecryptionError(f"opened {len(secrets)} of the {need} key groups needed (shamir_threshold)"
                               + (f"; {'; '.join(sorted(problems))}" if problems else ""))
     hint = f"; {'; '.join(sorted(problems))}" if problems else ""

@@ -115,7 +115,9 @@ def parse(data: Any, source: str) -> Metadata:
     if not any(groups):
         raise InputError("no master keys: the data key is not wrapped for anyone", source=source, field="sops")
     threshold = data.get("shamir_threshold")
-    if threshold is not None and (not isinstance(threshold, int) or not 1 <= threshold <= max(len(groups), 1)):
+    # sops writes a threshold even for a single group (where it means nothing); only check it where it matters
+    bad_range = isinstance(threshold, int) and len(groups) > 1 and not 1 <= threshold <= len(groups)
+    if threshold is not None and (not isinstance(threshold, int) or bad_range):
         raise InputError("must be a whole number no larger than the number of key groups", source=source,
                          field="sops.shamir_threshold")
     try:
