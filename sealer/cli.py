@@ -52,7 +52,13 @@ def cli() -> None:
       sealer reencrypt FILE... --key OLD --cert NEW -i
       sealer cert --cert CERT                fingerprint, subject, validity
 
-    Exit codes: 0 success, 1 operation failed (e.g. no key opens a value), 2 bad input or usage.
+    \b
+    SOPS (interoperable with the sops binary; age and Vault Transit):
+      sealer encrypt secret.yaml --age age1... -i    Secret -> SOPS file (data/stringData encrypted)
+      sealer decrypt secret.yaml                     SOPS file -> plaintext (MAC verified)
+      sealer edit / set / unset / updatekeys / rotate
+
+    Exit codes: 0 success, 1 operation failed (no key opens a value, MAC mismatch), 2 bad input or usage.
     """
 
 
@@ -300,6 +306,273 @@ def cert(cert: str | None, fmt: str) -> None:
         _emit(manifests.dump_data(info, fmt))
     if info["status"] != "valid":
         sys.exit(1)
+
+
+# --- SOPS: encrypt / decrypt / edit / set / unset / updatekeys / rotate ---------------------------------
+
+RULE_OPTIONS = (
+    ("encrypted_regex", "Encrypt only values under keys matching this regex."),
+    ("unencrypted_regex", "Leave values under keys matching this regex in plaintext."),
+    ("encrypted_suffix", "Encrypt only values under keys ending with this suffix."),
+    ("unencrypted_suffix", "Leave values under keys ending with this suffix in plaintext (default _unencrypted)."),
+)
+INPUT_TYPES = click.Choice(("yaml", "json"))
+
+
+def _rule_options(f):
+    for name, help_text in reversed(RULE_OPTIONS):
+        f = click.option("--" + name.replace("_", "-"), name, metavar="RE" if "regex" in name else "S",
+                         help=help_text)(f)
+    return f
+
+
+def _write_results(results: list[tuple[str, str]], in_place: bool, out: str | None) -> None:
+    """Write after every file succeeded: in place (atomic per file), to OUT, or to stdout."""
+    from sealer.fsio import atomic_write
+
+    if in_place:
+        for path, text in results:
+            atomic_write(path, text.encode())
+    elif out:
+        if len(results) != 1:
+            raise InputError("-o/--output takes one input file", field="--output")
+        atomic_write(out, results[0][1].encode())
+    else:
+        _emit("---\n".join(text for _, text in results) if len(results) > 1 else results[0][1])
+
+
+def _check_targets(files: tuple[str, ...], in_place: bool, out: str | None) -> tuple[str, ...]:
+    files = files or ("-",)
+    if in_place and "-" in files:
+        raise InputError("-i cannot rewrite stdin", field="-i")
+    if in_place and out:
+        raise InputError("-i and -o do not combine", field="-i")
+    return files
+
+
+def _progress(items, label: str):
+    """A progress bar on stderr when there are many files and someone is watching."""
+    items = list(items)
+    if len(items) > 20 and sys.stderr.isatty():
+        return click.progressbar(items, label=label, file=sys.stderr)
+    import contextlib
+
+    return contextlib.nullcontext(items)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("files", nargs=-1)
+@click.option("--age", metavar="RECIPIENT,...", help="age recipients (age1..., ssh-ed25519, ssh-rsa).")
+@click.option("--hc-vault-transit", "vault", metavar="URI,...",
+              help="Vault Transit keys, e.g. https://vault:8200/v1/transit/keys/name.")
+@_rule_options
+@click.option("--mac-only-encrypted", is_flag=True, help="The MAC covers encrypted values only.")
+@click.option("--kind", type=click.Choice(("secret", "sopssecret")), default="secret", show_default=True,
+              help="For Secrets: keep kind Secret (Flux), or wrap as a sealer.dev SopsSecret.")
+@click.option("-i", "--in-place", is_flag=True, help="Replace each FILE with its encrypted form.")
+@click.option("-o", "--output", "out", metavar="OUT", help="Write here (atomically) instead of stdout.")
+@click.option("--input-type", type=INPUT_TYPES, help="Format of the input (default: from the file name).")
+@click.option("--filename-override", metavar="PATH", help="Path to match .sops.yaml rules against (for stdin).")
+def encrypt(files, age, vault, encrypted_regex, unencrypted_regex, encrypted_suffix, unencrypted_suffix,
+            mac_only_encrypted, kind, in_place, out, input_type, filename_override) -> None:
+    """Encrypt FILES as SOPS documents that the sops binary reads too.
+
+    Recipients: --age/--hc-vault-transit, else SOPS_AGE_RECIPIENTS, else the first matching .sops.yaml
+    creation rule. A Kubernetes Secret defaults to encrypted_regex ^(data|stringData)$.
+    """
+    from sealer.fsio import read_input
+    from sealer.sops import keyservice, operations
+
+    files = _check_targets(files, in_place, out)
+    rule_flags = {"encrypted_regex": encrypted_regex, "unencrypted_regex": unencrypted_regex,
+                  "encrypted_suffix": encrypted_suffix, "unencrypted_suffix": unencrypted_suffix}
+    results = []
+    with _progress(files, "encrypting") as bar:
+        for file in bar:
+            data, source = read_input(file)
+            tree = operations.load(data, source, input_type)
+            secret = operations.is_secret_file(tree)
+            if kind == "sopssecret" and not secret:
+                raise InputError("--kind sopssecret needs Kubernetes Secret documents", source=source, field="kind")
+            plan = keyservice.plan(filename_override or (file if file != "-" else "stdin"), age=age, vault=vault,
+                                   rule_flags=rule_flags, mac_only_encrypted=mac_only_encrypted, is_secret=secret)
+            results.append((file, operations.encrypt(tree, plan, source, sopssecret=kind == "sopssecret")))
+    _write_results(results, in_place, out)
+
+
+def _opener(age_key_file: str | None):
+    from sealer.sops.keyservice import Opener
+
+    return Opener(age_key_file=age_key_file)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("files", nargs=-1)
+@click.option("-i", "--in-place", is_flag=True, help="Replace each FILE with its plaintext (think twice).")
+@click.option("-o", "--output", "out", metavar="OUT", help="Write here (atomically) instead of stdout.")
+@click.option("--extract", metavar="PATH", help='Print one value or subtree, e.g. \'["data"]["password"]\'.')
+@click.option("--ignore-mac", is_flag=True, help="Do not verify the MAC (recovering a damaged file).")
+@click.option("--decode", is_flag=True, help="Secrets: show data values base64-decoded (as stringData).")
+@click.option("--age-key-file", metavar="PATH", help="age identities, in addition to the SOPS_AGE_* sources.")
+@click.option("--input-type", type=INPUT_TYPES, help="Format of the input (default: from the file name).")
+def decrypt(files, in_place, out, extract, ignore_mac, decode, age_key_file, input_type) -> None:
+    """Decrypt SOPS FILES (written by sops or sealer) and verify their MAC.
+
+    Identities: SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD, --age-key-file, the user's
+    sops/age/keys.txt, SSH keys; Vault Transit with VAULT_TOKEN. Exit 1 if no identity opens a file or its
+    MAC fails; nothing is printed or written then.
+    """
+    from sealer.fsio import read_input
+    from sealer.sops import operations
+
+    files = _check_targets(files, in_place, out)
+    if extract and len(files) > 1:
+        raise InputError("--extract takes one file", field="--extract")
+    opener = _opener(age_key_file)
+    results = []
+    with _progress(files, "decrypting") as bar:
+        for file in bar:
+            data, source = read_input(file)
+            result = operations.decrypt(operations.load(data, source, input_type), source, opener,
+                                        ignore_mac=ignore_mac, extract=extract, decode=decode)
+            if result.undecryptable_comments:
+                _note(f"{source}: warning: {_plural(result.undecryptable_comments, 'encrypted comment')} "
+                      "could not be decrypted and were left as they are")
+            results.append((file, result.text))
+    _write_results(results, in_place, out)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("file")
+@click.option("--age-key-file", metavar="PATH", help="age identities, in addition to the SOPS_AGE_* sources.")
+def edit(file: str, age_key_file: str | None) -> None:
+    """Decrypt FILE into a private temp file, open $EDITOR, re-encrypt.
+
+    Unchanged values keep their exact ciphertext, so a one-value edit is a one-value Git diff.
+    An unchanged file is not written. The temp file is 0600 and removed on every exit path.
+    """
+    from sealer import editor
+    from sealer.fsio import atomic_write, read_input
+    from sealer.sops import document, operations, stores
+
+    data, source = read_input(file)
+    tree = operations.load(data, source)
+    original = document.decrypt_tree(tree, source, opener=_opener(age_key_file))
+    plaintext = stores.dumps(tree)
+    holder: dict[str, str] = {}
+
+    def accept(text: str) -> None:
+        edited = operations.load(text.encode(), source, tree.format)
+        if edited.metadata is not None:
+            raise InputError("the edited file must not contain a `sops` block", source=source, field="sops")
+        edited.layout = tree.layout
+        holder["text"] = operations.reencrypt_edited(original, edited, source)
+
+    def retry(error: Exception) -> bool:
+        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+            return False
+        _note(f"sealer: error: {error}")
+        return click.confirm("Edit again? (no: discard the changes)", default=True, err=True)
+
+    suffix = ".json" if tree.format == "json" else ".yaml"
+    if editor.edit_text(plaintext, suffix, accept, retry) is None:
+        _note(f"{source}: unchanged, not written")
+        return
+    atomic_write(file, holder["text"].encode())
+
+
+def _value_from(value: str | None, value_stdin: bool, value_file: str | None, fmt: str):
+    from sealer.fsio import read_input
+    from sealer.sops import operations
+
+    given = [v for v in (value is not None, value_stdin, value_file is not None) if v]
+    if len(given) != 1:
+        raise InputError("give exactly one of VALUE, --value-stdin or --value-file", field="VALUE")
+    if value is not None:
+        return operations.value_node(value, fmt)
+    raw, _ = read_input("-" if value_stdin else value_file)
+    return operations.string_node(raw.decode("utf-8"), fmt)
+
+
+@cli.command("set", context_settings=CONTEXT)
+@click.argument("file")
+@click.argument("path")
+@click.argument("value", required=False)
+@click.option("--value-stdin", is_flag=True,
+              help="Read the value from stdin as a raw string (keeps it out of shell history).")
+@click.option("--value-file", metavar="PATH", help="Read the value from a file as a raw string.")
+@click.option("--age-key-file", metavar="PATH", help="age identities, in addition to the SOPS_AGE_* sources.")
+def set_(file, path, value, value_stdin, value_file, age_key_file) -> None:
+    """Set one value at PATH ('["data"]["key"]') to VALUE (JSON, as with sops set); others stay byte-identical."""
+    from sealer.fsio import atomic_write, read_input
+    from sealer.sops import operations
+
+    data, source = read_input(file)
+    tree = operations.load(data, source)
+    node = _value_from(value, value_stdin, value_file, tree.format)
+    atomic_write(file, operations.set_value(tree, source, _opener(age_key_file), path, node).encode())
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("file")
+@click.argument("path")
+@click.option("--age-key-file", metavar="PATH", help="age identities, in addition to the SOPS_AGE_* sources.")
+def unset(file, path, age_key_file) -> None:
+    """Remove the value at PATH ('["data"]["key"]'); other values stay byte-identical."""
+    from sealer.fsio import atomic_write, read_input
+    from sealer.sops import operations
+
+    data, source = read_input(file)
+    tree = operations.load(data, source)
+    atomic_write(file, operations.unset_value(tree, source, _opener(age_key_file), path).encode())
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("files", nargs=-1, required=True)
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--age-key-file", metavar="PATH", help="age identities, in addition to the SOPS_AGE_* sources.")
+def updatekeys(files, yes, age_key_file) -> None:
+    """Re-wrap each file's data key for the recipients its .sops.yaml rule names now. Values untouched."""
+    from sealer.fsio import atomic_write, read_input
+    from sealer.sops import keyservice, operations
+
+    opener = _opener(age_key_file)
+    pending = []
+    with _progress(files, "updating keys") as bar:
+        for file in bar:
+            data, source = read_input(file)
+            tree = operations.load(data, source)
+            plan = keyservice.plan(file, is_secret=operations.is_secret_file(tree), env={})
+            text, change = operations.updatekeys(tree, source, opener, plan)
+            if text is None:
+                _note(f"{source}: already up to date")
+                continue
+            _note(f"{source}: " + "; ".join(
+                [*(f"+ {r}" for r in change.added), *(f"- {r}" for r in change.removed)] or ["key groups reshaped"]))
+            pending.append((file, text))
+    if pending and not yes and sys.stdin.isatty() and not click.confirm("Apply?", default=False, err=True):
+        raise InputError("not confirmed; nothing written")
+    for file, text in pending:
+        atomic_write(file, text.encode())
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("files", nargs=-1, required=True)
+@click.option("--age-key-file", metavar="PATH", help="age identities, in addition to the SOPS_AGE_* sources.")
+def rotate(files, age_key_file) -> None:
+    """Give each file a new data key and re-encrypt every value, for the same recipients. In place."""
+    from sealer.fsio import atomic_write, read_input
+    from sealer.sops import operations
+
+    opener = _opener(age_key_file)
+    results = []
+    with _progress(files, "rotating") as bar:
+        for file in bar:
+            data, source = read_input(file)
+            results.append((file, operations.rotate(operations.load(data, source), source, opener)))
+    for file, text in results:
+        atomic_write(file, text.encode())
+    _note(f"rotated {_plural(len(results), 'file')}")
 
 
 # --- the edge -----------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from sealer.sops.metadata import parse as parse_metadata
 from sealer.sops.tree import Leaf, Mac, aad, resolve_yaml, walk
 
 DATA_KEY_BYTES = 32
+_NUMBERS = {scalars.INT, scalars.FLOAT}
 
 
 @dataclass
@@ -88,8 +89,12 @@ def encrypt_tree(tree: stores.Tree, data_key: bytes, metadata: Metadata, previou
         mac.add(plaintext, encrypted)
         if not encrypted or (kind == scalars.STR and plaintext == b""):
             continue
+        iv = None
         old = previous.values.get(leaf.loc)
-        iv = old[2] if old is not None and old[:2] == (kind, plaintext) else None
+        if old is not None and old[1] == plaintext and (old[0] == kind or {old[0], kind} == _NUMBERS):
+            # Unchanged: reproduce the ciphertext. A float printed as `3` reads back as an int with the same
+            # bytes (and MAC); keep its original type rather than churn the file.
+            kind, iv = old[0], old[2]
         _set(leaf, stores.encrypted_node(codec.encrypt(key, plaintext, aad(leaf.path), kind, iv), tree.format))
     for comment in w.comments:
         owner = comment.candidates[0]
@@ -196,3 +201,12 @@ def check_mac(key: AESGCM, metadata: Metadata, computed: str, source: str) -> No
 
 def new_data_key() -> bytes:
     return os.urandom(DATA_KEY_BYTES)
+
+
+def check_mac_key(key: AESGCM, metadata: Metadata, source: str) -> None:
+    """Prove a data key is this file's key (the MAC only opens under it) without decrypting the values."""
+    try:
+        codec.decrypt(key, metadata.mac, metadata.lastmodified)
+    except (DecryptionError, InputError):
+        raise MacMismatch("the data key does not open this file's MAC (tampered metadata?)", source=source,
+                          field="sops.mac") from None

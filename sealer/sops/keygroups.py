@@ -84,7 +84,8 @@ def unwrap(metadata: Metadata, opener: Opener) -> bytes:
         raise DecryptionError(f"opened {len(secrets)} of the {need} key groups needed (shamir_threshold)"
                               + (f"; {'; '.join(sorted(problems))}" if problems else ""))
     hint = f"; {'; '.join(sorted(problems))}" if problems else ""
-    raise DecryptionError(f"no identity opens the data key (tried {len(tried)} master keys: "
+    keys = "1 master key" if len(tried) == 1 else f"{len(tried)} master keys"
+    raise DecryptionError(f"no identity opens the data key (tried {keys}: "
                           f"{', '.join(_short(t) for t in tried[:4])}{', ...' if len(tried) > 4 else ''}){hint}")
 
 

@@ -1,0 +1,170 @@
+"""Who can open a file: recipients and the encryption rule from flags, environment and `.sops.yaml`, and the
+dispatch that wraps or opens a data key with age or Vault Transit.
+
+Precedence, as a sops user expects it: command-line flags, then `SOPS_AGE_RECIPIENTS`, then the first
+`.sops.yaml` creation rule matching the file. For a Kubernetes Secret with no rule from anywhere, the default
+is `encrypted_regex: ^(data|stringData)$`, so metadata stays readable in review.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sealer.errors import DecryptionError, InputError
+from sealer.sops.keygroups import KeySpec
+from sealer.sops.metadata import MasterKey, Metadata
+from sealer.sops.tree import Rule
+
+SECRET_RULE = Rule(encrypted_regex="^(data|stringData)$")
+RULE_FLAGS = ("encrypted_regex", "unencrypted_regex", "encrypted_suffix", "unencrypted_suffix")
+
+
+@dataclass
+class Plan:
+    """Everything needed to encrypt a new file, and where each part came from (for messages)."""
+
+    groups: list[list[KeySpec]]
+    threshold: int | None
+    rule: Rule
+    recipients_from: str
+
+
+def plan(file_path: str, *, age: str | None = None, vault: str | None = None,
+         rule_flags: Mapping[str, str | None] | None = None, mac_only_encrypted: bool = False,
+         is_secret: bool = False, env: Mapping[str, str] | None = None, cwd: str | None = None) -> Plan:
+    from sealer.recipients import age as age_mod
+    from sealer.sops import config
+
+    env = os.environ if env is None else env
+    chosen_rules = {k: v for k, v in (rule_flags or {}).items() if v}
+    if len(chosen_rules) > 1:
+        flags = ", ".join("--" + k.replace("_", "-") for k in chosen_rules)
+        raise InputError(f"choose one encryption rule, got {flags}")
+
+    creation = None
+    config_path = config.find_config(cwd or os.getcwd())
+    if config_path:
+        rules = config.load_config(config_path)
+        creation = config.match_rule(rules, config_path, file_path) if rules else None
+
+    groups: list[list[KeySpec]]
+    threshold = None
+    if age or vault:
+        groups = [_specs(age, vault)]
+        origin = "command-line flags"
+    elif env.get(age_mod.ENV_RECIPIENTS):
+        groups = [_specs(env[age_mod.ENV_RECIPIENTS], None, age_mod.ENV_RECIPIENTS)]
+        origin = age_mod.ENV_RECIPIENTS
+    elif creation is not None:
+        if creation.unsupported_keys and not any(g.get("age") or g.get("hc_vault")
+                                                 for g in creation.effective_key_groups()):
+            raise InputError(f"the matching rule uses only key types sealer does not support "
+                             f"({', '.join(creation.unsupported_keys)}); add age or hc_vault keys",
+                             source=config_path, field=f"creation_rules[{creation.index}]")
+        groups = [[*(KeySpec("age", r) for r in g.get("age", [])),
+                   *(KeySpec("hc_vault", u) for u in g.get("hc_vault", []))]
+                  for g in creation.effective_key_groups()]
+        groups = [g for g in groups if g]
+        threshold = creation.shamir_threshold
+        origin = f"{config_path} creation_rules[{creation.index}]"
+    else:
+        hint = f" ({config_path} has no rule matching {file_path})" if config_path else ""
+        raise InputError("no recipients: pass --age or --hc-vault-transit, set SOPS_AGE_RECIPIENTS, "
+                         f"or add a .sops.yaml creation rule{hint}")
+    for group in groups:
+        for spec in group:
+            if spec.type == "age":
+                age_mod.parse_recipient(spec.value, origin)
+
+    rule_source: Mapping[str, object] = chosen_rules
+    if not rule_source and creation is not None and creation.encryption_rule:
+        field, value = creation.encryption_rule
+        if field not in RULE_FLAGS:
+            raise InputError(f"{field} is not supported by sealer yet", source=config_path,
+                             field=f"creation_rules[{creation.index}].{field}")
+        rule_source = {field: value}
+    mac_only = mac_only_encrypted or bool(creation is not None and creation.mac_only_encrypted)
+    if rule_source:
+        rule = Rule(**rule_source, mac_only_encrypted=mac_only)  # type: ignore[arg-type]
+    elif is_secret:
+        rule = Rule(encrypted_regex=SECRET_RULE.encrypted_regex, mac_only_encrypted=mac_only)
+    else:
+        rule = Rule.default(mac_only)
+    return Plan(groups, threshold, rule, origin)
+
+
+def _specs(age: str | None, vault: str | None, source: str = "--age") -> list[KeySpec]:
+    specs = [KeySpec("age", r) for r in (age or "").split(",") if r.strip()]
+    specs += [KeySpec("hc_vault", u.strip()) for u in (vault or "").split(",") if u.strip()]
+    if not specs:
+        raise InputError("empty recipient list", field=source)
+    return specs
+
+
+def recipients_of(metadata: Metadata) -> tuple[list[list[KeySpec]], int | None]:
+    """The recipients a file is currently encrypted for, as specs (for rotate)."""
+    groups: list[list[KeySpec]] = []
+    for group in metadata.key_groups:
+        specs = []
+        for key in group:
+            if key.type == "age":
+                specs.append(KeySpec("age", str(key.fields.get("recipient", ""))))
+            elif key.type == "hc_vault":
+                specs.append(KeySpec("hc_vault", key.name))
+            else:
+                raise InputError(f"the file has a {key.type} master key, which sealer cannot re-wrap; "
+                                 "rotate it with sops", field="sops")
+        groups.append(specs)
+    return groups, metadata.shamir_threshold
+
+
+def wrap_key(secret: bytes, spec: KeySpec) -> MasterKey:
+    if spec.type == "age":
+        from sealer.recipients import age
+
+        recipient = age.parse_recipient(spec.value)
+        return MasterKey("age", {"recipient": recipient.text, "enc": age.wrap(secret, recipient)})
+    if spec.type == "hc_vault":
+        from sealer.recipients import vault
+
+        return MasterKey("hc_vault", dict(vault.wrap(secret, spec.value)))
+    raise InputError(f"unsupported key type {spec.type}")
+
+
+class Opener:
+    """Opens master keys with the identities at hand; loads them once, on first need."""
+
+    def __init__(self, env: Mapping[str, str] | None = None, age_key_file: str | None = None) -> None:
+        self.env = os.environ if env is None else env
+        self.age_key_file = age_key_file
+        self._identities: list | None = None
+        self._where: list[str] = []
+
+    def identities(self) -> list:
+        if self._identities is None:
+            from sealer.recipients import age
+
+            found = age.load_identities(self.env, self.age_key_file)
+            self._identities = list(found)
+            self._where = list(getattr(found, "empty_locations", []))
+        return self._identities
+
+    def __call__(self, key: MasterKey) -> bytes | None:
+        if key.type == "age":
+            from sealer.recipients import age
+
+            identities = self.identities()
+            if not identities:
+                raise DecryptionError("no age identities found: set SOPS_AGE_KEY_FILE or SOPS_AGE_KEY, pass "
+                                      "--age-key-file, or put keys in ~/.config/sops/age/keys.txt")
+            try:
+                return age.unwrap(key.enc, identities)
+            except DecryptionError:
+                return None
+        if key.type == "hc_vault":
+            from sealer.recipients import vault
+
+            return vault.unwrap(key.fields, self.env)
+        return None

@@ -1,0 +1,181 @@
+"""Whole-file SOPS operations: bytes in, text out. The CLI only reads, calls these and writes.
+
+Every operation finishes all its work (including the MAC check) before returning text, so a caller that
+writes only on success never leaves a half-done file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from ruamel.yaml.nodes import Node, ScalarNode
+
+from sealer.errors import InputError, SealerError
+from sealer.sops import document, keygroups, kubernetes, paths, stores
+from sealer.sops.keygroups import KeySpec, Opener
+from sealer.sops.keyservice import Plan, recipients_of, wrap_key
+from sealer.sops.metadata import Metadata
+
+
+def load(data: bytes, source: str, fmt: str | None = None) -> stores.Tree:
+    return stores.load(data, source, fmt)
+
+
+def is_secret_file(tree: stores.Tree) -> bool:
+    return bool(tree.roots) and all(kubernetes.is_secret(r) for r in tree.roots)
+
+
+def encrypt(tree: stores.Tree, plan: Plan, source: str, sopssecret: bool = False) -> str:
+    if tree.metadata is not None:
+        raise InputError("already encrypted (it has a `sops` metadata block); use rotate, updatekeys or edit",
+                         source=source)
+    if sopssecret:
+        try:
+            tree.roots = [kubernetes.to_sopssecret(r) for r in tree.roots]
+        except SealerError as e:
+            raise e.within(source=source) from None
+    data_key = document.new_data_key()
+    groups = keygroups.wrap(data_key, plan.groups, plan.threshold, wrap_key)
+    metadata = Metadata(groups, plan.rule, shamir_threshold=plan.threshold if len(groups) > 1 else None)
+    try:
+        document.encrypt_tree(tree, data_key, metadata)
+    except SealerError as e:
+        raise e.within(source=source) from None
+    return stores.dumps(tree)
+
+
+@dataclass
+class DecryptResult:
+    text: str
+    undecryptable_comments: int = 0
+
+
+def decrypt(tree: stores.Tree, source: str, opener: Opener, *, ignore_mac: bool = False,
+            extract: str | None = None, decode: bool = False) -> DecryptResult:
+    result = document.decrypt_tree(tree, source, opener=opener, ignore_mac=ignore_mac)
+    if decode:
+        for root in tree.roots:
+            kubernetes.decode_data(root)
+    if extract:
+        node = paths.find(tree.roots[0], paths.parse(extract))
+        return DecryptResult(_extracted(node, tree.format), result.undecryptable_comments)
+    return DecryptResult(stores.dumps(tree), result.undecryptable_comments)
+
+
+def _extracted(node: Node, fmt: str) -> str:
+    """A scalar prints as its bare value (no newline, like sops); a subtree in the file's format."""
+    if isinstance(node, ScalarNode):
+        return str(stores.to_data(node)) if not isinstance(stores.to_data(node), bool) else \
+            str(stores.to_data(node)).lower()
+    sub = stores.Tree([node], None, fmt)
+    if fmt == "json":
+        return json.dumps(stores.to_data(node), indent="\t", ensure_ascii=False) + "\n"
+    sub.layout = stores.Layout(mapping=4, sequence=6, offset=4)
+    return stores.dumps(sub)
+
+
+def reencrypt_edited(original: document.Decrypted, edited: stores.Tree, source: str) -> str:
+    """Encrypt an edited plaintext tree with the file's data key, keys and rule; values whose plaintext did
+    not change keep their exact ciphertext."""
+    metadata = original.metadata
+    try:
+        document.encrypt_tree(edited, original.data_key, metadata, previous=original.previous)
+    except SealerError as e:
+        raise e.within(source=source) from None
+    return stores.dumps(edited)
+
+
+def value_node(value_json: str, fmt: str) -> Node:
+    """A node for `set`: the value is JSON, as `sops set` takes it ('"text"', 5, true, {"a": 1})."""
+    try:
+        value = json.loads(value_json)
+    except json.JSONDecodeError:
+        raise InputError("VALUE must be JSON, as with sops set: quote strings like '\"text\"' "
+                         "(or use --value-stdin / --value-file for a raw string)", field="VALUE") from None
+    return _node_from_json(value, fmt)
+
+
+def string_node(text: str, fmt: str) -> Node:
+    return stores.format_value("str", text, fmt)
+
+
+def _node_from_json(value: object, fmt: str) -> Node:
+    if isinstance(value, dict | list) or value is None:
+        return stores.from_data(value, fmt == "json")
+    if isinstance(value, bool):
+        return stores.format_value("bool", value, fmt)
+    if isinstance(value, int):
+        return stores.format_value("int", value, fmt) if fmt != "json" else stores.format_value("float", value, fmt)
+    if isinstance(value, float):
+        return stores.format_value("float", value, fmt)
+    return stores.format_value("str", str(value), fmt)
+
+
+def set_value(tree: stores.Tree, source: str, opener: Opener, path: str, node: Node) -> str:
+    original = document.decrypt_tree(tree, source, opener=opener)
+    parts = paths.parse(path)
+    try:
+        paths.set_node(tree.roots[0], parts, node)
+    except SealerError as e:
+        raise e.within(source=source) from None
+    return reencrypt_edited(original, tree, source)
+
+
+def unset_value(tree: stores.Tree, source: str, opener: Opener, path: str) -> str:
+    original = document.decrypt_tree(tree, source, opener=opener)
+    try:
+        paths.unset(tree.roots[0], paths.parse(path))
+    except SealerError as e:
+        raise e.within(source=source) from None
+    return reencrypt_edited(original, tree, source)
+
+
+def rotate(tree: stores.Tree, source: str, opener: Opener) -> str:
+    """A new data key; every value re-encrypted; the same recipients."""
+    original = document.decrypt_tree(tree, source, opener=opener)
+    groups, threshold = recipients_of(original.metadata)
+    data_key = document.new_data_key()
+    metadata = original.metadata
+    metadata.key_groups = keygroups.wrap(data_key, groups, threshold, wrap_key)
+    try:
+        document.encrypt_tree(tree, data_key, metadata)
+    except SealerError as e:
+        raise e.within(source=source) from None
+    return stores.dumps(tree)
+
+
+@dataclass
+class KeyChange:
+    added: list[str]
+    removed: list[str]
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed)
+
+
+def updatekeys(tree: stores.Tree, source: str, opener: Opener, plan: Plan) -> tuple[str | None, KeyChange]:
+    """Re-wrap the same data key for the recipients the matching rule now names. Values, lastmodified and the
+    MAC are untouched; entries for recipients that stay are kept byte-identical."""
+    metadata = document.metadata_of(tree, source)
+    current, current_threshold = recipients_of(metadata)
+    before = {(s.type, s.value.strip()) for g in current for s in g}
+    after = {(s.type, s.value.strip()) for g in plan.groups for s in g}
+    change = KeyChange(sorted(v for _, v in after - before), sorted(v for _, v in before - after))
+    same_shape = [len(g) for g in current] == [len(g) for g in plan.groups] and \
+        (plan.threshold or None) == (current_threshold or None)
+    if not change and same_shape:
+        return None, change
+    data_key = document.open_data_key(metadata, opener)
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    document.check_mac_key(AESGCM(data_key), metadata, source)  # the key we re-wrap must be the file's key
+    keep = [k for g in metadata.key_groups for k in g] if len(plan.groups) == 1 == len(metadata.key_groups) else []
+    metadata.key_groups = keygroups.wrap(data_key, plan.groups, plan.threshold, wrap_key, keep=keep)
+    metadata.shamir_threshold = plan.threshold if len(plan.groups) > 1 else None
+    tree.metadata = metadata.to_data()
+    return stores.dumps(tree), change
+
+
+def describe_groups(groups: list[list[KeySpec]]) -> str:
+    return "; ".join(", ".join(s.value for s in g) for g in groups)

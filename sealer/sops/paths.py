@@ -1,0 +1,116 @@
+"""Tree paths in sops' syntax, `["data"]["password"]` or `["list"][0]`: for --extract, set and unset."""
+
+from __future__ import annotations
+
+import re
+
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from sealer.errors import InputError
+
+_PART = re.compile(r'\[\s*(?:"((?:[^"\\]|\\.)*)"|\'((?:[^\'\\]|\\.)*)\'|(-?\d+))\s*\]')
+
+
+def parse(text: str) -> list[str | int]:
+    """`["a"][0]["b"]` -> ["a", 0, "b"]; InputError for anything else."""
+    parts: list[str | int] = []
+    pos = 0
+    text = text.strip()
+    while pos < len(text):
+        m = _PART.match(text, pos)
+        if not m:
+            raise InputError(f"invalid path at character {pos + 1}: use the sops form '[\"data\"][\"key\"]'",
+                             field="path")
+        quoted = m.group(1) if m.group(1) is not None else m.group(2)
+        parts.append(re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else int(m.group(3)))
+        pos = m.end()
+    if not parts:
+        raise InputError("empty path", field="path")
+    return parts
+
+
+def show(parts: list[str | int]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f'["{p}"]' for p in parts)
+
+
+def find(root: Node, parts: list[str | int]) -> Node:
+    node = root
+    for i, part in enumerate(parts):
+        node = _child(node, part, parts[: i + 1])
+    return node
+
+
+def _child(node: Node, part: str | int, so_far: list[str | int]) -> Node:
+    if isinstance(part, int):
+        if not isinstance(node, SequenceNode) or not -len(node.value) <= part < len(node.value):
+            raise InputError("no such element", field=show(so_far))
+        return node.value[part]
+    if isinstance(node, MappingNode):
+        for key, value in node.value:
+            if isinstance(key, ScalarNode) and key.value == part:
+                return value
+    raise InputError("no such key", field=show(so_far))
+
+
+def set_node(root: Node, parts: list[str | int], value: Node) -> None:
+    """Replace or add the node at ``parts``, creating missing mappings on the way, as `sops set` does."""
+    from sealer.sops.stores import MAP_TAG, scalar, tag
+
+    node = root
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(part, int):
+            if not isinstance(node, SequenceNode):
+                raise InputError("not a list", field=show(parts[:i]) or "<root>")
+            if part == len(node.value) and last:
+                node.value.append(value)
+                return
+            child = _child(node, part, parts[: i + 1])
+            if last:
+                node.value[part] = value
+                return
+            node = child
+            continue
+        if not isinstance(node, MappingNode):
+            raise InputError("not a mapping", field=show(parts[:i]) or "<root>")
+        for j, (key, child) in enumerate(node.value):
+            if isinstance(key, ScalarNode) and key.value == part:
+                if last:
+                    node.value[j] = (key, value)
+                    return
+                node = child
+                break
+        else:
+            new: Node = value if last else MappingNode(tag(MAP_TAG), [], flow_style=False)
+            key_node = _key_like(node, part) or scalar(part)
+            node.value.append((key_node, new))
+            if last:
+                return
+            node = new
+
+
+def _key_like(mapping: MappingNode, text: str) -> ScalarNode | None:
+    """A key node in the style of the mapping's other keys (JSON keys are JSON strings)."""
+    from sealer.sops.stores import JsonScalar
+
+    if mapping.value and isinstance(mapping.value[0][0], JsonScalar):
+        from sealer.sops import scalars
+
+        return JsonScalar(text, scalars.STR)
+    return None
+
+
+def unset(root: Node, parts: list[str | int]) -> None:
+    parent = find(root, parts[:-1]) if len(parts) > 1 else root
+    last = parts[-1]
+    if isinstance(last, int):
+        if not isinstance(parent, SequenceNode) or not -len(parent.value) <= last < len(parent.value):
+            raise InputError("no such element", field=show(parts))
+        del parent.value[last]
+        return
+    if isinstance(parent, MappingNode):
+        for j, (key, _) in enumerate(parent.value):
+            if isinstance(key, ScalarNode) and key.value == last:
+                del parent.value[j]
+                return
+    raise InputError("no such key", field=show(parts))
