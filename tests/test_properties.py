@@ -21,7 +21,9 @@ from tests import reference_sealed as ref
 SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Kubernetes Secret item keys: ^[-._a-zA-Z0-9]{1,253}$
-item_keys = st.text(alphabet=string.ascii_letters + string.digits + "-._", min_size=1, max_size=253)
+# Kubernetes' Secret key rule: this alphabet, and not ".", ".." or a ".." prefix.
+item_keys = st.text(alphabet=string.ascii_letters + string.digits + "-._", min_size=1, max_size=253).filter(
+    lambda k: k not in (".", "..") and not k.startswith(".."))
 dns_label = st.from_regex(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", fullmatch=True)
 dns_subdomain = st.from_regex(r"[a-z0-9]([-a-z0-9]{0,20}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,20}[a-z0-9])?){0,3}",
                               fullmatch=True)
