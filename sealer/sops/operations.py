@@ -35,9 +35,14 @@ def encrypt(tree: stores.Tree, plan: Plan, source: str, sopssecret: bool = False
             tree.roots = [kubernetes.to_sopssecret(r) for r in tree.roots]
         except SealerError as e:
             raise e.within(source=source) from None
+    return _encrypt_with_new_key(tree, source, plan.groups, plan.threshold, Metadata([], plan.rule))
+
+
+def _encrypt_with_new_key(tree: stores.Tree, source: str, groups: list[list[KeySpec]], threshold: int | None,
+                          metadata: Metadata) -> str:
     data_key = document.new_data_key()
-    groups = keygroups.wrap(data_key, plan.groups, plan.threshold, wrap_key)
-    metadata = Metadata(groups, plan.rule, shamir_threshold=plan.threshold if len(groups) > 1 else None)
+    metadata.key_groups = keygroups.wrap(data_key, groups, threshold, wrap_key)
+    metadata.shamir_threshold = threshold if len(groups) > 1 else None
     try:
         document.encrypt_tree(tree, data_key, metadata)
     except SealerError as e:
@@ -135,14 +140,7 @@ def rotate(tree: stores.Tree, source: str, opener: Opener) -> str:
     """A new data key; every value re-encrypted; the same recipients."""
     original = document.decrypt_tree(tree, source, opener=opener)
     groups, threshold = recipients_of(original.metadata)
-    data_key = document.new_data_key()
-    metadata = original.metadata
-    metadata.key_groups = keygroups.wrap(data_key, groups, threshold, wrap_key)
-    try:
-        document.encrypt_tree(tree, data_key, metadata)
-    except SealerError as e:
-        raise e.within(source=source) from None
-    return stores.dumps(tree)
+    return _encrypt_with_new_key(tree, source, groups, threshold, original.metadata)
 
 
 @dataclass
