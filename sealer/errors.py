@@ -54,3 +54,11 @@ class DecryptionError(SealerError):
 
 class MacMismatch(DecryptionError):
     """A SOPS file whose MAC does not verify: values added, removed, reordered, changed, or lastmodified edited."""
+
+
+def yaml_error_message(e: Exception) -> str:
+    """Problem and position only (PyYAML and ruamel errors alike): never the quoted line."""
+    mark = getattr(e, "problem_mark", None)
+    problem = getattr(e, "problem", None) or "syntax error"
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"not valid YAML: {problem}{where}"

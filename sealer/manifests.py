@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from sealer.errors import InputError
+from sealer.errors import InputError, yaml_error_message
 
 SERVER_SET_METADATA = (
     "uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp",
@@ -30,14 +30,6 @@ SECRET_KEY_RE = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-
-def yaml_error_message(e: Exception) -> str:
-    """Problem and position only (PyYAML and ruamel errors alike): never the quoted line."""
-    mark = getattr(e, "problem_mark", None)
-    problem = getattr(e, "problem", None) or "syntax error"
-    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-    return f"not valid YAML: {problem}{where}"
 
 
 def parse_documents(data: bytes | str, source: str) -> list[Any]:

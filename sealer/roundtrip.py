@@ -12,8 +12,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from sealer.errors import InputError
-from sealer.manifests import yaml_error_message
+from sealer.errors import InputError, yaml_error_message
 
 
 class Document:

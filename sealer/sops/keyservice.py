@@ -17,6 +17,7 @@ from sealer.sops.keygroups import KeySpec
 from sealer.sops.metadata import MasterKey, Metadata
 from sealer.sops.tree import Rule
 
+VAULT_ALLOW_ENV = "SEALER_VAULT_ADDRS"
 SECRET_RULE = Rule(encrypted_regex="^(data|stringData)$")
 RULE_FLAGS = ("encrypted_regex", "unencrypted_regex", "encrypted_suffix", "unencrypted_suffix")
 
@@ -166,5 +167,15 @@ class Opener:
         if key.type == "hc_vault":
             from sealer.recipients import vault
 
+            self.check_vault_address(str(key.fields.get("vault_address", "")))
             return vault.unwrap(key.fields, self.env)
         return None
+
+    def check_vault_address(self, address: str) -> None:
+        """The file names the server our Vault token is sent to; a hostile commit could name its own. Send it
+        only to VAULT_ADDR or an address listed in SEALER_VAULT_ADDRS (when either is set)."""
+        allowed = {a.strip().rstrip("/") for a in
+                   (self.env.get("VAULT_ADDR", ""), *self.env.get(VAULT_ALLOW_ENV, "").split(",")) if a.strip()}
+        if allowed and address.rstrip("/") not in allowed:
+            raise InputError(f"the file's Vault address {address} is not VAULT_ADDR; not sending the token there "
+                             f"(add it to {VAULT_ALLOW_ENV} to allow)", field="sops.hc_vault")

@@ -7,6 +7,7 @@ the standard library and rebuilt as nodes; sops reads every JSON number as a flo
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import json
@@ -19,8 +20,7 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.tag import Tag
 
-from sealer.errors import InputError
-from sealer.manifests import yaml_error_message
+from sealer.errors import InputError, yaml_error_message
 from sealer.sops import scalars
 from sealer.sops.tree import resolve_yaml
 
@@ -92,12 +92,15 @@ def _yaml(layout: Layout | None = None) -> YAML:
     return y
 
 
-_RESOLVER = YAML(typ="rt").resolver
+@functools.cache
+def _resolver() -> Any:
+    return YAML(typ="rt").resolver
 
 
+@functools.cache
 def implicit_tag(text: str) -> str:
     """The tag ruamel gives a plain scalar with this text (so nodes we write carry no explicit tag)."""
-    return _RESOLVER.resolve(ScalarNode, text, (True, False)).value
+    return _resolver().resolve(ScalarNode, text, (True, False)).value
 
 
 def _guess_layout(text: str) -> Layout:
