@@ -333,7 +333,7 @@ def _write_results(results: list[tuple[str, str]], in_place: bool, out: str | No
     if in_place:
         for path, text in results:
             atomic_write(path, text.encode())
-    elif out:
+    elif out and out != "-":
         if len(results) != 1:
             raise InputError("-o/--output takes one input file", field="--output")
         atomic_write(out, results[0][1].encode())
@@ -475,7 +475,11 @@ def edit(file: str, age_key_file: str | None) -> None:
         return click.confirm("Edit again? (no: discard the changes)", default=True, err=True)
 
     suffix = ".json" if tree.format == "json" else ".yaml"
-    if editor.edit_text(plaintext, suffix, accept, retry) is None:
+    try:
+        edited = editor.edit_text(plaintext, suffix, accept, retry)
+    except SealerError as e:
+        raise e.within(source=source) from None
+    if edited is None:
         _note(f"{source}: unchanged, not written")
         return
     atomic_write(file, holder["text"].encode())

@@ -13,7 +13,9 @@ import os
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.error import CommentMark
+from ruamel.yaml.nodes import Node, ScalarNode, SequenceNode
+from ruamel.yaml.tokens import CommentToken
 
 from sealer.errors import DecryptionError, InputError, MacMismatch, SealerError
 from sealer.sops import codec, scalars, stores
@@ -50,8 +52,12 @@ def resolve(tree: stores.Tree, node: ScalarNode) -> tuple[str, object]:
 
 
 def _set(leaf: Leaf, node: ScalarNode) -> None:
-    """Replace a leaf's scalar in place (its comments stay attached)."""
+    """Replace a leaf's scalar in place. Its comments stay attached; an end-of-line comment moves to just after
+    the new value instead of keeping the column it had after the old one."""
     leaf.node.value, leaf.node.style, leaf.node.tag = node.value, node.style, node.tag
+    eol = leaf.node.comment[0] if isinstance(leaf.node.comment, list) and leaf.node.comment else None
+    if isinstance(eol, CommentToken) and not eol.value.startswith("\n"):
+        eol.start_mark = CommentMark(0)
     if isinstance(leaf.node, stores.JsonScalar) and isinstance(node, stores.JsonScalar):
         leaf.node.json_kind = node.json_kind
 
@@ -89,6 +95,8 @@ def encrypt_tree(tree: stores.Tree, data_key: bytes, metadata: Metadata, previou
         mac.add(plaintext, encrypted)
         if not encrypted or (kind == scalars.STR and plaintext == b""):
             continue
+        if kind == scalars.BYTES:
+            kind = scalars.STR  # go-yaml decodes !!binary to a Go string; sops types it str
         iv = None
         old = previous.values.get(leaf.loc)
         if old is not None and old[1] == plaintext and (old[0] == kind or {old[0], kind} == _NUMBERS):
@@ -122,6 +130,10 @@ def decrypt_tree(tree: stores.Tree, source: str, opener: Opener | None = None, d
                  ignore_mac: bool = False) -> Decrypted:
     """Decrypt in place and verify the MAC. Nothing is written by callers unless this returns."""
     metadata = metadata_of(tree, source)
+    for unsupported in ("encrypted_comment_regex", "unencrypted_comment_regex"):
+        if metadata.extra.get(unsupported):
+            raise InputError(f"files encrypted under {unsupported} are not supported by sealer yet; use sops",
+                             source=source, field=f"sops.{unsupported}")
     if data_key is None:
         if opener is None:
             raise InputError("no way to open the data key")
@@ -135,9 +147,19 @@ def decrypt_tree(tree: stores.Tree, source: str, opener: Opener | None = None, d
     previous = Previous()
     w = walk(tree.roots)
     pending: list[tuple[Leaf, ScalarNode]] = []
+    list_comments: list[tuple[Leaf, str]] = []
     for leaf in w.leaves:
         node = leaf.node
         encrypted_by_rule = rule.encrypts(leaf.path)
+        if leaf.parent is not None and node.style is None and codec.is_encrypted(node.value) \
+                and node.value.endswith(",type:comment]"):
+            # sops writes a comment inside a list as a list item; it is a comment, not a value (no MAC)
+            try:
+                _, plaintext, _ = codec.decrypt(key, node.value, aad(leaf.path))
+            except SealerError as e:
+                raise e.within(source=source, context=leaf.where) from None
+            list_comments.append((leaf, plaintext.decode("utf-8", errors="replace")))
+            continue
         if node.style in (None, '"', "'") and codec.is_encrypted(node.value):
             try:
                 kind, plaintext, iv = codec.decrypt(key, node.value, aad(leaf.path))
@@ -184,8 +206,55 @@ def decrypt_tree(tree: stores.Tree, source: str, opener: Opener | None = None, d
         _set(leaf, node)
     for comment, text in comment_updates:
         comment.replace(text)
+    _restore_list_comments(list_comments)
     tree.metadata = None
     return Decrypted(tree, metadata, data_key, previous, undecryptable)
+
+
+def _restore_list_comments(items: list[tuple[Leaf, str]]) -> None:
+    """Turn sops' comment list items back into comment lines: before the first item they go on the list,
+    after an item they follow it, as ruamel attaches them."""
+    by_list: dict[int, tuple[SequenceNode, list[tuple[int, str]]]] = {}
+    for leaf, text in items:
+        seq = leaf.parent
+        assert isinstance(seq, SequenceNode)
+        by_list.setdefault(id(seq), (seq, []))[1].append((int(leaf.loc[-1]), text))  # type: ignore[call-overload]
+    for seq, comments in by_list.values():
+        drop = {i for i, _ in comments}
+        indent = seq.start_mark.column if seq.start_mark is not None else 0
+        texts = dict(comments)
+        kept: list[Node] = []
+        before: list[str] = []
+        for i, item in enumerate(seq.value):
+            if i in drop:
+                line = f"{' ' * indent}#{texts[i]}\n"
+                if kept:
+                    _append_after(kept[-1], line)
+                else:
+                    before.append(line)
+                continue
+            kept.append(item)
+        seq.value = kept
+        if before:
+            tokens = [CommentToken(line.lstrip(" "), CommentMark(indent), None) for line in before]
+            existing = seq.comment if isinstance(seq.comment, list) else [None, None]
+            seq.comment = [existing[0], [*tokens, *(existing[1] or [])]]
+
+
+def _append_after(node: Node, line: str) -> None:
+    """Add a full-line comment after a list item (after its last scalar when the item is a collection)."""
+    while not isinstance(node, ScalarNode) and node.value:
+        last = node.value[-1]
+        node = last[1] if isinstance(last, tuple) else last
+    if not isinstance(node, ScalarNode):
+        return
+    comment = node.comment if isinstance(node.comment, list) else [None, None]
+    eol = comment[0]
+    if isinstance(eol, CommentToken):
+        eol.value = eol.value + line
+    else:
+        comment[0] = CommentToken("\n" + line, CommentMark(0), None)
+    node.comment = comment
 
 
 def check_mac(key: AESGCM, metadata: Metadata, computed: str, source: str) -> None:

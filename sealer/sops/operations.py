@@ -63,7 +63,10 @@ def decrypt(tree: stores.Tree, source: str, opener: Opener, *, ignore_mac: bool 
         for root in tree.roots:
             kubernetes.decode_data(root)
     if extract:
-        node = paths.find(tree.roots[0], paths.parse(extract))
+        try:
+            node = paths.find(tree.roots[0], paths.parse(extract))
+        except SealerError as e:
+            raise e.within(source=source) from None
         return DecryptResult(_extracted(node, tree.format), result.undecryptable_comments)
     return DecryptResult(stores.dumps(tree), result.undecryptable_comments)
 
@@ -71,8 +74,12 @@ def decrypt(tree: stores.Tree, source: str, opener: Opener, *, ignore_mac: bool 
 def _extracted(node: Node, fmt: str) -> str:
     """A scalar prints as its bare value (no newline, like sops); a subtree in the file's format."""
     if isinstance(node, ScalarNode):
-        return str(stores.to_data(node)) if not isinstance(stores.to_data(node), bool) else \
-            str(stores.to_data(node)).lower()
+        kind, value = document.resolve(stores.Tree([node], None, fmt), node)
+        if kind in ("str", "bytes"):
+            return str(value)  # strings print bare, with no newline, as sops prints them
+        if kind == "null":
+            return "null\n"
+        return stores.format_value(kind, value, "yaml").value + "\n"
     sub = stores.Tree([node], None, fmt)
     if fmt == "json":
         return json.dumps(stores.to_data(node), indent="\t", ensure_ascii=False) + "\n"
@@ -119,9 +126,8 @@ def _node_from_json(value: object, fmt: str) -> Node:
 
 def set_value(tree: stores.Tree, source: str, opener: Opener, path: str, node: Node) -> str:
     original = document.decrypt_tree(tree, source, opener=opener)
-    parts = paths.parse(path)
     try:
-        paths.set_node(tree.roots[0], parts, node)
+        paths.set_node(tree.roots[0], paths.parse(path), node)
     except SealerError as e:
         raise e.within(source=source) from None
     return reencrypt_edited(original, tree, source)

@@ -67,6 +67,7 @@ def set_node(root: Node, parts: list[str | int], value: Node) -> None:
                 return
             child = _child(node, part, parts[: i + 1])
             if last:
+                _keep_comments(child, value)
                 node.value[part] = value
                 return
             node = child
@@ -76,6 +77,7 @@ def set_node(root: Node, parts: list[str | int], value: Node) -> None:
         for j, (key, child) in enumerate(node.value):
             if isinstance(key, ScalarNode) and key.value == part:
                 if last:
+                    _keep_comments(child, value)
                     node.value[j] = (key, value)
                     return
                 node = child
@@ -87,6 +89,17 @@ def set_node(root: Node, parts: list[str | int], value: Node) -> None:
             if last:
                 return
             node = new
+
+
+def _keep_comments(old: Node, new: Node) -> None:
+    """`sops set` keeps the comments around a value it replaces; so do we (end-of-line ones move with it)."""
+    if getattr(old, "comment", None) and not getattr(new, "comment", None):
+        new.comment = old.comment
+        eol = new.comment[0] if isinstance(new.comment, list) and new.comment else None
+        if eol is not None and hasattr(eol, "value") and not eol.value.startswith("\n"):
+            from ruamel.yaml.error import CommentMark
+
+            eol.start_mark = CommentMark(0)
 
 
 def _key_like(mapping: MappingNode, text: str) -> ScalarNode | None:

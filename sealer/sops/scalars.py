@@ -122,7 +122,13 @@ def resolve_tagged(tag: str, text: str) -> tuple[str, object]:
     if short == "str":
         return STR, text
     if short == "binary":
-        return STR, text
+        import base64
+        import binascii
+
+        try:
+            return BYTES, base64.b64decode("".join(text.split()), validate=True)
+        except (binascii.Error, ValueError):
+            raise UnsupportedValue("invalid base64 in a !!binary value") from None
     if short in ("int", "float", "bool", "null", "timestamp"):
         kind, value = resolve_plain(text)
         if {"int": INT, "float": FLOAT, "bool": BOOL, "null": NULL, "timestamp": TIME}[short] == kind:

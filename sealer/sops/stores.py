@@ -7,6 +7,7 @@ the standard library and rebuilt as nodes; sops reads every JSON number as a flo
 
 from __future__ import annotations
 
+import copy
 import functools
 import io
 import itertools
@@ -22,7 +23,7 @@ from ruamel.yaml.tag import Tag
 
 from sealer.errors import InputError, yaml_error_message
 from sealer.sops import scalars
-from sealer.sops.tree import resolve_yaml
+from sealer.sops.tree import resolve_yaml, tag_name
 
 STR_TAG, MAP_TAG, SEQ_TAG = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
 METADATA_KEY = "sops"
@@ -127,19 +128,77 @@ def _guess_layout(text: str) -> Layout:
 
 def _load_yaml(text: str, source: str) -> Tree:
     try:
-        roots = [n for n in _yaml().compose_all(text) if n is not None]
+        roots = list(_yaml().compose_all(text))
     except YAMLError as e:
         raise InputError(yaml_error_message(e), source=source) from None
     metadata: Any | None = None
+    out: list[Node] = []
     for i, root in enumerate(roots, 1):
+        if root is None or (isinstance(root, ScalarNode) and tag_name(root) == "tag:yaml.org,2002:null"):
+            root = MappingNode(tag(MAP_TAG), [], flow_style=False)  # an empty document, as sops reads it: {}
         if not isinstance(root, MappingNode):
             raise InputError(f"document {i} is not a mapping (sops files hold mappings)", source=source)
+        root = _expand(root, set())
+        _check_duplicates(root, source)
         for pair in list(root.value):
             if isinstance(pair[0], ScalarNode) and pair[0].value == METADATA_KEY:
                 root.value.remove(pair)
                 if metadata is None:
                     metadata = to_data(pair[1])
-    return Tree(roots, metadata, "yaml", _guess_layout(text))
+        out.append(root)
+    return Tree(out, metadata, "yaml", _guess_layout(text))
+
+
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _expand(node: Node, seen: set[int]) -> Node:
+    """Resolve aliases and `<<` merge keys into plain copies, as sops (go-yaml decoding) sees the document:
+    each occurrence is then its own value with its own ciphertext."""
+    if id(node) in seen:
+        node = copy.deepcopy(node)
+    seen.add(id(node))
+    node.anchor = None
+    if isinstance(node, MappingNode):
+        pairs: list[tuple[Node, Node]] = []
+        merged: list[tuple[Node, Node]] = []
+        for key, value in node.value:
+            is_merge = tag_name(key) == MERGE_TAG or (key.value == "<<" and key.style is None)
+            if isinstance(key, ScalarNode) and is_merge:
+                sources = value.value if isinstance(value, SequenceNode) else [value]
+                for src in sources:
+                    src = _expand(copy.deepcopy(src), seen)
+                    if not isinstance(src, MappingNode):
+                        raise InputError("a << merge key must refer to a mapping")
+                    merged.extend(src.value)
+                continue
+            pairs.append((key, _expand(value, seen)))
+        explicit = {k.value for k, _ in pairs if isinstance(k, ScalarNode)}
+        taken: set[str] = set()
+        extra = []
+        for k, v in merged:
+            if isinstance(k, ScalarNode) and k.value not in explicit and k.value not in taken:
+                taken.add(k.value)
+                extra.append((k, v))
+        node.value = pairs + extra if extra else pairs
+    elif isinstance(node, SequenceNode):
+        node.value = [_expand(item, seen) for item in node.value]
+    return node
+
+
+def _check_duplicates(node: Node, source: str, where: str = "") -> None:
+    """sops refuses a mapping with a key twice (and could not decrypt what we wrote from one)."""
+    if isinstance(node, MappingNode):
+        keys: set[str] = set()
+        for key, value in node.value:
+            name = key.value if isinstance(key, ScalarNode) else "?"
+            if name in keys:
+                raise InputError(f"duplicate key {name!r}", source=source, field=where or "<root>")
+            keys.add(name)
+            _check_duplicates(value, source, f"{where}.{name}" if where else name)
+    elif isinstance(node, SequenceNode):
+        for i, item in enumerate(node.value):
+            _check_duplicates(item, source, f"{where}[{i}]")
 
 
 def _dump_yaml(tree: Tree) -> str:

@@ -83,6 +83,7 @@ class Leaf:
     node: ScalarNode
     path: tuple[str, ...]
     loc: tuple[object, ...]
+    parent: Node | None = None  # the sequence holding it, when it is a list item
 
     @property
     def where(self) -> str:
@@ -144,7 +145,7 @@ def _content_column(node: Node) -> int:
 
 
 def _walk(node: Node, path: tuple[str, ...], loc: tuple[object, ...], chain: list[_Container], out: Walk,
-          seen: set[int]) -> None:
+          seen: set[int], parent: Node | None = None) -> None:
     if isinstance(node, MappingNode):
         chain = [*chain, _Container(node, path, _content_column(node))]
         _comments(node, chain, out, seen)
@@ -158,9 +159,9 @@ def _walk(node: Node, path: tuple[str, ...], loc: tuple[object, ...], chain: lis
         chain = [*chain, _Container(node, path, _content_column(node))]
         _comments(node, chain, out, seen)
         for i, item in enumerate(node.value):
-            _walk(item, path, (*loc, i), chain, out, seen)
+            _walk(item, path, (*loc, i), chain, out, seen, node)
     else:
-        out.leaves.append(Leaf(node, path, loc))
+        out.leaves.append(Leaf(node, path, loc, parent))
         _comments(node, chain, out, seen)
 
 
@@ -227,9 +228,11 @@ def resolve_yaml(node: ScalarNode, implicit_tag: Callable[[str], str]) -> tuple[
     """(type, value) of a YAML scalar node as sops (go-yaml v3) reads it."""
     tag = tag_name(node)
     if node.style is not None:  # quoted or block scalar: always a string
-        if tag and tag != "tag:yaml.org,2002:str" and tag != implicit_tag(node.value):
-            return scalars.resolve_tagged(tag, node.value)
-        return scalars.STR, node.value
+        # ruamel marks the fold points of a `>` scalar with \a; the YAML value has them folded away
+        text = node.value.replace("\a", "") if node.style == ">" else node.value
+        if tag and tag != "tag:yaml.org,2002:str" and tag != implicit_tag(text):
+            return scalars.resolve_tagged(tag, text)
+        return scalars.STR, text
     if tag and tag != implicit_tag(node.value):
         return scalars.resolve_tagged(tag, node.value)
     return scalars.resolve_plain(node.value)
