@@ -58,7 +58,7 @@ class Transit:
 
 
 @pytest.fixture(scope="module")
-def transit(openbao: Bao) -> Transit:  # noqa: F811 - the imported fixture
+def transit(openbao: Bao) -> Transit:
     tag = uuid.uuid4().hex[:8]
     t = Transit(openbao, f"sealer-{tag}", f"other-{tag}", f"team-{tag}/transit", f"nested-{tag}", f"ns-{tag}",
                 f"nskey-{tag}")

@@ -31,7 +31,7 @@ def _uri(bao: Bao, key: str) -> str:
     return f"{bao.addr}/v1/transit/keys/{key}"
 
 
-def test_sealer_and_sops_share_vault_transit_files(openbao: Bao, tmp_path: Path):  # noqa: F811
+def test_sealer_and_sops_share_vault_transit_files(openbao: Bao, tmp_path: Path):
     env = _env(openbao, tmp_path)
     uri = _uri(openbao, "sealer-test")
     src = tmp_path / "secret.yaml"
@@ -53,7 +53,7 @@ def test_sealer_and_sops_share_vault_transit_files(openbao: Bao, tmp_path: Path)
     assert r.stdout == "VAULTPLANT42"
 
 
-def test_token_is_not_sent_to_an_address_other_than_vault_addr(openbao: Bao, tmp_path: Path):  # noqa: F811
+def test_token_is_not_sent_to_an_address_other_than_vault_addr(openbao: Bao, tmp_path: Path):
     uri = _uri(openbao, "guarded")
     src = tmp_path / "secret.yaml"
     src.write_text(SECRET)
@@ -70,7 +70,7 @@ def test_token_is_not_sent_to_an_address_other_than_vault_addr(openbao: Bao, tmp
     assert r.returncode == 0 and "VAULTPLANT42" in r.stdout
 
 
-def test_vault_denial_is_exit_1_without_secrets(openbao: Bao, tmp_path: Path):  # noqa: F811
+def test_vault_denial_is_exit_1_without_secrets(openbao: Bao, tmp_path: Path):
     uri = _uri(openbao, "denied")
     src = tmp_path / "secret.yaml"
     src.write_text(SECRET)
