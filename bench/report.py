@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bench import rsa_peer, seal_unseal, startup
+from bench import rsa_peer, seal_unseal, sops_batch, startup
 from bench.common import (
     VALUES_PER_SECRET,
     CpuClock,
@@ -45,17 +45,24 @@ class Config:
     startup_runs: int = 10
     rss_runs: int = 3
     importtime_runs: int = 5
+    sops_files: int = 1000  # Secret files encrypted and decrypted in bulk
+    sops_reps: int = 3
+    sops_single_runs: int = 15  # one-file sealer/sops commands, interleaved
 
     @classmethod
-    def make(cls, quick: bool, unseal_secrets: int | None, reps: int | None) -> Config:
+    def make(cls, quick: bool, unseal_secrets: int | None, reps: int | None,
+             sops_files: int | None = None) -> Config:
         cfg = cls(quick=False)
         if quick:
             cfg = cls(quick=True, unseal_secrets=100, seal_reps=3, unseal_reps=3, openssl_seconds=1,
-                      private_peer_per_secret=2, startup_runs=5, rss_runs=2, importtime_runs=3)
+                      private_peer_per_secret=2, startup_runs=5, rss_runs=2, importtime_runs=3,
+                      sops_files=100, sops_reps=3, sops_single_runs=7)
         if unseal_secrets:
             cfg = replace(cfg, unseal_secrets=min(unseal_secrets, cfg.seal_secrets))
         if reps:
-            cfg = replace(cfg, seal_reps=reps, unseal_reps=reps)
+            cfg = replace(cfg, seal_reps=reps, unseal_reps=reps, sops_reps=reps)
+        if sops_files:
+            cfg = replace(cfg, sops_files=sops_files)
         return cfg
 
 
@@ -76,6 +83,8 @@ class Results:
     modules: dict[str, set[str]] = field(default_factory=dict)
     import_costs: list[startup.ImportCost] = field(default_factory=list)
     checkout_has_pyc: bool = False
+    # figure 4: SOPS files, sealer against the sops binary
+    sops: sops_batch.SopsResults = field(default_factory=sops_batch.SopsResults)
 
 
 # --- measuring ----------------------------------------------------------------------------------------
@@ -139,6 +148,11 @@ def measure_startup(cfg: Config, work: Path, cert_path: Path, res: Results) -> N
                    "seal1": startup.loaded_modules(seal_args, cached, cwd=work)}
     res.import_costs = startup.import_costs(cli, ["--help"], cfg.importtime_runs, cached)
     res.checkout_has_pyc = startup.has_bytecode("sealer.cli")
+
+
+def measure_sops(cfg: Config, work: Path, res: Results) -> None:
+    res.sops = sops_batch.measure(work / "sops", cfg.sops_files, cfg.sops_reps, cfg.sops_single_runs,
+                                  cfg.rss_runs, cfg.importtime_runs)
 
 
 # --- the table ----------------------------------------------------------------------------------------
@@ -248,6 +262,53 @@ def build_rows(cfg: Config, res: Results) -> list[Row]:
         hits = startup.top_level_hits(res.modules[key], startup.FORBIDDEN)
         rows.append(Row(f"{label} imports none of {', '.join(startup.FORBIDDEN)}",
                         ", ".join(hits) if hits else "none imported", "—", "—", "none", _verdict(not hits)))
+
+    rows += _sops_rows(cfg, res.sops)
+    return rows
+
+
+def _times(ts: Sequence[Timing]) -> str:
+    return f"{fmt_s(median([t.wall for t in ts]))} wall ({fmt_s(median([t.cpu for t in ts]))} CPU)"
+
+
+def _sops_rows(cfg: Config, s: sops_batch.SopsResults) -> list[Row]:
+    """4. SOPS files: bulk against a per-file sops loop (wall clock, what a user waits for; CPU beside it),
+    one file against one sops call, peak RSS, interop."""
+    if s.missing:
+        return [Row("SOPS encrypt/decrypt against the sops binary", "not measured", s.missing, "—", "—", "—")]
+    rows: list[Row] = []
+    n, r = s.files, cfg.sops_reps
+    regex = f"--encrypted-regex '{sops_batch.ENCRYPTED_REGEX}'"
+    for verb, mine, peer, loop in (
+            ("encrypt", s.enc_sealer, s.enc_sops,
+             f"`for f; do sops encrypt -i --age R {regex} \"$f\"; done`"),
+            ("decrypt", s.dec_sealer, s.dec_sops, "`for f; do sops decrypt \"$f\" > /dev/null; done`")):
+        ratio = _ratio([t.wall for t in mine], [t.wall for t in peer])
+        cpu_ratio = _ratio([t.cpu for t in mine], [t.cpu for t in peer])
+        how = "`sealer encrypt -i --age R FILE...`" if verb == "encrypt" else "`sealer decrypt FILE... > /dev/null`"
+        rows.append(Row(f"SOPS {verb}, {n:,} Secret files ({s.values:,} values): {how} in 1 process vs a shell "
+                        f"loop, 1 sops process per file (median of {r})",
+                        f"{_times(mine)} = {fmt_num(n / median([t.wall for t in mine]))} files/s",
+                        f"{_times(peer)}: {loop}",
+                        f"{ratio:.2f} wall ({1 / ratio:.1f}× faster); CPU {cpu_ratio:.2f}", "≤ 0.20 (5× faster)",
+                        _verdict(ratio <= 0.20)))
+    k = cfg.sops_single_runs
+    w = s.wall
+    floor = f"; Python floor `python -c pass` {fmt_ms(median(w['floor']))}"
+    ratio = _ratio(w["sealer_dec"], w["sops_dec"])
+    rows.append(Row(f"SOPS decrypt one Secret file: `sealer decrypt one.yaml`, wall (median of {k}, interleaved)",
+                    f"{fmt_ms(median(w['sealer_dec']))}{floor}",
+                    f"{fmt_ms(median(w['sops_dec']))} (`sops decrypt one.yaml`)", f"{ratio:.2f}", "≤ 3",
+                    _verdict(ratio <= 3)))
+    rows.append(Row(f"SOPS encrypt one Secret file: `sealer encrypt --age R one.yaml` (to stdout), wall (median of "
+                    f"{k}, interleaved)", fmt_ms(median(w["sealer_enc"])),
+                    f"{fmt_ms(median(w['sops_enc']))} (`sops encrypt --age R {regex} one.yaml`)",
+                    f"{_ratio(w['sealer_enc'], w['sops_enc']):.2f}", "—", "—"))
+    rows.append(Row("SOPS decrypt one Secret file, peak RSS of the process", fmt_mib(s.rss_kib["sealer"]),
+                    f"{fmt_mib(s.rss_kib['sops'])} (`sops decrypt one.yaml`)",
+                    f"{s.rss_kib['sealer'] / s.rss_kib['sops']:.2f}", "—", "—"))
+    rows.append(Row("SOPS interop check: files written by each tool decrypt with the other", s.interop_detail,
+                    f"sops {s.sops_version}", "—", "pass", _verdict(s.interop_ok)))
     return rows
 
 
@@ -274,9 +335,58 @@ def notes(cfg: Config, res: Results) -> list[str]:
                "shown beside them. Ratio = sealer / peer: the median of per-repetition ratios, each sealer run "
                "paired with the peer measured in the same repetition (in-process runs are interleaved with "
                "the peer chunk by chunk). For rates higher is better; for times and sizes lower is.")
+    out += _sops_notes(cfg, res.sops)
     if cfg.quick:
-        out.append(f"`--quick` run: unseal uses {cfg.unseal_secrets} Secrets and `openssl speed -seconds "
-                   f"{cfg.openssl_seconds}`; use the full run for the record.")
+        out.append(f"`--quick` run: unseal uses {cfg.unseal_secrets} Secrets, `openssl speed -seconds "
+                   f"{cfg.openssl_seconds}` and the SOPS rows {cfg.sops_files} files; use the full run for the "
+                   "record.")
+    return out
+
+
+def _ms(us: float) -> str:
+    return f"{us / 1000:.1f} ms"
+
+
+def _sops_notes(cfg: Config, s: sops_batch.SopsResults) -> list[str]:
+    if s.missing:
+        return []
+    out = [f"SOPS rows: peer is sops {s.sops_version}, {s.sops_note}. Both tools get the same age recipient "
+           f"(a fresh `age-keygen` key), the same encrypted_regex `{sops_batch.ENCRYPTED_REGEX}` (sealer's "
+           "default for a Secret, given to sops explicitly), SOPS_AGE_KEY_FILE for decryption and an empty HOME; "
+           "both decrypt the same files (those sops wrote). Files are small Secrets (name, namespace, labels, "
+           "3–5 values in data/stringData). Bulk rows: wall clock (what a user waits for), CPU time of the "
+           "whole process tree beside it; who runs first alternates between repetitions."]
+    if s.phases:
+        p = s.phases
+        out.append(f"Where one `sealer decrypt one.yaml` spends its time (CPU time of a script running the CLI "
+                   f"in-process, no profiler, median of {cfg.importtime_runs}): interpreter start-up "
+                   f"{fmt_ms(p.startup)} (`python -c pass` takes {fmt_ms(median(s.wall['floor']))} wall in all); "
+                   "`import sealer.cli` "
+                   f"{fmt_ms(p.import_cli)}; the first `decrypt` call {fmt_ms(p.first)}, of which "
+                   f"{fmt_ms(p.second)} is the work itself (a second call in the same process), so "
+                   f"~{fmt_ms(max(p.first - p.second, 0))} is lazy imports and first-use setup; interpreter "
+                   f"shutdown (module teardown, final garbage collection) {fmt_ms(p.shutdown)}.")
+    top = "; ".join(f"`{c.module}` {_ms(c.cumulative_us)} (self {_ms(c.self_us)})" for c in s.import_costs[:8])
+    out.append(f"Slowest imports of `python -X importtime -m sealer decrypt one.yaml` (cumulative, nested ones "
+               f"included in their parents; median of {cfg.importtime_runs}; `runpy` is `-m`'s own): {top}.")
+    total = sum(c.self_us for c in s.import_costs)
+    owners = ", ".join(f"{name} {_ms(us)}" for name, us in s.import_owners[:10])
+    out.append(f"The same imports by owner (self time of each module charged to the innermost sealer module or "
+               f"package among {', '.join(sops_batch.PACKAGES[1:])} on its import chain, so a standard-library "
+               f"module counts against whoever imports it first): {owners} (all: {_ms(total)} in "
+               f"{len(s.import_costs)} modules, with `-X importtime`'s own overhead).")
+    if s.warm and s.warm.total:
+        w = s.warm
+
+        def pct(x: float) -> str:
+            return f"{100 * x / w.total:.0f}%"
+
+        pkgs = ", ".join(f"{name} {pct(t)}" for name, t in w.by_package[:5])
+        files = ", ".join(f"`{name}` {pct(t)}" for name, t in w.by_file[:4])
+        steps = ", ".join(f"`{name}` {pct(t)}" for name, t in sops_batch.distinct_sealer_steps(w))
+        out.append(f"cProfile of the work itself (a warm `decrypt` call in-process; shares of profiled time, "
+                   f"the profiler inflates pure-Python code): self time by package {pkgs}; by file {files}; "
+                   f"sealer steps (cumulative) {steps}.")
     return out
 
 
@@ -291,11 +401,15 @@ def render(header: str, rows: Sequence[Row], note_lines: Sequence[str]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
-                        help="smaller run (~1 min): 100 Secrets to unseal, shorter peer loops, fewer repetitions")
+                        help="smaller run (under 2 min): 100 Secrets to unseal, 100 SOPS files, shorter peer "
+                             "loops, fewer repetitions")
     parser.add_argument("--unseal-secrets", type=int, metavar="N", help="Secrets to unseal (default 1000, quick 100)")
-    parser.add_argument("--reps", type=int, metavar="N", help="repetitions of the seal and unseal figures")
+    parser.add_argument("--reps", type=int, metavar="N",
+                        help="repetitions of the seal, unseal and SOPS bulk figures")
+    parser.add_argument("--sops-files", type=int, metavar="N",
+                        help="Secret files for the SOPS bulk rows (default 1000, quick 100)")
     args = parser.parse_args(argv)
-    cfg = Config.make(args.quick, args.unseal_secrets, args.reps)
+    cfg = Config.make(args.quick, args.unseal_secrets, args.reps, args.sops_files)
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the temp directory is removed when killed
     header = f"**sealer bench{' (--quick)' if cfg.quick else ''}** — {machine_line()}"
@@ -306,6 +420,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cert_path, key_path = make_keys(work)
         measure_seal_unseal(cfg, work, cert_path, key_path, res)
         measure_startup(cfg, work, cert_path, res)
+        measure_sops(cfg, work, res)
     print(render(header, build_rows(cfg, res), notes(cfg, res)))
     return 0
 
