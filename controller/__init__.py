@@ -1,1 +1,5 @@
-"""In-cluster operator (kopf). Built in a later issue; imports `sealer`, never the reverse."""
+"""In-cluster operator (kopf): unseals SealedSecrets into Secrets and keeps them that way.
+
+Pure decisions live in small modules (`keyring`, `sealed`, `secrets`); `handlers` registers them with kopf and
+`kube` does the API calls. The controller imports `sealer`; `sealer` never imports the controller.
+"""

@@ -189,7 +189,7 @@ def _load_pem_private_key(block: bytes, origin: str) -> PrivateKey:
     return PrivateKey(key, fingerprint(key.public_key()), origin)
 
 
-def _keys_from_pem(data: bytes, origin: str) -> list[PrivateKey]:
+def keys_from_pem(data: bytes, origin: str) -> list[PrivateKey]:
     keys = [_load_pem_private_key(m.group(0), origin) for m in _PEM_BLOCK.finditer(data)
             if m.group(1).endswith(b"PRIVATE KEY")]
     if not keys:
@@ -212,7 +212,7 @@ def _keys_from_secrets(data: bytes, origin: str) -> list[PrivateKey]:
             pem = base64.b64decode(raw, validate=True)
         except (binascii.Error, TypeError, ValueError):
             raise KeyMaterialError("invalid base64", source=origin, field=f"{name}: data.tls.key") from None
-        keys.extend(_keys_from_pem(pem, f"{origin}: {name}"))
+        keys.extend(keys_from_pem(pem, f"{origin}: {name}"))
     if not keys:
         raise KeyMaterialError("no Secret with data.tls.key found (expected a key backup from "
                                "`kubectl get secret -l ... -o yaml`)", source=origin)
@@ -227,5 +227,5 @@ def load_private_keys(path: str) -> list[PrivateKey]:
     except OSError as e:
         raise KeyMaterialError(f"cannot read key file: {e.strerror}", source=path) from None
     if b"-----BEGIN" in data and b"PRIVATE KEY-----" in data and b"tls.key" not in data:
-        return _keys_from_pem(data, path)
+        return keys_from_pem(data, path)
     return _keys_from_secrets(data, path)

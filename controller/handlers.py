@@ -1,0 +1,99 @@
+"""kopf registrations only: each handler is a few lines calling the runtime.
+
+Secrets are watched with `kopf.on.event` only: `on.create`/`on.update` would make kopf copy the Secret (with its
+data) into a last-handled-configuration annotation.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import kopf
+
+from controller import keyring as kr
+from controller import metrics, runtime
+from controller.runtime import Config, Controller, condition
+from controller.sealed import MANAGED_BY, MANAGED_BY_LABEL
+
+GROUP, VERSION = "sealer.dev", "v1alpha1"
+CONTROLLER = Controller(runtime.ACTIVE_CONFIG or Config())
+
+
+@kopf.on.startup()
+def startup(settings: kopf.OperatorSettings, logger: Any, **_: Any) -> None:
+    settings.persistence.finalizer = "sealer.dev/finalizer"
+    settings.posting.level = 20  # INFO and up become Kubernetes Events
+    settings.watching.server_timeout = 300
+    settings.networking.request_timeout = 60
+    CONTROLLER.load_keys()
+    threading.Thread(target=CONTROLLER.renewal_loop, name="key-renewal", daemon=True).start()
+    from controller import http
+
+    http.start(CONTROLLER)
+    logger.info("sealer controller ready: %d sealing key(s), namespace %s", len(CONTROLLER.keyring),
+                CONTROLLER.config.namespace)
+
+
+@kopf.on.cleanup()
+def cleanup(**_: Any) -> None:
+    CONTROLLER.stop()
+
+
+def _sealed(body: Any, meta: Any, patch: Any, logger: Any) -> None:
+    started = time.monotonic()
+    result = CONTROLLER.reconcile_sealed(body)
+    metrics.observe(result.reason if not result.ready else "Unsealed", time.monotonic() - started)
+    patch.status["observedGeneration"] = meta.get("generation")
+    patch.status["conditions"] = [condition(result.ready, result.reason, result.message, meta.get("generation"))]
+    if not result.ready:
+        kopf.warn(body, reason=result.reason, message=result.message)
+        logger.warning("%s: %s", result.reason, result.message)
+    elif result.changed:
+        kopf.info(body, reason=result.reason, message=result.message)
+
+
+@kopf.on.resume(GROUP, VERSION, "sealedsecrets")
+@kopf.on.create(GROUP, VERSION, "sealedsecrets")
+@kopf.on.update(GROUP, VERSION, "sealedsecrets", field="spec")
+def sealed_secret(body: Any, meta: Any, patch: Any, logger: Any, **_: Any) -> None:
+    _sealed(body, meta, patch, logger)
+
+
+def sealed_secret_resync(body: Any, meta: Any, patch: Any, logger: Any, **_: Any) -> None:
+    _sealed(body, meta, patch, logger)
+
+
+_RESYNC = CONTROLLER.config.resync_period.total_seconds()
+GROUPS = [GROUP, "bitnami.com"] if CONTROLLER.config.bitnami_compat else [GROUP]
+for _group in GROUPS:
+    if _group != GROUP:  # the sealer.dev registrations are the decorators above
+        kopf.on.resume(_group, VERSION, "sealedsecrets")(sealed_secret)
+        kopf.on.create(_group, VERSION, "sealedsecrets")(sealed_secret)
+        kopf.on.update(_group, VERSION, "sealedsecrets", field="spec")(sealed_secret)
+    if _RESYNC > 0:
+        kopf.timer(_group, VERSION, "sealedsecrets", interval=_RESYNC, initial_delay=_RESYNC, idle=0)(
+            sealed_secret_resync)
+
+
+@kopf.on.event("v1", "secrets", labels={MANAGED_BY_LABEL: MANAGED_BY})
+def produced_secret(type: str, body: Any, **_: Any) -> None:
+    if type in ("MODIFIED", "DELETED"):
+        CONTROLLER.restore_drift(type, body, lambda owner, reason, msg: kopf.info(owner, reason=reason, message=msg))
+
+
+def _in_controller_namespace(namespace: str | None, **_: Any) -> bool:
+    return namespace == CONTROLLER.config.namespace
+
+
+@kopf.on.event("v1", "secrets", labels={kr.LABEL: kopf.PRESENT}, when=_in_controller_namespace)
+def key_secret(type: str, body: Any, **_: Any) -> None:
+    if type is not None:
+        CONTROLLER.on_key_event(type, body)
+
+
+@kopf.on.event("v1", "secrets", labels={kr.BITNAMI_LABEL: kopf.PRESENT}, when=_in_controller_namespace)
+def bitnami_key_secret(type: str, body: Any, **_: Any) -> None:
+    if type is not None and CONTROLLER.config.import_bitnami_keys:
+        CONTROLLER.on_key_event(type, body)

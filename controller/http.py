@@ -1,0 +1,88 @@
+"""HTTP on one port: /healthz, /v1/cert.pem, POST /v1/verify (200 opens / 409 does not), POST /v1/rotate
+(re-seal to the newest key), /metrics. Served from a thread with its own event loop, so it stays up while kopf
+handlers run."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from typing import Any
+
+from sealer import manifests
+from sealer import sealed as sealer_sealed
+from sealer.errors import SealerError
+
+log = logging.getLogger("sealer.controller.http")
+MAX_BODY = 4 << 20
+
+
+def _objects(data: bytes) -> list[dict[str, Any]]:
+    return manifests.load_objects(data, "request body")
+
+
+def make_app(controller: Any) -> Any:
+    from aiohttp import web
+
+    async def healthz(_: Any) -> Any:
+        ok = len(controller.keyring) > 0
+        return web.json_response({"status": "ok" if ok else "no keys", "keys": len(controller.keyring)},
+                                 status=200 if ok else 503)
+
+    async def cert(_: Any) -> Any:
+        current = controller.keyring.current()
+        if current is None:
+            return web.Response(status=503, text="no sealing key yet\n")
+        return web.Response(body=current.cert_pem, content_type="application/x-pem-file")
+
+    async def verify(request: Any) -> Any:
+        try:
+            objects = _objects(await request.content.read(MAX_BODY))
+            for obj in objects:
+                sealer_sealed.open_items(obj, controller.keyring.private_keys())
+        except SealerError as e:
+            return web.Response(status=409 if e.exit_code == 1 else 400, text=f"{e}\n")
+        return web.Response(status=200, text="ok\n")
+
+    async def rotate(request: Any) -> Any:
+        current = controller.keyring.current()
+        if current is None:
+            return web.Response(status=503, text="no sealing key yet\n")
+        try:
+            objects = _objects(await request.content.read(MAX_BODY))
+            for obj in objects:
+                sealer_sealed.reencrypt(obj, controller.keyring.private_keys(), current.cert)
+        except SealerError as e:
+            return web.Response(status=409 if e.exit_code == 1 else 400, text=f"{e}\n")
+        body = objects[0] if len(objects) == 1 else {"apiVersion": "v1", "kind": "List", "items": objects}
+        return web.Response(text=json.dumps(body, indent=2) + "\n", content_type="application/json")
+
+    async def metrics(_: Any) -> Any:
+        from controller import metrics as m
+
+        return web.Response(body=m.render(controller), content_type="text/plain", charset="utf-8")
+
+    app = web.Application(client_max_size=MAX_BODY)
+    app.add_routes([web.get("/healthz", healthz), web.get("/v1/cert.pem", cert), web.post("/v1/verify", verify),
+                    web.post("/v1/rotate", rotate), web.get("/metrics", metrics)])
+    return app
+
+
+def start(controller: Any) -> threading.Thread:
+    from aiohttp import web
+
+    config = controller.config
+
+    def serve() -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        runner = web.AppRunner(make_app(controller), access_log=None)
+        loop.run_until_complete(runner.setup())
+        loop.run_until_complete(web.TCPSite(runner, config.http_host, config.http_port).start())
+        log.info("serving /healthz, /v1/cert.pem, /v1/verify, /v1/rotate, /metrics on port %d", config.http_port)
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, name="http", daemon=True)
+    thread.start()
+    return thread

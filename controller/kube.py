@@ -1,0 +1,67 @@
+"""The few Kubernetes API calls the controller makes, as plain dicts (no client models: less to import,
+less to convert). Credentials come from the in-cluster service account or KUBECONFIG, like any client."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+CORE = "v1"
+
+
+class Kube:
+    def __init__(self) -> None:
+        import kubernetes
+
+        try:
+            kubernetes.config.load_incluster_config()
+        except kubernetes.config.ConfigException:
+            kubernetes.config.load_kube_config()
+        self._k = kubernetes
+        self.api = kubernetes.client.ApiClient()
+        self.core = kubernetes.client.CoreV1Api(self.api)
+        self.custom = kubernetes.client.CustomObjectsApi(self.api)
+
+    @staticmethod
+    def _json(resp: Any) -> dict[str, Any]:
+        return json.loads(resp.data)
+
+    def _missing(self, e: Exception) -> bool:
+        return isinstance(e, self._k.client.ApiException) and e.status == 404
+
+    def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return self._json(self.core.read_namespaced_secret(name, namespace, _preload_content=False))
+        except self._k.client.ApiException as e:
+            if self._missing(e):
+                return None
+            raise
+
+    def list_secrets(self, namespace: str, label_selector: str) -> list[dict[str, Any]]:
+        resp = self.core.list_namespaced_secret(namespace, label_selector=label_selector, _preload_content=False)
+        return self._json(resp).get("items") or []
+
+    def create_secret(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._json(self.core.create_namespaced_secret(namespace, body, _preload_content=False))
+
+    def patch_secret(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._json(self.core.patch_namespaced_secret(name, namespace, body, _preload_content=False))
+
+    def apply_configmap(self, namespace: str, body: dict[str, Any]) -> None:
+        name = body["metadata"]["name"]
+        try:
+            self.core.patch_namespaced_config_map(name, namespace, body, _preload_content=False)
+        except self._k.client.ApiException as e:
+            if not self._missing(e):
+                raise
+            self.core.create_namespaced_config_map(namespace, body, _preload_content=False)
+
+    def get_object(self, api_version: str, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        group, version = api_version.split("/")
+        try:
+            return self._json(self.custom.get_namespaced_custom_object(group, version, namespace, plural, name,
+                                                                       _preload_content=False))
+        except self._k.client.ApiException as e:
+            if self._missing(e):
+                return None
+            raise

@@ -1,0 +1,178 @@
+"""The controller as its own process (`python -m controller`) against the Kubernetes API emulator.
+
+What the emulator cannot show is tested as pure functions in test_controller_units.py (e.g. resourceVersion
+conflicts, garbage collection of Secrets when their SealedSecret is deleted in a real cluster).
+"""
+
+from __future__ import annotations
+
+import base64
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from controller import keyring as kr
+from tests.conftest import run_sealer
+from tests.kube import KubeServer, kube  # noqa: F401  (fixture)
+
+NS = "sealer-system"
+PLANT = "PLANTED-e2e-secret-7f3a"
+SS = ("sealer.dev/v1alpha1", "SealedSecret")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_controller(kube: KubeServer, tmp_path: Path, *extra: str, log_name: str = "controller.log"):
+    port = free_port()
+    argv = [sys.executable, "-m", "controller", "--standalone", "--key-bits", "2048", "--http-host", "127.0.0.1",
+            "--http-port", str(port), "--resync-period", "2s", "--key-renew-period", "0", *extra]
+    proc = kube.spawn(argv, log=tmp_path / log_name, env={"POD_NAMESPACE": NS})
+    proc.wait_for_log("sealer controller ready", timeout=60)
+    return proc, port
+
+
+def published_cert(kube: KubeServer, tmp_path: Path, fingerprint_not: str | None = None) -> tuple[Path, str]:
+    def ready():
+        cm = kube.client.find("v1", "ConfigMap", kr.CERTS_CONFIGMAP, NS)
+        data = (cm or {}).get("data") or {}
+        if data.get("cert.pem") and data.get("fingerprint") != fingerprint_not:
+            return data
+        return None
+
+    data = kube.client.wait_for(ready, timeout=30, message="certs ConfigMap")
+    path = tmp_path / f"cert-{data['fingerprint'][:8]}.pem"
+    path.write_text(data["cert.pem"])
+    return path, data["fingerprint"]
+
+
+def seal(tmp_path: Path, cert: Path, name: str, namespace: str, value: str) -> dict:
+    src = tmp_path / f"{namespace}-{name}.yaml"
+    src.write_text(f"apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: {namespace}, labels: "
+                   f"{{app: web}}}}\ntype: Opaque\nstringData: {{password: {value}, user: admin}}\n")
+    r = run_sealer("seal", src, "--cert", cert)
+    assert r.returncode == 0, r.stderr
+    return yaml.safe_load(r.stdout)
+
+
+def secret_items(kube: KubeServer, name: str, namespace: str) -> dict[str, bytes] | None:
+    s = kube.client.find("v1", "Secret", name, namespace)
+    return {k: base64.b64decode(v) for k, v in (s.get("data") or {}).items()} if s else None
+
+
+def ready_condition(kube: KubeServer, name: str, namespace: str) -> dict | None:
+    obj = kube.client.find(*SS, name, namespace) or {}
+    conds = (obj.get("status") or {}).get("conditions") or []
+    return conds[0] if conds else None
+
+
+def wait_ready(kube: KubeServer, name: str, namespace: str, status: str, timeout: float = 30) -> dict:
+    return kube.client.wait_for(
+        lambda: (c := ready_condition(kube, name, namespace)) and c["status"] == status and c,
+        timeout=timeout, message=f"{namespace}/{name} Ready={status}")
+
+
+def test_sealed_secret_lifecycle(kube: KubeServer, tmp_path: Path) -> None:
+    proc, _ = start_controller(kube, tmp_path)
+    cert, _fingerprint = published_cert(kube, tmp_path)
+    keys = kube.client.list("v1", "Secret", NS, label_selector=f"{kr.LABEL}={kr.ACTIVE}")
+    assert len(keys) == 1 and keys[0]["type"] == "kubernetes.io/tls"
+
+    # 1. sealed with the published cert -> the right Secret, owned by the SealedSecret, Ready=True
+    created = kube.client.create(seal(tmp_path, cert, "db", "app", PLANT))
+    kube.client.wait_for(lambda: secret_items(kube, "db", "app"), timeout=30, message="Secret app/db")
+    assert secret_items(kube, "db", "app") == {"password": PLANT.encode(), "user": b"admin"}
+    secret = kube.client.get("v1", "Secret", "db", "app")
+    assert secret["metadata"]["labels"]["app"] == "web"
+    assert secret["metadata"]["ownerReferences"][0]["uid"] == created["metadata"]["uid"]
+    cond = wait_ready(kube, "db", "app", "True")
+    assert cond["reason"] == "Unsealed"
+
+    # 2. strict scope: the same ciphertext in another namespace does not unseal
+    moved = seal(tmp_path, cert, "db", "app", PLANT)
+    moved["metadata"]["namespace"] = "other"
+    kube.client.create(moved)
+    assert wait_ready(kube, "db", "other", "False")["reason"] == "UnsealFailed"
+    assert secret_items(kube, "db", "other") is None
+
+    # 3. a hand-edited Secret is restored, and so is a deleted one
+    kube.client.patch("v1", "Secret", "db", {"data": {"password": base64.b64encode(b"hacked").decode()}}, "app")
+    kube.client.wait_for(lambda: secret_items(kube, "db", "app")["password"] == PLANT.encode(), timeout=30,
+                         message="restored after edit")
+    kube.client.delete("v1", "Secret", "db", "app")
+    kube.client.wait_for(lambda: (secret_items(kube, "db", "app") or {}).get("password") == PLANT.encode(),
+                         timeout=30, message="restored after delete")
+    assert any(e.get("reason") == "Restored" for e in kube.client.events("app", name="db"))
+
+    # 4. a tampered value fails, and the existing good Secret stays as it is
+    good = kube.client.get("v1", "Secret", "db", "app")["data"]
+    obj = kube.client.get(*SS, "db", "app")
+    ct = bytearray(base64.b64decode(obj["spec"]["encryptedData"]["password"]))
+    ct[-1] ^= 1
+    kube.client.patch(*SS, "db", {"spec": {"encryptedData": {"password": base64.b64encode(bytes(ct)).decode()}}},
+                      "app")
+    assert wait_ready(kube, "db", "app", "False")["reason"] == "UnsealFailed"
+    assert "password" in ready_condition(kube, "db", "app")["message"]
+    assert kube.client.get("v1", "Secret", "db", "app")["data"] == good
+
+    # 5. planted plaintext never reaches logs, events or status
+    proc.stop()
+    everything = proc.log_text() + repr(kube.client.events()) + repr(kube.client.list(*SS))
+    assert PLANT not in everything and base64.b64encode(PLANT.encode()).decode() not in everything
+    assert not kube.server_errors()
+
+
+def test_key_renewal_and_restart(kube: KubeServer, tmp_path: Path) -> None:
+    proc, _ = start_controller(kube, tmp_path)
+    old_cert, old_fp = published_cert(kube, tmp_path)
+    kube.client.create(seal(tmp_path, old_cert, "one", "app", "first"))
+    kube.client.wait_for(lambda: secret_items(kube, "one", "app"), timeout=30)
+
+    # a new key appears while running (what renewal does): picked up without a restart, becomes the sealing key
+    kube.client.create(kr.new_key_secret(NS, bits=2048))
+    new_cert, new_fp = published_cert(kube, tmp_path, fingerprint_not=old_fp)
+    assert new_fp != old_fp
+    kube.client.create(seal(tmp_path, new_cert, "two", "app", "second"))
+    kube.client.wait_for(lambda: secret_items(kube, "two", "app"), timeout=30)
+    assert secret_items(kube, "one", "app")["password"] == b"first"  # old key still opens old ones
+
+    # stop; a SealedSecret created while the controller is down is handled after restart, nothing duplicated
+    proc.stop()
+    kube.client.create(seal(tmp_path, new_cert, "three", "app", "third"))
+    start_controller(kube, tmp_path, log_name="controller-2.log")
+    kube.client.wait_for(lambda: secret_items(kube, "three", "app"), timeout=30)
+    secrets = kube.client.list("v1", "Secret", "app")
+    assert sorted(s["metadata"]["name"] for s in secrets) == ["one", "three", "two"]
+    assert len(kube.client.list("v1", "Secret", NS, label_selector=f"{kr.LABEL}={kr.ACTIVE}")) == 2
+
+
+@pytest.mark.parametrize("endpoint", ["healthz", "cert", "verify", "metrics"])
+def test_http_endpoints(kube: KubeServer, tmp_path: Path, endpoint: str) -> None:
+    import urllib.error
+    import urllib.request
+
+    _, port = start_controller(kube, tmp_path)
+    base = f"http://127.0.0.1:{port}"
+    cert, _fp = published_cert(kube, tmp_path)
+    if endpoint == "healthz":
+        assert urllib.request.urlopen(f"{base}/healthz", timeout=10).status == 200
+    elif endpoint == "cert":
+        assert urllib.request.urlopen(f"{base}/v1/cert.pem", timeout=10).read().decode() == cert.read_text()
+    elif endpoint == "verify":
+        body = yaml.safe_dump(seal(tmp_path, cert, "v", "app", "x")).encode()
+        assert urllib.request.urlopen(urllib.request.Request(f"{base}/v1/verify", body), timeout=10).status == 200
+        other = seal(tmp_path, cert, "v", "app", "x")
+        other["metadata"]["name"] = "renamed"
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(urllib.request.Request(f"{base}/v1/verify", yaml.safe_dump(other).encode()),
+                                   timeout=10)
+        assert e.value.code == 409
+    else:
+        text = urllib.request.urlopen(f"{base}/metrics", timeout=10).read().decode()
+        assert "sealer_keys_loaded 1" in text and "sealer_reconcile_duration_seconds_count" in text
