@@ -46,7 +46,8 @@ def _differs(existing: Mapping[str, Any], desired: Mapping[str, Any], merge: boo
         have = em.get(field) or {}
         if any(have.get(k) != v for k, v in (dm.get(field) or {}).items()):
             return True
-    return (em.get("ownerReferences") or []) != (dm.get("ownerReferences") or []) and bool(dm.get("ownerReferences"))
+    have_uids = {r.get("uid") for r in em.get("ownerReferences") or []}
+    return not {r.get("uid") for r in dm.get("ownerReferences") or []} <= have_uids
 
 
 def plan(existing: Mapping[str, Any] | None, desired: dict[str, Any], owner_uid: str | None) -> Plan:
