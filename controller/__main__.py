@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import random
 import sys
 
 from controller import runtime
@@ -42,8 +43,14 @@ def main(argv: list[str] | None = None) -> int:
     kopf.configure(verbose=args.verbose)  # kopf's log format and levels, for our loggers too
     if args.standalone:
         kopf.run(clusterwide=True, standalone=True)
-    else:  # a peering name makes peering mandatory: replicas pause until they hold the peering lead
-        kopf.run(clusterwide=True, peering_name=args.peering)
+    else:
+        # A peering name makes peering mandatory, and replicas of equal priority all pause: give each replica a
+        # random priority (the highest leads) and make sure the peering object exists.
+        from controller.kube import Kube
+
+        Kube().ensure_cluster_object("kopf.dev/v1", "clusterkopfpeerings", {
+            "apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering", "metadata": {"name": args.peering}})
+        kopf.run(clusterwide=True, peering_name=args.peering, priority=random.randint(1, 2**30))  # noqa: S311
     return 0
 
 

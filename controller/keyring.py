@@ -75,9 +75,17 @@ def parse_key_secret(obj: Mapping[str, Any]) -> SealingKey:
     return SealingKey(name, _created(obj), private, cert, cert_pem)
 
 
-def new_key_secret(namespace: str, bits: int = sealer_keys.DEFAULT_BITS,
-                   now: dt.datetime | None = None) -> dict[str, Any]:
-    """A freshly generated key as the Secret that stores it (name by creation time, like Bitnami's)."""
+def next_key_name(ring: Keyring) -> str:
+    """`sealer-key-00001`, `-00002`, ...: replicas that renew at the same moment compute the same name, so only
+    one create succeeds (409 for the others) and the ring never gets two keys for one renewal."""
+    generations = [int(k.name[len(KEY_PREFIX):]) for k in ring.all()
+                   if k.name.startswith(KEY_PREFIX) and k.name[len(KEY_PREFIX):].isdigit()]
+    return f"{KEY_PREFIX}{max(generations, default=0) + 1:05d}"
+
+
+def new_key_secret(namespace: str, bits: int = sealer_keys.DEFAULT_BITS, now: dt.datetime | None = None,
+                   name: str | None = None) -> dict[str, Any]:
+    """A freshly generated key as the Secret that stores it."""
     now = now or dt.datetime.now(dt.UTC)
     key, cert = sealer_keys.generate(bits=bits, cn="sealer-controller")
     return {
@@ -85,7 +93,7 @@ def new_key_secret(namespace: str, bits: int = sealer_keys.DEFAULT_BITS,
         "kind": "Secret",
         "type": "kubernetes.io/tls",
         "metadata": {
-            "name": f"{KEY_PREFIX}{now.strftime('%Y%m%d%H%M%S')}-{secrets.token_hex(3)}",
+            "name": name or f"{KEY_PREFIX}{now.strftime('%Y%m%d%H%M%S')}-{secrets.token_hex(3)}",
             "namespace": namespace,
             "labels": {LABEL: ACTIVE},
             "annotations": {CREATED_ANNOTATION: now.strftime("%Y-%m-%dT%H:%M:%SZ")},

@@ -44,6 +44,24 @@ class Kube:
     def create_secret(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
         return self._json(self.core.create_namespaced_secret(namespace, body, _preload_content=False))
 
+    def create_secret_if_absent(self, namespace: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        """Create, or None when it already exists (409): how concurrent replicas agree on one key."""
+        try:
+            return self.create_secret(namespace, body)
+        except self._k.client.ApiException as e:
+            if e.status == 409:
+                return None
+            raise
+
+    def ensure_cluster_object(self, api_version: str, plural: str, body: dict[str, Any]) -> None:
+        """Create a cluster-scoped custom object unless it exists (kopf's peering object)."""
+        group, version = api_version.split("/")
+        try:
+            self.custom.create_cluster_custom_object(group, version, plural, body, _preload_content=False)
+        except self._k.client.ApiException as e:
+            if e.status != 409:
+                raise
+
     def patch_secret(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
         return self._json(self.core.patch_namespaced_secret(name, namespace, body, _preload_content=False))
 

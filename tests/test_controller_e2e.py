@@ -176,3 +176,18 @@ def test_http_endpoints(kube: KubeServer, tmp_path: Path, endpoint: str) -> None
     else:
         text = urllib.request.urlopen(f"{base}/metrics", timeout=10).read().decode()
         assert "sealer_keys_loaded 1" in text and "sealer_reconcile_duration_seconds_count" in text
+
+
+def test_two_peered_replicas_make_one_key_and_one_leads(kube: KubeServer, tmp_path: Path) -> None:
+    argv = [sys.executable, "-m", "controller", "--key-bits", "2048", "--http-host", "127.0.0.1",
+            "--resync-period", "0", "--key-renew-period", "0"]
+    procs = [kube.spawn([*argv, "--http-port", str(free_port())], log=tmp_path / f"replica-{i}.log",
+                        env={"POD_NAMESPACE": NS}) for i in range(2)]
+    for p in procs:
+        p.wait_for_log("sealer controller ready", timeout=60)
+    assert len(kube.client.list("v1", "Secret", NS, label_selector=f"{kr.LABEL}={kr.ACTIVE}")) == 1
+    assert kube.client.find("kopf.dev/v1", "ClusterKopfPeering", "sealer") is not None
+    cert, _ = published_cert(kube, tmp_path)
+    kube.client.create(seal(tmp_path, cert, "ha", "app", "peered"))
+    kube.client.wait_for(lambda: secret_items(kube, "ha", "app"), timeout=60, message="Secret from the leader")
+    assert secret_items(kube, "ha", "app")["password"] == b"peered"

@@ -146,3 +146,11 @@ def test_durations(text: str, seconds: float) -> None:
 def test_bad_duration() -> None:
     with pytest.raises(ValueError, match="invalid duration"):
         parse_duration("monthly")
+
+
+def test_key_generations_are_named_deterministically() -> None:
+    ring = kr.Keyring()
+    assert kr.next_key_name(ring) == "sealer-key-00001"
+    ring.sync(kr.new_key_secret("ns", bits=2048, name="sealer-key-00001"), import_bitnami=False)
+    ring.sync(kr.new_key_secret("ns", bits=2048, name="imported-by-hand"), import_bitnami=False)
+    assert kr.next_key_name(ring) == "sealer-key-00002"  # two replicas renewing now pick the same name
