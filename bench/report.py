@@ -7,6 +7,7 @@ repetition, and the ratio column is the median of those per-repetition ratios (s
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import tempfile
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bench import rsa_peer, seal_unseal, sops_batch, startup
+from bench import controller_bench, rsa_peer, seal_unseal, sops_batch, startup
 from bench.common import (
     VALUES_PER_SECRET,
     CpuClock,
@@ -48,22 +49,34 @@ class Config:
     sops_files: int = 1000  # Secret files encrypted and decrypted in bulk
     sops_reps: int = 3
     sops_single_runs: int = 15  # one-file sealer/sops commands, interleaved
+    main_figures: bool = True  # figures 1-4 (False with --controller-only)
+    controller: bool = True  # figure 5 (False with --skip-controller)
+    controller_secrets: int = 1000  # SealedSecrets created at once
+    controller_reps: int = 2  # bursts, each with a fresh emulator and controller
+    controller_idle: int = 20  # SealedSecrets created one at a time for the idle latency
 
     @classmethod
     def make(cls, quick: bool, unseal_secrets: int | None, reps: int | None,
-             sops_files: int | None = None) -> Config:
+             sops_files: int | None = None, *, controller_secrets: int | None = None,
+             controller_reps: int | None = None, controller_only: bool = False,
+             skip_controller: bool = False) -> Config:
         cfg = cls(quick=False)
         if quick:
             cfg = cls(quick=True, unseal_secrets=100, seal_reps=3, unseal_reps=3, openssl_seconds=1,
                       private_peer_per_secret=2, startup_runs=5, rss_runs=2, importtime_runs=3,
-                      sops_files=100, sops_reps=3, sops_single_runs=7)
+                      sops_files=100, sops_reps=3, sops_single_runs=7, controller_secrets=100,
+                      controller_reps=1, controller_idle=10)
         if unseal_secrets:
             cfg = replace(cfg, unseal_secrets=min(unseal_secrets, cfg.seal_secrets))
         if reps:
             cfg = replace(cfg, seal_reps=reps, unseal_reps=reps, sops_reps=reps)
         if sops_files:
             cfg = replace(cfg, sops_files=sops_files)
-        return cfg
+        if controller_secrets:
+            cfg = replace(cfg, controller_secrets=controller_secrets)
+        if controller_reps:
+            cfg = replace(cfg, controller_reps=controller_reps)
+        return replace(cfg, main_figures=not controller_only, controller=not skip_controller)
 
 
 @dataclass
@@ -85,6 +98,8 @@ class Results:
     checkout_has_pyc: bool = False
     # figure 4: SOPS files, sealer against the sops binary
     sops: sops_batch.SopsResults = field(default_factory=sops_batch.SopsResults)
+    # figure 5: the controller under a burst of SealedSecrets
+    controller: controller_bench.ControllerResults | None = None
 
 
 # --- measuring ----------------------------------------------------------------------------------------
@@ -155,6 +170,15 @@ def measure_sops(cfg: Config, work: Path, res: Results) -> None:
                                   cfg.rss_runs, cfg.importtime_runs)
 
 
+def measure_controller(cfg: Config, work: Path, res: Results) -> None:
+    try:
+        res.controller = controller_bench.measure(work / "controller", cfg.controller_secrets,
+                                                  reps=cfg.controller_reps, idle=cfg.controller_idle)
+    except Exception as e:  # keep the rows measured so far; the failure is the row
+        log(f"controller: failed: {type(e).__name__}: {e}")
+        res.controller = controller_bench.ControllerResults(missing=f"failed: {type(e).__name__}: {e}"[:300])
+
+
 # --- the table ----------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -184,6 +208,16 @@ def build_rows(cfg: Config, res: Results) -> list[Row]:
     """Every row of the table, in order. Rates are per CPU-second of the process doing the work (the peers'
     too: `openssl speed` counts CPU time), so other load on a shared machine does not skew them; wall-clock
     figures are shown beside them."""
+    rows: list[Row] = []
+    if cfg.main_figures:
+        rows += _main_rows(cfg, res)
+    if res.controller is not None:
+        rows += _controller_rows(res.controller)
+    return rows
+
+
+def _main_rows(cfg: Config, res: Results) -> list[Row]:
+    """Figures 1-4."""
     rows: list[Row] = []
     v = VALUES_PER_SECRET
     ns, nu = cfg.seal_secrets, cfg.unseal_secrets
@@ -312,7 +346,98 @@ def _sops_rows(cfg: Config, s: sops_batch.SopsResults) -> list[Row]:
     return rows
 
 
+def _controller_rows(c: controller_bench.ControllerResults) -> list[Row]:
+    """5. The controller under a burst: all N Secrets against the single-core RSA limit, latencies, peak RSS."""
+    if c.missing or not c.runs:
+        return [Row("controller under a burst of SealedSecrets", "not measured", c.missing or "no run", "—", "—",
+                    "—")]
+    runs, n, v = c.runs, c.secrets, VALUES_PER_SECRET
+    of = f"median of {len(runs)}, a fresh emulator and controller each" if len(runs) > 1 else "1 run"
+    complete = all(r.complete for r in runs)
+    walls, limits = [r.all_wall for r in runs], [r.rsa_limit_s for r in runs]
+    ratio = _ratio(walls, limits)
+    rate = n * v / median(walls)
+    spread = f" (runs {fmt_s(min(walls))}–{fmt_s(max(walls))})" if len(walls) > 1 else ""
+    sealer = (f"{fmt_s(median(walls))} = {fmt_num(rate)} values/s = {fmt_num(rate / v)} secrets/s{spread}"
+              if complete else "only " + ", ".join(f"{r.seen:,}" for r in runs) + f" of {n:,} Secrets within "
+              f"{fmt_s(max(walls))}")
+    rows = [Row(f"controller: {n:,} SealedSecrets × {v} values created at once against the API emulator, time "
+                f"until all {n:,} Secrets exist (first create sent → last Secret seen; {of})", sealer,
+                f"{fmt_s(median(limits))} = {n * v:,} RSA-4096 private ops at "
+                f"{fmt_num(median([r.private_per_s for r in runs]))}/s (cryptography OAEP decrypt loop, 1 core, "
+                "CPU time, same run)", f"{ratio:.2f}", "≤ 2", _verdict(complete and ratio <= 2))]
+    if not all(r.latencies and r.idle_latencies for r in runs):
+        return rows
+    p50s = [median(r.latencies) for r in runs]
+    p99s = [controller_bench.percentile(r.latencies, 99) for r in runs]
+    rows.append(Row(f"controller: latency create → Secret during that burst, p50 / p99 ({of})",
+                    f"{fmt_s(median(p50s))} / {fmt_s(median(p99s))}",
+                    f"{fmt_s(median(limits) / 2)} / {fmt_s(median(limits) * 0.99)} (a FIFO queue working at the "
+                    "RSA limit)", f"{_ratio(p50s, [x / 2 for x in limits]):.2f}", "—", "—"))
+    idle = [median(r.idle_latencies) for r in runs]
+    one = [v / r.private_per_s for r in runs]
+    worst = max(max(r.idle_latencies) for r in runs)
+    rows.append(Row(f"controller: latency create → Secret when idle, p50 ({c.idle} SealedSecrets one at a time; "
+                    f"{of})", f"{fmt_ms(median(idle))} (slowest {fmt_ms(worst)})",
+                    f"{fmt_ms(median(one))} = {v} RSA-4096 private ops (decrypt loop)",
+                    f"{_ratio(idle, one):.2f}", "< 200 ms", _verdict(median(idle) < 0.200)))
+    hwm = [r.rss_hwm_kib for r in runs]
+    ready = [r.rss_ready_kib for r in runs]
+    rows.append(Row(f"controller: peak RSS of the process (VmHWM) after the burst (largest of {len(runs)})",
+                    fmt_mib(max(hwm)) + (f" (runs {fmt_mib(min(hwm))}–{fmt_mib(max(hwm))})" if len(hwm) > 1 else ""),
+                    f"{fmt_mib(median(ready))} when ready, before any SealedSecret",
+                    f"{_ratio(hwm, ready):.2f}" if all(ready) else "—", "< 200 MB",
+                    _verdict(max(hwm) * 1024 < 200e6)))
+    ok = all(r.correct for r in runs)
+    rows.append(Row("controller: every Secret of the burst checked against its plaintext and owner",
+                    "; ".join(dict.fromkeys(r.checked for r in runs)), "—", "—", "all", _verdict(ok)))
+    return rows
+
+
+def _controller_notes(cfg: Config, c: controller_bench.ControllerResults) -> list[str]:
+    if c.missing or not c.runs:
+        return []
+    cores = os.cpu_count() or 1
+    out = [f"Controller rows: three processes share the {cores} cores: the API emulator (`python -m tests.kube`, "
+           "kmock, its own interpreter), the controller (`python -m controller --standalone --key-bits 4096`, "
+           "default resync and renewal periods; its RSA-4096 key Secret is created before it starts, so key "
+           "generation is not measured) and the bench client (aiohttp, "
+           f"{c.concurrency} creates in flight, one watch on Secrets). Latency = the create request returned → the "
+           "Secret's ADDED event reached the bench's watch. The peer (5 × N decrypts, CPU-timed) runs in the bench "
+           "process while the controller is idle, between the idle and the burst phase of the same repetition. "
+           "Nothing is profiled in these runs."]
+    per_run = []
+    for i, r in enumerate(c.runs, 1):
+        rsa = r.secrets * VALUES_PER_SECRET / r.private_per_s
+        per_run.append(
+            f"run {i}: {fmt_s(r.all_wall)} wall, creates done after {fmt_s(r.creates_wall)} (create p50 "
+            f"{fmt_ms(median(r.create_times))}); controller CPU {fmt_s(r.ctl_cpu)} = {r.ctl_cpu / r.all_wall:.2f} "
+            f"cores (main thread, kopf's event loop: {fmt_s(r.ctl_main_cpu)}; RSA at the peer's rate ≈ "
+            f"{fmt_s(rsa)}, so {1000 * (r.ctl_cpu - rsa) / r.secrets:.0f} ms of other CPU per SealedSecret); "
+            f"emulator {fmt_s(r.emu_cpu)}; bench {fmt_s(r.bench_cpu)}; other processes on the machine "
+            f"{fmt_s(r.other_cpu)} (of {cores} × {fmt_s(r.all_wall)} = {fmt_s(cores * r.all_wall)} available)")
+    out.append("CPU time over the burst (utime + stime from /proc; the machine is shared, so other processes' "
+               "share is shown): " + "; ".join(per_run) + ".")
+    r0 = c.runs[0]
+    events = ", ".join(f"{n:,}× {what}" for what, n in r0.events.most_common(3)) or "none"
+    problems = "; ".join(r0.log_problems) or "no WARNING, ERROR or Traceback lines"
+    out.append(f"Controller behaviour in run 1: Events in the burst namespace {events}; log {r0.log_lines:,} lines, "
+               f"{problems}. RSS when ready {fmt_mib(r0.rss_ready_kib)}, peak {fmt_mib(r0.rss_hwm_kib)}; the "
+               f"emulator's own peak RSS {fmt_mib(r0.emu_rss_hwm_kib)} (not the controller's).")
+    if cfg.quick:
+        out.append(f"`--quick`: the controller rows use {c.secrets} SealedSecrets and {len(c.runs)} run; use the "
+                   "full run for the record.")
+    return out
+
+
 def notes(cfg: Config, res: Results) -> list[str]:
+    out = _main_notes(cfg, res) if cfg.main_figures else []
+    if res.controller is not None:
+        out += _controller_notes(cfg, res.controller)
+    return out
+
+
+def _main_notes(cfg: Config, res: Results) -> list[str]:
     out = []
     listed = "; ".join(f"`{c.module}` {c.cumulative_us / 1000:.1f} ms (self {c.self_us / 1000:.1f} ms)"
                        for c in res.import_costs[:5])
@@ -401,26 +526,40 @@ def render(header: str, rows: Sequence[Row], note_lines: Sequence[str]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
-                        help="smaller run (under 2 min): 100 Secrets to unseal, 100 SOPS files, shorter peer "
-                             "loops, fewer repetitions")
+                        help="smaller run (under 3 min): 100 Secrets to unseal, 100 SOPS files, 100 SealedSecrets for "
+                             "the controller, shorter peer loops, fewer repetitions")
     parser.add_argument("--unseal-secrets", type=int, metavar="N", help="Secrets to unseal (default 1000, quick 100)")
     parser.add_argument("--reps", type=int, metavar="N",
                         help="repetitions of the seal, unseal and SOPS bulk figures")
     parser.add_argument("--sops-files", type=int, metavar="N",
                         help="Secret files for the SOPS bulk rows (default 1000, quick 100)")
+    parser.add_argument("--controller-secrets", type=int, metavar="N",
+                        help="SealedSecrets created at once for the controller rows (default 1000, quick 100)")
+    parser.add_argument("--controller-reps", type=int, metavar="N",
+                        help="controller bursts, each with a fresh emulator and controller (default 2, quick 1)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--controller-only", action="store_true", help="only the controller rows")
+    which.add_argument("--skip-controller", action="store_true", help="everything but the controller rows")
     args = parser.parse_args(argv)
-    cfg = Config.make(args.quick, args.unseal_secrets, args.reps, args.sops_files)
+    cfg = Config.make(args.quick, args.unseal_secrets, args.reps, args.sops_files,
+                      controller_secrets=args.controller_secrets, controller_reps=args.controller_reps,
+                      controller_only=args.controller_only, skip_controller=args.skip_controller)
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the temp directory is removed when killed
-    header = f"**sealer bench{' (--quick)' if cfg.quick else ''}** — {machine_line()}"
+    flags = " ".join(f for f, on in (("--quick", cfg.quick), ("--controller-only", not cfg.main_figures),
+                                      ("--skip-controller", not cfg.controller)) if on)
+    header = f"**sealer bench{f' ({flags})' if flags else ''}** — {machine_line()}"
     res = Results()
     with tempfile.TemporaryDirectory(prefix="sealer-bench-") as tmp:
         work = Path(tmp)
-        log("generating an RSA-4096 sealing key with `sealer keys generate`")
-        cert_path, key_path = make_keys(work)
-        measure_seal_unseal(cfg, work, cert_path, key_path, res)
-        measure_startup(cfg, work, cert_path, res)
-        measure_sops(cfg, work, res)
+        if cfg.main_figures:
+            log("generating an RSA-4096 sealing key with `sealer keys generate`")
+            cert_path, key_path = make_keys(work)
+            measure_seal_unseal(cfg, work, cert_path, key_path, res)
+            measure_startup(cfg, work, cert_path, res)
+            measure_sops(cfg, work, res)
+        if cfg.controller:
+            measure_controller(cfg, work, res)
     print(render(header, build_rows(cfg, res), notes(cfg, res)))
     return 0
 
