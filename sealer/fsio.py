@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-import tempfile
 
 from sealer.errors import InputError
 
@@ -48,6 +46,8 @@ def atomic_write(path: str, data: bytes, mode: int | None = None) -> None:
             mode = _default_mode()
         except OSError as e:
             raise InputError(f"cannot write: {e.strerror}", source=path) from None
+    import tempfile
+
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(target)}.", suffix=".tmp")
     except OSError as e:
@@ -60,6 +60,8 @@ def atomic_write(path: str, data: bytes, mode: int | None = None) -> None:
         os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException as e:
+        import contextlib
+
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         if isinstance(e, OSError):

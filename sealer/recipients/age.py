@@ -11,16 +11,16 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-import shlex
-import subprocess
 import sys
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
 import pyrage
 
 from sealer.errors import DecryptionError, InputError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from typing import Any
 
 ARMOR_HEADER = "-----BEGIN AGE ENCRYPTED FILE-----"
 ARMOR_FOOTER = "-----END AGE ENCRYPTED FILE-----"
@@ -45,13 +45,30 @@ _SSH_KINDS = ("ssh-ed25519", "ssh-rsa")  # the SSH key types age (agessh) suppor
 # --- recipients ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class Recipient:
-    """A parsed recipient. `text` is what sops writes as `recipient:` (trimmed; an SSH comment is kept)."""
+    """A parsed recipient. `text` is what sops writes as `recipient:` (trimmed; an SSH comment is kept); `kind` is
+    "x25519", "ssh-ed25519" or "ssh-rsa"; `key` the pyrage recipient (not shown, not compared). Immutable."""
 
-    text: str
-    kind: str  # "x25519", "ssh-ed25519" or "ssh-rsa"
-    key: Any = field(repr=False, compare=False)  # the pyrage recipient
+    __slots__ = ("key", "kind", "text")
+
+    def __init__(self, text: str, kind: str, key: Any) -> None:
+        object.__setattr__(self, "text", text)
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "key", key)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Recipient:
+            return NotImplemented
+        return (self.text, self.kind) == (other.text, other.kind)
+
+    def __hash__(self) -> int:
+        return hash((self.text, self.kind))
+
+    def __repr__(self) -> str:
+        return f"Recipient(text={self.text!r}, kind={self.kind!r})"
 
     def __str__(self) -> str:
         return self.text
@@ -230,13 +247,24 @@ def dearmor(text: str | bytes, *, source: str | None = None) -> bytes:
 # --- identities ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, eq=False)
 class Identity:
-    """A private key able to unwrap data keys, and where it came from (`path:line`, an env var, an SSH key file)."""
+    """A private key able to unwrap data keys, and where it came from (`path:line`, an env var, an SSH key file).
 
-    identity: Any = field(repr=False)  # pyrage x25519 or ssh Identity; str() of it is the secret: never print
-    origin: str
-    kind: str  # "x25519" or "ssh"
+    `identity` is the pyrage x25519 or ssh Identity (str() of it is the secret: never shown); `kind` is "x25519"
+    or "ssh". Immutable; compared by identity."""
+
+    __slots__ = ("identity", "kind", "origin")
+
+    def __init__(self, identity: Any, origin: str, kind: str) -> None:
+        object.__setattr__(self, "identity", identity)
+        object.__setattr__(self, "origin", origin)
+        object.__setattr__(self, "kind", kind)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __repr__(self) -> str:
+        return f"Identity(origin={self.origin!r}, kind={self.kind!r})"
 
     @property
     def recipient(self) -> str | None:
@@ -422,6 +450,9 @@ def _parse_ssh_identity(data: bytes, path: str, required: bool, found: IdentityL
 
 def _run_key_command(command: str, env: dict[str, str] | None) -> bytes:
     """SOPS_AGE_KEY_CMD: split like a shell (no shell runs), execute, read its stdout as an identity file."""
+    import shlex
+    import subprocess
+
     try:
         argv = shlex.split(command)
     except ValueError:

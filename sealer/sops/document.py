@@ -7,42 +7,48 @@ edit a one-value Git diff, as with sops.
 
 from __future__ import annotations
 
-import datetime as dt
-import hmac
 import os
-from dataclasses import dataclass, field
-
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from ruamel.yaml.error import CommentMark
-from ruamel.yaml.nodes import Node, ScalarNode, SequenceNode
-from ruamel.yaml.tokens import CommentToken
 
 from sealer.errors import DecryptionError, InputError, MacMismatch, SealerError
 from sealer.sops import codec, scalars, stores
-from sealer.sops.keygroups import Opener
+from sealer.sops.codec import AESGCM
 from sealer.sops.metadata import Metadata, now_lastmodified
 from sealer.sops.metadata import parse as parse_metadata
 from sealer.sops.tree import Leaf, Mac, aad, resolve_yaml, walk
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from sealer.sops.keygroups import Opener
+    from sealer.sops.nodes import Node, ScalarNode, SequenceNode
 
 DATA_KEY_BYTES = 32
 _NUMBERS = {scalars.INT, scalars.FLOAT}
 
 
-@dataclass
 class Previous:
-    """Ciphertext facts from before a decryption, for reproducing unchanged values byte for byte."""
+    """Ciphertext facts from before a decryption, for reproducing unchanged values byte for byte:
+    ``values`` maps a leaf's loc to (kind, plaintext, iv), ``comments`` maps (aad, plaintext) to an iv."""
 
-    values: dict[tuple[object, ...], tuple[str, bytes, bytes]] = field(default_factory=dict)  # loc -> kind, pt, iv
-    comments: dict[tuple[str, bytes], bytes] = field(default_factory=dict)  # (aad, plaintext) -> iv
+    __slots__ = ("comments", "values")
+
+    def __init__(self, values: dict[tuple[object, ...], tuple[str, bytes, bytes]] | None = None,
+                 comments: dict[tuple[str, bytes], bytes] | None = None) -> None:
+        self.values = {} if values is None else values
+        self.comments = {} if comments is None else comments
 
 
-@dataclass
 class Decrypted:
-    tree: stores.Tree
-    metadata: Metadata
-    data_key: bytes
-    previous: Previous
-    undecryptable_comments: int = 0
+    __slots__ = ("data_key", "metadata", "previous", "tree", "undecryptable_comments")
+
+    def __init__(self, tree: stores.Tree, metadata: Metadata, data_key: bytes, previous: Previous,
+                 undecryptable_comments: int = 0) -> None:
+        self.tree = tree
+        self.metadata = metadata
+        self.data_key = data_key
+        self.previous = previous
+        self.undecryptable_comments = undecryptable_comments
 
 
 def resolve(tree: stores.Tree, node: ScalarNode) -> tuple[str, object]:
@@ -56,8 +62,12 @@ def _set(leaf: Leaf, node: ScalarNode) -> None:
     the new value instead of keeping the column it had after the old one."""
     leaf.node.value, leaf.node.style, leaf.node.tag = node.value, node.style, node.tag
     eol = leaf.node.comment[0] if isinstance(leaf.node.comment, list) and leaf.node.comment else None
-    if isinstance(eol, CommentToken) and not eol.value.startswith("\n"):
-        eol.start_mark = CommentMark(0)
+    if eol is not None:
+        from ruamel.yaml.error import CommentMark
+        from ruamel.yaml.tokens import CommentToken
+
+        if isinstance(eol, CommentToken) and not eol.value.startswith("\n"):
+            eol.start_mark = CommentMark(0)
     if isinstance(leaf.node, stores.JsonScalar) and isinstance(node, stores.JsonScalar):
         leaf.node.json_kind = node.json_kind
 
@@ -214,10 +224,15 @@ def decrypt_tree(tree: stores.Tree, source: str, opener: Opener | None = None, d
 def _restore_list_comments(items: list[tuple[Leaf, str]]) -> None:
     """Turn sops' comment list items back into comment lines: before the first item they go on the list,
     after an item they follow it, as ruamel attaches them."""
+    if not items:
+        return
+    from ruamel.yaml.error import CommentMark
+    from ruamel.yaml.tokens import CommentToken
+
     by_list: dict[int, tuple[SequenceNode, list[tuple[int, str]]]] = {}
     for leaf, text in items:
         seq = leaf.parent
-        assert isinstance(seq, SequenceNode)
+        assert seq is not None and seq.id == "sequence"
         by_list.setdefault(id(seq), (seq, []))[1].append((int(leaf.loc[-1]), text))  # type: ignore[call-overload]
     for seq, comments in by_list.values():
         drop = {i for i, _ in comments}
@@ -243,10 +258,13 @@ def _restore_list_comments(items: list[tuple[Leaf, str]]) -> None:
 
 def _append_after(node: Node, line: str) -> None:
     """Add a full-line comment after a list item (after its last scalar when the item is a collection)."""
-    while not isinstance(node, ScalarNode) and node.value:
+    from ruamel.yaml.error import CommentMark
+    from ruamel.yaml.tokens import CommentToken
+
+    while node.id != "scalar" and node.value:
         last = node.value[-1]
         node = last[1] if isinstance(last, tuple) else last
-    if not isinstance(node, ScalarNode):
+    if node.id != "scalar":
         return
     comment = node.comment if isinstance(node.comment, list) else [None, None]
     eol = comment[0]
@@ -258,12 +276,14 @@ def _append_after(node: Node, line: str) -> None:
 
 
 def check_mac(key: AESGCM, metadata: Metadata, computed: str, source: str) -> None:
+    from hmac import compare_digest
+
     try:
         _, stored, _ = codec.decrypt(key, metadata.mac, metadata.lastmodified)
     except (DecryptionError, InputError):
         raise MacMismatch("MAC does not verify: the file or its lastmodified was changed outside sops/sealer",
                           source=source, field="sops.mac") from None
-    if not hmac.compare_digest(stored.decode("ascii", errors="replace").upper(), computed):
+    if not compare_digest(stored.decode("ascii", errors="replace").upper(), computed):
         raise MacMismatch("MAC mismatch: values were added, removed, reordered or changed outside sops/sealer",
                           source=source, field="sops.mac")
 

@@ -3,23 +3,42 @@ share, and any `shamir_threshold` groups together recover the key."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-
 from sealer.errors import DecryptionError, InputError, SealerError
-from sealer.sops.metadata import MasterKey, Metadata
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from sealer.sops.metadata import MasterKey, Metadata
+
+    Wrapper = Callable[[bytes, "KeySpec"], MasterKey]
+    Opener = Callable[[MasterKey], bytes | None]  # None: this opener cannot try that key (no identity, no token)
 
 
-@dataclass(frozen=True)
 class KeySpec:
-    """A recipient to wrap for: ("age", "age1..."/"ssh-ed25519 ...") or ("hc_vault", "https://vault/v1/transit/keys/k")."""
+    """A recipient to wrap for: ("age", "age1..."/"ssh-ed25519 ...") or ("hc_vault", "https://vault/v1/transit/keys/k").
 
-    type: str
-    value: str
+    Immutable, compared and hashed by value."""
 
+    __slots__ = ("type", "value")
 
-Wrapper = Callable[[bytes, KeySpec], MasterKey]
-Opener = Callable[[MasterKey], bytes | None]  # None: this opener cannot try that key (no identity, no token)
+    def __init__(self, type: str, value: str) -> None:
+        object.__setattr__(self, "type", type)
+        object.__setattr__(self, "value", value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not KeySpec:
+            return NotImplemented
+        return (self.type, self.value) == (other.type, other.value)
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.value))
+
+    def __repr__(self) -> str:
+        return f"KeySpec(type={self.type!r}, value={self.value!r})"
 
 
 def wrap(data_key: bytes, groups: Sequence[Sequence[KeySpec]], threshold: int | None,

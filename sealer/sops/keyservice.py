@@ -9,27 +9,46 @@ is `encrypted_regex: ^(data|stringData)$`, so metadata stays readable in review.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
 
 from sealer.errors import DecryptionError, InputError
 from sealer.sops.keygroups import KeySpec
-from sealer.sops.metadata import MasterKey, Metadata
+from sealer.sops.metadata import MasterKey
 from sealer.sops.tree import Rule
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from sealer.sops.metadata import Metadata
 
 VAULT_ALLOW_ENV = "SEALER_VAULT_ADDRS"
 SECRET_RULE = Rule(encrypted_regex="^(data|stringData)$")
 RULE_FLAGS = ("encrypted_regex", "unencrypted_regex", "encrypted_suffix", "unencrypted_suffix")
 
 
-@dataclass
 class Plan:
     """Everything needed to encrypt a new file, and where each part came from (for messages)."""
 
-    groups: list[list[KeySpec]]
-    threshold: int | None
-    rule: Rule
-    recipients_from: str
+    __slots__ = ("groups", "recipients_from", "rule", "threshold")
+
+    def __init__(self, groups: list[list[KeySpec]], threshold: int | None, rule: Rule, recipients_from: str) -> None:
+        self.groups = groups
+        self.threshold = threshold
+        self.rule = rule
+        self.recipients_from = recipients_from
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.groups, self.threshold, self.rule, self.recipients_from)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Plan:
+            return NotImplemented
+        return self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return "Plan(groups={!r}, threshold={!r}, rule={!r}, recipients_from={!r})".format(*self._key())
 
 
 def plan(file_path: str, *, age: str | None = None, vault: str | None = None,

@@ -7,28 +7,28 @@ object, the Secret's labels/annotations/type/immutable move to `spec.template` (
 
 from __future__ import annotations
 
-import base64
-import binascii
-
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
-
 from sealer.errors import InputError
 from sealer.sops import stores
+from sealer.sops.nodes import MappingNode
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from sealer.sops.nodes import Node
 
 SOPSSECRET_API = "sealer.dev/v1alpha1"
 SOPSSECRET_KIND = "SopsSecret"
 
 
 def _get(mapping: Node, key: str) -> Node | None:
-    if isinstance(mapping, MappingNode):
+    if getattr(mapping, "id", None) == "mapping":
         for k, v in mapping.value:
-            if isinstance(k, ScalarNode) and k.value == key:
+            if k.id == "scalar" and k.value == key:
                 return v
     return None
 
 
 def _text(node: Node | None) -> str | None:
-    return node.value if isinstance(node, ScalarNode) else None
+    return node.value if node is not None and node.id == "scalar" else None
 
 
 def is_secret(root: Node) -> bool:
@@ -44,7 +44,7 @@ def to_sopssecret(root: MappingNode) -> MappingNode:
     if not is_secret(root):
         raise InputError("--kind sopssecret needs a kind: Secret (apiVersion v1) document", field="kind")
     meta = _get(root, "metadata")
-    if not isinstance(meta, MappingNode) or not _text(_get(meta, "name")):
+    if meta is None or meta.id != "mapping" or not _text(_get(meta, "name")):
         raise InputError("a Secret needs metadata.name", field="metadata.name")
     own_meta = [(k, v) for k, v in meta.value if k.value in ("name", "namespace")]
     template_meta = [(k, v) for k, v in meta.value if k.value in ("labels", "annotations")]
@@ -61,7 +61,7 @@ def to_sopssecret(root: MappingNode) -> MappingNode:
 
 
 def _map(pairs: list) -> MappingNode:
-    return MappingNode(stores.tag(stores.MAP_TAG), list(pairs), flow_style=False)
+    return MappingNode(stores.MAP_TAG, list(pairs), flow_style=False)
 
 
 def decode_data(root: MappingNode) -> int:
@@ -70,8 +70,11 @@ def decode_data(root: MappingNode) -> int:
     if not (is_secret(root) or is_sopssecret(root)):
         return 0
     holder = _get(root, "spec") if is_sopssecret(root) else root
+    import base64
+    import binascii
+
     data = _get(holder, "data")
-    if not isinstance(data, MappingNode):
+    if data is None or data.id != "mapping":
         return 0
     string_data = _get(holder, "stringData")
     if string_data is None:

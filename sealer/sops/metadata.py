@@ -7,12 +7,13 @@ shared with people who use them survives our edits.
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass, field
-from typing import Any
-
 from sealer.errors import InputError
 from sealer.sops.tree import Rule
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import datetime as dt
+    from typing import Any
 
 KEY_TYPES = ("kms", "gcp_kms", "azure_kv", "hc_vault", "age", "pgp")
 SUPPORTED_KEY_TYPES = ("age", "hc_vault")
@@ -20,15 +21,29 @@ FORMAT_VERSION = "3.11.0"  # the sops release whose format we write and test aga
 
 
 def now_lastmodified(now: dt.datetime | None = None) -> str:
+    import datetime as dt
+
     return (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@dataclass
 class MasterKey:
     """One wrapped copy of the data key (or of one Shamir share): its type and sops' fields for it."""
 
-    type: str
-    fields: dict[str, Any]
+    __slots__ = ("fields", "type")
+
+    def __init__(self, type: str, fields: dict[str, Any]) -> None:
+        self.type = type
+        self.fields = fields
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not MasterKey:
+            return NotImplemented
+        return (self.type, self.fields) == (other.type, other.fields)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"MasterKey(type={self.type!r}, fields={self.fields!r})"
 
     @property
     def enc(self) -> str:
@@ -45,15 +60,34 @@ class MasterKey:
         return str(f.get("fp") or f.get("arn") or f.get("resource_id") or f.get("vault_url") or self.type)
 
 
-@dataclass
 class Metadata:
-    key_groups: list[list[MasterKey]]
-    rule: Rule
-    lastmodified: str = ""
-    mac: str = ""
-    shamir_threshold: int | None = None
-    version: str = FORMAT_VERSION
-    extra: dict[str, Any] = field(default_factory=dict)
+    __slots__ = ("extra", "key_groups", "lastmodified", "mac", "rule", "shamir_threshold", "version")
+
+    def __init__(self, key_groups: list[list[MasterKey]], rule: Rule, lastmodified: str = "", mac: str = "",
+                 shamir_threshold: int | None = None, version: str = FORMAT_VERSION,
+                 extra: dict[str, Any] | None = None) -> None:
+        self.key_groups = key_groups
+        self.rule = rule
+        self.lastmodified = lastmodified
+        self.mac = mac
+        self.shamir_threshold = shamir_threshold
+        self.version = version
+        self.extra = {} if extra is None else extra
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.key_groups, self.rule, self.lastmodified, self.mac, self.shamir_threshold, self.version,
+                self.extra)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Metadata:
+            return NotImplemented
+        return self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return ("Metadata(key_groups={!r}, rule={!r}, lastmodified={!r}, mac={!r}, shamir_threshold={!r}, "
+                "version={!r}, extra={!r})").format(*self._key())
 
     def to_data(self) -> dict[str, Any]:
         """Plain data in sops' field order, ready for the store to write."""

@@ -6,16 +6,16 @@ writes only on success never leaves a half-done file.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-
-from ruamel.yaml.nodes import Node, ScalarNode
-
 from sealer.errors import InputError, SealerError
 from sealer.sops import document, keygroups, kubernetes, paths, stores
-from sealer.sops.keygroups import KeySpec, Opener
-from sealer.sops.keyservice import Plan, recipients_of, wrap_key
+from sealer.sops.keyservice import recipients_of, wrap_key
 from sealer.sops.metadata import Metadata
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from sealer.sops.keygroups import KeySpec, Opener
+    from sealer.sops.keyservice import Plan
+    from sealer.sops.nodes import Node
 
 
 def load(data: bytes, source: str, fmt: str | None = None) -> stores.Tree:
@@ -50,10 +50,22 @@ def _encrypt_with_new_key(tree: stores.Tree, source: str, groups: list[list[KeyS
     return stores.dumps(tree)
 
 
-@dataclass
 class DecryptResult:
-    text: str
-    undecryptable_comments: int = 0
+    __slots__ = ("text", "undecryptable_comments")
+
+    def __init__(self, text: str, undecryptable_comments: int = 0) -> None:
+        self.text = text
+        self.undecryptable_comments = undecryptable_comments
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not DecryptResult:
+            return NotImplemented
+        return (self.text, self.undecryptable_comments) == (other.text, other.undecryptable_comments)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"DecryptResult(text={self.text!r}, undecryptable_comments={self.undecryptable_comments!r})"
 
 
 def decrypt(tree: stores.Tree, source: str, opener: Opener, *, ignore_mac: bool = False,
@@ -73,7 +85,7 @@ def decrypt(tree: stores.Tree, source: str, opener: Opener, *, ignore_mac: bool 
 
 def _extracted(node: Node, fmt: str) -> str:
     """A scalar prints as its bare value (no newline, like sops); a subtree in the file's format."""
-    if isinstance(node, ScalarNode):
+    if node.id == "scalar":
         kind, value = document.resolve(stores.Tree([node], None, fmt), node)
         if kind in ("str", "bytes"):
             return str(value)  # strings print bare, with no newline, as sops prints them
@@ -82,6 +94,8 @@ def _extracted(node: Node, fmt: str) -> str:
         return stores.format_value(kind, value, "yaml").value + "\n"
     sub = stores.Tree([node], None, fmt)
     if fmt == "json":
+        import json
+
         return json.dumps(stores.to_data(node), indent="\t", ensure_ascii=False) + "\n"
     sub.layout = stores.Layout(mapping=4, sequence=6, offset=4)
     return stores.dumps(sub)
@@ -100,6 +114,8 @@ def reencrypt_edited(original: document.Decrypted, edited: stores.Tree, source: 
 
 def value_node(value_json: str, fmt: str) -> Node:
     """A node for `set`: the value is JSON, as `sops set` takes it ('"text"', 5, true, {"a": 1})."""
+    import json
+
     try:
         value = json.loads(value_json)
     except json.JSONDecodeError:
@@ -149,10 +165,22 @@ def rotate(tree: stores.Tree, source: str, opener: Opener) -> str:
     return _encrypt_with_new_key(tree, source, groups, threshold, original.metadata)
 
 
-@dataclass
 class KeyChange:
-    added: list[str]
-    removed: list[str]
+    __slots__ = ("added", "removed")
+
+    def __init__(self, added: list[str], removed: list[str]) -> None:
+        self.added = added
+        self.removed = removed
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not KeyChange:
+            return NotImplemented
+        return (self.added, self.removed) == (other.added, other.removed)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"KeyChange(added={self.added!r}, removed={self.removed!r})"
 
     def __bool__(self) -> bool:
         return bool(self.added or self.removed)
@@ -171,7 +199,7 @@ def updatekeys(tree: stores.Tree, source: str, opener: Opener, plan: Plan) -> tu
     if not change and same_shape:
         return None, change
     data_key = document.open_data_key(metadata, opener)
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from sealer.sops.codec import AESGCM
 
     document.check_mac_key(AESGCM(data_key), metadata, source)  # the key we re-wrap must be the file's key
     keep = [k for g in metadata.key_groups for k in g] if len(plan.groups) == 1 == len(metadata.key_groups) else []

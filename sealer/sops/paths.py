@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-
 from sealer.errors import InputError
+from sealer.sops.nodes import MappingNode
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from sealer.sops.nodes import Node, ScalarNode
 
 _PART = re.compile(r'\[\s*(?:"((?:[^"\\]|\\.)*)"|\'((?:[^\'\\]|\\.)*)\'|(-?\d+))\s*\]')
 
@@ -42,25 +45,25 @@ def find(root: Node, parts: list[str | int]) -> Node:
 
 def _child(node: Node, part: str | int, so_far: list[str | int]) -> Node:
     if isinstance(part, int):
-        if not isinstance(node, SequenceNode) or not -len(node.value) <= part < len(node.value):
+        if node.id != "sequence" or not -len(node.value) <= part < len(node.value):
             raise InputError("no such element", field=show(so_far))
         return node.value[part]
-    if isinstance(node, MappingNode):
+    if node.id == "mapping":
         for key, value in node.value:
-            if isinstance(key, ScalarNode) and key.value == part:
+            if key.id == "scalar" and key.value == part:
                 return value
     raise InputError("no such key", field=show(so_far))
 
 
 def set_node(root: Node, parts: list[str | int], value: Node) -> None:
     """Replace or add the node at ``parts``, creating missing mappings on the way, as `sops set` does."""
-    from sealer.sops.stores import MAP_TAG, scalar, tag
+    from sealer.sops.stores import MAP_TAG, scalar
 
     node = root
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
         if isinstance(part, int):
-            if not isinstance(node, SequenceNode):
+            if node.id != "sequence":
                 raise InputError("not a list", field=show(parts[:i]) or "<root>")
             if part == len(node.value) and last:
                 node.value.append(value)
@@ -72,10 +75,10 @@ def set_node(root: Node, parts: list[str | int], value: Node) -> None:
                 return
             node = child
             continue
-        if not isinstance(node, MappingNode):
+        if node.id != "mapping":
             raise InputError("not a mapping", field=show(parts[:i]) or "<root>")
         for j, (key, child) in enumerate(node.value):
-            if isinstance(key, ScalarNode) and key.value == part:
+            if key.id == "scalar" and key.value == part:
                 if last:
                     _keep_comments(child, value)
                     node.value[j] = (key, value)
@@ -83,7 +86,7 @@ def set_node(root: Node, parts: list[str | int], value: Node) -> None:
                 node = child
                 break
         else:
-            new: Node = value if last else MappingNode(tag(MAP_TAG), [], flow_style=False)
+            new: Node = value if last else MappingNode(MAP_TAG, [], flow_style=False)
             key_node = _key_like(node, part) or scalar(part)
             node.value.append((key_node, new))
             if last:
@@ -117,13 +120,13 @@ def unset(root: Node, parts: list[str | int]) -> None:
     parent = find(root, parts[:-1]) if len(parts) > 1 else root
     last = parts[-1]
     if isinstance(last, int):
-        if not isinstance(parent, SequenceNode) or not -len(parent.value) <= last < len(parent.value):
+        if parent.id != "sequence" or not -len(parent.value) <= last < len(parent.value):
             raise InputError("no such element", field=show(parts))
         del parent.value[last]
         return
-    if isinstance(parent, MappingNode):
+    if parent.id == "mapping":
         for j, (key, _) in enumerate(parent.value):
-            if isinstance(key, ScalarNode) and key.value == last:
+            if key.id == "scalar" and key.value == last:
                 del parent.value[j]
                 return
     raise InputError("no such key", field=show(parts))

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
-from decimal import Decimal
 
 STR, INT, FLOAT, BOOL, TIME, NULL, COMMENT, BYTES = "str", "int", "float", "bool", "time", "null", "comment", "bytes"
 TYPES = (STR, INT, FLOAT, BOOL, TIME, COMMENT, BYTES)
@@ -37,11 +35,28 @@ class UnsupportedValue(ValueError):
     """A value sops itself cannot encrypt (e.g. an integer beyond int64)."""
 
 
-@dataclass(frozen=True)
 class Timestamp:
-    """A Go time.Time, kept as its RFC 3339 text (nanosecond precision, offset as written)."""
+    """A Go time.Time, kept as its RFC 3339 text (nanosecond precision, offset as written). Immutable, compared
+    and hashed by its text."""
 
-    text: str
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        object.__setattr__(self, "text", text)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Timestamp:
+            return NotImplemented
+        return self.text == other.text
+
+    def __hash__(self) -> int:
+        return hash((self.text,))
+
+    def __repr__(self) -> str:
+        return f"Timestamp(text={self.text!r})"
 
 
 # --- reading YAML scalars the way go-yaml v3 does -------------------------------------------------------
@@ -146,6 +161,8 @@ def go_format_float_f(x: float) -> str:
         return "NaN"
     if math.isinf(x):
         return "+Inf" if x > 0 else "-Inf"
+    from decimal import Decimal
+
     text = format(Decimal(repr(x)).normalize(), "f")
     return "-0" if text == "0" and math.copysign(1, x) < 0 else text
 
@@ -177,6 +194,8 @@ def _exponent_form(x: float, digits: str, exp: int, pad: int) -> str:
 
 def _shortest(x: float) -> tuple[str, int]:
     """Shortest round-trip decimal digits of |x| and the decimal exponent of the first digit."""
+    from decimal import Decimal
+
     _sign, digits, exponent = Decimal(repr(abs(x))).normalize().as_tuple()
     text = "".join(map(str, digits))
     return text, len(text) + int(exponent) - 1

@@ -3,59 +3,94 @@
 YAML keeps comments, key order, quoting and the file's own indentation (detected), so a sealer edit of a file
 sops wrote, or of a hand-written manifest, changes only the lines whose values changed. JSON is parsed with
 the standard library and rebuilt as nodes; sops reads every JSON number as a float64, and so do we.
+
+YAML is read and written by ruamel.yaml's round-trip loader and emitter. Plain files (no comments, anchors,
+tags, ... : what sops and kubectl write) take a fast path instead (`fastyaml`) that builds the same tree and
+writes the same bytes without importing ruamel.yaml; anything else goes to ruamel.yaml.
 """
 
 from __future__ import annotations
 
-import copy
-import functools
-import io
 import itertools
-import json
 import re
-from dataclasses import dataclass, field
-from typing import Any
-
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from ruamel.yaml.tag import Tag
 
 from sealer.errors import InputError, yaml_error_message
-from sealer.sops import scalars
-from sealer.sops.tree import resolve_yaml, tag_name
+from sealer.sops import fastyaml, scalars
+from sealer.sops.nodes import (
+    MAP_TAG,
+    SEQ_TAG,
+    STR_TAG,
+    MappingNode,
+    ScalarNode,
+    SequenceNode,
+    implicit_tag,
+    tag_name,
+)
+from sealer.sops.nodes import Node as _LightNode
+from sealer.sops.tree import resolve_yaml
 
-STR_TAG, MAP_TAG, SEQ_TAG = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from sealer.sops.nodes import Node
+
+__all__ = ["MAP_TAG", "SEQ_TAG", "STR_TAG", "implicit_tag"]
+
 METADATA_KEY = "sops"
 _YAML_1_1_BOOLISH = re.compile(r"^(y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$")
 
 
-@dataclass
 class Layout:
-    mapping: int = 2
-    sequence: int = 2
-    offset: int = 0
-    explicit_start: bool = False
-    json_indent: str = "\t"
-    final_newline: bool = True
+    __slots__ = ("explicit_start", "final_newline", "json_indent", "mapping", "offset", "sequence")
+
+    def __init__(self, mapping: int = 2, sequence: int = 2, offset: int = 0, explicit_start: bool = False,
+                 json_indent: str = "\t", final_newline: bool = True) -> None:
+        self.mapping = mapping
+        self.sequence = sequence
+        self.offset = offset
+        self.explicit_start = explicit_start
+        self.json_indent = json_indent
+        self.final_newline = final_newline
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.mapping, self.sequence, self.offset, self.explicit_start, self.json_indent,
+                self.final_newline)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Layout:
+            return NotImplemented
+        return self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return ("Layout(mapping={!r}, sequence={!r}, offset={!r}, explicit_start={!r}, json_indent={!r}, "
+                "final_newline={!r})").format(*self._key())
 
 
-@dataclass
 class Tree:
     """A file's documents (root nodes, the `sops` entry removed) and its metadata block as plain data."""
 
-    roots: list[Node]
-    metadata: Any | None
-    format: str
-    layout: Layout = field(default_factory=Layout)
+    __slots__ = ("format", "layout", "metadata", "roots")
+
+    def __init__(self, roots: list[Node], metadata: Any | None, format: str,
+                 layout: Layout | None = None) -> None:
+        self.roots = roots
+        self.metadata = metadata
+        self.format = format
+        self.layout = Layout() if layout is None else layout
+
+    def __repr__(self) -> str:
+        return f"Tree(roots={self.roots!r}, metadata={self.metadata!r}, format={self.format!r}, layout={self.layout!r})"
 
 
-def tag(name: str) -> Tag:
-    return Tag(suffix=name)
+def tag(name: str) -> str:
+    return name
 
 
 def scalar(text: str, style: str | None = None, tag_name: str = STR_TAG) -> ScalarNode:
-    return ScalarNode(tag(tag_name), text, style=style)
+    return ScalarNode(tag_name, text, style=style)
 
 
 def detect_format(source: str, data: bytes, forced: str | None = None) -> str:
@@ -82,26 +117,17 @@ def dumps(tree: Tree) -> str:
     return _dump_json(tree) if tree.format == "json" else _dump_yaml(tree)
 
 
-# --- YAML -------------------------------------------------------------------------------------------------
+# --- YAML ---------------------------------------------------------------------------------------------------
 
-def _yaml(layout: Layout | None = None) -> YAML:
+def _yaml(layout: Layout | None = None) -> Any:
+    from ruamel.yaml import YAML
+
     y = YAML(typ="rt")
     y.width = 1 << 16
     if layout:
         y.indent(mapping=layout.mapping, sequence=layout.sequence, offset=layout.offset)
         y.explicit_start = layout.explicit_start
     return y
-
-
-@functools.cache
-def _resolver() -> Any:
-    return YAML(typ="rt").resolver
-
-
-@functools.cache
-def implicit_tag(text: str) -> str:
-    """The tag ruamel gives a plain scalar with this text (so nodes we write carry no explicit tag)."""
-    return _resolver().resolve(ScalarNode, text, (True, False)).value
 
 
 def _guess_layout(text: str) -> Layout:
@@ -126,22 +152,30 @@ def _guess_layout(text: str) -> Layout:
     return layout
 
 
-def _load_yaml(text: str, source: str) -> Tree:
+def _compose_ruamel(text: str, source: str) -> list[Any]:
+    from ruamel.yaml.error import YAMLError
+
     try:
-        roots = list(_yaml().compose_all(text))
+        return list(_yaml().compose_all(text))
     except YAMLError as e:
         raise InputError(yaml_error_message(e), source=source) from None
+
+
+def _load_yaml(text: str, source: str) -> Tree:
+    roots: list[Any] | None = fastyaml.compose_all(text)
+    if roots is None:
+        roots = _compose_ruamel(text, source)
     metadata: Any | None = None
     out: list[Node] = []
     for i, root in enumerate(roots, 1):
-        if root is None or (isinstance(root, ScalarNode) and tag_name(root) == "tag:yaml.org,2002:null"):
-            root = MappingNode(tag(MAP_TAG), [], flow_style=False)  # an empty document, as sops reads it: {}
-        if not isinstance(root, MappingNode):
+        if root is None or (root.id == "scalar" and tag_name(root) == "tag:yaml.org,2002:null"):
+            root = MappingNode(MAP_TAG, [], flow_style=False)  # an empty document, as sops reads it: {}
+        if root.id != "mapping":
             raise InputError(f"document {i} is not a mapping (sops files hold mappings)", source=source)
         root = _expand(root, set())
         _check_duplicates(root, source)
         for pair in list(root.value):
-            if isinstance(pair[0], ScalarNode) and pair[0].value == METADATA_KEY:
+            if pair[0].id == "scalar" and pair[0].value == METADATA_KEY:
                 root.value.remove(pair)
                 if metadata is None:
                     metadata = to_data(pair[1])
@@ -156,47 +190,51 @@ def _expand(node: Node, seen: set[int]) -> Node:
     """Resolve aliases and `<<` merge keys into plain copies, as sops (go-yaml decoding) sees the document:
     each occurrence is then its own value with its own ciphertext."""
     if id(node) in seen:
+        import copy
+
         node = copy.deepcopy(node)
     seen.add(id(node))
     node.anchor = None
-    if isinstance(node, MappingNode):
+    if node.id == "mapping":
         pairs: list[tuple[Node, Node]] = []
         merged: list[tuple[Node, Node]] = []
         for key, value in node.value:
             is_merge = tag_name(key) == MERGE_TAG or (key.value == "<<" and key.style is None)
-            if isinstance(key, ScalarNode) and is_merge:
-                sources = value.value if isinstance(value, SequenceNode) else [value]
+            if key.id == "scalar" and is_merge:
+                import copy
+
+                sources = value.value if value.id == "sequence" else [value]
                 for src in sources:
                     src = _expand(copy.deepcopy(src), seen)
-                    if not isinstance(src, MappingNode):
+                    if src.id != "mapping":
                         raise InputError("a << merge key must refer to a mapping")
                     merged.extend(src.value)
                 continue
             pairs.append((key, _expand(value, seen)))
-        explicit = {k.value for k, _ in pairs if isinstance(k, ScalarNode)}
+        explicit = {k.value for k, _ in pairs if k.id == "scalar"}
         taken: set[str] = set()
         extra = []
         for k, v in merged:
-            if isinstance(k, ScalarNode) and k.value not in explicit and k.value not in taken:
+            if k.id == "scalar" and k.value not in explicit and k.value not in taken:
                 taken.add(k.value)
                 extra.append((k, v))
         node.value = pairs + extra if extra else pairs
-    elif isinstance(node, SequenceNode):
+    elif node.id == "sequence":
         node.value = [_expand(item, seen) for item in node.value]
     return node
 
 
 def _check_duplicates(node: Node, source: str, where: str = "") -> None:
     """sops refuses a mapping with a key twice (and could not decrypt what we wrote from one)."""
-    if isinstance(node, MappingNode):
+    if node.id == "mapping":
         keys: set[str] = set()
         for key, value in node.value:
-            name = key.value if isinstance(key, ScalarNode) else "?"
+            name = key.value if key.id == "scalar" else "?"
             if name in keys:
                 raise InputError(f"duplicate key {name!r}", source=source, field=where or "<root>")
             keys.add(name)
             _check_duplicates(value, source, f"{where}.{name}" if where else name)
-    elif isinstance(node, SequenceNode):
+    elif node.id == "sequence":
         for i, item in enumerate(node.value):
             _check_duplicates(item, source, f"{where}[{i}]")
 
@@ -205,18 +243,46 @@ def _dump_yaml(tree: Tree) -> str:
     """Each document as ruamel writes it, then the `sops:` block as go-yaml would write it: sops' own files
     come back with their metadata byte-identical, and ours look like sops' to reviewers."""
     docs = []
+    layout = tree.layout
     for i, root in enumerate(tree.roots):
-        out = io.StringIO()
-        y = _yaml(tree.layout)
-        y.explicit_start = tree.layout.explicit_start or i > 0
-        y.serialize(root, out)
-        text = out.getvalue()
+        explicit = layout.explicit_start or i > 0
+        text = fastyaml.serialize(root, layout.mapping, layout.sequence, layout.offset, explicit)
+        if text is None:
+            import io
+
+            out = io.StringIO()
+            y = _yaml(layout)
+            y.explicit_start = explicit
+            y.serialize(to_ruamel(root), out)
+            text = out.getvalue()
         if tree.metadata is not None:
             if text.strip() in ("{}", "--- {}"):
                 text = text.replace("{}", "").rstrip(" \n") + ("\n" if text.startswith("---") else "")
             text += metadata_yaml(tree.metadata, tree.layout)
         docs.append(text)
     return "".join(docs)
+
+
+def to_ruamel(node: Any) -> Any:
+    """The node as ruamel.yaml's serializer needs it: sealer's own nodes become ruamel nodes (same tag, value,
+    style, flow style, comments); ruamel nodes stay, with any of ours below them converted in place."""
+    if not isinstance(node, _LightNode):
+        if node.id == "mapping":
+            node.value = [(to_ruamel(k), to_ruamel(v)) for k, v in node.value]
+        elif node.id == "sequence":
+            node.value = [to_ruamel(v) for v in node.value]
+        return node
+    from ruamel.yaml import nodes as ruamel_nodes
+
+    if node.id == "scalar":
+        return ruamel_nodes.ScalarNode(node.tag, node.value, node.start_mark, node.end_mark, style=node.style,
+                                       comment=node.comment, anchor=node.anchor)
+    if node.id == "mapping":
+        return ruamel_nodes.MappingNode(node.tag, [(to_ruamel(k), to_ruamel(v)) for k, v in node.value],
+                                        node.start_mark, node.end_mark, flow_style=node.flow_style,
+                                        comment=node.comment, anchor=node.anchor)
+    return ruamel_nodes.SequenceNode(node.tag, [to_ruamel(v) for v in node.value], node.start_mark, node.end_mark,
+                                     flow_style=node.flow_style, comment=node.comment, anchor=node.anchor)
 
 
 _PLAIN_SAFE = re.compile(r"^[A-Za-z0-9_./^$()|+=,\[\]@~%*!-][^#\n]*$")
@@ -233,7 +299,11 @@ def _yaml_scalar(value: Any) -> str:
     plain = (_PLAIN_SAFE.match(text) and ": " not in text and not text.endswith((":", " ")) and
              implicit_tag(text) == STR_TAG and not _YAML_1_1_BOOLISH.match(text) and
              scalars.resolve_plain(text)[0] == scalars.STR)
-    return text if plain else json.dumps(text, ensure_ascii=False)
+    if plain:
+        return text
+    import json
+
+    return json.dumps(text, ensure_ascii=False)
 
 
 def metadata_yaml(data: dict[str, Any], layout: Layout) -> str:
@@ -276,9 +346,9 @@ def _meta_map(data: dict[str, Any], col: int, layout: Layout, lines: list[str], 
 
 def to_data(node: Node) -> Any:
     """Plain Python data from a node (metadata blocks, --extract output): YAML 1.2 scalars."""
-    if isinstance(node, MappingNode):
+    if node.id == "mapping":
         return {to_data(k): to_data(v) for k, v in node.value}
-    if isinstance(node, SequenceNode):
+    if node.id == "sequence":
         return [to_data(v) for v in node.value]
     kind, value = resolve_json(node) if isinstance(node, JsonScalar) else resolve_yaml(node, implicit_tag)
     if kind in (scalars.STR, scalars.COMMENT, scalars.BYTES):
@@ -291,10 +361,10 @@ def to_data(node: Node) -> Any:
 def from_data(data: Any, json_mode: bool = False) -> Node:
     """Nodes for plain data (the metadata block): multi-line strings as literal blocks, like sops."""
     if isinstance(data, dict):
-        return MappingNode(tag(MAP_TAG), [(_json_str(k) if json_mode else scalar(str(k)), from_data(v, json_mode))
-                                          for k, v in data.items()], flow_style=False)
+        return MappingNode(MAP_TAG, [(_json_str(k) if json_mode else scalar(str(k)), from_data(v, json_mode))
+                                     for k, v in data.items()], flow_style=False)
     if isinstance(data, list):
-        return SequenceNode(tag(SEQ_TAG), [from_data(v, json_mode) for v in data], flow_style=False)
+        return SequenceNode(SEQ_TAG, [from_data(v, json_mode) for v in data], flow_style=False)
     if isinstance(data, bool):
         return _typed("true" if data else "false", scalars.BOOL, json_mode)
     if isinstance(data, int):
@@ -350,7 +420,7 @@ class JsonScalar(ScalarNode):
     __slots__ = ("json_kind",)
 
     def __init__(self, text: str, kind: str) -> None:
-        super().__init__(tag(STR_TAG if kind == scalars.STR else implicit_tag(text)), text,
+        super().__init__(STR_TAG if kind == scalars.STR else implicit_tag(text), text,
                          style='"' if kind == scalars.STR else None)
         self.json_kind = kind
 
@@ -365,9 +435,9 @@ def _json_str(text: str) -> ScalarNode:
 
 def _json_node(value: Any) -> Node:
     if isinstance(value, _Pairs):
-        return MappingNode(tag(MAP_TAG), [(_json_str(k), _json_node(v)) for k, v in value], flow_style=False)
+        return MappingNode(MAP_TAG, [(_json_str(k), _json_node(v)) for k, v in value], flow_style=False)
     if isinstance(value, list):
-        return SequenceNode(tag(SEQ_TAG), [_json_node(v) for v in value], flow_style=False)
+        return SequenceNode(SEQ_TAG, [_json_node(v) for v in value], flow_style=False)
     if isinstance(value, _Number):
         return JsonScalar(str(value), scalars.FLOAT)
     if isinstance(value, str):
@@ -394,6 +464,8 @@ def resolve_json(node: ScalarNode) -> tuple[str, object]:
 
 
 def _load_json(text: str, source: str) -> Tree:
+    import json
+
     try:
         value = json.loads(text, object_pairs_hook=_Pairs, parse_float=_Number, parse_int=_Number,
                            parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
@@ -424,8 +496,10 @@ def _dump_json(tree: Tree) -> str:
 
 
 def _emit_json(node: Node, indent: str, depth: int, out: list[str]) -> None:
+    import json
+
     pad, inner = indent * depth, indent * (depth + 1)
-    if isinstance(node, MappingNode):
+    if node.id == "mapping":
         if not node.value:
             out.append("{}")
             return
@@ -435,7 +509,7 @@ def _emit_json(node: Node, indent: str, depth: int, out: list[str]) -> None:
             _emit_json(v, indent, depth + 1, out)
             out.append(",\n" if i < len(node.value) - 1 else "\n")
         out.append(pad + "}")
-    elif isinstance(node, SequenceNode):
+    elif node.id == "sequence":
         if not node.value:
             out.append("[]")
             return

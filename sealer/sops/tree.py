@@ -1,7 +1,8 @@
 """Walking a SOPS document: which values and comments are encrypted, under which AAD path, and the MAC.
 
-The tree is a list of YAML nodes (ruamel's composer output, or nodes built from JSON by the JSON store), so
-comments, key order and quoting survive untouched where we do not encrypt. Order matters: the MAC is a
+The tree is a list of YAML nodes (ruamel's composer output, or `sealer.sops.nodes` built by the fast YAML reader
+and the JSON store; code here tells them apart only by `node.id`), so comments, key order and quoting survive
+untouched where we do not encrypt. Order matters: the MAC is a
 SHA-512 over leaf values in document order, exactly as sops walks its tree.
 
 Paths (AAD) hold mapping keys only, joined by ':' with a trailing ':'; list indices are not part of them, so
@@ -12,33 +13,60 @@ nested deeper than the comment itself).
 
 from __future__ import annotations
 
-import hashlib
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from ruamel.yaml.tokens import CommentToken
 
 from sealer.errors import InputError
 from sealer.sops import scalars
+from sealer.sops.nodes import tag_name
 
-Resolver = Callable[[ScalarNode], tuple[str, object]]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from sealer.sops.nodes import Node, ScalarNode
+
+__all__ = ["tag_name"]
 
 
-@dataclass(frozen=True)
 class Rule:
-    """A file's one encryption rule (sops allows a single one); none set means `_unencrypted` suffix."""
+    """A file's one encryption rule (sops allows a single one); none set means `_unencrypted` suffix.
 
-    unencrypted_suffix: str | None = None
-    encrypted_suffix: str | None = None
-    unencrypted_regex: str | None = None
-    encrypted_regex: str | None = None
-    mac_only_encrypted: bool = False
+    Immutable, compared and hashed by value."""
+
+    __slots__ = ("encrypted_regex", "encrypted_suffix", "mac_only_encrypted", "unencrypted_regex",
+                 "unencrypted_suffix")
 
     FIELDS = ("unencrypted_suffix", "encrypted_suffix", "unencrypted_regex", "encrypted_regex")
 
-    def __post_init__(self) -> None:
+    def __init__(self, unencrypted_suffix: str | None = None, encrypted_suffix: str | None = None,
+                 unencrypted_regex: str | None = None, encrypted_regex: str | None = None,
+                 mac_only_encrypted: bool = False) -> None:
+        for name, value in (("unencrypted_suffix", unencrypted_suffix), ("encrypted_suffix", encrypted_suffix),
+                            ("unencrypted_regex", unencrypted_regex), ("encrypted_regex", encrypted_regex),
+                            ("mac_only_encrypted", mac_only_encrypted)):
+            object.__setattr__(self, name, value)
+        self._check()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.unencrypted_suffix, self.encrypted_suffix, self.unencrypted_regex, self.encrypted_regex,
+                self.mac_only_encrypted)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Rule:
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return ("Rule(unencrypted_suffix={!r}, encrypted_suffix={!r}, unencrypted_regex={!r}, encrypted_regex={!r}, "
+                "mac_only_encrypted={!r})").format(*self._key())
+
+    def _check(self) -> None:
         chosen = [f for f in self.FIELDS if getattr(self, f)]
         if len(chosen) > 1:
             raise InputError(f"only one encryption rule may be set, got {', '.join(chosen)}")
@@ -76,14 +104,18 @@ def aad(path: tuple[str, ...]) -> str:
     return "".join(p + ":" for p in path) if path else ":"
 
 
-@dataclass
 class Leaf:
-    """A scalar value in the tree. ``loc`` identifies it (keys and list indices); ``path`` is its AAD path."""
+    """A scalar value in the tree. ``loc`` identifies it (keys and list indices); ``path`` is its AAD path;
+    ``parent`` is the sequence holding it, when it is a list item."""
 
-    node: ScalarNode
-    path: tuple[str, ...]
-    loc: tuple[object, ...]
-    parent: Node | None = None  # the sequence holding it, when it is a list item
+    __slots__ = ("loc", "node", "parent", "path")
+
+    def __init__(self, node: ScalarNode, path: tuple[str, ...], loc: tuple[object, ...],
+                 parent: Node | None = None) -> None:
+        self.node = node
+        self.path = path
+        self.loc = loc
+        self.parent = parent
 
     @property
     def where(self) -> str:
@@ -94,13 +126,15 @@ class Leaf:
         return out or "<root>"
 
 
-@dataclass
 class CommentLine:
     """One `# ...` line inside a ruamel CommentToken, with the paths it may belong to (most likely first)."""
 
-    token: CommentToken
-    line_index: int
-    candidates: list[tuple[str, ...]]
+    __slots__ = ("candidates", "line_index", "token")
+
+    def __init__(self, token: object, line_index: int, candidates: list[tuple[str, ...]]) -> None:
+        self.token = token
+        self.line_index = line_index
+        self.candidates = candidates
 
     @property
     def text(self) -> str:
@@ -116,19 +150,23 @@ class CommentLine:
         self.token.value = "\n".join(lines)
 
 
-@dataclass
 class _Container:
-    node: Node
-    path: tuple[str, ...]
-    column: int
+    __slots__ = ("column", "node", "path")
+
+    def __init__(self, node: Node, path: tuple[str, ...], column: int) -> None:
+        self.node = node
+        self.path = path
+        self.column = column
 
 
-@dataclass
 class Walk:
     """Leaves and comment lines of a document, in document order."""
 
-    leaves: list[Leaf] = field(default_factory=list)
-    comments: list[CommentLine] = field(default_factory=list)
+    __slots__ = ("comments", "leaves")
+
+    def __init__(self) -> None:
+        self.leaves: list[Leaf] = []
+        self.comments: list[CommentLine] = []
 
 
 def walk(roots: list[Node]) -> Walk:
@@ -140,22 +178,23 @@ def walk(roots: list[Node]) -> Walk:
 
 
 def _content_column(node: Node) -> int:
-    mark = node.value[0][0].start_mark if isinstance(node, MappingNode) and node.value else node.start_mark
+    mark = node.value[0][0].start_mark if node.id == "mapping" and node.value else node.start_mark
     return mark.column if mark is not None else 0
 
 
 def _walk(node: Node, path: tuple[str, ...], loc: tuple[object, ...], chain: list[_Container], out: Walk,
           seen: set[int], parent: Node | None = None) -> None:
-    if isinstance(node, MappingNode):
+    kind = node.id
+    if kind == "mapping":
         chain = [*chain, _Container(node, path, _content_column(node))]
         _comments(node, chain, out, seen)
         for key_node, value_node in node.value:
-            if not isinstance(key_node, ScalarNode):
+            if key_node.id != "scalar":
                 raise InputError("complex mapping keys are not supported", field=_dotted(loc) or None)
             key = key_node.value
             _comments(key_node, chain, out, seen)
             _walk(value_node, (*path, key), (*loc, key), chain, out, seen)
-    elif isinstance(node, SequenceNode):
+    elif kind == "sequence":
         chain = [*chain, _Container(node, path, _content_column(node))]
         _comments(node, chain, out, seen)
         for i, item in enumerate(node.value):
@@ -169,7 +208,9 @@ def _dotted(loc: tuple[object, ...]) -> str:
     return ".".join(str(p) for p in loc)
 
 
-def _tokens(comment: object) -> Iterator[CommentToken]:
+def _tokens(comment: object) -> Iterator[object]:
+    from ruamel.yaml.tokens import CommentToken
+
     if isinstance(comment, CommentToken):
         yield comment
     elif isinstance(comment, list | tuple):
@@ -178,7 +219,10 @@ def _tokens(comment: object) -> Iterator[CommentToken]:
 
 
 def _comments(node: Node, chain: list[_Container], out: Walk, seen: set[int]) -> None:
-    for token in _tokens(getattr(node, "comment", None)):
+    comment = getattr(node, "comment", None)
+    if not comment:
+        return  # nodes sealer reads or builds itself carry none; only ruamel's may
+    for token in _tokens(comment):
         if id(token) in seen:
             continue
         seen.add(id(token))
@@ -211,6 +255,8 @@ class Mac:
     """SHA-512 over leaf plaintexts in document order; with mac_only_encrypted, seeded and encrypted-only."""
 
     def __init__(self, mac_only_encrypted: bool) -> None:
+        import hashlib
+
         self._hash = hashlib.sha512()
         self._only_encrypted = mac_only_encrypted
         if mac_only_encrypted:
@@ -237,8 +283,3 @@ def resolve_yaml(node: ScalarNode, implicit_tag: Callable[[str], str]) -> tuple[
         return scalars.resolve_tagged(tag, node.value)
     return scalars.resolve_plain(node.value)
 
-
-def tag_name(node: Node) -> str | None:
-    """ruamel gives composed nodes a Tag object, but a plain string in some paths."""
-    t = node.tag
-    return t if t is None or isinstance(t, str) else t.value
