@@ -1,0 +1,533 @@
+"""The click application behind `sealer`: parse, call the library, print. No crypto and no format logic here.
+
+`sealer.cli.main` is the entry point; it runs simple `encrypt` / `decrypt` command lines without click (same
+bodies, from `sealer.clitools`) and everything else through the `cli` group defined here.
+
+Heavy modules (cryptography, YAML libraries, later kopf/kubernetes/hvac) are imported inside commands so
+that `sealer --help` and shell completion stay fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from sealer import __version__, clitools
+from sealer.errors import InputError, SealerError
+
+SCOPES = ("strict", "namespace-wide", "cluster-wide")
+OUTPUT_FORMATS = ("yaml", "json")
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
+
+_emit = clitools.emit
+_note = clitools.note
+_plural = clitools.plural
+_progress = clitools.progress
+_opener = clitools.opener
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, "--version", prog_name="sealer")
+def cli() -> None:
+    """Secrets in Git for GitOps: Git holds ciphertext only; the cluster turns it back into Secrets.
+
+    \b
+    Sealing (cluster key, wire-compatible with Bitnami Sealed Secrets):
+      sealer keys generate --out-dir DIR     make a sealing key pair (offline clusters, tests)
+      sealer seal secret.yaml --cert CERT    Secret -> SealedSecret
+      sealer unseal sealed.yaml --key KEY    SealedSecret -> Secret (offline recovery)
+      sealer reencrypt FILE... --key OLD --cert NEW -i
+      sealer cert --cert CERT                fingerprint, subject, validity
+
+    \b
+    SOPS (interoperable with the sops binary; age and Vault Transit):
+      sealer encrypt secret.yaml --age age1... -i    Secret -> SOPS file (data/stringData encrypted)
+      sealer decrypt secret.yaml                     SOPS file -> plaintext (MAC verified)
+      sealer edit / set / unset / updatekeys / rotate
+
+    Exit codes: 0 success, 1 operation failed (no key opens a value, MAC mismatch), 2 bad input or usage.
+    """
+
+
+# --- keys ---------------------------------------------------------------------------------------------
+
+@cli.group(context_settings=CONTEXT)
+def keys() -> None:
+    """Sealing key pairs (see keys/README.md for storage, renewal, backup and recovery)."""
+
+
+@keys.command("generate", context_settings=CONTEXT)
+@click.option("--out-dir", required=True, type=click.Path(file_okay=False),
+              help="Directory for sealer.key and sealer.crt.")
+@click.option("--bits", default=4096, show_default=True, help="RSA modulus size.")
+@click.option("--cn", default="sealer", show_default=True, help="Certificate common name.")
+@click.option("--days", default=3650, show_default=True, help="Certificate validity.")
+@click.option("--force", is_flag=True, help="Overwrite existing files.")
+def keys_generate(out_dir: str, bits: int, cn: str, days: int, force: bool) -> None:
+    """Write DIR/sealer.key (PKCS#1 PEM, mode 0600) and DIR/sealer.crt (self-signed)."""
+    from sealer import keys as k
+    from sealer.fsio import atomic_write
+
+    key_path, crt_path = os.path.join(out_dir, "sealer.key"), os.path.join(out_dir, "sealer.crt")
+    existing = [p for p in (key_path, crt_path) if os.path.exists(p)]
+    if existing and not force:
+        raise InputError("already exists; pass --force to overwrite", source=existing[0])
+    key, cert = k.generate(bits=bits, cn=cn, days=days)
+    if existing:
+        _note(f"warning: replacing {', '.join(existing)}: SealedSecrets sealed to the old key need its backup")
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"cannot create directory: {e.strerror}", source=out_dir) from None
+    atomic_write(key_path, k.private_key_pem(key), mode=0o600)
+    atomic_write(crt_path, k.cert_pem(cert), mode=0o644)
+    click.echo(f"wrote {key_path} (private, 0600) and {crt_path}")
+    click.echo(f"fingerprint {k.fingerprint(key.public_key())}")
+
+
+@keys.command("list", context_settings=CONTEXT)
+@click.option("--key", "key_paths", multiple=True, required=True, metavar="PATH",
+              help="PEM key file or key-Secret backup. Repeatable.")
+@click.option("-o", "--output", "fmt", type=click.Choice(("text", *OUTPUT_FORMATS)), default="text",
+              show_default=True)
+def keys_list(key_paths: tuple[str, ...], fmt: str) -> None:
+    """List the private keys in key files or backups: fingerprint, size, origin. Never prints key material."""
+    rows = [{"fingerprint": key.fingerprint, "keyAlgorithm": f"RSA-{key.key.key_size}", "origin": key.origin}
+            for key in _load_keys(key_paths)]
+    if fmt == "text":
+        _emit("".join(f"{r['fingerprint']}  {r['keyAlgorithm']}  {r['origin']}\n" for r in rows))
+    else:
+        from sealer import manifests
+
+        _emit(manifests.dump_data(rows, fmt))
+
+
+# --- seal ---------------------------------------------------------------------------------------------
+
+def _cluster_options(f):
+    """Where the published cert is fetched from when --cert is not given (the user's kubeconfig)."""
+    f = click.option("--controller-namespace", default="sealer-system", show_default=True,
+                     help="Namespace of the sealer controller (its sealer-certs ConfigMap).")(f)
+    f = click.option("--context", "kube_context", metavar="NAME", help="kubeconfig context.")(f)
+    return click.option("--kubeconfig", metavar="PATH", envvar="KUBECONFIG",
+                        help="kubeconfig for fetching the cert when --cert is not given.")(f)
+
+
+def _load_cert(cert: str | None, cluster: dict | None = None):  # -> SealingCert
+    from sealer import keys as k
+
+    if not cert:
+        from sealer import clustercert
+
+        cluster = cluster or {}
+        namespace = cluster.get("controller_namespace") or clustercert.DEFAULT_NAMESPACE
+        pem = clustercert.fetch(namespace, cluster.get("kubeconfig"), cluster.get("kube_context"))
+        source = f"ConfigMap {namespace}/{clustercert.CONFIGMAP}"
+        loaded = k.parse_cert(pem, source)
+        loaded.check_valid(source)
+        return loaded
+    loaded = k.load_cert(cert)
+    loaded.check_valid(cert)
+    return loaded
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("file", default="-", required=False)
+@click.option("--cert", envvar="SEALER_CERT", metavar="FILE_OR_URL", help="Sealing certificate (env SEALER_CERT).")
+@click.option("--scope", type=click.Choice(SCOPES), help="Default: from the Secret's annotations, else strict.")
+@click.option("-n", "--namespace", help="Namespace, when the Secret has none.")
+@click.option("--name", help="Name, when the Secret has none (needed with --raw for strict scope).")
+@click.option("-o", "--output", "fmt", type=click.Choice(OUTPUT_FORMATS), default="yaml", show_default=True)
+@click.option("-w", "--write", "out", metavar="OUT", help="Write here (atomically) instead of stdout.")
+@click.option("--api-version", default="sealer.dev/v1alpha1", show_default=True,
+              type=click.Choice(("sealer.dev/v1alpha1", "bitnami.com/v1alpha1")))
+@click.option("--raw", is_flag=True, help="Seal one value (--from-file) and print its base64 ciphertext.")
+@click.option("--from-file", metavar="PATH", help="With --raw: the value to seal ('-' for stdin).")
+@click.option("--merge-into", metavar="FILE", help="Add or replace items in this SealedSecret, in place.")
+@click.option("--allow-empty-data", is_flag=True, help="Seal a Secret with no items.")
+@_cluster_options
+def seal(file: str, cert: str | None, scope: str | None, namespace: str | None, name: str | None, fmt: str,
+         out: str | None, api_version: str, raw: bool, from_file: str | None, merge_into: str | None,
+         allow_empty_data: bool, kubeconfig: str | None, kube_context: str | None,
+         controller_namespace: str) -> None:
+    """Encrypt Secret manifests (FILE or stdin) into SealedSecrets for the cluster's certificate.
+
+    Without --cert, the cert the controller publishes is fetched through your kubeconfig.
+    """
+    cluster = {"kubeconfig": kubeconfig, "kube_context": kube_context, "controller_namespace": controller_namespace}
+    from sealer import manifests, sealed
+    from sealer.fsio import read_input
+    from sealer.hybrid import Scope
+
+    chosen = Scope(scope) if scope else None
+    if raw:
+        if not from_file:
+            raise InputError("--raw needs --from-file PATH", field="--from-file")
+        if merge_into:
+            raise InputError("--raw and --merge-into do not combine", field="--raw")
+        value, _ = read_input(from_file)
+        c = _load_cert(cert, cluster)
+        _emit(sealed.seal_value(c, value, chosen or Scope.STRICT, namespace or "", name or ""), out)
+        return
+    if from_file:
+        raise InputError("--from-file only goes with --raw", field="--from-file")
+    data, source = read_input(file)
+    objects = manifests.load_objects(data, source)
+    if not objects:
+        raise InputError("no Secret in input", source=source)
+    c = _load_cert(cert, cluster)
+    if merge_into:
+        _merge(objects, source, merge_into, c, namespace, name)
+        return
+    if name and len(objects) > 1:
+        raise InputError("--name applies to a single Secret, input has several", field="--name")
+    result = []
+    for obj in objects:
+        try:
+            result.append(sealed.seal_secret(obj, c, scope=chosen, namespace=namespace, name=name,
+                                             api_version=api_version, allow_empty=allow_empty_data))
+        except SealerError as e:
+            raise sealed.located(e, obj, source) from None
+    _emit(manifests.dump_objects(result, fmt), out)
+
+
+def _merge(objects, source: str, target: str, cert, namespace: str | None, name: str | None) -> None:
+    from sealer import roundtrip, sealed
+    from sealer.fsio import atomic_write, read_input
+
+    if len(objects) != 1:
+        raise InputError(f"--merge-into takes one Secret, input has {len(objects)}", source=source)
+    data, tsource = read_input(target)
+    doc = roundtrip.load(data, tsource)
+    targets = [d for d in doc.docs if sealed.is_sealed_secret(d)]
+    if len(targets) != 1:
+        raise InputError(f"expected exactly one SealedSecret, found {len(targets)}", source=tsource)
+    secret = objects[0]
+    if namespace or name:
+        sealed.resolve_target(secret, namespace, name)
+    try:
+        written = sealed.merge_into(targets[0], secret, cert)
+    except SealerError as e:
+        raise sealed.located(e, targets[0], tsource) from None
+    atomic_write(target, doc.dumps().encode())
+    _note(f"merged {', '.join(written)} into {target}")
+
+
+# --- unseal / reencrypt -------------------------------------------------------------------------------
+
+def _load_keys(paths: tuple[str, ...]):  # -> list[PrivateKey]
+    from sealer import keys as k
+
+    if not paths:
+        raise InputError("no private keys: pass --key PATH (PEM or a backup of key Secrets)", field="--key")
+    return [key for p in paths for key in k.load_private_keys(p)]
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("file", default="-", required=False)
+@click.option("--key", "key_paths", multiple=True, metavar="PATH",
+              help="Private key: PEM, or a YAML/JSON backup of key Secrets. Repeatable.")
+@click.option("-o", "--output", "fmt", type=click.Choice(OUTPUT_FORMATS), default="yaml", show_default=True)
+def unseal(file: str, key_paths: tuple[str, ...], fmt: str) -> None:
+    """Decrypt SealedSecrets (sealer.dev or bitnami.com) offline into Secrets, for recovery.
+
+    Prints nothing unless every value of every SealedSecret opens.
+    """
+    from sealer import manifests, sealed
+    from sealer.fsio import read_input
+
+    data, source = read_input(file)
+    objects = manifests.load_objects(data, source)
+    if not objects:
+        raise InputError("no SealedSecret in input", source=source)
+    private_keys = _load_keys(key_paths)
+    secrets = []
+    for obj in objects:
+        try:
+            secrets.append(sealed.unseal(obj, private_keys))
+        except SealerError as e:
+            raise sealed.located(e, obj, source) from None
+    _emit(manifests.dump_objects(secrets, fmt))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("files", nargs=-1, required=True)
+@click.option("--key", "key_paths", multiple=True, metavar="PATH", help="Old private key(s). Repeatable.")
+@click.option("--cert", envvar="SEALER_CERT", metavar="FILE_OR_URL", help="New sealing certificate.")
+@click.option("-i", "--in-place", is_flag=True, help="Rewrite the files (atomically) instead of printing.")
+def reencrypt(files: tuple[str, ...], key_paths: tuple[str, ...], cert: str | None, in_place: bool) -> None:
+    """Re-seal every SealedSecret in FILES to a new certificate, offline; scope and template kept.
+
+    All files are processed before any is written: one failure leaves every file untouched.
+    Comments and formatting are preserved; other documents in the files are left as they are.
+    """
+    from sealer import roundtrip, sealed
+    from sealer.fsio import atomic_write, read_input
+
+    if in_place and "-" in files:
+        raise InputError("-i cannot rewrite stdin", field="-i")
+    private_keys = _load_keys(key_paths)
+    c = _load_cert(cert)
+    results, n_items, n_objects = [], 0, 0
+    for file in files:
+        data, source = read_input(file)
+        doc = roundtrip.load(data, source)
+        found = [d for d in doc.docs if sealed.is_sealed_secret(d)]
+        if not found:
+            _note(f"{source}: no SealedSecret, left as is")
+        changed = 0
+        for obj in found:
+            try:
+                changed += sealed.reencrypt(obj, private_keys, c)
+            except SealerError as e:
+                raise sealed.located(e, obj, source) from None
+        n_items += changed
+        n_objects += len(found)
+        results.append((file, doc, changed))
+    if in_place:
+        for file, doc, changed in results:
+            if changed:  # already sealed to this cert: leave the file (and its mtime) alone
+                atomic_write(file, doc.dumps().encode())
+    else:
+        _emit("---\n".join(doc.dumps() for _, doc, _ in results))
+    _note(f"re-encrypted {_plural(n_items, 'item')} in {_plural(n_objects, 'SealedSecret')} "
+          f"to key {c.fingerprint[:16]}")
+
+
+# --- cert ---------------------------------------------------------------------------------------------
+
+@cli.group(context_settings=CONTEXT, invoke_without_command=True)
+@click.option("--cert", envvar="SEALER_CERT", metavar="FILE_OR_URL", help="Certificate (env SEALER_CERT).")
+@click.option("-o", "--output", "fmt", type=click.Choice(("text", *OUTPUT_FORMATS)), default="text",
+              show_default=True)
+@click.pass_context
+def cert(ctx: click.Context, cert: str | None, fmt: str) -> None:
+    """Show a sealing certificate: fingerprint, subject, validity. Exit 1 unless it is valid now.
+
+    `sealer cert fetch > cert.pem` saves the cluster's published cert for offline sealing.
+    """
+    from sealer import keys as k
+
+    if ctx.invoked_subcommand is not None:
+        return
+    if not cert:
+        raise InputError("no certificate: pass --cert FILE_OR_URL or set SEALER_CERT", field="--cert")
+    info = k.load_cert(cert).describe()
+    if fmt == "text":
+        width = max(map(len, info))
+        _emit("".join(f"{key:<{width}}  {value}\n" for key, value in info.items()))
+    else:
+        from sealer import manifests
+
+        _emit(manifests.dump_data(info, fmt))
+    if info["status"] != "valid":
+        sys.exit(1)
+
+
+@cert.command("fetch", context_settings=CONTEXT)
+@_cluster_options
+def cert_fetch(kubeconfig: str | None, kube_context: str | None, controller_namespace: str) -> None:
+    """Print the cert the controller publishes (ConfigMap sealer-certs), fetched through your kubeconfig."""
+    from sealer import clustercert
+
+    _emit(clustercert.fetch(controller_namespace, kubeconfig, kube_context).decode())
+
+
+# --- SOPS: encrypt / decrypt / edit / set / unset / updatekeys / rotate ---------------------------------
+
+RULE_OPTIONS = (
+    ("encrypted_regex", "Encrypt only values under keys matching this regex."),
+    ("unencrypted_regex", "Leave values under keys matching this regex in plaintext."),
+    ("encrypted_suffix", "Encrypt only values under keys ending with this suffix."),
+    ("unencrypted_suffix", "Leave values under keys ending with this suffix in plaintext (default _unencrypted)."),
+)
+INPUT_TYPES = click.Choice(("yaml", "json"))
+
+
+def _rule_options(f):
+    for name, help_text in reversed(RULE_OPTIONS):
+        f = click.option("--" + name.replace("_", "-"), name, metavar="RE" if "regex" in name else "S",
+                         help=help_text)(f)
+    return f
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("files", nargs=-1)
+@click.option("--age", metavar="RECIPIENT,...", help="age recipients (age1..., ssh-ed25519, ssh-rsa).")
+@click.option("--hc-vault-transit", "vault", metavar="URI,...",
+              help="Vault Transit keys, e.g. https://vault:8200/v1/transit/keys/name.")
+@_rule_options
+@click.option("--mac-only-encrypted", is_flag=True, help="The MAC covers encrypted values only.")
+@click.option("--kind", type=click.Choice(("secret", "sopssecret")), default="secret", show_default=True,
+              help="For Secrets: keep kind Secret (Flux), or wrap as a sealer.dev SopsSecret.")
+@click.option("-i", "--in-place", is_flag=True, help="Replace each FILE with its encrypted form.")
+@click.option("-o", "--output", "out", metavar="OUT", help="Write here (atomically) instead of stdout.")
+@click.option("--input-type", type=INPUT_TYPES, help="Format of the input (default: from the file name).")
+@click.option("--filename-override", metavar="PATH", help="Path to match .sops.yaml rules against (for stdin).")
+def encrypt(files, age, vault, encrypted_regex, unencrypted_regex, encrypted_suffix, unencrypted_suffix,
+            mac_only_encrypted, kind, in_place, out, input_type, filename_override) -> None:
+    """Encrypt FILES as SOPS documents that the sops binary reads too.
+
+    Recipients: --age/--hc-vault-transit, else SOPS_AGE_RECIPIENTS, else the first matching .sops.yaml
+    creation rule. A Kubernetes Secret defaults to encrypted_regex ^(data|stringData)$.
+    """
+    clitools.encrypt(files, age, vault, encrypted_regex, unencrypted_regex, encrypted_suffix, unencrypted_suffix,
+                     mac_only_encrypted, kind, in_place, out, input_type, filename_override)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("files", nargs=-1)
+@click.option("-i", "--in-place", is_flag=True, help="Replace each FILE with its plaintext (think twice).")
+@click.option("-o", "--output", "out", metavar="OUT", help="Write here (atomically) instead of stdout.")
+@click.option("--extract", metavar="PATH", help='Print one value or subtree, e.g. \'["data"]["password"]\'.')
+@click.option("--ignore-mac", is_flag=True, help="Do not verify the MAC (recovering a damaged file).")
+@click.option("--decode", is_flag=True, help="Secrets: show data values base64-decoded (as stringData).")
+@click.option("--age-key-file", metavar="PATH", help="age identities, in addition to the SOPS_AGE_* sources.")
+@click.option("--input-type", type=INPUT_TYPES, help="Format of the input (default: from the file name).")
+def decrypt(files, in_place, out, extract, ignore_mac, decode, age_key_file, input_type) -> None:
+    """Decrypt SOPS FILES (written by sops or sealer) and verify their MAC.
+
+    Identities: SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD, --age-key-file, the user's
+    sops/age/keys.txt, SSH keys; Vault Transit with VAULT_TOKEN. Exit 1 if no identity opens a file or its
+    MAC fails; nothing is printed or written then.
+    """
+    clitools.decrypt(files, in_place, out, extract, ignore_mac, decode, age_key_file, input_type)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("file")
+@click.option("--age-key-file", metavar="PATH", help="age identities, in addition to the SOPS_AGE_* sources.")
+def edit(file: str, age_key_file: str | None) -> None:
+    """Decrypt FILE into a private temp file, open $EDITOR, re-encrypt.
+
+    Unchanged values keep their exact ciphertext, so a one-value edit is a one-value Git diff.
+    An unchanged file is not written. The temp file is 0600 and removed on every exit path.
+    """
+    from sealer import editor
+    from sealer.fsio import atomic_write, read_input
+    from sealer.sops import document, operations, stores
+
+    data, source = read_input(file)
+    tree = operations.load(data, source)
+    original = document.decrypt_tree(tree, source, opener=_opener(age_key_file))
+    plaintext = stores.dumps(tree)
+    holder: dict[str, str] = {}
+
+    def accept(text: str) -> None:
+        edited = operations.load(text.encode(), source, tree.format)
+        if edited.metadata is not None:
+            raise InputError("the edited file must not contain a `sops` block", source=source, field="sops")
+        edited.layout = tree.layout
+        holder["text"] = operations.reencrypt_edited(original, edited, source)
+
+    def retry(error: Exception) -> bool:
+        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+            return False
+        _note(f"sealer: error: {error}")
+        return click.confirm("Edit again? (no: discard the changes)", default=True, err=True)
+
+    suffix = ".json" if tree.format == "json" else ".yaml"
+    try:
+        edited = editor.edit_text(plaintext, suffix, accept, retry)
+    except SealerError as e:
+        raise e.within(source=source) from None
+    if edited is None:
+        _note(f"{source}: unchanged, not written")
+        return
+    atomic_write(file, holder["text"].encode())
+
+
+def _value_from(value: str | None, value_stdin: bool, value_file: str | None, fmt: str):
+    from sealer.fsio import read_input
+    from sealer.sops import operations
+
+    given = [v for v in (value is not None, value_stdin, value_file is not None) if v]
+    if len(given) != 1:
+        raise InputError("give exactly one of VALUE, --value-stdin or --value-file", field="VALUE")
+    if value is not None:
+        return operations.value_node(value, fmt)
+    raw, _ = read_input("-" if value_stdin else value_file)
+    return operations.string_node(raw.decode("utf-8"), fmt)
+
+
+@cli.command("set", context_settings=CONTEXT)
+@click.argument("file")
+@click.argument("path")
+@click.argument("value", required=False)
+@click.option("--value-stdin", is_flag=True,
+              help="Read the value from stdin as a raw string (keeps it out of shell history).")
+@click.option("--value-file", metavar="PATH", help="Read the value from a file as a raw string.")
+@click.option("--age-key-file", metavar="PATH", help="age identities, in addition to the SOPS_AGE_* sources.")
+def set_(file, path, value, value_stdin, value_file, age_key_file) -> None:
+    """Set one value at PATH ('["data"]["key"]') to VALUE (JSON, as with sops set); others stay byte-identical."""
+    from sealer.fsio import atomic_write, read_input
+    from sealer.sops import operations
+
+    data, source = read_input(file)
+    tree = operations.load(data, source)
+    node = _value_from(value, value_stdin, value_file, tree.format)
+    atomic_write(file, operations.set_value(tree, source, _opener(age_key_file), path, node).encode())
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("file")
+@click.argument("path")
+@click.option("--age-key-file", metavar="PATH", help="age identities, in addition to the SOPS_AGE_* sources.")
+def unset(file, path, age_key_file) -> None:
+    """Remove the value at PATH ('["data"]["key"]'); other values stay byte-identical."""
+    from sealer.fsio import atomic_write, read_input
+    from sealer.sops import operations
+
+    data, source = read_input(file)
+    tree = operations.load(data, source)
+    atomic_write(file, operations.unset_value(tree, source, _opener(age_key_file), path).encode())
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("files", nargs=-1, required=True)
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--age-key-file", metavar="PATH", help="age identities, in addition to the SOPS_AGE_* sources.")
+def updatekeys(files, yes, age_key_file) -> None:
+    """Re-wrap each file's data key for the recipients its .sops.yaml rule names now. Values untouched."""
+    from sealer.fsio import atomic_write, read_input
+    from sealer.sops import keyservice, operations
+
+    opener = _opener(age_key_file)
+    pending = []
+    with _progress(files, "updating keys") as bar:
+        for file in bar:
+            data, source = read_input(file)
+            tree = operations.load(data, source)
+            plan = keyservice.plan(file, is_secret=operations.is_secret_file(tree), env={})
+            text, change = operations.updatekeys(tree, source, opener, plan)
+            if text is None:
+                _note(f"{source}: already up to date")
+                continue
+            _note(f"{source}: " + "; ".join(
+                [*(f"+ {r}" for r in change.added), *(f"- {r}" for r in change.removed)] or ["key groups reshaped"]))
+            pending.append((file, text))
+    if pending and not yes and sys.stdin.isatty() and not click.confirm("Apply?", default=False, err=True):
+        raise InputError("not confirmed; nothing written")
+    for file, text in pending:
+        atomic_write(file, text.encode())
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("files", nargs=-1, required=True)
+@click.option("--age-key-file", metavar="PATH", help="age identities, in addition to the SOPS_AGE_* sources.")
+def rotate(files, age_key_file) -> None:
+    """Give each file a new data key and re-encrypt every value, for the same recipients. In place."""
+    from sealer.fsio import atomic_write, read_input
+    from sealer.sops import operations
+
+    opener = _opener(age_key_file)
+    results = []
+    with _progress(files, "rotating") as bar:
+        for file in bar:
+            data, source = read_input(file)
+            results.append((file, operations.rotate(operations.load(data, source), source, opener)))
+    for file, text in results:
+        atomic_write(file, text.encode())
+    _note(f"rotated {_plural(len(results), 'file')}")
