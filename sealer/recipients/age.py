@@ -45,19 +45,27 @@ _SSH_KINDS = ("ssh-ed25519", "ssh-rsa")  # the SSH key types age (agessh) suppor
 # --- recipients ---------------------------------------------------------------------------------------------
 
 
-class Recipient:
+class _Frozen:
+    """Immutable slots objects without importing dataclasses (20 ms: this module is on the decrypt path)."""
+
+    __slots__ = ()
+
+    def __init__(self, **fields: Any) -> None:
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+
+class Recipient(_Frozen):
     """A parsed recipient. `text` is what sops writes as `recipient:` (trimmed; an SSH comment is kept); `kind` is
     "x25519", "ssh-ed25519" or "ssh-rsa"; `key` the pyrage recipient (not shown, not compared). Immutable."""
 
     __slots__ = ("key", "kind", "text")
 
     def __init__(self, text: str, kind: str, key: Any) -> None:
-        object.__setattr__(self, "text", text)
-        object.__setattr__(self, "kind", kind)
-        object.__setattr__(self, "key", key)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"cannot assign to field {name!r}")
+        super().__init__(text=text, kind=kind, key=key)
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not Recipient:
@@ -247,7 +255,7 @@ def dearmor(text: str | bytes, *, source: str | None = None) -> bytes:
 # --- identities ---------------------------------------------------------------------------------------------
 
 
-class Identity:
+class Identity(_Frozen):
     """A private key able to unwrap data keys, and where it came from (`path:line`, an env var, an SSH key file).
 
     `identity` is the pyrage x25519 or ssh Identity (str() of it is the secret: never shown); `kind` is "x25519"
@@ -256,12 +264,7 @@ class Identity:
     __slots__ = ("identity", "kind", "origin")
 
     def __init__(self, identity: Any, origin: str, kind: str) -> None:
-        object.__setattr__(self, "identity", identity)
-        object.__setattr__(self, "origin", origin)
-        object.__setattr__(self, "kind", kind)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"cannot assign to field {name!r}")
+        super().__init__(identity=identity, origin=origin, kind=kind)
 
     def __repr__(self) -> str:
         return f"Identity(origin={self.origin!r}, kind={self.kind!r})"
@@ -299,24 +302,23 @@ def load_identities(env: Mapping[str, str] | None = None, key_file: str | None =
     found = IdentityList()
     loaded: set[str] = set()
 
-    def from_key_file(path: str, required: bool) -> None:
+    def read_once(path: str, required: bool) -> bytes | None:
+        """A file's bytes the first time it is named (the same file via two sources loads once)."""
         real = os.path.realpath(path)
         if real in loaded:
-            return
+            return None
         data = _read(path, required, found)
-        if data is None:
-            return
-        loaded.add(real)
-        _add_age_identities(found, data, path, required)
+        if data is not None:
+            loaded.add(real)
+        return data
+
+    def from_key_file(path: str, required: bool) -> None:
+        if (data := read_once(path, required)) is not None:
+            _add_age_identities(found, data, path, required)
 
     def from_ssh_file(path: str, required: bool) -> None:
-        real = os.path.realpath(path)
-        if real in loaded:
+        if (data := read_once(path, required)) is None:
             return
-        data = _read(path, required, found)
-        if data is None:
-            return
-        loaded.add(real)
         ident = _parse_ssh_identity(data, path, required, found)
         if ident is not None:
             found.append(Identity(ident, path, "ssh"))

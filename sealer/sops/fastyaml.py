@@ -48,6 +48,11 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 _MAX_KEY = 1000  # YAML's scanner refuses an implicit key longer than 1024 characters; leave long ones to ruamel
 
 
+def _is_dash(line: str, col: int) -> bool:
+    """A block sequence entry (`-` then a space or the line end) at ``col``."""
+    return line[col] == "-" and (len(line) == col + 1 or line[col + 1] == " ")
+
+
 class _Unsupported(Exception):
     """Outside the subset: the caller falls back to ruamel.yaml."""
 
@@ -193,20 +198,24 @@ class _Reader:
             raise _Unsupported
         return ScalarNode(implicit_tag(key), key, mark, None, None), s[pos + 1:]
 
+    def _line_at(self, col: int) -> str | None:
+        """The current line if it belongs to a block at ``col``; None where the block ends. Blank lines and deeper
+        indentation are not plain block YAML as this reader knows it."""
+        if self.i >= self.n:
+            return None
+        line = self.lines[self.i]
+        if line == "":
+            raise _Unsupported
+        ind = _indent_of(line)
+        if ind > col:
+            raise _Unsupported
+        return line if ind == col else None
+
     def mapping(self, col: int) -> MappingNode:
-        lines = self.lines
         pairs: list[tuple[ScalarNode, object]] = []
         mark = Mark(self.i, col)
-        while self.i < self.n:
-            line = lines[self.i]
-            if line == "":
-                raise _Unsupported
-            ind = _indent_of(line)
-            if ind < col:
-                break
-            if ind > col:
-                raise _Unsupported
-            if line[col] == "-" and (len(line) == col + 1 or line[col + 1] == " "):
+        while (line := self._line_at(col)) is not None:
+            if _is_dash(line, col):
                 break  # an indentless sequence ends here, or an error the parent reports
             if col == 0 and line.startswith(("---", "...")):
                 break
@@ -218,19 +227,10 @@ class _Reader:
         return MappingNode(MAP_TAG, pairs, mark, None, False)
 
     def sequence(self, col: int) -> SequenceNode:
-        lines = self.lines
         items: list[object] = []
         mark = Mark(self.i, col)
-        while self.i < self.n:
-            line = lines[self.i]
-            if line == "":
-                raise _Unsupported
-            ind = _indent_of(line)
-            if ind < col:
-                break
-            if ind > col:
-                raise _Unsupported
-            if not (line[col] == "-" and (len(line) == col + 1 or line[col + 1] == " ")):
+        while (line := self._line_at(col)) is not None:
+            if not _is_dash(line, col):
                 break
             items.append(self.value(line[col + 1:], col, False))
         return SequenceNode(SEQ_TAG, items, mark, None, False)
