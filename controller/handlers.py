@@ -41,10 +41,9 @@ def cleanup(**_: Any) -> None:
     CONTROLLER.stop()
 
 
-def _sealed(body: Any, meta: Any, patch: Any, logger: Any) -> None:
-    started = time.monotonic()
-    result = CONTROLLER.reconcile_sealed(body)
-    metrics.observe(result.reason if not result.ready else "Unsealed", time.monotonic() - started)
+def report(kind: str, result: runtime.Result, started: float, body: Any, meta: Any, patch: Any, logger: Any) -> None:
+    """Status, Event, log line and metrics for one reconcile of any source; messages never carry plaintext."""
+    metrics.observe(kind, result.ready, result.reason, time.monotonic() - started)
     patch.status["observedGeneration"] = meta.get("generation")
     patch.status["conditions"] = [condition(result.ready, result.reason, result.message, meta.get("generation"))]
     if not result.ready:
@@ -52,6 +51,11 @@ def _sealed(body: Any, meta: Any, patch: Any, logger: Any) -> None:
         logger.warning("%s: %s", result.reason, result.message)
     elif result.changed:
         kopf.info(body, reason=result.reason, message=result.message)
+
+
+def _sealed(body: Any, meta: Any, patch: Any, logger: Any) -> None:
+    started = time.monotonic()
+    report("SealedSecret", CONTROLLER.reconcile_sealed(body), started, body, meta, patch, logger)
 
 
 @kopf.on.resume(GROUP, VERSION, "sealedsecrets")

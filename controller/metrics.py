@@ -1,47 +1,117 @@
-"""Prometheus metrics. Counters are plain integers updated by the runtime; rendering happens on scrape."""
+"""Prometheus metrics, rendered by hand on scrape (the text format is small; prometheus-client would add a
+dependency and its own registry for a dozen series). Each source declares its series here, so one file lists
+everything `/metrics` can show."""
 
 from __future__ import annotations
 
 import threading
-from collections import Counter
+from collections import Counter as _Counts
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sealer import __version__
 
 _lock = threading.Lock()
-UNSEALS: Counter[str] = Counter()  # by result reason
-DURATIONS: list[float] = []
-BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
-def observe(reason: str, seconds: float) -> None:
-    with _lock:
-        UNSEALS[reason] += 1
-        DURATIONS.append(seconds)
-        if len(DURATIONS) > 100_000:
-            del DURATIONS[:50_000]
+def _labels(names: Sequence[str], values: Sequence[str]) -> str:
+    if not names:
+        return ""
+    escaped = (v.replace("\\", r"\\").replace('"', r"\"").replace("\n", r"\n") for v in values)
+    return "{" + ",".join(f'{n}="{v}"' for n, v in zip(names, escaped, strict=True)) + "}"
 
 
-def render(controller: Any) -> bytes:
-    with _lock:
-        unseals = dict(UNSEALS)
-        durations = list(DURATIONS)
-    lines = [
-        "# HELP sealer_build_info Build information.", "# TYPE sealer_build_info gauge",
-        f'sealer_build_info{{version="{__version__}"}} 1',
-        "# HELP sealer_keys_loaded Sealing keys loaded.", "# TYPE sealer_keys_loaded gauge",
-        f"sealer_keys_loaded {len(controller.keyring)}",
-        "# HELP sealer_unseal_total SealedSecret reconciles that unsealed.", "# TYPE sealer_unseal_total counter",
-        f"sealer_unseal_total {unseals.get('Unsealed', 0)}",
-        "# HELP sealer_unseal_errors_total SealedSecret reconciles that failed, by reason.",
-        "# TYPE sealer_unseal_errors_total counter",
-    ]
-    lines += [f'sealer_unseal_errors_total{{reason="{r}"}} {n}' for r, n in sorted(unseals.items()) if r != "Unsealed"]
-    lines += ["# HELP sealer_reconcile_duration_seconds Time to reconcile one SealedSecret.",
-              "# TYPE sealer_reconcile_duration_seconds histogram"]
-    for b in BUCKETS:
-        lines.append(f'sealer_reconcile_duration_seconds_bucket{{le="{b}"}} {sum(1 for d in durations if d <= b)}')
-    lines.append(f'sealer_reconcile_duration_seconds_bucket{{le="+Inf"}} {len(durations)}')
-    lines.append(f"sealer_reconcile_duration_seconds_sum {sum(durations):.6f}")
-    lines.append(f"sealer_reconcile_duration_seconds_count {len(durations)}")
+class Counter:
+    def __init__(self, name: str, help: str, labels: Sequence[str] = ()) -> None:
+        self.name, self.help, self.label_names = name, help, tuple(labels)
+        self._values: _Counts[tuple[str, ...]] = _Counts()
+        if not labels:
+            self._values[()] = 0
+
+    def inc(self, *labels: str, by: int = 1) -> None:
+        with _lock:
+            self._values[tuple(labels)] += by
+
+    def value(self, *labels: str) -> int:
+        with _lock:
+            return self._values[tuple(labels)]
+
+    def render(self) -> list[str]:
+        with _lock:
+            items = sorted(self._values.items())
+        return [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} counter",
+                *(f"{self.name}{_labels(self.label_names, k)} {v}" for k, v in items)]
+
+
+class Histogram:
+    """Cumulative buckets per label set; keeps counts, not samples, so memory stays flat."""
+
+    def __init__(self, name: str, help: str, labels: Sequence[str] = (), buckets: Sequence[float] = BUCKETS) -> None:
+        self.name, self.help, self.label_names, self.buckets = name, help, tuple(labels), tuple(buckets)
+        self._series: dict[tuple[str, ...], list[float]] = {}  # per bucket counts..., +Inf count, sum
+
+    def observe(self, seconds: float, *labels: str) -> None:
+        with _lock:
+            s = self._series.setdefault(tuple(labels), [0.0] * (len(self.buckets) + 2))
+            for i, b in enumerate(self.buckets):
+                if seconds <= b:
+                    s[i] += 1
+            s[-2] += 1
+            s[-1] += seconds
+
+    def render(self) -> list[str]:
+        with _lock:
+            series = sorted((k, list(v)) for k, v in self._series.items())
+        out = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} histogram"]
+        for key, s in series:
+            names, values = (*self.label_names, "le"), (*key,)
+            for i, b in enumerate(self.buckets):
+                out.append(f"{self.name}_bucket{_labels(names, (*values, str(b)))} {int(s[i])}")
+            out.append(f"{self.name}_bucket{_labels(names, (*values, '+Inf'))} {int(s[-2])}")
+            out.append(f"{self.name}_sum{_labels(self.label_names, key)} {s[-1]:.6f}")
+            out.append(f"{self.name}_count{_labels(self.label_names, key)} {int(s[-2])}")
+        return out
+
+
+# --- every series /metrics shows ----------------------------------------------------------------------
+
+UNSEAL = Counter("sealer_unseal_total", "SealedSecret reconciles that unsealed.")
+UNSEAL_ERRORS = Counter("sealer_unseal_errors_total", "SealedSecret reconciles that failed, by reason.", ["reason"])
+SOPS_DECRYPT = Counter("sealer_sops_decrypt_total", "SopsSecret reconciles that decrypted.")
+SOPS_ERRORS = Counter("sealer_sops_decrypt_errors_total", "SopsSecret reconciles that failed, by reason.", ["reason"])
+VAULT_SYNC = Counter("sealer_vault_sync_total", "VaultSecret syncs that succeeded.")
+VAULT_SYNC_ERRORS = Counter("sealer_vault_sync_errors_total", "VaultSecret syncs that failed, by reason.", ["reason"])
+VAULT_REQUESTS = Counter("sealer_vault_requests_total", "Calls to Vault, by operation and HTTP status.",
+                         ["operation", "status"])
+RECONCILE = Histogram("sealer_reconcile_duration_seconds", "Time to reconcile one object, by kind.", ["kind"])
+VAULT_SYNC_DURATION = Histogram("sealer_vault_sync_duration_seconds", "Time for one VaultSecret sync.")
+
+ALL: list[Counter | Histogram] = [UNSEAL, UNSEAL_ERRORS, SOPS_DECRYPT, SOPS_ERRORS, VAULT_SYNC, VAULT_SYNC_ERRORS,
+                                  VAULT_REQUESTS, RECONCILE, VAULT_SYNC_DURATION]
+
+_OUTCOME: dict[str, tuple[Counter, Counter]] = {
+    "SealedSecret": (UNSEAL, UNSEAL_ERRORS), "SopsSecret": (SOPS_DECRYPT, SOPS_ERRORS),
+    "VaultSecret": (VAULT_SYNC, VAULT_SYNC_ERRORS)}
+
+
+def observe(kind: str, ready: bool, reason: str, seconds: float) -> None:
+    """One reconcile of ``kind`` finished: count it by outcome and time it."""
+    ok, errors = _OUTCOME[kind]
+    if ready:
+        ok.inc()
+    else:
+        errors.inc(reason)
+    RECONCILE.observe(seconds, kind)
+
+
+def render(controller: Any, extra: Sequence[Callable[[], list[str]]] = ()) -> bytes:
+    lines = ["# HELP sealer_build_info Build information.", "# TYPE sealer_build_info gauge",
+             f'sealer_build_info{{version="{__version__}"}} 1',
+             "# HELP sealer_keys_loaded Sealing keys loaded.", "# TYPE sealer_keys_loaded gauge",
+             f"sealer_keys_loaded {len(controller.keyring)}"]
+    for metric in ALL:
+        lines += metric.render()
+    for more in extra:
+        lines += more()
     return ("\n".join(lines) + "\n").encode()

@@ -62,12 +62,29 @@ class Result:
     changed: bool = False
 
 
+@dataclass(frozen=True)
+class Source:
+    """A kind whose objects produce Secrets: how to find its objects and how to reconcile one. Drift restoration
+    goes through here, so a hand-edited Secret is put back by whichever kind owns it."""
+
+    kind: str
+    plural: str
+    reconcile: Callable[[Mapping[str, Any]], Result]
+    groups: tuple[str, ...] = ("sealer.dev",)
+
+
 class Controller:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.keyring = kr.Keyring()
         self._kube: Kube | None = None
         self._stop = threading.Event()
+        self.sources: dict[str, Source] = {}
+        self.register_source(Source("SealedSecret", "sealedsecrets", self.reconcile_sealed,
+                                    ("sealer.dev", "bitnami.com")))
+
+    def register_source(self, source: Source) -> None:
+        self.sources[source.kind] = source
 
     @property
     def kube(self) -> Kube:
@@ -146,22 +163,28 @@ class Controller:
         changed = step.action != secrets.NOOP
         return Result(True, outcome.reason, step.message if changed else outcome.message, changed)
 
-    def owner_of(self, secret: Mapping[str, Any], kinds: tuple[str, ...] = ("SealedSecret",)) -> dict | None:
+    def owner_of(self, secret: Mapping[str, Any]) -> tuple[Source, dict] | None:
+        """The live object (and its source) that controls this Secret, if it is one of ours."""
         meta = secret.get("metadata") or {}
         for ref in meta.get("ownerReferences") or []:
-            if ref.get("kind") in kinds and ref.get("controller"):
-                plural = "sealedsecrets"
-                return self.kube.get_object(ref["apiVersion"], plural, meta.get("namespace"), ref["name"])
+            source = self.sources.get(ref.get("kind") or "")
+            group = (ref.get("apiVersion") or "").partition("/")[0]
+            if source and ref.get("controller") and group in source.groups:
+                owner = self.kube.get_object(ref["apiVersion"], source.plural, meta.get("namespace"), ref["name"])
+                return (source, owner) if owner is not None else None
         return None
 
     def restore_drift(self, event_type: str, secret: Mapping[str, Any],
                       notify: Callable[[Mapping[str, Any], str, str], None]) -> bool:
-        """A produced Secret was edited or deleted by hand: put it back from its SealedSecret."""
-        owner = self.owner_of(secret)
-        if owner is None or (owner.get("metadata") or {}).get("deletionTimestamp"):
+        """A produced Secret was edited or deleted by hand: put it back from the object that owns it."""
+        found = self.owner_of(secret)
+        if found is None:
             return False
-        result = self.reconcile_sealed(owner)
+        source, owner = found
+        if (owner.get("metadata") or {}).get("deletionTimestamp"):
+            return False
+        result = source.reconcile(owner)
         if result.changed:
             what = "deleted" if event_type == "DELETED" else "edited"
-            notify(owner, "Restored", f"the Secret was {what} by hand; restored it from the SealedSecret")
+            notify(owner, "Restored", f"the Secret was {what} by hand; restored it from the {source.kind}")
         return result.changed

@@ -174,8 +174,25 @@ def test_http_endpoints(kube: KubeServer, tmp_path: Path, endpoint: str) -> None
                                    timeout=10)
         assert e.value.code == 409
     else:
-        text = urllib.request.urlopen(f"{base}/metrics", timeout=10).read().decode()
-        assert "sealer_keys_loaded 1" in text and "sealer_reconcile_duration_seconds_count" in text
+        kube.client.create(seal(tmp_path, cert, "m-ok", "app", "x"))
+        moved = seal(tmp_path, cert, "m-bad", "app", "x")
+        moved["metadata"]["namespace"] = "other"
+        kube.client.ensure_namespace("other")
+        kube.client.create(moved)
+        wait_ready(kube, "m-ok", "app", "True")
+        wait_ready(kube, "m-bad", "other", "False")
+
+        def scraped() -> str | None:
+            text = urllib.request.urlopen(f"{base}/metrics", timeout=10).read().decode()
+            return text if 'sealer_unseal_errors_total{reason="UnsealFailed"}' in text else None
+
+        text = kube.client.wait_for(scraped, timeout=10, message="error counted")
+        values = dict(line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
+        ok = int(values["sealer_unseal_total"])
+        failed = int(values['sealer_unseal_errors_total{reason="UnsealFailed"}'])
+        assert values["sealer_keys_loaded"] == "1" and ok >= 1 and failed >= 1  # the 2 s resync may count again
+        assert int(values['sealer_reconcile_duration_seconds_count{kind="SealedSecret"}']) == ok + failed
+        assert "# TYPE sealer_reconcile_duration_seconds histogram" in text
 
 
 def test_two_peered_replicas_make_one_key_and_one_leads(kube: KubeServer, tmp_path: Path) -> None:
