@@ -15,7 +15,7 @@ import sys
 import click
 
 from sealer import __version__, clitools
-from sealer.errors import InputError, SealerError
+from sealer.errors import DecryptionError, InputError, SealerError
 
 SCOPES = ("strict", "namespace-wide", "cluster-wide")
 OUTPUT_FORMATS = ("yaml", "json")
@@ -40,6 +40,11 @@ def cli() -> None:
       sealer unseal sealed.yaml --key KEY    SealedSecret -> Secret (offline recovery)
       sealer reencrypt FILE... --key OLD --cert NEW -i
       sealer cert --cert CERT                fingerprint, subject, validity
+
+    \b
+    With the cluster's controller (kubeconfig + service proxy, or --controller-url):
+      sealer validate FILE...                does each SealedSecret open with the cluster's keys?
+      sealer reencrypt --controller FILE... -i   re-seal to the cluster's newest key
 
     \b
     SOPS (interoperable with the sops binary; age and Vault Transit):
@@ -106,13 +111,33 @@ def keys_list(key_paths: tuple[str, ...], fmt: str) -> None:
 
 # --- seal ---------------------------------------------------------------------------------------------
 
-def _cluster_options(f):
-    """Where the published cert is fetched from when --cert is not given (the user's kubeconfig)."""
+def _cluster_options(f, purpose: str = "fetching the cert when --cert is not given"):
+    """Where the cluster is (the user's kubeconfig): for the published cert, or the controller's service proxy."""
     f = click.option("--controller-namespace", default="sealer-system", show_default=True,
-                     help="Namespace of the sealer controller (its sealer-certs ConfigMap).")(f)
+                     help="Namespace of the sealer controller.")(f)
     f = click.option("--context", "kube_context", metavar="NAME", help="kubeconfig context.")(f)
     return click.option("--kubeconfig", metavar="PATH", envvar="KUBECONFIG",
-                        help="kubeconfig for fetching the cert when --cert is not given.")(f)
+                        help=f"kubeconfig for {purpose}.")(f)
+
+
+def _controller_options(f):
+    """How to reach the controller's HTTP API: --controller-url, else the API server's service proxy."""
+    f = click.option("--timeout", default=30.0, show_default=True, metavar="SECONDS",
+                     type=click.FloatRange(min=0, min_open=True), help="Per request.")(f)
+    f = click.option("--controller-url", envvar="SEALER_CONTROLLER_URL", metavar="URL",
+                     help="Talk to the controller directly (e.g. a port-forward) instead of through the API "
+                          "server's service proxy; env SEALER_CONTROLLER_URL.")(f)
+    f = click.option("--controller-name", default="sealer-controller", show_default=True,
+                     help="The controller's Service (port named http).")(f)
+    return _cluster_options(f, "the API server's service proxy to the controller")
+
+
+def _controller(options: dict):  # -> controllerapi.Controller
+    from sealer import controllerapi
+
+    return controllerapi.Controller(options["controller_url"], namespace=options["controller_namespace"],
+                                    name=options["controller_name"], kubeconfig=options["kubeconfig"],
+                                    context=options["kube_context"], timeout=options["timeout"])
 
 
 def _load_cert(cert: str | None, cluster: dict | None = None):  # -> SealingCert
@@ -256,44 +281,113 @@ def unseal(file: str, key_paths: tuple[str, ...], fmt: str) -> None:
 @click.argument("files", nargs=-1, required=True)
 @click.option("--key", "key_paths", multiple=True, metavar="PATH", help="Old private key(s). Repeatable.")
 @click.option("--cert", envvar="SEALER_CERT", metavar="FILE_OR_URL", help="New sealing certificate.")
+@click.option("--controller", "via_controller", is_flag=True,
+              help="Let the controller re-seal to its newest key (POST /v1/rotate); no --key/--cert.")
 @click.option("-i", "--in-place", is_flag=True, help="Rewrite the files (atomically) instead of printing.")
-def reencrypt(files: tuple[str, ...], key_paths: tuple[str, ...], cert: str | None, in_place: bool) -> None:
-    """Re-seal every SealedSecret in FILES to a new certificate, offline; scope and template kept.
+@_controller_options
+@click.pass_context
+def reencrypt(ctx: click.Context, files: tuple[str, ...], key_paths: tuple[str, ...], cert: str | None,
+              via_controller: bool, in_place: bool, **options) -> None:
+    """Re-seal every SealedSecret in FILES to a new certificate; scope and template kept.
 
-    All files are processed before any is written: one failure leaves every file untouched.
-    Comments and formatting are preserved; other documents in the files are left as they are.
+    Offline with --key OLD... --cert NEW, or with --controller by the cluster's controller, which re-seals to
+    its newest key (nothing but ciphertext leaves your machine). Items already sealed to the target key are
+    left byte-identical, so a second run changes nothing. All files are processed before any is written: one
+    failure leaves every file untouched. Comments and formatting are preserved; other documents in the files
+    are left as they are.
     """
     from sealer import roundtrip, sealed
     from sealer.fsio import atomic_write, read_input
 
     if in_place and "-" in files:
         raise InputError("-i cannot rewrite stdin", field="-i")
-    private_keys = _load_keys(key_paths)
-    c = _load_cert(cert)
-    results, n_items, n_objects = [], 0, 0
+    if via_controller:
+        given = [f"--{p}" for p in ("key", "cert") if ctx.get_parameter_source(
+            "key_paths" if p == "key" else p) == click.core.ParameterSource.COMMANDLINE]
+        if given:
+            raise InputError(f"--controller re-seals to the cluster's newest key: {' and '.join(given)} do not "
+                             "combine with it", field="--controller")
+        controller, c = _controller(options), None
+    else:
+        private_keys = _load_keys(key_paths)
+        c = _load_cert(cert)
+    results, n_items, n_objects, fingerprint = [], 0, 0, c.fingerprint if c else ""
     for file in files:
         data, source = read_input(file)
         doc = roundtrip.load(data, source)
         found = [d for d in doc.docs if sealed.is_sealed_secret(d)]
         if not found:
             _note(f"{source}: no SealedSecret, left as is")
-        changed = 0
+        changed = edited = 0
         for obj in found:
             try:
-                changed += sealed.reencrypt(obj, private_keys, c)
-            except SealerError as e:
-                raise sealed.located(e, obj, source) from None
+                if via_controller:
+                    from sealer import controllerapi
+
+                    sealed.check_sealed(obj)
+                    items, touched, fingerprint = controllerapi.apply_rotated(obj, controller.rotate(obj))
+                    changed, edited = changed + items, edited + touched
+                else:
+                    changed += sealed.reencrypt(obj, private_keys, c)
+            except SealerError as e:  # with a source already, the error is about reaching the controller
+                raise (e if e.source else sealed.located(e, obj, source)) from None
         n_items += changed
         n_objects += len(found)
-        results.append((file, doc, changed))
+        results.append((file, doc, changed or edited))
     if in_place:
         for file, doc, changed in results:
             if changed:  # already sealed to this cert: leave the file (and its mtime) alone
                 atomic_write(file, doc.dumps().encode())
     else:
         _emit("---\n".join(doc.dumps() for _, doc, _ in results))
-    _note(f"re-encrypted {_plural(n_items, 'item')} in {_plural(n_objects, 'SealedSecret')} "
-          f"to key {c.fingerprint[:16]}")
+    _note(f"re-encrypted {_plural(n_items, 'item')} in {_plural(n_objects, 'SealedSecret')}"
+          + (f" to key {fingerprint[:16]}" if fingerprint else ""))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("files", nargs=-1)
+@_controller_options
+def validate(files: tuple[str, ...], **options) -> None:
+    """Ask the cluster's controller whether each SealedSecret in FILES (or stdin) opens with its keys.
+
+    One line per SealedSecret. Exit 0 if all open, 1 if any does not, 2 for bad input or when the controller
+    cannot be reached. Only ciphertext is sent (POST /v1/verify); nothing is decrypted on your machine.
+    """
+    from sealer import manifests, sealed
+    from sealer.fsio import read_input
+
+    todo = []
+    for file in files or ("-",):
+        data, source = read_input(file)
+        objects = manifests.load_objects(data, source)
+        if not objects:
+            raise InputError("no SealedSecret in input", source=source)
+        for obj in objects:
+            if not sealed.is_sealed_secret(obj):
+                raise InputError(f"{manifests.describe(obj)} is not a SealedSecret (apiVersion "
+                                 f"{sealed.API_SEALER} or {sealed.API_BITNAMI})", source=source)
+            try:
+                sealed.check_sealed(obj)
+            except SealerError as e:
+                raise sealed.located(e, obj, source) from None
+            todo.append((source, obj))
+    controller = _controller(options)
+    lines, failed = [], 0
+    for source, obj in todo:
+        meta = obj["metadata"]
+        what = f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else meta["name"]
+        try:
+            problem = controller.verify(obj)
+        except SealerError as e:  # about this SealedSecret, or (with a source: the URL) about reaching the cluster
+            raise (e if e.source else sealed.located(e, obj, source)) from None
+        failed += problem is not None
+        lines.append(f"{source}: {what}: " + ("ok" if problem is None else
+                                              f"does not open with the cluster's keys ({problem})"))
+    _emit("".join(line + "\n" for line in lines))
+    if failed:
+        verb = "does" if failed == 1 else "do"
+        raise DecryptionError(f"{failed} of {_plural(len(todo), 'SealedSecret')} {verb} not open with the cluster's "
+                              "keys")
 
 
 # --- cert ---------------------------------------------------------------------------------------------

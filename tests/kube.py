@@ -329,11 +329,50 @@ class Emulator(kmock.KubernetesEmulator):
     _closing: bool = attrs.field(default=False, init=False)
     _results: dict[int, Any] = attrs.field(factory=dict, init=False)
     _builtin_payloads: int = attrs.field(default=0, init=False)
+    _proxies: dict[tuple[str, str], str] = attrs.field(factory=dict, init=False)  # see proxy_to
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
         self.fallback[kmock.method.PUT] << self._serve_replace
         self._builtin_payloads = len(self._payloads)
+
+    # --- service proxy (test addition) ---------------------------------------------------------------------------
+
+    _SERVICE_PROXY = re.compile(r"^/api/v1/namespaces/([^/]+)/services/([^/]+)/proxy(/.*)?$")
+
+    def proxy_to(self, namespace: str, name: str, target: str) -> None:
+        """Serve the API server's service proxy for Service `namespace/name` (any scheme and port) by forwarding to
+        `target` ("http://127.0.0.1:PORT"). kmock has no proxy; the path format is the API server's:
+        /api/v1/namespaces/NS/services/[SCHEME:]NAME[:PORT]/proxy/PATH."""
+        self._proxies[(namespace, name)] = target.rstrip("/")
+
+    async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        match = self._SERVICE_PROXY.match(raw_request.path)
+        if match is None:
+            return await super().__call__(raw_request)
+        namespace, service, rest = match.group(1), match.group(2), match.group(3) or "/"
+        parts = service.split(":")
+        name = parts[1] if len(parts) == 3 else parts[0]
+        target = self._proxies.get((urllib.parse.unquote(namespace), urllib.parse.unquote(name)))
+        if target is None:
+            return aiohttp.web.json_response(
+                {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404,
+                 "message": f'services "{name}" not found'}, status=404)
+        body = await raw_request.read()
+        url = target + rest + (f"?{raw_request.query_string}" if raw_request.query_string else "")
+        headers = {k: v for k, v in raw_request.headers.items() if k.lower() in ("content-type", "accept")}
+        try:
+            async with aiohttp.ClientSession() as session, session.request(
+                    raw_request.method, url, data=body, headers=headers,
+                    timeout=aiohttp.ClientTimeout(total=60)) as upstream:
+                payload = await upstream.read()
+                ctype = upstream.headers.get("Content-Type")
+                return aiohttp.web.Response(status=upstream.status, body=payload,
+                                            headers={"Content-Type": ctype} if ctype else None)
+        except (aiohttp.ClientError, OSError) as e:  # what a real API server says when the pod does not answer
+            return aiohttp.web.json_response(
+                {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "ServiceUnavailable",
+                 "code": 503, "message": f"error trying to reach service: {type(e).__name__}"}, status=503)
 
     # --- setup ------------------------------------------------------------------------------------------------
 
@@ -1010,6 +1049,12 @@ class KubeServer:
         assert self.emulator is not None
         emulator = self.emulator
         return self.call(lambda: [e for e in emulator.errors if not isinstance(e, kmock.KubernetesError)])
+
+    def proxy_to(self, namespace: str, name: str, target: str) -> None:
+        """Route the API server's service proxy for Service `namespace/name` to `target` (see Emulator.proxy_to)."""
+        assert self.emulator is not None
+        emulator = self.emulator
+        self.call(lambda: emulator.proxy_to(namespace, name, target))
 
     def spawn(self, argv: list[str], *, log: Path, env: Mapping[str, str] | None = None,
               cwd: Path | None = None) -> Proc:
