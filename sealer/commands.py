@@ -51,6 +51,7 @@ def cli() -> None:
       sealer encrypt secret.yaml --age age1... -i    Secret -> SOPS file (data/stringData encrypted)
       sealer decrypt secret.yaml                     SOPS file -> plaintext (MAC verified)
       sealer edit / set / unset / updatekeys / rotate
+      sealer keys age-generate | kubectl apply --server-side -f -    age identity for the controller
 
     Exit codes: 0 success, 1 operation failed (no key opens a value, MAC mismatch), 2 bad input or usage.
     """
@@ -60,7 +61,7 @@ def cli() -> None:
 
 @cli.group(context_settings=CONTEXT)
 def keys() -> None:
-    """Sealing key pairs (see keys/README.md for storage, renewal, backup and recovery)."""
+    """Sealing key pairs and age identities (see keys/README.md for storage, renewal, backup and recovery)."""
 
 
 @keys.command("generate", context_settings=CONTEXT)
@@ -107,6 +108,85 @@ def keys_list(key_paths: tuple[str, ...], fmt: str) -> None:
         from sealer import manifests
 
         _emit(manifests.dump_data(rows, fmt))
+
+
+AGE_ITEM = "age.agekey"  # Flux's name; the controller reads every key ending in .agekey
+_DNS_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+
+
+def _stdout_in_git_tree() -> tuple[str, str] | None:
+    """(file, work tree) when stdout is a regular file inside a Git work tree, as `> key.yaml` in a repo makes it.
+    Where /proc is missing the file's directory is unknown, and the working directory is judged instead."""
+    import stat
+
+    try:
+        if not stat.S_ISREG(os.fstat(1).st_mode):
+            return None
+    except OSError:
+        return None
+    try:
+        path = os.readlink("/proc/self/fd/1")
+    except OSError:
+        path = ""
+    directory = os.path.dirname(path) if path.startswith("/") else os.getcwd()
+    while True:
+        if os.path.exists(os.path.join(directory, ".git")):
+            return path or "stdout", directory
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return None
+        directory = parent
+
+
+@keys.command("age-generate", context_settings=CONTEXT)
+@click.option("-n", "--namespace", default="sealer-system", show_default=True,
+              help="Namespace of the Secret (the controller's).")
+@click.option("--name", default="sealer-age", show_default=True, help="Name of the Secret.")
+def keys_age_generate(namespace: str, name: str) -> None:
+    """Print a new age identity as a Secret for the controller, ready for kubectl.
+
+    `sealer keys age-generate | kubectl apply --server-side -f -` (server-side apply keeps the key out of the
+    last-applied-configuration annotation). The Secret holds the identity under the key age.agekey (Flux's
+    naming), labelled app.kubernetes.io/part-of=sealer. The recipient (age1...) and a .sops.yaml rule for it go to stderr.
+    Nothing is written to disk, and stdout redirected into a file inside a Git work tree is refused: the
+    identity exists only in this output, so apply it and keep a backup somewhere safe.
+    """
+    import datetime
+    import re
+
+    from sealer import manifests
+
+    if not re.fullmatch(_DNS_LABEL, namespace):
+        raise InputError(f"{namespace!r} is not a valid namespace (lowercase letters, digits, '-')",
+                         field="--namespace")
+    if len(name) > 253 or not re.fullmatch(rf"{_DNS_LABEL}(\.{_DNS_LABEL})*", name):
+        raise InputError(f"{name!r} is not a valid Secret name (lowercase letters, digits, '-', '.')",
+                         field="--name")
+    inside = _stdout_in_git_tree()
+    if inside:
+        raise InputError(f"stdout is a file inside the Git work tree {inside[1]}: a private key must not be "
+                         "committed; pipe it to `kubectl apply --server-side -f -` instead", source=inside[0])
+    import pyrage
+
+    identity = pyrage.x25519.Identity.generate()
+    recipient = str(identity.to_public())
+    created = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    keyfile = f"# created: {created}\n# public key: {recipient}\n{identity}\n"  # as age-keygen writes it
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/part-of": "sealer"}},
+        "type": "Opaque",
+        "data": {AGE_ITEM: manifests.b64(keyfile.encode())},
+    }
+    _emit(manifests.dump_objects([secret], "yaml"))
+    _note(f"age recipient: {recipient}\n"
+          "# .sops.yaml: Secrets in this repository encrypted to it (data and stringData; metadata stays readable)\n"
+          "creation_rules:\n"
+          "  - path_regex: .*\\.ya?ml$\n"
+          "    encrypted_regex: ^(data|stringData)$\n"
+          f"    age: {recipient}\n"
+          f"The identity is only in the Secret on stdout ({namespace}/{name}): apply it and keep a backup.")
 
 
 # --- seal ---------------------------------------------------------------------------------------------
