@@ -147,9 +147,9 @@ def keys_age_generate(namespace: str, name: str) -> None:
 
     `sealer keys age-generate | kubectl apply --server-side -f -` (server-side apply keeps the key out of the
     last-applied-configuration annotation). The Secret holds the identity under the key age.agekey (Flux's
-    naming), labelled app.kubernetes.io/part-of=sealer. The recipient (age1...) and a .sops.yaml rule for it go to stderr.
-    Nothing is written to disk, and stdout redirected into a file inside a Git work tree is refused: the
-    identity exists only in this output, so apply it and keep a backup somewhere safe.
+    naming), labelled app.kubernetes.io/part-of=sealer. The recipient (age1...) and a .sops.yaml rule for it
+    go to stderr. Nothing is written to disk, and stdout redirected into a file inside a Git work tree is
+    refused: the identity exists only in this output, so apply it and keep a backup somewhere safe.
     """
     import datetime
     import re
