@@ -120,7 +120,8 @@ class Controller:
             result = json.loads(body)
         except (ValueError, UnicodeDecodeError):
             result = None
-        if not isinstance(result, dict) or not isinstance((result.get("spec") or {}).get("encryptedData"), dict):
+        spec = result.get("spec") if isinstance(result, dict) else None
+        if not isinstance(spec, dict) or not isinstance(spec.get("encryptedData"), dict):
             raise InputError("answered with something that is not a SealedSecret", source=self.where() + "/v1/rotate")
         return result
 
@@ -134,8 +135,8 @@ class Controller:
             if status == 404:
                 hint = " (is the controller installed? --controller-namespace / --controller-name)"
             elif status in (401, 403):
-                hint = " (your credentials may not proxy to services there; try --controller-url with a " \
-                       "port-forward)"
+                hint = " (POST through the service proxy needs `create` on services/proxy: the Role " \
+                       "sealer-controller-proxy in deploy/rbac-users.yaml; or use --controller-url with a port-forward)"
             return InputError(f"HTTP {status}: {_one_line(api)}{hint}", source=where)
         if status == 503:
             return InputError("the controller has no sealing key yet (HTTP 503)", source=where)

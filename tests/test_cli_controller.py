@@ -302,3 +302,28 @@ def test_reencrypt_through_controller(kube: KubeServer, tmp_path: Path, kp2048b:
     r = sealer("reencrypt", "--controller", "-i", third, "--controller-url", f"http://127.0.0.1:{free_port()}")
     assert r.returncode == 2 and "cannot reach the controller" in r.stderr
     assert third.read_bytes() == snapshot[third]
+
+
+def test_apply_rotated_takes_only_ciphertexts() -> None:
+    """What is copied from /v1/rotate's answer: changed ciphertexts and the key hint, never scope or template; an
+    answer with other items than were sent is refused (pure function: a controller that does this cannot be run)."""
+    from sealer.controllerapi import apply_rotated
+    from sealer.errors import InputError
+
+    def sealed(items: dict, annotations: dict | None = None) -> dict:
+        return {"apiVersion": "sealer.dev/v1alpha1", "kind": "SealedSecret",
+                "metadata": {"name": "s", "namespace": "n", **({"annotations": annotations} if annotations else {})},
+                "spec": {"encryptedData": dict(items), "template": {"metadata": {"labels": {"a": "b"}}}}}
+
+    obj = sealed({"x": "old-x", "y": "same-y"})
+    answer = sealed({"x": "new-x", "y": "same-y"}, {"sealer.dev/key-fingerprint": "f" * 64,
+                                                   "sealedsecrets.bitnami.com/cluster-wide": "true"})
+    answer["spec"]["template"] = {"metadata": {"labels": {"evil": "yes"}}}
+    assert apply_rotated(obj, answer) == (1, 1, "f" * 64)
+    assert obj["spec"]["encryptedData"] == {"x": "new-x", "y": "same-y"}
+    assert obj["metadata"]["annotations"] == {"sealer.dev/key-fingerprint": "f" * 64}
+    assert obj["spec"]["template"] == {"metadata": {"labels": {"a": "b"}}}
+    assert apply_rotated(obj, answer) == (0, 0, "f" * 64)  # nothing left to change
+    for items in ({"x": "new-x"}, {"x": "new-x", "y": "same-y", "z": "extra"}, {"x": "new-x", "y": 5}):
+        with pytest.raises(InputError, match="other items than it was sent"):
+            apply_rotated(sealed({"x": "old-x", "y": "same-y"}), sealed(items))
