@@ -12,8 +12,8 @@ from typing import Any
 
 import kopf
 
+from controller import agekeys, metrics, runtime
 from controller import keyring as kr
-from controller import metrics, runtime
 from controller.runtime import Config, Controller, condition
 from controller.sealed import MANAGED_BY, MANAGED_BY_LABEL
 
@@ -28,12 +28,13 @@ def startup(settings: kopf.OperatorSettings, logger: Any, **_: Any) -> None:
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 60
     CONTROLLER.load_keys()
+    CONTROLLER.load_age_identities()
     threading.Thread(target=CONTROLLER.renewal_loop, name="key-renewal", daemon=True).start()
     from controller import http
 
     http.start(CONTROLLER)
-    logger.info("sealer controller ready: %d sealing key(s), namespace %s", len(CONTROLLER.keyring),
-                CONTROLLER.config.namespace)
+    logger.info("sealer controller ready: %d sealing key(s), %d age identities, namespace %s",
+                len(CONTROLLER.keyring), len(CONTROLLER.age), CONTROLLER.config.namespace)
 
 
 @kopf.on.cleanup()
@@ -81,6 +82,22 @@ for _group in GROUPS:
             sealed_secret_resync)
 
 
+# --- SopsSecrets ----------------------------------------------------------------------------------------
+
+@kopf.on.resume(GROUP, VERSION, "sopssecrets")
+@kopf.on.create(GROUP, VERSION, "sopssecrets")
+@kopf.on.update(GROUP, VERSION, "sopssecrets")
+def sops_secret(body: Any, meta: Any, patch: Any, logger: Any, **_: Any) -> None:
+    started = time.monotonic()
+    report("SopsSecret", CONTROLLER.reconcile_sops(body), started, body, meta, patch, logger)
+
+
+if _RESYNC > 0:
+    kopf.timer(GROUP, VERSION, "sopssecrets", interval=_RESYNC, initial_delay=_RESYNC, idle=0)(sops_secret)
+
+
+# --- Secrets: produced ones (drift), sealing keys, age identities ----------------------------------------
+
 @kopf.on.event("v1", "secrets", labels={MANAGED_BY_LABEL: MANAGED_BY})
 def produced_secret(type: str, body: Any, **_: Any) -> None:
     if type in ("MODIFIED", "DELETED"):
@@ -101,3 +118,15 @@ def key_secret(type: str, body: Any, **_: Any) -> None:
 def bitnami_key_secret(type: str, body: Any, **_: Any) -> None:
     if type is not None and CONTROLLER.config.import_bitnami_keys:
         CONTROLLER.on_key_event(type, body)
+
+
+def _age_identity_secret(namespace: str | None, body: Any, **_: Any) -> bool:
+    return namespace == CONTROLLER.config.namespace and (
+        agekeys.holds_identities(body) or CONTROLLER.age.knows(body.get("metadata", {}).get("name", "")))
+
+
+@kopf.on.event("v1", "secrets", when=_age_identity_secret)
+def age_identity_secret(type: str, body: Any, **_: Any) -> None:
+    if type is not None:
+        CONTROLLER.on_age_event(type, body)
+

@@ -37,7 +37,7 @@ class Kube:
                 return None
             raise
 
-    def list_secrets(self, namespace: str, label_selector: str) -> list[dict[str, Any]]:
+    def list_secrets(self, namespace: str, label_selector: str | None = None) -> list[dict[str, Any]]:
         resp = self.core.list_namespaced_secret(namespace, label_selector=label_selector, _preload_content=False)
         return self._json(resp).get("items") or []
 

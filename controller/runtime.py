@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from controller import agekeys, sealed, secrets, sopssecret
 from controller import keyring as kr
-from controller import sealed, secrets
 from controller.kube import Kube
 
 log = logging.getLogger("sealer.controller")
@@ -77,11 +77,13 @@ class Controller:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.keyring = kr.Keyring()
+        self.age = agekeys.AgeRing()
         self._kube: Kube | None = None
         self._stop = threading.Event()
         self.sources: dict[str, Source] = {}
         self.register_source(Source("SealedSecret", "sealedsecrets", self.reconcile_sealed,
                                     ("sealer.dev", "bitnami.com")))
+        self.register_source(Source("SopsSecret", "sopssecrets", self.reconcile_sops))
 
     def register_source(self, source: Source) -> None:
         self.sources[source.kind] = source
@@ -148,12 +150,32 @@ class Controller:
     # --- SealedSecrets --------------------------------------------------------------------------------
 
     def reconcile_sealed(self, body: Mapping[str, Any]) -> Result:
-        outcome = sealed.desired(body, self.keyring.private_keys())
+        return self.write(sealed.desired(body, self.keyring.private_keys()), body)
+
+    # --- SopsSecrets ----------------------------------------------------------------------------------
+
+    def load_age_identities(self) -> None:
+        for obj in self.kube.list_secrets(self.config.namespace, None):
+            if agekeys.holds_identities(obj):
+                for note in self.age.sync(obj):
+                    log.info(note)
+
+    def on_age_event(self, event_type: str, body: Mapping[str, Any]) -> None:
+        for note in self.age.sync(body, deleted=event_type == "DELETED"):
+            log.info(note)
+
+    def reconcile_sops(self, body: Mapping[str, Any]) -> Result:
+        return self.write(sopssecret.desired(body, self.age.identities(), os.environ), body)
+
+    # --- the one write path for every source ---------------------------------------------------------
+
+    def write(self, outcome: sealed.Outcome, owner: Mapping[str, Any]) -> Result:
+        """Make the Secret match a ready outcome (create, update or leave it); a failed one never touches it."""
         if not outcome.ready or outcome.secret is None:
             return Result(False, outcome.reason, outcome.message)
         meta = outcome.secret["metadata"]
         existing = self.kube.get_secret(meta["namespace"], meta["name"])
-        step = secrets.plan(existing, outcome.secret, (body.get("metadata") or {}).get("uid"))
+        step = secrets.plan(existing, outcome.secret, (owner.get("metadata") or {}).get("uid"))
         if step.action == secrets.REFUSE:
             return Result(False, step.reason, step.message)
         if step.action == secrets.CREATE:

@@ -398,6 +398,14 @@ def _read(path: str, required: bool, found: IdentityList) -> bytes | None:
     return None
 
 
+def parse_identities(data: bytes, origin: str) -> IdentityList:
+    """The identities in one age identity file's content (e.g. a Secret's `*.agekey` item); `origin` names it in
+    errors and in each identity (never the key itself)."""
+    found = IdentityList()
+    _add_age_identities(found, data, origin, required=True)
+    return found
+
+
 def _add_age_identities(found: IdentityList, data: bytes, origin: str, required: bool) -> None:
     """An age identity file, as sops' `unwrapIdentities` reads it: one AGE-SECRET-KEY-1 per line, '#' comments."""
     if data.startswith((b"age-encryption", b"-----BEGIN AGE")):

@@ -156,10 +156,12 @@ def wrap_key(secret: bytes, spec: KeySpec) -> MasterKey:
 class Opener:
     """Opens master keys with the identities at hand; loads them once, on first need."""
 
-    def __init__(self, env: Mapping[str, str] | None = None, age_key_file: str | None = None) -> None:
+    def __init__(self, env: Mapping[str, str] | None = None, age_key_file: str | None = None,
+                 identities: list | None = None) -> None:
+        """``identities`` given (the controller's, from Secrets) replaces every file and env var source."""
         self.env = os.environ if env is None else env
         self.age_key_file = age_key_file
-        self._identities: list | None = None
+        self._identities: list | None = identities
         self._where: list[str] = []
 
     def identities(self) -> list:

@@ -2,17 +2,23 @@
 
 A SopsSecret is itself a complete SOPS document (the `sops` binary decrypts it): Secret metadata stays on the
 object, the Secret's labels/annotations/type/immutable move to `spec.template` (as in a SealedSecret), and
-`spec.data` / `spec.stringData` are what the `^(data|stringData)$` rule encrypts.
+`spec.data` / `spec.stringData` are what the `^(data|stringData)$` rule encrypts. Keys are written sorted and
+the MAC covers the encrypted values only (`mac_only_encrypted`), so the controller can verify it on the object
+the API server returns: sorted keys, plus the labels, annotations and fields that GitOps tools and the server add.
 """
 
 from __future__ import annotations
 
-from sealer.errors import InputError
+from sealer.errors import DecryptionError, InputError, MacMismatch, SealerError
 from sealer.sops import stores
 from sealer.sops.nodes import MappingNode
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from sealer.sops.keygroups import Opener
     from sealer.sops.nodes import Node
 
 SOPSSECRET_API = "sealer.dev/v1alpha1"
@@ -52,16 +58,82 @@ def to_sopssecret(root: MappingNode) -> MappingNode:
     template += [(k, v) for k, v in root.value if k.value in ("type", "immutable")]
     spec = [(stores.scalar("template"), _map(template))] if template else []
     spec += [(k, v) for k, v in root.value if k.value in ("data", "stringData")]
-    return MappingNode(root.tag, [
+    return _sorted(MappingNode(root.tag, [
         (stores.scalar("apiVersion"), stores.scalar(SOPSSECRET_API)),
         (stores.scalar("kind"), stores.scalar(SOPSSECRET_KIND)),
         (stores.scalar("metadata"), _map(own_meta)),
         (stores.scalar("spec"), _map(spec)),
-    ], flow_style=False, comment=root.comment)
+    ], flow_style=False, comment=root.comment))
 
 
 def _map(pairs: list) -> MappingNode:
     return MappingNode(stores.MAP_TAG, list(pairs), flow_style=False)
+
+
+def _sorted(node: Node) -> Node:
+    """Keys in the order the API server returns them (it stores JSON objects with sorted keys): the MAC is a
+    hash over the values in document order, so the controller can recompute it from the stored object."""
+    if getattr(node, "id", None) == "mapping":
+        node.value = sorted(((k, _sorted(v)) for k, v in node.value), key=lambda kv: str(kv[0].value))
+    return node
+
+
+# --- the controller's side: a stored SopsSecret back into a Secret --------------------------------------------
+
+def open_sopssecret(obj: Mapping[str, Any], opener: Opener, source: str) -> dict[str, Any]:
+    """The Secret a SopsSecret object (as the API server returns it) describes, after decrypting it and
+    verifying its MAC. Only what the author wrote is decrypted: status and server-set metadata are dropped
+    (a `mac_only_encrypted` MAC, which `--kind sopssecret` writes, does not cover metadata at all)."""
+    import base64
+    import binascii
+    import json
+
+    from sealer.sops import document
+
+    if obj.get("kind") != SOPSSECRET_KIND or obj.get("apiVersion") != SOPSSECRET_API:
+        raise InputError(f"not a {SOPSSECRET_API} {SOPSSECRET_KIND}", source=source, field="kind")
+    meta = obj.get("metadata") or {}
+    if not isinstance(obj.get("sops"), dict):
+        raise InputError("no sops metadata block: not encrypted", source=source, field="sops")
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        raise InputError("spec must be a mapping", source=source, field="spec")
+    authored = {"apiVersion": obj["apiVersion"], "kind": obj["kind"],
+                "metadata": {k: meta[k] for k in ("name", "namespace") if k in meta},
+                "spec": spec, "sops": obj["sops"]}
+    tree = stores.load(json.dumps(authored).encode(), source, "json")
+    try:
+        data_key = document.open_data_key(document.metadata_of(tree, source), opener)
+    except SealerError as e:
+        raise e.within(source=source) from None
+    try:
+        document.decrypt_tree(tree, source, data_key=data_key)
+    except MacMismatch:
+        raise
+    except DecryptionError as e:  # the key is the file's own (age and Transit are authenticated): tampering
+        raise MacMismatch(f"integrity check failed: {e.message}", source=e.source, field=e.field) from None
+    plain = stores.to_data(tree.roots[0])["spec"]
+    template = plain.get("template") or {}
+    if not isinstance(template, dict):
+        raise InputError("must be a mapping", source=source, field="spec.template")
+    data: dict[str, str] = {}
+    for key, value in (plain.get("data") or {}).items():
+        try:
+            base64.b64decode(str(value), validate=True)
+        except (binascii.Error, ValueError):
+            raise InputError("not valid base64", source=source, field=f"spec.data.{key}") from None
+        data[key] = str(value)
+    for key, value in (plain.get("stringData") or {}).items():
+        data[key] = base64.b64encode(str(value).encode()).decode()
+    tmeta = template.get("metadata") or {}
+    secret: dict[str, Any] = {
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": meta.get("name"), "namespace": meta.get("namespace"),
+                     **{k: dict(tmeta[k]) for k in ("labels", "annotations") if tmeta.get(k)}},
+        "type": template.get("type") or "Opaque", "data": data}
+    if template.get("immutable") is not None:
+        secret["immutable"] = bool(template["immutable"])
+    return secret
 
 
 def decode_data(root: MappingNode) -> int:

@@ -10,6 +10,7 @@ from sealer.errors import InputError, SealerError
 from sealer.sops import document, keygroups, kubernetes, paths, stores
 from sealer.sops.keyservice import recipients_of, wrap_key
 from sealer.sops.metadata import Metadata
+from sealer.sops.tree import Rule
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -30,12 +31,14 @@ def encrypt(tree: stores.Tree, plan: Plan, source: str, sopssecret: bool = False
     if tree.metadata is not None:
         raise InputError("already encrypted (it has a `sops` metadata block); use rotate, updatekeys or edit",
                          source=source)
+    rule = plan.rule
     if sopssecret:
         try:
             tree.roots = [kubernetes.to_sopssecret(r) for r in tree.roots]
         except SealerError as e:
             raise e.within(source=source) from None
-    return _encrypt_with_new_key(tree, source, plan.groups, plan.threshold, Metadata([], plan.rule))
+        rule = Rule(**{f: getattr(rule, f) for f in Rule.FIELDS}, mac_only_encrypted=True)
+    return _encrypt_with_new_key(tree, source, plan.groups, plan.threshold, Metadata([], rule))
 
 
 def _encrypt_with_new_key(tree: stores.Tree, source: str, groups: list[list[KeySpec]], threshold: int | None,

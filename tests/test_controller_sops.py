@@ -1,0 +1,297 @@
+"""SopsSecrets: what the controller makes of one, first as pure functions on the object the API server would
+return (sorted keys, added metadata, status), then end to end with the controller process and the emulator.
+
+Both writers are exercised: `sealer encrypt --kind sopssecret` and the real `sops` binary.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from controller import agekeys, sopssecret
+from controller.sealed import MANAGED_BY, MANAGED_BY_LABEL
+from tests.conftest import run_sealer
+from tests.kube import KubeServer, kube  # noqa: F401  (fixture)
+from tests.openbao import openbao  # noqa: F401  (fixture)
+from tests.sops_helpers import SECRET_REGEX, SOPS, AgeKey, Workspace, make_age_key, ok
+from tests.test_controller_e2e import NS, start_controller
+
+PLANT = "PLANTED-sops-value-91c2"
+SECRET = f"""\
+apiVersion: v1
+kind: Secret
+metadata:
+  name: db
+  namespace: app
+  labels: {{app: billing}}
+type: Opaque
+stringData:
+  username: admin
+  password: {PLANT}
+data:
+  ca.crt: {base64.b64encode(b"-- not a real cert --").decode()}
+"""
+EXPECTED = {"username": b"admin", "password": PLANT.encode(), "ca.crt": b"-- not a real cert --"}
+
+
+def as_stored(obj: dict, uid: str = "uid-1") -> dict:
+    """What a real API server returns: keys sorted (objects are stored as JSON), server metadata, GitOps labels,
+    kopf's bookkeeping annotation and our own status."""
+    stored = json.loads(json.dumps(obj, sort_keys=True))
+    meta = stored["metadata"]
+    meta.update(uid=uid, resourceVersion="4711", generation=3, creationTimestamp="2026-11-22T09:00:00Z",
+                managedFields=[{"manager": "kustomize-controller", "operation": "Apply"}])
+    meta.setdefault("labels", {})["kustomize.toolkit.fluxcd.io/name"] = "apps"
+    meta.setdefault("annotations", {})["kopf.zalando.org/last-handled-configuration"] = "{}"
+    stored["status"] = {"conditions": [{"type": "Ready", "status": "True"}]}
+    return json.loads(json.dumps(stored, sort_keys=True))
+
+
+def identities_secret(key: AgeKey, name: str = "sealer-age", item: str = "age.agekey") -> dict:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": NS},
+            "data": {item: base64.b64encode(key.path.read_bytes()).decode()}}
+
+
+def ring(*keys: AgeKey) -> list:
+    r = agekeys.AgeRing()
+    for i, k in enumerate(keys):
+        r.sync(identities_secret(k, name=f"id-{i}"))
+    return r.identities()
+
+
+def decoded(secret: dict) -> dict[str, bytes]:
+    return {k: base64.b64decode(v) for k, v in secret["data"].items()}
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    return Workspace(tmp_path_factory.mktemp("sops-controller"))
+
+
+@pytest.fixture(scope="module")
+def cluster_key(ws: Workspace) -> AgeKey:
+    return make_age_key(ws.root / "keys", "cluster")
+
+
+@pytest.fixture(scope="module")
+def by_sealer(ws: Workspace, cluster_key: AgeKey) -> dict:
+    src = ws.write("db.yaml", SECRET)
+    r = run_sealer("encrypt", "--age", cluster_key.recipient, "--kind", "sopssecret", src, env=ws.env())
+    assert r.returncode == 0, r.stderr
+    return yaml.safe_load(r.stdout)
+
+
+@pytest.fixture(scope="module")
+def by_sops(ws: Workspace, cluster_key: AgeKey) -> dict:
+    """A SopsSecret written by hand and encrypted by the real sops binary, as the README tells sops users to."""
+    if SOPS is None:
+        pytest.skip("the sops binary is needed")
+    src = ws.write("hand.yaml", f"""\
+apiVersion: sealer.dev/v1alpha1
+kind: SopsSecret
+metadata:
+  name: db
+  namespace: app
+spec:
+  data:
+    ca.crt: LS0gbm90IGEgcmVhbCBjZXJ0IC0t
+  stringData:
+    password: {PLANT}
+    username: admin
+  template:
+    metadata:
+      labels:
+        app: billing
+    type: Opaque
+""")
+    # sops 3.11 takes mac_only_encrypted from a .sops.yaml rule only
+    ws.write(".sops.yaml", f"creation_rules:\n  - path_regex: hand\\.yaml$\n    encrypted_regex: '{SECRET_REGEX}'\n"
+                           f"    mac_only_encrypted: true\n    age: {cluster_key.recipient}\n")
+    out = ok(ws.sops("encrypt", src))
+    return yaml.safe_load(out)
+
+
+# --- pure: the object as the API server returns it ------------------------------------------------------------
+
+@pytest.mark.parametrize("writer", ["by_sealer", "by_sops"])
+def test_stored_sopssecret_becomes_the_secret(writer: str, request: pytest.FixtureRequest,
+                                              cluster_key: AgeKey, kp2048) -> None:
+    obj = as_stored(request.getfixturevalue(writer))
+    out = sopssecret.desired(obj, ring(make_age_key(Path(str(kp2048.key_path.parent)) / "o", "other"),
+                                       cluster_key), {})
+    assert out.ready, out.message
+    assert (out.reason, out.message) == ("Decrypted", "decrypted 3 items")
+    secret = out.secret
+    assert decoded(secret) == EXPECTED
+    assert secret["metadata"]["labels"] == {"app": "billing", MANAGED_BY_LABEL: MANAGED_BY}
+    assert secret["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+    assert (secret["metadata"]["name"], secret["metadata"]["namespace"], secret["type"]) == ("db", "app", "Opaque")
+
+
+def test_sealer_writes_sorted_keys_and_a_mac_over_encrypted_values(by_sealer: dict) -> None:
+    assert by_sealer["sops"]["mac_only_encrypted"] is True
+    assert list(by_sealer["spec"]) == sorted(by_sealer["spec"])
+    assert list(by_sealer["spec"]["stringData"]) == ["password", "username"]
+
+
+def test_the_real_sops_binary_decrypts_what_sealer_wrote(ws: Workspace, by_sealer: dict, cluster_key: AgeKey) -> None:
+    if SOPS is None:
+        pytest.skip("the sops binary is needed")
+    path = ws.write("sealer-written.yaml", yaml.safe_dump(by_sealer, sort_keys=False))
+    out = yaml.safe_load(ok(ws.sops("decrypt", path, key=cluster_key)))
+    assert out["spec"]["stringData"]["password"] == PLANT
+
+
+def test_wrong_identity_is_decrypt_failed(by_sealer: dict, ws: Workspace) -> None:
+    out = sopssecret.desired(as_stored(by_sealer), ring(make_age_key(ws.root / "keys", "stranger")), {})
+    assert (out.ready, out.reason) == (False, "DecryptFailed")
+    assert "no identity opens the data key" in out.message and PLANT not in out.message
+
+
+def test_no_identities_says_how_to_add_one(by_sealer: dict) -> None:
+    out = sopssecret.desired(as_stored(by_sealer), [], {})
+    assert (out.ready, out.reason) == (False, "NoIdentities")
+    assert ".agekey" in out.message
+
+
+@pytest.mark.parametrize("tamper", ["value", "removed", "reordered", "moved"])
+def test_tampering_is_a_mac_mismatch(tamper: str, by_sealer: dict, cluster_key: AgeKey) -> None:
+    obj = copy.deepcopy(by_sealer)
+    string_data = obj["spec"]["stringData"]
+    if tamper == "value":
+        enc = string_data["password"]
+        data = enc.split("data:")[1].split(",")[0]
+        flipped = base64.b64encode(bytes([base64.b64decode(data)[0] ^ 1]) + base64.b64decode(data)[1:]).decode()
+        string_data["password"] = enc.replace(f"data:{data},", f"data:{flipped},")
+    elif tamper == "removed":
+        del string_data["username"]
+    elif tamper == "reordered":  # what an unsorted hand-written file looks like once the API server sorted it
+        obj["spec"]["stringData"] = dict(reversed(list(string_data.items())))
+    else:
+        string_data["user2"] = string_data.pop("username")
+    out = sopssecret.desired(json.loads(json.dumps(obj)), ring(cluster_key), {})
+    assert (out.ready, out.reason) == (False, "MACMismatch"), out.message
+    assert PLANT not in out.message
+
+
+def test_vault_keys_need_a_configured_vault(by_sealer: dict, cluster_key: AgeKey) -> None:
+    obj = copy.deepcopy(by_sealer)
+    obj["sops"]["age"] = []
+    obj["sops"]["hc_vault"] = [{"vault_address": "https://attacker.example", "engine_path": "transit",
+                                "key_name": "k", "created_at": "2026-01-01T00:00:00Z", "enc": "vault:v1:AAAA"}]
+    out = sopssecret.desired(obj, ring(cluster_key), {"VAULT_TOKEN": "s.planted-token"})
+    assert (out.ready, out.reason) == (False, "DecryptFailed")  # other keys of the file would still be tried
+    assert "no Vault configured" in out.message and "planted-token" not in out.message
+    out = sopssecret.desired(obj, ring(cluster_key), {"VAULT_ADDR": "https://vault.internal:8200",
+                                                      "VAULT_TOKEN": "s.planted-token"})
+    assert (out.ready, out.reason) == (False, "DecryptFailed")
+    assert "not VAULT_ADDR" in out.message and "planted-token" not in out.message
+
+
+def test_age_ring_reads_every_agekey_item_and_skips_bad_ones(ws: Workspace) -> None:
+    a, b = make_age_key(ws.root / "keys", "ring-a"), make_age_key(ws.root / "keys", "ring-b")
+    r = agekeys.AgeRing()
+    body = identities_secret(a)
+    body["data"]["second.agekey"] = base64.b64encode(b.path.read_bytes()).decode()
+    body["data"]["broken.agekey"] = base64.b64encode(b"AGE-SECRET-KEY-1NOTAKEY\n").decode()
+    body["data"]["readme.txt"] = base64.b64encode(b"AGE-SECRET-KEY-1 ignored: not .agekey").decode()
+    notes = r.sync(body)
+    assert {i.recipient for i in r.identities()} == {a.recipient, b.recipient}
+    assert any("broken.agekey" in n and "skipped" in n for n in notes)
+    assert not any(a.identity in n or b.identity in n for n in notes)
+    r.sync(body, deleted=True)
+    assert len(r) == 0
+
+
+# --- end to end: the controller process and the emulator -------------------------------------------------------
+
+def _ready(kube: KubeServer, name: str, namespace: str, status: str, timeout: float = 30) -> dict:
+    def cond():
+        obj = kube.client.find("sealer.dev/v1alpha1", "SopsSecret", name, namespace) or {}
+        conds = (obj.get("status") or {}).get("conditions") or []
+        return conds[0] if conds and conds[0]["status"] == status else None
+
+    return kube.client.wait_for(cond, timeout=timeout, message=f"SopsSecret {namespace}/{name} Ready={status}")
+
+
+def _items(kube: KubeServer, name: str, namespace: str) -> dict[str, bytes] | None:
+    s = kube.client.find("v1", "Secret", name, namespace)
+    return decoded(s) if s else None
+
+
+def test_controller_decrypts_sopssecrets_from_both_writers(kube: KubeServer, tmp_path: Path, by_sealer: dict,
+                                                           by_sops: dict, cluster_key: AgeKey, ws: Workspace) -> None:
+    for ns in (NS, "app", "team"):
+        kube.client.ensure_namespace(ns)
+    proc, _port = start_controller(kube, tmp_path)
+    # a SopsSecret before any identity exists: NoIdentities, and it heals once the identity Secret arrives
+    kube.client.create(as_api(by_sealer))
+    assert _ready(kube, "db", "app", "False")["reason"] == "NoIdentities"
+    kube.client.create(identities_secret(cluster_key))
+    proc.wait_for_log("age identities from Secret sealer-age: 1", timeout=30)
+    _ready(kube, "db", "app", "True", timeout=30)  # the 2 s resync retries it
+    assert _items(kube, "db", "app") == EXPECTED
+    secret = kube.client.get("v1", "Secret", "db", "app")
+    assert secret["metadata"]["ownerReferences"][0]["kind"] == "SopsSecret"
+
+    other = as_api(by_sops)
+    other["metadata"]["namespace"] = "team"  # metadata is outside a mac_only_encrypted MAC, as designed
+    kube.client.create(other)
+    _ready(kube, "db", "team", "True")
+    assert _items(kube, "db", "team") == EXPECTED
+
+    # tamper: remove an item in place → MACMismatch, and the good Secret stays byte-identical
+    before = kube.client.get("v1", "Secret", "db", "app")["data"]
+    live = kube.client.get("sealer.dev/v1alpha1", "SopsSecret", "db", "app")
+    del live["spec"]["stringData"]["username"]
+    kube.client.replace(live)
+    cond = kube.client.wait_for(
+        lambda: (c := ((kube.client.get("sealer.dev/v1alpha1", "SopsSecret", "db", "app").get("status") or {})
+                       .get("conditions") or [{}])[0]) and c.get("reason") == "MACMismatch" and c,
+        timeout=30, message="MACMismatch")
+    assert cond["status"] == "False"
+    assert kube.client.get("v1", "Secret", "db", "app")["data"] == before
+
+    # drift: a hand edit of the produced Secret is put back
+    kube.client.patch("v1", "Secret", "db", {"data": {"password": base64.b64encode(b"hand").decode()}}, "team")
+    kube.client.wait_for(lambda: _items(kube, "db", "team") == EXPECTED, timeout=30, message="restored")
+
+    # nothing secret in the log, the events or the status
+    text = proc.log_text()
+    events = json.dumps(kube.client.events())
+    status = json.dumps([o.get("status") for o in kube.client.list("sealer.dev/v1alpha1", "SopsSecret")])
+    for where in (text, events, status):
+        assert PLANT not in where and cluster_key.identity not in where
+    assert "restored it from the SopsSecret" in events
+
+
+def as_api(obj: dict) -> dict:
+    """How a client sends it: the API server will sort keys anyway; the emulator keeps order, so sort here."""
+    return json.loads(json.dumps(obj, sort_keys=True))
+
+
+def test_vault_transit_sopssecret_opens_with_the_controllers_vault(openbao, tmp_path: Path) -> None:
+    """A SopsSecret wrapped for Vault Transit on a real OpenBao: opens with the controller's VAULT_ADDR and
+    VAULT_TOKEN; the same file naming another server is refused before any token is sent."""
+    openbao.enable_transit()
+    openbao.create_transit_key("cluster")
+    src = tmp_path / "db.yaml"
+    src.write_text(SECRET)
+    env = {k: v for k, v in openbao.env().items() if not k.startswith("SOPS_")}
+    r = run_sealer("encrypt", "--hc-vault-transit", f"{openbao.addr}/v1/transit/keys/cluster", "--kind",
+                   "sopssecret", src, env={**env, "HOME": str(tmp_path)})
+    assert r.returncode == 0, r.stderr
+    obj = as_stored(yaml.safe_load(r.stdout))
+    controller_env = {"VAULT_ADDR": openbao.addr, "VAULT_TOKEN": env["VAULT_TOKEN"]}
+    out = sopssecret.desired(obj, [], controller_env)
+    assert out.ready, out.message
+    assert decoded(out.secret) == EXPECTED
+    out = sopssecret.desired(obj, [], {**controller_env, "VAULT_ADDR": "http://127.0.0.1:1"})
+    assert (out.ready, out.reason) == (False, "DecryptFailed")
+    assert env["VAULT_TOKEN"] not in out.message
