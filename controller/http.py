@@ -36,11 +36,20 @@ def make_app(controller: Any) -> Any:
             return web.Response(status=503, text="no sealing key yet\n")
         return web.Response(body=current.cert_pem, content_type="application/x-pem-file")
 
+    def _open_all(data: bytes) -> None:
+        for obj in _objects(data):
+            sealer_sealed.open_items(obj, controller.keyring.private_keys())
+
+    def _rotate_all(data: bytes, cert: Any) -> list[dict[str, Any]]:
+        objects = _objects(data)
+        for obj in objects:
+            sealer_sealed.reencrypt(obj, controller.keyring.private_keys(), cert)
+        return objects
+
     async def verify(request: Any) -> Any:
-        try:
-            objects = _objects(await request.content.read(MAX_BODY))
-            for obj in objects:
-                sealer_sealed.open_items(obj, controller.keyring.private_keys())
+        data = await request.content.read(MAX_BODY)
+        try:  # RSA work off the event loop, so /healthz and /metrics answer during a large request
+            await asyncio.get_running_loop().run_in_executor(None, _open_all, data)
         except SealerError as e:
             return web.Response(status=409 if e.exit_code == 1 else 400, text=f"{e}\n")
         return web.Response(status=200, text="ok\n")
@@ -49,10 +58,9 @@ def make_app(controller: Any) -> Any:
         current = controller.keyring.current()
         if current is None:
             return web.Response(status=503, text="no sealing key yet\n")
+        data = await request.content.read(MAX_BODY)
         try:
-            objects = _objects(await request.content.read(MAX_BODY))
-            for obj in objects:
-                sealer_sealed.reencrypt(obj, controller.keyring.private_keys(), current.cert)
+            objects = await asyncio.get_running_loop().run_in_executor(None, _rotate_all, data, current.cert)
         except SealerError as e:
             return web.Response(status=409 if e.exit_code == 1 else 400, text=f"{e}\n")
         body = objects[0] if len(objects) == 1 else {"apiVersion": "v1", "kind": "List", "items": objects}
