@@ -21,6 +21,11 @@ def parse_args(argv: list[str] | None = None) -> tuple[runtime.Config, argparse.
     p.add_argument("--http-host", default="0.0.0.0", help="address to serve HTTP on")  # noqa: S104
     p.add_argument("--standalone", action="store_true", help="no kopf peering (a single replica)")
     p.add_argument("--peering", default="sealer", help="kopf peering name for several replicas")
+    p.add_argument("--vault-retry-min", default="1s", help="first retry after a failed VaultSecret sync (doubles, "
+                   "with jitter)")
+    p.add_argument("--vault-retry-max", default="5m", help="longest pause between VaultSecret retries")
+    p.add_argument("--vault-store-check-period", default="1m",
+                   help="how often Vault store tokens are renewed when due and unready stores re-checked")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args(argv)
     try:
@@ -28,14 +33,30 @@ def parse_args(argv: list[str] | None = None) -> tuple[runtime.Config, argparse.
                                 key_renew_period=runtime.parse_duration(args.key_renew_period),
                                 resync_period=runtime.parse_duration(args.resync_period), key_bits=args.key_bits,
                                 http_host=args.http_host, http_port=args.http_port)
+        vault = vaultsync_options(args)
     except ValueError as e:
         p.error(str(e))
+    args.vault_options = vault
     return config, args
+
+
+def vaultsync_options(args: argparse.Namespace) -> object:
+    from controller.vaultsync import Options
+
+    seconds = {name: runtime.parse_duration(getattr(args, name)).total_seconds()
+               for name in ("vault_retry_min", "vault_retry_max", "vault_store_check_period")}
+    if min(seconds.values()) <= 0:
+        raise ValueError("--vault-retry-min, --vault-retry-max and --vault-store-check-period must be above 0")
+    return Options(seconds["vault_retry_min"], max(seconds["vault_retry_min"], seconds["vault_retry_max"]),
+                   seconds["vault_store_check_period"])
 
 
 def main(argv: list[str] | None = None) -> int:
     config, args = parse_args(argv)
     runtime.ACTIVE_CONFIG = config
+    from controller import vaultsync
+
+    vaultsync.ACTIVE_OPTIONS = args.vault_options
     import kopf
 
     import controller.handlers  # noqa: F401 - registers the handlers with kopf

@@ -130,3 +130,106 @@ def age_identity_secret(type: str, body: Any, **_: Any) -> None:
     if type is not None:
         CONTROLLER.on_age_event(type, body)
 
+
+# === VaultSecret, VaultStore, ClusterVaultStore (issue 5, Vault part) =======================================
+# One async daemon per VaultSecret runs its refresh loop (sync in a worker thread, status through the API, then
+# sleep for refreshInterval, or backoff with jitter after a failure); spec changes and the force-sync annotation
+# wake it at once. Stores get status from a login + token lookup, and a timer that renews tokens when due.
+
+import asyncio  # noqa: E402
+
+from controller import vaultspec, vaultsync  # noqa: E402
+
+VAULT = vaultsync.VaultSync(CONTROLLER, retry_min=vaultsync.ACTIVE_OPTIONS.retry_min,
+                            retry_max=vaultsync.ACTIVE_OPTIONS.retry_max)
+CONTROLLER.register_source(runtime.Source("VaultSecret", "vaultsecrets", VAULT.reconcile))
+_VAULT_WAKE: dict[str, asyncio.Event] = {}
+
+
+def _vault_wake(uid: str | None) -> None:
+    event = _VAULT_WAKE.get(uid or "")
+    if event is not None:
+        event.set()
+
+
+async def _vault_pause(stopped: Any, wake: asyncio.Event, delay: float | None) -> None:
+    """Sleep until the delay is over, the object changed (wake) or the daemon is asked to stop."""
+    waits = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stopped.wait())]
+    try:
+        await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in waits:
+            task.cancel()
+
+
+@kopf.daemon(GROUP, VERSION, "vaultsecrets", cancellation_backoff=2.0, cancellation_timeout=10.0)
+async def vault_secret_loop(stopped: Any, body: Any, meta: Any, logger: Any, **_: Any) -> None:
+    uid = meta.get("uid") or ""
+    wake = _VAULT_WAKE.setdefault(uid, asyncio.Event())
+    try:
+        while not stopped:
+            wake.clear()
+            started = time.monotonic()
+            sync = await asyncio.to_thread(VAULT.sync, body)
+            patch = kopf.Patch()
+            report("VaultSecret", sync.result, started, body, meta, patch, logger)
+            patch.status.update(sync.status)
+            await asyncio.to_thread(VAULT.write_status, body, dict(patch.get("status") or {}))
+            try:
+                refresh = vaultspec.parse_vault_secret(body).refresh_seconds
+            except vaultspec.SpecError:
+                refresh = None
+            delay = VAULT.next_delay(uid, sync, refresh)
+            await _vault_pause(stopped, wake, delay)
+    finally:
+        if _VAULT_WAKE.get(uid) is wake:
+            del _VAULT_WAKE[uid]
+        VAULT.forget(uid)
+
+
+@kopf.on.update(GROUP, VERSION, "vaultsecrets", field="spec")
+@kopf.on.field(GROUP, VERSION, "vaultsecrets", field=("metadata", "annotations", vaultspec.FORCE_SYNC_ANNOTATION))
+async def vault_secret_changed(meta: Any, **_: Any) -> None:
+    _vault_wake(meta.get("uid"))
+
+
+def _store_status(result: runtime.Result, body: Any, meta: Any, patch: Any, logger: Any) -> None:
+    was = ((body.get("status") or {}).get("conditions") or [{}])[0]
+    patch.status["observedGeneration"] = meta.get("generation")
+    patch.status["conditions"] = [condition(result.ready, result.reason, result.message, meta.get("generation"))]
+    if not result.ready:
+        logger.warning("%s: %s", result.reason, result.message)
+        kopf.warn(body, reason=result.reason, message=result.message)
+    elif was.get("status") != "True":
+        kopf.info(body, reason=result.reason, message=result.message)
+
+
+def vault_store(body: Any, meta: Any, patch: Any, logger: Any, **_: Any) -> None:
+    VAULT.store_event("MODIFIED", body)
+    _store_status(VAULT.check_store(body), body, meta, patch, logger)
+
+
+def vault_store_timer(body: Any, meta: Any, patch: Any, logger: Any, **_: Any) -> None:
+    VAULT.maintain_store(body)
+    ready = ((body.get("status") or {}).get("conditions") or [{}])[0].get("status") == "True"
+    if not ready:
+        _store_status(VAULT.check_store(body), body, meta, patch, logger)
+
+
+def vault_store_event(type: str | None, body: Any, **_: Any) -> None:
+    if type is not None:
+        VAULT.store_event(type, body)
+
+
+for _plural in ("vaultstores", "clustervaultstores"):
+    kopf.on.resume(GROUP, VERSION, _plural)(vault_store)
+    kopf.on.create(GROUP, VERSION, _plural)(vault_store)
+    kopf.on.update(GROUP, VERSION, _plural, field="spec")(vault_store)
+    kopf.on.event(GROUP, VERSION, _plural)(vault_store_event)
+    kopf.timer(GROUP, VERSION, _plural, interval=vaultsync.ACTIVE_OPTIONS.store_check,
+               initial_delay=vaultsync.ACTIVE_OPTIONS.store_check, idle=0)(vault_store_timer)
+
+
+@kopf.on.cleanup()
+def vault_cleanup(**_: Any) -> None:
+    VAULT.shutdown()  # revokes the tokens we logged in for

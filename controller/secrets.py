@@ -50,9 +50,22 @@ def _differs(existing: Mapping[str, Any], desired: Mapping[str, Any], merge: boo
     return not {r.get("uid") for r in dm.get("ownerReferences") or []} <= have_uids
 
 
-def plan(existing: Mapping[str, Any] | None, desired: dict[str, Any], owner_uid: str | None) -> Plan:
+def plan(existing: Mapping[str, Any] | None, desired: dict[str, Any], owner_uid: str | None, *,
+         merge: bool = False) -> Plan:
     """What to do so the Secret matches ``desired``. ``owner_uid`` is the SealedSecret's uid. A Secret made
-    without ownerReferences (Bitnami's skip-set-owner-references) is recognised as ours by our label."""
+    without ownerReferences (Bitnami's skip-set-owner-references) is recognised as ours by our label.
+
+    ``merge=True`` (a VaultSecret's creationPolicy Merge): the owner asked to write its items into an existing
+    Secret it does not own, so items are merged in as with `sealer.dev/patch`, without the annotation; nothing
+    is created."""
+    if merge:
+        if existing is None:
+            return Plan(REFUSE, None, "TargetNotFound", "the Secret to merge into does not exist")
+        if not _differs(existing, desired, merge=True):
+            return Plan(NOOP)
+        if existing.get("immutable"):
+            return Plan(REFUSE, None, "Immutable", "the Secret is immutable and its content differs")
+        return Plan(UPDATE, {"data": dict(desired.get("data") or {})}, "Merged", "merged items into the Secret")
     if existing is None:
         return Plan(CREATE, desired, "Created", "created the Secret")
     annotations = (existing.get("metadata") or {}).get("annotations") or {}

@@ -1,0 +1,397 @@
+"""The VaultSecret runtime: read Vault through the store's shared client, write the Secret through
+`secrets.plan`, restart workloads when the data changed, decide when to read again.
+
+Decisions live in the pure modules (`vaultspec`, `secrets`); this module makes the API and Vault calls. A failed
+read never reaches `secrets.plan`: the existing Secret stays byte-identical whatever Vault does. The only
+deletion is the one the user asked for: every path answered 404 and `deletionPolicy: Delete`.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import logging
+import random
+import secrets as pysecrets
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from controller import metrics, secrets
+from controller import vaultspec as vs
+from controller.runtime import Controller, Result
+from controller.vaultclient import INVALID, NOT_FOUND, Clients, StoreClient, VaultError
+
+log = logging.getLogger("sealer.controller.vault")
+
+GROUP, VERSION = "sealer.dev", "v1alpha1"
+HMAC_SECRET = "sealer-vault-hmac"  # noqa: S105 - a Secret's name
+PLURALS = {"VaultStore": "vaultstores", "ClusterVaultStore": "clustervaultstores", "VaultSecret": "vaultsecrets"}
+# Reasons that a later read may fix by itself: retried with backoff. Anything else waits for a spec change.
+RETRIED = {"VaultUnavailable", "PermissionDenied", "NotFound", "StoreNotFound", "StoreNotReady", "StoreNotAllowed",
+           "InvalidStore", "TargetNotFound", "NotOwned", "Immutable", "ApiError", "InvalidSpec"}
+
+
+@dataclass
+class Options:
+    """`python -m controller --vault-...` flags."""
+
+    retry_min: float = 1.0  # first retry after a failed sync, seconds (then doubling, with jitter)
+    retry_max: float = 300.0  # longest pause between retries
+    store_check: float = 60.0  # how often each store's token is renewed when due and its status re-checked
+
+
+ACTIVE_OPTIONS = Options()  # set by __main__ before `controller.handlers` is imported
+
+
+def now_rfc3339() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Sync:
+    """One sync: the Ready outcome plus the VaultSecret status fields it sets."""
+
+    result: Result
+    status: dict[str, Any] = field(default_factory=dict)
+    retry: bool = False  # a failure worth retrying with backoff
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with jitter for failed syncs: min * 2^(n-1), capped, times a random 0.5..1."""
+
+    minimum: float = 1.0
+    maximum: float = 300.0
+    failures: int = 0
+
+    def next(self) -> float:
+        self.failures += 1
+        base = min(self.maximum, self.minimum * (2 ** min(self.failures - 1, 30)))
+        return base * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not crypto
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+class KubeCredentials:
+    """Login material from the Kubernetes API: Secret keys and TokenRequest tokens. Errors name the Secret or
+    ServiceAccount, never the value."""
+
+    def __init__(self, controller: Controller) -> None:
+        self._controller = controller
+
+    def secret_value(self, ref: vs.SecretKeyRef) -> str:
+        try:
+            secret = self._controller.kube.get_secret(ref.namespace, ref.name)
+        except Exception as e:
+            raise VaultError("ApiError", f"reading Secret {ref.namespace}/{ref.name}: {type(e).__name__}") from None
+        if secret is None:
+            raise VaultError(INVALID, f"credential Secret {ref.namespace}/{ref.name} not found")
+        raw = (secret.get("data") or {}).get(ref.key)
+        if raw is None:
+            raise VaultError(INVALID, f"credential Secret {ref.namespace}/{ref.name} has no key {ref.key!r}")
+        try:
+            return base64.b64decode(raw).decode()
+        except (ValueError, UnicodeDecodeError):
+            raise VaultError(INVALID, f"credential Secret {ref.namespace}/{ref.name} key {ref.key!r} is not "
+                                      "UTF-8 text") from None
+
+    def service_account_token(self, namespace: str, name: str, audiences: tuple[str, ...]) -> str:
+        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                "spec": {"audiences": list(audiences), "expirationSeconds": 600}}
+        kube = self._controller.kube
+        try:
+            resp = kube.core.create_namespaced_service_account_token(name, namespace, body, _preload_content=False)
+            token = (json.loads(resp.data).get("status") or {}).get("token")
+        except Exception as e:
+            status = getattr(e, "status", None)
+            raise VaultError(INVALID if status == 404 else "ApiError",
+                             f"TokenRequest for ServiceAccount {namespace}/{name} failed "
+                             f"({f'HTTP {status}' if status else type(e).__name__})") from None
+        if not token:
+            raise VaultError("ApiError", f"TokenRequest for ServiceAccount {namespace}/{name} returned no token")
+        return token
+
+
+class VaultSync:
+    """State shared by the Vault handlers: store objects seen on the watch, store clients, the HMAC key,
+    per-VaultSecret locks and backoff."""
+
+    def __init__(self, controller: Controller, *, retry_min: float = 1.0, retry_max: float = 300.0) -> None:
+        self.controller = controller
+        self.clients = Clients(KubeCredentials(controller))
+        self.retry_min, self.retry_max = retry_min, retry_max
+        self._stores: dict[tuple[str, str | None, str], dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._backoff: dict[str, Backoff] = {}
+        self._hmac_key: bytes | None = None
+
+    # --- the HMAC key -------------------------------------------------------------------------------------
+
+    def hmac_key(self) -> bytes:
+        """32 random bytes kept in the Secret sealer-vault-hmac of the controller's namespace, made by the first
+        replica that needs it (create-if-absent, so replicas agree). Losing it costs nothing but one status
+        hash that can no longer be compared (no rollout restart is triggered by a key change)."""
+        if self._hmac_key is not None:
+            return self._hmac_key
+        with self._lock:
+            if self._hmac_key is None:
+                ns = self.controller.config.namespace
+                kube = self.controller.kube
+                found = kube.get_secret(ns, HMAC_SECRET)
+                if found is None:
+                    body = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                            "metadata": {"name": HMAC_SECRET, "namespace": ns,
+                                         "labels": {"app.kubernetes.io/part-of": "sealer"},
+                                         "annotations": {"sealer.dev/purpose": "keys status.dataHash of VaultSecrets"}},
+                            "data": {"key": base64.b64encode(pysecrets.token_bytes(32)).decode()}}
+                    found = kube.create_secret_if_absent(ns, body) or kube.get_secret(ns, HMAC_SECRET)
+                key = base64.b64decode(((found or {}).get("data") or {}).get("key") or "")
+                if len(key) < 16:
+                    raise VaultError("ApiError", f"Secret {ns}/{HMAC_SECRET} holds no usable key")
+                self._hmac_key = key
+        return self._hmac_key
+
+    # --- stores -------------------------------------------------------------------------------------------
+
+    def store_event(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        """A VaultStore / ClusterVaultStore watch event: keep the object, drop its client when it goes."""
+        meta = body.get("metadata") or {}
+        key = (str(body.get("kind")), meta.get("namespace") if body.get("kind") == "VaultStore" else None,
+               str(meta.get("name")))
+        with self._lock:
+            if event_type == "DELETED":
+                self._stores.pop(key, None)
+            else:
+                self._stores[key] = dict(body)
+        if event_type == "DELETED":
+            self.clients.drop(*key)
+
+    def find_store(self, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+        key = (kind, namespace if kind == "VaultStore" else None, name)
+        with self._lock:
+            found = self._stores.get(key)
+        if found is not None:
+            return found
+        # not seen on the watch yet (start-up order): ask the API
+        ns = namespace if kind == "VaultStore" else None
+        kube = self.controller.kube
+        try:
+            if ns is None:
+                resp = kube.custom.get_cluster_custom_object(GROUP, VERSION, PLURALS[kind], name,
+                                                             _preload_content=False)
+                return json.loads(resp.data)
+            return kube.get_object(f"{GROUP}/{VERSION}", PLURALS[kind], ns, name)
+        except Exception as e:
+            if getattr(e, "status", None) == 404:
+                return None
+            raise
+
+    def store_client(self, obj: Mapping[str, Any]) -> StoreClient:
+        return self.clients.get(vs.parse_store(obj))
+
+    def check_store(self, obj: Mapping[str, Any]) -> Result:
+        """Log in and look the token up: the store's Ready condition."""
+        try:
+            client = self.store_client(obj)
+            return Result(True, "Valid", client.check())
+        except vs.SpecError as e:
+            return Result(False, "InvalidStore", str(e))
+        except VaultError as e:
+            return Result(False, e.reason, e.message)
+
+    def maintain_store(self, obj: Mapping[str, Any]) -> None:
+        """Renew the store's token when due (no request otherwise)."""
+        try:
+            spec = vs.parse_store(obj)
+        except vs.SpecError:
+            return
+        client = self.clients.find(spec.kind, spec.namespace, spec.name)
+        if client is not None and client.store.fingerprint == spec.fingerprint:
+            try:
+                client.maintain()
+            except VaultError as e:
+                log.warning("%s: token renewal failed: %s", spec.ref, e.reason)
+
+    def shutdown(self) -> None:
+        self.clients.close()
+
+    # --- VaultSecrets -------------------------------------------------------------------------------------
+
+    def _lock_for(self, uid: str) -> threading.Lock:
+        with self._lock:
+            return self._locks.setdefault(uid, threading.Lock())
+
+    def forget(self, uid: str) -> None:
+        with self._lock:
+            self._locks.pop(uid, None)
+            self._backoff.pop(uid, None)
+
+    def next_delay(self, uid: str, sync: Sync, refresh_seconds: float | None) -> float | None:
+        """Seconds until the next sync: the refresh interval after a success (None = only when woken),
+        backoff with jitter after a failure worth retrying."""
+        with self._lock:
+            backoff = self._backoff.setdefault(uid, Backoff(self.retry_min, self.retry_max))
+        if sync.result.ready:
+            backoff.reset()
+            return refresh_seconds if refresh_seconds else None
+        if sync.retry:
+            return backoff.next()
+        return None
+
+    def reconcile(self, body: Mapping[str, Any]) -> Result:
+        """The `Source` entry point (drift restoration): sync once, status left to the refresh loop."""
+        return self.sync(body).result
+
+    def sync(self, body: Mapping[str, Any]) -> Sync:
+        uid = str((body.get("metadata") or {}).get("uid") or "")
+        started = time.monotonic()
+        with self._lock_for(uid):
+            try:
+                return self._sync(body)
+            except VaultError as e:
+                return Sync(Result(False, e.reason, e.message), retry=e.reason in RETRIED)
+            except vs.SpecError as e:
+                return Sync(Result(False, "InvalidSpec", str(e)))
+            except Exception as e:  # an API hiccup: report it, retry later, never crash the loop
+                status = getattr(e, "status", None)
+                log.warning("VaultSecret sync failed: %s", type(e).__name__)
+                return Sync(Result(False, "ApiError", f"Kubernetes API error ({status or type(e).__name__})"),
+                            retry=True)
+            finally:
+                metrics.VAULT_SYNC_DURATION.observe(time.monotonic() - started)
+
+    def _sync(self, body: Mapping[str, Any]) -> Sync:
+        meta = body.get("metadata") or {}
+        spec = vs.parse_vault_secret(body)
+        store_obj = self.find_store(spec.store_kind, spec.namespace, spec.store_name)
+        if store_obj is None:
+            where = f"namespace {spec.namespace}" if spec.store_kind == "VaultStore" else "the cluster"
+            return Sync(Result(False, "StoreNotFound", f"{spec.store_kind} {spec.store_name} not found in {where}"),
+                        retry=True)
+        try:
+            store = vs.parse_store(store_obj)
+        except vs.SpecError as e:
+            return Sync(Result(False, "InvalidStore", f"{spec.store_kind} {spec.store_name}: {e}"), retry=True)
+        labels = self._namespace_labels(spec.namespace) if store.needs_namespace_labels else None
+        refused = vs.store_allows(store, spec.namespace, labels)
+        if refused:
+            return Sync(Result(False, "StoreNotAllowed", refused), retry=True)
+        client = self.clients.get(store)
+
+        fetched: dict[tuple[str, int | None], Mapping[str, Any]] = {}
+        missing: list[str] = []
+        for path, version in spec.reads():
+            try:
+                fetched[(path, version)] = client.read(path, version)
+            except VaultError as e:
+                if e.reason != NOT_FOUND:
+                    raise
+                missing.append(path + (f" (version {version})" if version else ""))
+        if missing:
+            return self._not_found(body, spec, missing, all_missing=not fetched)
+        data = vs.build_data(spec, fetched)
+
+        previous = (body.get("status") or {}).get("dataHash")
+        key = self.hmac_key()
+        digest = vs.data_hmac(key, data)
+        desired = vs.desired_secret(body, spec, data)
+        kube = self.controller.kube
+        existing = kube.get_secret(spec.namespace, spec.target.name)
+        merge = spec.target.creation_policy == vs.MERGE
+        if merge and existing is None:
+            return Sync(Result(False, "TargetNotFound", f"Secret {spec.target.name} does not exist; creationPolicy "
+                                                        "Merge writes into an existing Secret only"), retry=True)
+        step = secrets.plan(existing, desired, meta.get("uid"), merge=merge)
+        if step.action == secrets.REFUSE:
+            message = step.message.replace("this SealedSecret", "this VaultSecret")
+            return Sync(Result(False, step.reason, message), retry=True)
+        if step.action == secrets.CREATE:
+            kube.create_secret(spec.namespace, step.body or {})
+        elif step.action == secrets.UPDATE:
+            kube.patch_secret(spec.namespace, spec.target.name, step.body or {})
+        wrote = step.action != secrets.NOOP
+        now = now_rfc3339()
+        status: dict[str, Any] = {"refreshTime": now, "dataHash": digest}
+        items = vs.plural(len(data), "item")
+        reads = vs.plural(len(fetched), "Vault secret")
+        if wrote:
+            status["syncedAt"] = now
+            message = f"{step.message}: {items} from {reads}"
+            if vs.hash_changed(previous, digest, key):
+                restarted = self._rollout_restart(spec, now)
+                if restarted:
+                    message += f"; restarted {restarted}"
+        else:
+            message = f"{items} from {reads}, unchanged"
+        return Sync(Result(True, step.reason if wrote else "Synced", message, wrote), status)
+
+    def _namespace_labels(self, namespace: str) -> dict[str, str]:
+        kube = self.controller.kube
+        try:
+            resp = kube.core.read_namespace(namespace, _preload_content=False)
+        except Exception as e:
+            if getattr(e, "status", None) == 404:
+                return {}
+            raise
+        return (json.loads(resp.data).get("metadata") or {}).get("labels") or {}
+
+    def _not_found(self, body: Mapping[str, Any], spec: vs.VaultSecretSpec, missing: list[str],
+                   all_missing: bool) -> Sync:
+        """Vault says (authoritatively) that a path does not exist. The Secret stays, unless every path is gone
+        and the user chose deletionPolicy Delete."""
+        message = f"not found in Vault: {', '.join(missing[:10])}"
+        if all_missing and spec.target.deletion_policy == vs.DELETE:
+            kube = self.controller.kube
+            existing = kube.get_secret(spec.namespace, spec.target.name)
+            if existing is not None and _ours(existing, (body.get("metadata") or {}).get("uid"), spec):
+                kube.core.delete_namespaced_secret(spec.target.name, spec.namespace)
+                message += f"; deleted Secret {spec.target.name} (deletionPolicy Delete)"
+                return Sync(Result(False, NOT_FOUND, message, True), {"dataHash": None}, retry=True)
+        return Sync(Result(False, NOT_FOUND, message + "; the existing Secret is kept"), retry=True)
+
+    def _rollout_restart(self, spec: vs.VaultSecretSpec, now: str) -> str:
+        """Patch the pod template annotation of each target (as `kubectl rollout restart` does). A missing
+        workload is logged, not an error: the Secret is already written."""
+        if not spec.rollout_restart:
+            return ""
+        import kubernetes
+
+        apps = kubernetes.client.AppsV1Api(self.controller.kube.api)
+        patch = {"spec": {"template": {"metadata": {"annotations": {vs.RESTARTED_AT_ANNOTATION: now}}}}}
+        done = []
+        for kind, name in spec.rollout_restart:
+            fn = getattr(apps, f"patch_namespaced_{kind.lower().replace('set', '_set')}")
+            try:
+                fn(name, spec.namespace, patch, _preload_content=False)
+                done.append(f"{kind} {name}")
+            except Exception as e:
+                log.warning("VaultSecret %s/%s: could not restart %s %s (%s)", spec.namespace, spec.name, kind, name,
+                            getattr(e, "status", None) or type(e).__name__)
+        return ", ".join(done)
+
+    def write_status(self, body: Mapping[str, Any], status: Mapping[str, Any]) -> None:
+        """Merge-patch the VaultSecret's status subresource (the refresh loop is a daemon: kopf applies no
+        patch for it while it runs)."""
+        meta = body.get("metadata") or {}
+        try:
+            self.controller.kube.custom.patch_namespaced_custom_object_status(
+                GROUP, VERSION, meta.get("namespace"), "vaultsecrets", meta.get("name"), {"status": dict(status)},
+                _preload_content=False)
+        except Exception as e:
+            if getattr(e, "status", None) != 404:  # deleted meanwhile: nothing to tell
+                log.warning("VaultSecret %s/%s: status not written (%s)", meta.get("namespace"), meta.get("name"),
+                            getattr(e, "status", None) or type(e).__name__)
+
+
+def _ours(existing: Mapping[str, Any], uid: str | None, spec: vs.VaultSecretSpec) -> bool:
+    meta = existing.get("metadata") or {}
+    if any(r.get("uid") == uid and r.get("controller") for r in meta.get("ownerReferences") or []):
+        return True
+    return spec.target.creation_policy == vs.ORPHAN and (meta.get("labels") or {}).get(vs.MANAGED_BY_LABEL) == \
+        vs.MANAGED_BY
