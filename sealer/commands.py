@@ -705,3 +705,8 @@ def rotate(files, age_key_file) -> None:
     for file, text in results:
         atomic_write(file, text.encode())
     _note(f"rotated {_plural(len(results), 'file')}")
+
+
+from sealer.lint.command import lint  # noqa: E402
+
+cli.add_command(lint)

@@ -1,0 +1,1 @@
+"""One module per rule family; `document.check` dispatches a parsed YAML/JSON document to them."""
