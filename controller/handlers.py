@@ -210,9 +210,9 @@ def vault_store(body: Any, meta: Any, patch: Any, logger: Any, **_: Any) -> None
 
 
 def vault_store_timer(body: Any, meta: Any, patch: Any, logger: Any, **_: Any) -> None:
-    VAULT.maintain_store(body)
+    failing = VAULT.maintain_store(body)
     ready = ((body.get("status") or {}).get("conditions") or [{}])[0].get("status") == "True"
-    if not ready:
+    if failing or not ready:
         _store_status(VAULT.check_store(body), body, meta, patch, logger)
 
 

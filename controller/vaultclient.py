@@ -74,7 +74,7 @@ class _Token:
 
     def expired(self, now: float) -> bool:
         at = self.expires_at()
-        return at is not None and now >= at - 1.0
+        return at is not None and now >= at - min(1.0, self.ttl / 10)  # a margin for the request in flight
 
     def renew_due(self, now: float) -> bool:
         return self.renewable and self.ttl > 0 and now >= self.since + self.ttl * RENEW_FRACTION
@@ -102,7 +102,7 @@ class StoreClient:
         self._client = hvac.Client(url=store.server, verify=verify, timeout=TIMEOUT,
                                    namespace=store.vault_namespace or None)
         self.logins = 0
-        self.last_error: VaultError | None = None
+        self.unavailable = False  # the last call found Vault unreachable or failing: the store timer re-checks
 
     # --- one request ------------------------------------------------------------------------------------
 
@@ -123,14 +123,17 @@ class StoreClient:
             if status == 400:
                 raise VaultError(DENIED if operation == "login" else INVALID,
                                  f"{what}: Vault refused the request (HTTP 400) ({self.store.ref})", 400) from None
+            self.unavailable = True
             raise VaultError(UNAVAILABLE, f"{what}: Vault answered HTTP {status or 'error'} ({self.store.ref})",
                              status) from None
         except (requests.exceptions.RequestException, OSError) as e:
             metrics.VAULT_REQUESTS.inc(operation, "error")
+            self.unavailable = True
             raise VaultError(UNAVAILABLE, f"{what}: Vault at {self.store.server} is unreachable "
                                           f"({type(e).__name__})") from None
         code = getattr(result, "status_code", 200)
         metrics.VAULT_REQUESTS.inc(operation, str(code))
+        self.unavailable = False
         return result
 
     # --- tokens ------------------------------------------------------------------------------------------

@@ -205,18 +205,21 @@ class VaultSync:
         except VaultError as e:
             return Result(False, e.reason, e.message)
 
-    def maintain_store(self, obj: Mapping[str, Any]) -> None:
-        """Renew the store's token when due (no request otherwise)."""
+    def maintain_store(self, obj: Mapping[str, Any]) -> bool:
+        """Renew the store's token when due (no request otherwise). True if the store needs a fresh check: its
+        client found Vault unavailable since the last one."""
         try:
             spec = vs.parse_store(obj)
         except vs.SpecError:
-            return
+            return False
         client = self.clients.find(spec.kind, spec.namespace, spec.name)
-        if client is not None and client.store.fingerprint == spec.fingerprint:
-            try:
-                client.maintain()
-            except VaultError as e:
-                log.warning("%s: token renewal failed: %s", spec.ref, e.reason)
+        if client is None or client.store.fingerprint != spec.fingerprint:
+            return False
+        try:
+            client.maintain()
+        except VaultError as e:
+            log.warning("%s: token renewal failed: %s", spec.ref, e.reason)
+        return client.unavailable
 
     def shutdown(self) -> None:
         self.clients.close()

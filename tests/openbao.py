@@ -161,6 +161,33 @@ class Bao:
             proc.wait(timeout=_STOP_TIMEOUT)
 
 
+def start_again(bao: Bao) -> None:
+    """Start a stopped `bao` again on the SAME address, in place (pid and process updated; `bao.stop()` and the
+    `start_openbao` context stop the new process). A dev server keeps nothing in memory across a restart: the
+    test re-creates the mounts, policies, tokens and secrets it needs. Plain HTTP servers only (a -dev-tls server
+    would come back with a new CA)."""
+    if bao.ca_cert is not None:
+        raise OpenBaoError("start_again supports plain HTTP dev servers only")
+    if bao.alive():
+        raise OpenBaoError("the server is still running: stop() it first")
+    binary = bao_binary()
+    if binary is None:
+        raise OpenBaoError("bao CLI not found")
+    port = int(bao.addr.rsplit(":", 1)[1])
+    deadline = time.monotonic() + READY_TIMEOUT
+    attempt = 100
+    while True:  # the port may linger for a moment after the old process exits
+        attempt += 1
+        try:
+            new = _launch(binary, bao.home.parent, False, attempt, port=port)
+            break
+        except OpenBaoError as e:
+            if "address already in use" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    bao.pid, bao.log, bao._proc = new.pid, new.log, new._proc
+
+
 def _health(addr: str, ca_cert: Path | None) -> bool:
     """True once the server answers /v1/sys/health as initialised and unsealed (HTTP 200)."""
     ctx = None
@@ -184,8 +211,8 @@ def _tail(path: Path, lines: int = 15) -> str:
         return "(no log)"
 
 
-def _launch(binary: str, base: Path, tls: bool, attempt: int) -> Bao:
-    port = free_port()
+def _launch(binary: str, base: Path, tls: bool, attempt: int, port: int | None = None) -> Bao:
+    port = port or free_port()
     home = base / "home"
     home.mkdir(parents=True, exist_ok=True)
     log = base / f"openbao-{attempt}.log"
