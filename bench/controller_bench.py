@@ -1,6 +1,6 @@
 """The controller under a burst: N SealedSecrets (5 values each) created at once against the API emulator.
 
-Three processes share the machine: the Kubernetes API emulator (`python -m tests.kube`, kmock in its own
+Three processes share the machine: the Kubernetes API emulator (`python -m sealer.demo.apiserver`, kmock in its own
 interpreter, so its CPU time is its own), the controller (`python -m controller --standalone --key-bits 4096`,
 with its RSA-4096 key Secret created beforehand so key generation is not measured) and this bench (one asyncio
 client for the creates and one watch on Secrets, which timestamps each Secret when its ADDED event arrives).
@@ -178,10 +178,10 @@ def free_port() -> int:
 
 
 def start_emulator(work: Path) -> tuple[Any, str]:
-    """`python -m tests.kube DIR` in its own process; (Proc, url)."""
-    from tests.kube import spawn
+    """`python -m sealer.demo.apiserver DIR` in its own process; (Proc, url)."""
+    from sealer.demo.apiserver import spawn
 
-    proc = spawn([sys.executable, "-m", "tests.kube", str(work / "kube")], kubeconfig=None,
+    proc = spawn([sys.executable, "-m", "sealer.demo.apiserver", str(work / "kube")], kubeconfig=None,
                  log=work / "emulator.log", cwd=ROOT)
     text = proc.wait_for_log("kubeconfig:", timeout=60)
     url = re.search(r"^url: (\S+)$", text, re.M)
@@ -192,7 +192,7 @@ def start_emulator(work: Path) -> tuple[Any, str]:
 
 
 def start_controller(work: Path, kubeconfig: Path) -> Any:
-    from tests.kube import spawn
+    from sealer.demo.apiserver import spawn
 
     argv = [sys.executable, "-m", "controller", "--standalone", "--key-bits", "4096", "--http-host", "127.0.0.1",
             "--http-port", str(free_port())]
@@ -461,7 +461,7 @@ def summarise_profile(path: Path) -> list[str]:
 def one_burst(work: Path, key_secret: Mapping[str, Any], idle: Sequence[Mapping[str, Any]],
               burst: Sequence[Mapping[str, Any]], originals: Sequence[Mapping[str, Any]], *, concurrency: int,
               pause: float, peer: Callable[[], Timing] | None, peer_ops: int, profile: Path | None = None) -> Burst:
-    from tests.kube import KubeClient, write_kubeconfig
+    from sealer.demo.apiserver import KubeClient, write_kubeconfig
 
     run = Burst(secrets=len(burst), peer_ops=peer_ops)
     work.mkdir(parents=True, exist_ok=True)

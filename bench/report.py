@@ -398,8 +398,9 @@ def _controller_notes(cfg: Config, c: controller_bench.ControllerResults) -> lis
     if c.missing or not c.runs:
         return []
     cores = os.cpu_count() or 1
-    out = [f"Controller rows: three processes share the {cores} cores: the API emulator (`python -m tests.kube`, "
-           "kmock, its own interpreter), the controller (`python -m controller --standalone --key-bits 4096`, "
+    out = [f"Controller rows: three processes share the {cores} cores: the API emulator "
+           "(`python -m sealer.demo.apiserver`, kmock, its own interpreter), the controller "
+           "(`python -m controller --standalone --key-bits 4096`, "
            "default resync and renewal periods; its RSA-4096 key Secret is created before it starts, so key "
            "generation is not measured) and the bench client (aiohttp, "
            f"{c.concurrency} creates in flight, one watch on Secrets). Latency = the create request returned → the "

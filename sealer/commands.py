@@ -707,6 +707,15 @@ def rotate(files, age_key_file) -> None:
     _note(f"rotated {_plural(len(results), 'file')}")
 
 
+@cli.command(context_settings=CONTEXT)
+@click.option("--keep", is_flag=True, help="Keep the working directory (logs, files) for a look afterwards.")
+def demo(keep: bool) -> None:
+    """Run the whole product on this machine: emulated cluster, real controller, seal, SOPS, Vault, lint."""
+    from sealer import demo as demo_mod
+
+    raise SystemExit(demo_mod.run(keep=keep))
+
+
 from sealer.lint.command import lint  # noqa: E402
 
 cli.add_command(lint)
