@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import secrets
 from pathlib import Path
 from typing import Any
@@ -380,3 +381,117 @@ def test_clients_are_shared_per_store_and_replaced_on_change(openbao: Bao) -> No
     assert b is not a and clients.find("VaultStore", "app", "v") is b
     clients.close()
     assert clients.all() == []
+
+
+# --- Kubernetes auth: a real OpenBao calling a TokenReview endpoint ------------------------------------------
+
+
+class TokenAuthority:
+    """What Kubernetes does for Vault's Kubernetes auth, reduced to the two calls involved: it issues
+    ServiceAccount JWTs (RS256, projected-token claims, as the TokenRequest API returns them) and answers
+    TokenReview on 127.0.0.1 for the tokens it issued. The emulator has no TokenRequest API, so the controller's
+    own TokenRequest call is not part of this test: `service_account_token` stands in for it."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.issued: dict[str, tuple[str, str, tuple[str, ...]]] = {}
+        self.reviews = 0
+        authority = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                authority.reviews += 1
+                found = authority.issued.get((body.get("spec") or {}).get("token") or "")
+                status: dict[str, Any] = {"authenticated": False}
+                if self.path == "/apis/authentication.k8s.io/v1/tokenreviews" and found:
+                    ns, name, auds = found
+                    status = {"authenticated": True, "audiences": list(auds), "user": {
+                        "username": f"system:serviceaccount:{ns}:{name}", "uid": f"uid-{name}",
+                        "groups": ["system:serviceaccounts", f"system:serviceaccounts:{ns}"]}}
+                out = json.dumps({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+                                  "status": status}).encode()
+                self.send_response(201)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def service_account_token(self, namespace: str, name: str, audiences: tuple[str, ...]) -> str:
+        import time
+
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        def b64(raw: bytes) -> str:
+            return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+        now = int(time.time())
+        claims = {"iss": "https://kubernetes.default.svc.cluster.local", "aud": list(audiences), "iat": now,
+                  "nbf": now, "exp": now + 600, "sub": f"system:serviceaccount:{namespace}:{name}",
+                  "kubernetes.io": {"namespace": namespace, "serviceaccount": {"name": name, "uid": f"uid-{name}"}}}
+        signing = b64(json.dumps({"alg": "RS256", "typ": "JWT", "kid": "test"}).encode()) + "." + b64(
+            json.dumps(claims).encode())
+        sig = self.key.sign(signing.encode(), padding.PKCS1v15(), hashes.SHA256())
+        token = signing + "." + b64(sig)
+        self.issued[token] = (namespace, name, audiences)
+        return token
+
+    def secret_value(self, ref: vs.SecretKeyRef) -> str:
+        raise VaultError("InvalidSpec", "no Secrets here")
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_kubernetes_auth_against_openbao_token_review(openbao: Bao) -> None:
+    mount = f"k8s-{secrets.token_hex(3)}"
+    authority = TokenAuthority()
+    try:
+        openbao.api("POST", f"sys/auth/{mount}", {"type": "kubernetes"})
+        from sealer import keys
+
+        _, ca = keys.generate(bits=2048, cn="test-cluster-ca")  # required by OpenBao; unused over http
+        openbao.api("POST", f"auth/{mount}/config", {"kubernetes_host": authority.url, "disable_local_ca_jwt": True,
+                                                     "kubernetes_ca_cert": keys.cert_pem(ca).decode()})
+        openbao.write_policy(f"{mount}-read", 'path "secret/data/k8s/*" { capabilities = ["read"] }')
+        openbao.api("POST", f"auth/{mount}/role/app", {
+            "bound_service_account_names": ["app-reader"], "bound_service_account_namespaces": ["app"],
+            "audience": "vault", "token_policies": [f"{mount}-read"], "token_ttl": "60s"})
+        openbao.api("POST", "secret/data/k8s/db", {"data": {"password": "via-k8s"}})
+        auth = {"kubernetes": {"mount": mount, "role": "app", "serviceAccount": {"name": "app-reader"}}}
+        client = StoreClient(spec_for(openbao, auth), authority)
+        assert client.read("k8s/db") == {"password": "via-k8s"}
+        assert client.logins == 1 and authority.reviews == 1  # OpenBao asked "Kubernetes" about the token
+        assert "kubernetes auth" in client.check()
+        client.close()
+
+        # another ServiceAccount than the role is bound to, or a token Kubernetes does not vouch for: refused
+        other = {"kubernetes": {"mount": mount, "role": "app", "serviceAccount": {"name": "intruder"}}}
+        with pytest.raises(VaultError) as e:
+            StoreClient(spec_for(openbao, other), authority).read("k8s/db")
+        assert e.value.reason == "PermissionDenied"
+
+        forged = StoreClient(spec_for(openbao, auth), authority)
+        forged._credentials = type("C", (), {  # a token shaped like a real one, never issued
+            "service_account_token": lambda self, ns, name, auds: authority.service_account_token(ns, name, auds)
+            .rsplit(".", 1)[0] + ".AAAA",
+            "secret_value": authority.secret_value})()
+        with pytest.raises(VaultError) as e:
+            forged.read("k8s/db")
+        assert e.value.reason == "PermissionDenied"
+    finally:
+        authority.close()
