@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import math
 import re
 from collections.abc import Callable, Iterator
@@ -79,9 +80,11 @@ def is_ciphertext(value: str) -> bool:
 
 
 _TEMPLATE_MARK = "_tpl_"  # what yamlnodes puts where a `{{ ... }}` template was
-_REFERENCE = re.compile(
-    r"\$\{|\$\(|\{\{|\}\}|%\(|%s|%d|\{\d*\}|\{[a-z_][a-z0-9_.]*\}|^\$[A-Za-z_]|^<[^>]*>$|^\[[A-Z_]+\]$"
-    r"|process\.env|os\.environ|getenv|secretKeyRef|valueFrom|vault:|ref\+|^!|^@|^\*+$|^env:|_tpl_", re.I)
+_REFERENCE = re.compile(  # searched in the lowercased value
+    r"\$\{|\$\(|\{\{|\}\}|%\(|%s|%d|\{\d*\}|\{[a-z_][a-z0-9_.]*\}|process\.env|os\.environ|getenv|secretkeyref"
+    r"|valuefrom|vault:|ref\+|_tpl_")
+_REFERENCE_WHOLE = re.compile(  # matched at the start: `$VAR`, `<password>`, `[REDACTED]`, `****`, tags, KeyVault
+    r"\$[A-Za-z_]|<[^>]*>$|\[[A-Z_]+\]$|\*+$|env:|!(?:Ref|Sub|GetAtt|ImportValue|vault|env)\b|@Microsoft\.KeyVault\(")
 _PLACEHOLDER_WORDS = (
     "changeme", "change-me", "change_me", "changeit", "placeholder", "example", "your-", "your_", "yourpass",
     "xxxx", "****", "....", "redacted", "replace", "fixme", "todo", "dummy", "notasecret", "not-a-secret",
@@ -102,7 +105,8 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+(
 
 
 def is_reference(value: str) -> bool:
-    return _REFERENCE.search(value) is not None
+    """A value filled in later: `${VAR}`, `$(VAR)`, Helm/Go templates, format strings, env lookups."""
+    return _REFERENCE_WHOLE.match(value) is not None or _REFERENCE.search(value.lower()) is not None
 
 
 def is_placeholder(value: str) -> bool:
@@ -122,7 +126,7 @@ def plausible_secret(value: str, threshold: float, *, structured: bool) -> bool:
         return False
     if v.isdigit() and len(v) < 8:
         return False
-    if is_reference(v) or is_placeholder(v) or _PATHISH.search(v) or _DIGEST.match(v) or is_ciphertext(v):
+    if is_ciphertext(v) or is_reference(v) or is_placeholder(v) or _PATHISH.search(v) or _DIGEST.match(v):
         return False
     if not structured and (_IDENTIFIER.match(v) or any(c.isspace() for c in v)):
         return False
@@ -149,6 +153,7 @@ _NOT_A_VALUE_PREFIX = re.compile(
 _CAMEL = re.compile(r"([a-z0-9])([A-Z])")
 
 
+@functools.lru_cache(maxsize=4096)
 def sensitive_name(name: str) -> bool:
     """A setting whose value is a credential: `password`, `DB_PASSWORD`, `api-key`, `client_secret`, ... but
     not `secretName`, `existingSecret`, `tokenPath`, `password_file`, which hold references to one."""
@@ -239,6 +244,7 @@ DETECTORS: tuple[Detector, ...] = (
              check=_jwt),
 )
 
+_KEYWORDS = frozenset(k for d in DETECTORS for k in d.keywords)
 _URL = re.compile(r"://([^\s:/?#@\"'<>\[\]{}`]{0,128}):([^\s/@\"'<>`]{1,256})@(?=[\w\[])")
 _URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,30}$")
 _DOC_HOST = re.compile(r"[\w.-]*?(?:\.|^)(?:example\.(?:com|org|net)|example)(?![\w-])", re.I)
@@ -279,17 +285,16 @@ def _generic_hits(text: str, low: str, code: bool, threshold: float) -> Iterator
     for m in _GENERIC_KEYWORD.finditer(low):
         if m.start() < last_end:
             continue
-        # widen to the whole name the keyword is part of
-        start = m.start()
-        while start > 0 and (low[start - 1].isalnum() or low[start - 1] in "_.-"):
-            start -= 1
         end = _NAME_CHAR.match(low, m.end()).end()
         last_end = end
+        a = _ASSIGN.match(text, end)  # most keyword hits are not assignments: the cheap test first
+        if a is None:
+            continue
+        start = m.start()  # widen to the whole name the keyword is part of
+        while start > 0 and (low[start - 1].isalnum() or low[start - 1] in "_.-"):
+            start -= 1
         name = text[start:end].strip(".-")
         if not name or not sensitive_name(name):
-            continue
-        a = _ASSIGN.match(text, end)
-        if a is None:
             continue
         for g in (1, 2, 3):
             value = a.group(g)
@@ -309,8 +314,9 @@ def scan(text: str, low: str, *, code: bool = False, threshold: float = RAW_ENTR
     """Every credential in ``text`` (``low`` is ``text.lower()``, computed once by the caller). Overlapping hits
     are reduced to the first detector's (the list is ordered from most to least specific)."""
     hits: list[Hit] = []
+    present = {k for k in _KEYWORDS if k in low}  # each keyword's substring test once
     for d in DETECTORS:
-        if not any(k in low for k in d.keywords):
+        if present.isdisjoint(d.keywords):
             continue
         for m in d.regex.finditer(text):
             secret = m.group(d.group)
