@@ -14,6 +14,7 @@ import kopf
 
 from controller import agekeys, metrics, runtime
 from controller import keyring as kr
+from controller.diffbase import DigestDiffBaseStorage
 from controller.runtime import Config, Controller, condition
 from controller.sealed import MANAGED_BY, MANAGED_BY_LABEL
 
@@ -24,6 +25,8 @@ CONTROLLER = Controller(runtime.ACTIVE_CONFIG or Config())
 @kopf.on.startup()
 def startup(settings: kopf.OperatorSettings, logger: Any, **_: Any) -> None:
     settings.persistence.finalizer = "sealer.dev/finalizer"
+    settings.persistence.diffbase_storage = DigestDiffBaseStorage(prefix="kopf.zalando.org",
+                                                                  key="last-handled-configuration")
     settings.posting.level = 20  # INFO and up become Kubernetes Events
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 60

@@ -208,3 +208,36 @@ def test_two_peered_replicas_make_one_key_and_one_leads(kube: KubeServer, tmp_pa
     kube.client.create(seal(tmp_path, cert, "ha", "app", "peered"))
     kube.client.wait_for(lambda: secret_items(kube, "ha", "app"), timeout=60, message="Secret from the leader")
     assert secret_items(kube, "ha", "app")["password"] == b"peered"
+
+
+def test_large_sealedsecret_is_handled(kube: KubeServer, tmp_path: Path) -> None:
+    """A SealedSecret whose ciphertext alone is over the API server's 256 KiB annotation limit: kopf must not copy
+    its spec into an annotation (the emulator enforces the limit as the API server does)."""
+    proc, _port = start_controller(kube, tmp_path)
+    cert, _ = published_cert(kube, tmp_path)
+    blob = tmp_path / "bundle.pem"
+    blob.write_bytes(base64.b64encode(bytes(range(256)) * 800))  # 273 KB of item, ~365 KB of ciphertext
+    src = tmp_path / "big.yaml"
+    src.write_text("apiVersion: v1\nkind: Secret\nmetadata: {name: big, namespace: app}\ntype: Opaque\n"
+                   f"data: {{bundle: {base64.b64encode(blob.read_bytes()).decode()}}}\n")
+    r = run_sealer("seal", src, "--cert", cert)
+    assert r.returncode == 0, r.stderr
+    obj = yaml.safe_load(r.stdout)
+    assert len(obj["spec"]["encryptedData"]["bundle"]) > 256 * 1024
+    kube.client.create(obj)
+    assert wait_ready(kube, "big", "app", "True", timeout=60)["reason"] == "Unsealed"
+    assert secret_items(kube, "big", "app")["bundle"] == blob.read_bytes()
+    # an update is still noticed (the diff base is a digest, not a copy)
+    resealed = yaml.safe_load(run_sealer("seal", src, "--cert", cert).stdout)
+    live = kube.client.get(*SS, "big", "app")
+    live["spec"]["encryptedData"]["bundle"] = resealed["spec"]["encryptedData"]["bundle"]
+    live["spec"]["encryptedData"]["extra"] = seal(tmp_path, cert, "big", "app", "more")["spec"]["encryptedData"][
+        "password"]
+    kube.client.replace(live)
+    kube.client.wait_for(lambda: (secret_items(kube, "big", "app") or {}).get("extra") == b"more", timeout=60,
+                         message="the update unsealed")
+    annotations = kube.client.get(*SS, "big", "app")["metadata"].get("annotations") or {}
+    assert sum(len(k) + len(v) for k, v in annotations.items()) < 4096
+    assert "kopf.zalando.org/last-handled-configuration" in annotations  # kopf did store its diff base
+    log = proc.log_text()
+    assert "Too long" not in log and "Throttling" not in log and "Traceback" not in log, log[-3000:]

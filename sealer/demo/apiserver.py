@@ -40,6 +40,8 @@ depend on and that plain kmock lacks (each of these broke or silently skewed a k
 * list: label/field selectors, a list resourceVersion, `kind: XList`.
 * v1 Secrets: `stringData` is folded into `data` (base64), `data` must be base64 (422), an `immutable` Secret
   refuses changes to its data (422).
+* metadata.annotations may hold at most 256 KiB in all (422), which is what breaks operators that copy a large
+  spec into an annotation.
 * garbage collection (on by default): deleting an object deletes, in the same request, every object whose
   ownerReferences name no live uid, and deleting a Namespace deletes what is in it. Only the uid of an
   ownerReference counts, as in Kubernetes: a Secret owned through a wrong uid vanishes at the next deletion.
@@ -295,6 +297,16 @@ def _normalise_secret(obj: dict[str, Any], current: dict[str, Any] | None) -> No
     if current is not None and current.get("immutable") and (
             obj.get("data") != current.get("data") or obj.get("immutable") is not True):
         raise _error(422, "Invalid", "data: Forbidden: field is immutable when `immutable` is set")
+
+
+ANNOTATIONS_LIMIT = 256 * 1024  # total bytes of keys and values, as apimachinery's ValidateAnnotationsSize
+
+
+def _check_annotations(obj: dict[str, Any]) -> None:
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    size = sum(len(str(k)) + len(str(v)) for k, v in annotations.items())
+    if size > ANNOTATIONS_LIMIT:
+        raise _error(422, "Invalid", f"metadata.annotations: Too long: may not be more than {ANNOTATIONS_LIMIT} bytes")
 
 
 def _now() -> str:
@@ -566,6 +578,7 @@ class Emulator(kmock.KubernetesEmulator):
             meta["generation"] = 1
         if res.status:
             obj.pop("status", None)
+        _check_annotations(obj)
         if res.key == "v1/secrets":
             _normalise_secret(obj, None)
         self._bump(obj)
@@ -606,6 +619,7 @@ class Emulator(kmock.KubernetesEmulator):
                 meta.pop(server_field, None)
         new.setdefault("apiVersion", res.api_version)
         new.setdefault("kind", res.kind)
+        _check_annotations(new)
         if res.key == "v1/secrets":
             _normalise_secret(new, current)
         if new == current:
