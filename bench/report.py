@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bench import controller_bench, rsa_peer, seal_unseal, sops_batch, startup
+from bench import controller_bench, lint_bench, rsa_peer, seal_unseal, sops_batch, startup
 from bench.common import (
     VALUES_PER_SECRET,
     CpuClock,
@@ -54,12 +54,13 @@ class Config:
     controller_secrets: int = 1000  # SealedSecrets created at once
     controller_reps: int = 2  # bursts, each with a fresh emulator and controller
     controller_idle: int = 20  # SealedSecrets created one at a time for the idle latency
+    lint: bool = True  # figure 6: sealer lint against gitleaks
 
     @classmethod
     def make(cls, quick: bool, unseal_secrets: int | None, reps: int | None,
              sops_files: int | None = None, *, controller_secrets: int | None = None,
              controller_reps: int | None = None, controller_only: bool = False,
-             skip_controller: bool = False) -> Config:
+             skip_controller: bool = False, only: frozenset[str] | None = None) -> Config:
         cfg = cls(quick=False)
         if quick:
             cfg = cls(quick=True, unseal_secrets=100, seal_reps=3, unseal_reps=3, openssl_seconds=1,
@@ -76,7 +77,11 @@ class Config:
             cfg = replace(cfg, controller_secrets=controller_secrets)
         if controller_reps:
             cfg = replace(cfg, controller_reps=controller_reps)
-        return replace(cfg, main_figures=not controller_only, controller=not skip_controller)
+        if controller_only:
+            only = frozenset({"controller"})
+        if only:
+            return replace(cfg, main_figures="main" in only, controller="controller" in only, lint="lint" in only)
+        return replace(cfg, controller=not skip_controller)
 
 
 @dataclass
@@ -100,6 +105,8 @@ class Results:
     sops: sops_batch.SopsResults = field(default_factory=sops_batch.SopsResults)
     # figure 5: the controller under a burst of SealedSecrets
     controller: controller_bench.ControllerResults | None = None
+    # figure 6: sealer lint against gitleaks
+    lint: lint_bench.LintResults | None = None
 
 
 # --- measuring ----------------------------------------------------------------------------------------
@@ -179,6 +186,14 @@ def measure_controller(cfg: Config, work: Path, res: Results) -> None:
         res.controller = controller_bench.ControllerResults(missing=f"failed: {type(e).__name__}: {e}"[:300])
 
 
+def measure_lint(cfg: Config, work: Path, res: Results) -> None:
+    try:
+        res.lint = lint_bench.measure(work / "lint", cfg.quick)
+    except Exception as e:  # keep the rows measured so far; the failure is the row
+        log(f"lint: failed: {type(e).__name__}: {e}")
+        res.lint = lint_bench.LintResults(missing=f"failed: {type(e).__name__}: {e}"[:300])
+
+
 # --- the table ----------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -213,6 +228,8 @@ def build_rows(cfg: Config, res: Results) -> list[Row]:
         rows += _main_rows(cfg, res)
     if res.controller is not None:
         rows += _controller_rows(res.controller)
+    if res.lint is not None:
+        rows += [Row(*r) for r in lint_bench.rows(res.lint)]
     return rows
 
 
@@ -541,14 +558,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--controller-only", action="store_true", help="only the controller rows")
     which.add_argument("--skip-controller", action="store_true", help="everything but the controller rows")
+    which.add_argument("--only", metavar="FIGURES", help="comma-separated: main (seal, unseal, start-up, SOPS), "
+                       "controller, lint")
     args = parser.parse_args(argv)
+    only = frozenset(f.strip() for f in args.only.split(",")) if args.only else None
+    if only and not only <= {"main", "controller", "lint"}:
+        parser.error(f"--only: unknown figure(s) {', '.join(sorted(only - {'main', 'controller', 'lint'}))}")
     cfg = Config.make(args.quick, args.unseal_secrets, args.reps, args.sops_files,
                       controller_secrets=args.controller_secrets, controller_reps=args.controller_reps,
-                      controller_only=args.controller_only, skip_controller=args.skip_controller)
+                      controller_only=args.controller_only, skip_controller=args.skip_controller, only=only)
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the temp directory is removed when killed
-    flags = " ".join(f for f, on in (("--quick", cfg.quick), ("--controller-only", not cfg.main_figures),
-                                      ("--skip-controller", not cfg.controller)) if on)
+    flags = " ".join(f for f, on in (("--quick", cfg.quick), (f"--only {args.only}", bool(args.only)),
+                                      ("--controller-only", args.controller_only),
+                                      ("--skip-controller", args.skip_controller)) if on)
     header = f"**sealer bench{f' ({flags})' if flags else ''}** — {machine_line()}"
     res = Results()
     with tempfile.TemporaryDirectory(prefix="sealer-bench-") as tmp:
@@ -561,6 +584,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             measure_sops(cfg, work, res)
         if cfg.controller:
             measure_controller(cfg, work, res)
+        if cfg.lint:
+            measure_lint(cfg, work, res)
     print(render(header, build_rows(cfg, res), notes(cfg, res)))
     return 0
 
