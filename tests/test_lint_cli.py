@@ -301,3 +301,11 @@ def test_parallel_scan_gives_the_same_findings_as_one_process(tmp_path, monkeypa
     assert one.stats == two.stats
     r = run_sealer("lint", ".", "--jobs", "2", cwd=tmp_path)
     assert r.returncode == 1 and r.stdout.count("\n") == 80
+
+
+def test_sarif_uri_for_a_file_outside_the_working_directory(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "s.yaml").write_text(secret_yaml(pw()))
+    r = run_sealer("lint", tmp_path / "s.yaml", "--format", "sarif", cwd=tmp_path / "in")
+    loc = json.loads(r.stdout)["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
+    assert loc["artifactLocation"] == {"uri": f"file://{tmp_path}/s.yaml"}

@@ -75,6 +75,13 @@ def _rule_entry(info: RuleInfo) -> dict[str, object]:
     }
 
 
+def _artifact(path: str) -> dict[str, str]:
+    """Relative paths resolve against the checkout (GitHub maps them to the repository); others are file URIs."""
+    if path.startswith("/"):
+        return {"uri": "file://" + quote(path)}
+    return {"uri": quote(path), "uriBaseId": "%SRCROOT%"}
+
+
 def sarif(findings: list[Finding], summary: Summary, custom: tuple[CustomRule, ...] = ()) -> str:
     infos = list(RULES.values()) + [
         RuleInfo(c.id, c.severity, c.description or f"custom rule {c.id}",
@@ -90,7 +97,7 @@ def sarif(findings: list[Finding], summary: Summary, custom: tuple[CustomRule, .
             "message": {"text": f"{f.message}" + (f" ({f.detector})" if f.detector and f.detector != f.rule
                                                    else "")},
             "locations": [{"physicalLocation": {
-                "artifactLocation": {"uri": quote(f.path), "uriBaseId": "%SRCROOT%"},
+                "artifactLocation": _artifact(f.path),
                 "region": {"startLine": f.line, "startColumn": f.column},
             }}],
             "partialFingerprints": {SARIF_FINGERPRINT: f.fingerprint},
