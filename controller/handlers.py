@@ -6,6 +6,7 @@ data) into a last-handled-configuration annotation.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
@@ -19,6 +20,7 @@ from controller.runtime import Config, Controller, condition
 from controller.sealed import MANAGED_BY, MANAGED_BY_LABEL
 
 GROUP, VERSION = "sealer.dev", "v1alpha1"
+log = logging.getLogger("sealer.controller")
 CONTROLLER = Controller(runtime.ACTIVE_CONFIG or Config())
 
 
@@ -46,13 +48,23 @@ def cleanup(**_: Any) -> None:
 
 
 def report(kind: str, result: runtime.Result, started: float, body: Any, meta: Any, patch: Any, logger: Any) -> None:
-    """Status, Event, log line and metrics for one reconcile of any source; messages never carry plaintext."""
+    """Status, Event, log line and metrics for one reconcile of any source; messages never carry plaintext.
+
+    A failure that repeats unchanged (a resync, a retry with backoff) is counted and logged but posts no new
+    Event, and the condition keeps its lastTransitionTime, as Kubernetes conventions ask."""
     metrics.observe(kind, result.ready, result.reason, time.monotonic() - started)
+    previous = next((c for c in ((body.get("status") or {}).get("conditions") or []) if c.get("type") == "Ready"), {})
+    new = condition(result.ready, result.reason, result.message, meta.get("generation"))
+    if previous.get("status") == new["status"] and previous.get("lastTransitionTime"):
+        new["lastTransitionTime"] = previous["lastTransitionTime"]
+    repeated = all(previous.get(k) == new[k] for k in ("status", "reason", "message"))
     patch.status["observedGeneration"] = meta.get("generation")
-    patch.status["conditions"] = [condition(result.ready, result.reason, result.message, meta.get("generation"))]
+    patch.status["conditions"] = [new]
+    name = f"{kind} {meta.get('namespace')}/{meta.get('name')}"
     if not result.ready:
-        kopf.warn(body, reason=result.reason, message=result.message)
-        logger.warning("%s: %s", result.reason, result.message)
+        log.warning("%s: %s: %s", name, result.reason, result.message)
+        if not repeated:
+            kopf.warn(body, reason=result.reason, message=result.message)
     elif result.changed:
         kopf.info(body, reason=result.reason, message=result.message)
 

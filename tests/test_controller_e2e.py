@@ -98,8 +98,14 @@ def test_sealed_secret_lifecycle(kube: KubeServer, tmp_path: Path) -> None:
     moved = seal(tmp_path, cert, "db", "app", PLANT)
     moved["metadata"]["namespace"] = "other"
     kube.client.create(moved)
-    assert wait_ready(kube, "db", "other", "False")["reason"] == "UnsealFailed"
+    first = wait_ready(kube, "db", "other", "False")
+    assert first["reason"] == "UnsealFailed"
     assert secret_items(kube, "db", "other") is None
+    # the 2 s resync retries it; the unchanged failure posts no new Event and keeps its transition time
+    proc.wait_for_log("SealedSecret other/db: UnsealFailed", timeout=30, count=3)
+    warnings = [e for e in kube.client.events("other", name="db") if e.get("type") == "Warning"]
+    assert len(warnings) == 1, warnings
+    assert ready_condition(kube, "db", "other")["lastTransitionTime"] == first["lastTransitionTime"]
 
     # 3. a hand-edited Secret is restored, and so is a deleted one
     kube.client.patch("v1", "Secret", "db", {"data": {"password": base64.b64encode(b"hacked").decode()}}, "app")

@@ -259,8 +259,8 @@ def test_spawn_stop_escalates_and_logs(tmp_path: Path) -> None:
 
 
 def test_module_runs_standalone(tmp_path: Path) -> None:
-    proc = spawn([sys.executable, "-m", "sealer.demo.apiserver", str(tmp_path)], kubeconfig=None, log=tmp_path / "kube.log",
-                 cwd=REPO)
+    proc = spawn([sys.executable, "-m", "sealer.demo.apiserver", str(tmp_path)], kubeconfig=None,
+                 log=tmp_path / "kube.log", cwd=REPO)
     try:
         text = proc.wait_for_log("kubeconfig:", timeout=20)
         url = text.split("url: ", 1)[1].split()[0]

