@@ -351,7 +351,8 @@ def test_kopf_operator_process(kube: KubeServer, tmp_path: Path) -> None:
     assert events[0]["reason"] == "Unsealed" and events[0]["involvedObject"]["uid"] == owner["metadata"]["uid"]
     op.wait_for_log("OP timer ns1/first", count=2)
 
-    c.patch("v1", "Secret", "first", {"data": {"password": "aGFuZC1lZGl0"}}, "ns1")  # a hand edit
+    # a hand edit (sealer:allow on the next line: a planted value)
+    c.patch("v1", "Secret", "first", {"data": {"password": "aGFuZC1lZGl0"}}, "ns1")  # sealer:allow credential
     op.wait_for_log("OP secret-event type=MODIFIED ns1/first")
     c.delete("v1", "Secret", "first", "ns1")
     op.wait_for_log("OP secret-event type=DELETED ns1/first")

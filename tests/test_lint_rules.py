@@ -151,6 +151,14 @@ def test_credential_generic_assignment(line, found):
     assert bool(lint(line + "\n", "app.conf")) is found
 
 
+@pytest.mark.parametrize("line", [
+    "    token: {secretRef: {name: vault-token, key: token}}",  # a YAML snippet in Markdown: a flow mapping
+    "  auth_token: [tokenA, tokenB]",
+])
+def test_credential_flow_collections_in_raw_text_are_structure(line):
+    assert lint(line + "\n", "README.md") == []
+
+
 def test_credential_generic_in_code_counts_only_string_literals():
     code = ('password = os.environ["DB_PASSWORD"]\ntoken = tokens[0]\nsecret = "%s:%s" % (a, b)\n'
             'api_key = "v7!Kq2&Lp9xZ"\nprefix = "sk-" + suffix\n')

@@ -303,6 +303,8 @@ def _generic_hits(text: str, low: str, code: bool, threshold: float) -> Iterator
         if code and (g == 3 or _EXPRESSION_AFTER.match(text, a.end())):
             continue
         if g == 3:
+            if value[:1] in "{[":
+                continue  # an unquoted `{` or `[` opens a YAML/JSON flow collection: structure, not a value
             value = value.rstrip(",")
         if not plausible_secret(value, name_threshold(name, threshold), structured=False):
             continue
