@@ -11,9 +11,10 @@ import os
 import signal
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 from bench import controller_bench, lint_bench, rsa_peer, seal_unseal, sops_batch, startup, vault_bench
 from bench.common import (
@@ -32,6 +33,8 @@ from bench.common import (
     sealer_cli,
     write_multidoc,
 )
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -181,29 +184,31 @@ def measure_sops(cfg: Config, work: Path, res: Results) -> None:
                                   cfg.rss_runs, cfg.importtime_runs)
 
 
-def measure_controller(cfg: Config, work: Path, res: Results) -> None:
+def _guarded(name: str, measure: Callable[[], T], failed: Callable[[str], T]) -> T:
+    """A figure that may fail on its own (a peer missing, a server that would not start): keep the rows measured
+    so far; the failure becomes the figure's row."""
     try:
-        res.controller = controller_bench.measure(work / "controller", cfg.controller_secrets,
-                                                  reps=cfg.controller_reps, idle=cfg.controller_idle)
-    except Exception as e:  # keep the rows measured so far; the failure is the row
-        log(f"controller: failed: {type(e).__name__}: {e}")
-        res.controller = controller_bench.ControllerResults(missing=f"failed: {type(e).__name__}: {e}"[:300])
+        return measure()
+    except Exception as e:
+        log(f"{name}: failed: {type(e).__name__}: {e}")
+        return failed(f"failed: {type(e).__name__}: {e}"[:300])
+
+
+def measure_controller(cfg: Config, work: Path, res: Results) -> None:
+    res.controller = _guarded(
+        "controller", lambda: controller_bench.measure(work / "controller", cfg.controller_secrets,
+                                                       reps=cfg.controller_reps, idle=cfg.controller_idle),
+        lambda why: controller_bench.ControllerResults(missing=why))
 
 
 def measure_lint(cfg: Config, work: Path, res: Results) -> None:
-    try:
-        res.lint = lint_bench.measure(work / "lint", cfg.quick)
-    except Exception as e:  # keep the rows measured so far; the failure is the row
-        log(f"lint: failed: {type(e).__name__}: {e}")
-        res.lint = lint_bench.LintResults(missing=f"failed: {type(e).__name__}: {e}"[:300])
+    res.lint = _guarded("lint", lambda: lint_bench.measure(work / "lint", cfg.quick),
+                        lambda why: lint_bench.LintResults(missing=why))
 
 
 def measure_vault(cfg: Config, work: Path, res: Results) -> None:
-    try:
-        res.vault = vault_bench.measure(work / "vault", cfg.quick)
-    except Exception as e:  # keep the rows measured so far; the failure is the row
-        log(f"vault: failed: {type(e).__name__}: {e}")
-        res.vault = vault_bench.VaultResults(missing=f"failed: {type(e).__name__}: {e}"[:300])
+    res.vault = _guarded("vault", lambda: vault_bench.measure(work / "vault", cfg.quick),
+                         lambda why: vault_bench.VaultResults(missing=why))
 
 
 # --- the table ----------------------------------------------------------------------------------------
