@@ -25,9 +25,11 @@ _SPECIAL = {
     **dict.fromkeys((".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), (FLOAT, math.inf)),
     **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), (FLOAT, -math.inf)),
 }
+# Go's time.Parse with yaml.v3's layouts: 1-2 digit month, day, hour, minute and second; a fraction of any
+# length after '.' or ',' (nanoseconds kept); one or more spaces before a zoneless time.
 _TIMESTAMP = re.compile(
     r"^(\d{4})-(\d{1,2})-(\d{1,2})"
-    r"(?:(?:([Tt])|[ ])(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})?)?$")
+    r"(?:(?:([Tt])| +)(\d{1,2}):(\d{1,2}):(\d{1,2})(?:[.,](\d+))?(Z|[+-]\d{2}:\d{2})?)?$")
 _DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
@@ -100,12 +102,18 @@ def _timestamp(text: str) -> Timestamp | None:
         return None  # Go's layouts: 'T' requires a zone, ' ' forbids one
     if int(hh) > 23 or int(mm) > 59 or int(ss) > 59:
         return None
-    if zone and zone != "Z" and (int(zone[1:3]) > 23 or int(zone[4:6]) > 59):
-        return None
-    frac = (frac or "").rstrip("0")
-    if zone in (None, "Z", "+00:00", "-00:00"):
-        zone = "Z"
-    return Timestamp(f"{y:04d}-{mo:02d}-{d:02d}T{int(hh):02d}:{mm}:{ss}{'.' + frac if frac else ''}{zone}")
+    if zone and zone != "Z":
+        zh, zm = int(zone[1:3]), int(zone[4:6])
+        if zh > 24 or zm > 60:  # Go's range check; within it, +05:60 is the offset +06:00
+            return None
+        minutes = zh * 60 + zm
+        if minutes >= 24 * 60:
+            raise UnsupportedValue("a timestamp with a zone offset of 24 hours or more: sops cannot encrypt it "
+                                   "(quote it as a string)")
+        zone = f"{zone[0]}{minutes // 60:02d}:{minutes % 60:02d}" if minutes else "Z"
+    frac = (frac or "")[:9].rstrip("0")
+    return Timestamp(f"{y:04d}-{mo:02d}-{d:02d}T{int(hh):02d}:{int(mm):02d}:{int(ss):02d}"
+                     f"{'.' + frac if frac else ''}{zone or 'Z'}")
 
 
 def _leap(y: int) -> bool:
@@ -126,8 +134,8 @@ def resolve_plain(text: str) -> tuple[str, object]:
     n = go_parse_int(plain)
     if n is not None:
         return INT, n
-    if _YAML_FLOAT.match(plain):
-        return FLOAT, float(plain)
+    if _YAML_FLOAT.match(plain) and not math.isinf(value := float(plain)):
+        return FLOAT, value  # an overflow (`1e400`) is an error to strconv.ParseFloat: yaml.v3 keeps the text
     return STR, text
 
 

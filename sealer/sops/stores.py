@@ -256,6 +256,10 @@ def _dump_yaml(tree: Tree) -> str:
             y.serialize(to_ruamel(root), out)
             text = out.getvalue()
         if tree.metadata is not None:
+            if text.endswith("\n...\n"):
+                # the end marker the emitter writes after a trailing `|+` block: the `sops` key continues the
+                # mapping (kept, it would start a second document and sops would find no metadata)
+                text = text[:-4]
             if text.strip() in ("{}", "--- {}"):
                 text = text.replace("{}", "").rstrip(" \n") + ("\n" if text.startswith("---") else "")
             text += metadata_yaml(tree.metadata, tree.layout)
@@ -389,8 +393,13 @@ def format_value(kind: str, value: object, fmt: str) -> ScalarNode:
         text = str(value)
         if fmt == "json":
             return _json_str(text)
+        if "\x85" in text or "\u2028" in text or "\u2029" in text:
+            return scalar(text, '"')  # line breaks to YAML 1.1 readers (go-yaml, so sops): only escapes keep them
         if "\n" in text.rstrip("\n") or (text.endswith("\n") and "\n" in text):
-            return scalar(text, "|")
+            # a literal block, unless it cannot hold the text (control characters, a space before a line break
+            # or at the end): then double-quoted with escapes, as go-yaml falls back (tabs it keeps in a block)
+            block = fastyaml.analyze_scalar(text.replace("\t", "x")).allow_block
+            return scalar(text, "|" if block else '"')
         ambiguous = implicit_tag(text) != STR_TAG or _YAML_1_1_BOOLISH.match(text) or \
             scalars.resolve_plain(text)[0] != scalars.STR
         return scalar(text, '"' if ambiguous or text != text.strip() else None)
