@@ -386,3 +386,47 @@ def test_token_renewed_not_relogged_and_revoked_on_shutdown(kube: KubeServer, tm
         assert "revoked the Vault token" in proc.log_text()
         left = set(bao.api("LIST", "auth/token/accessors")["data"]["keys"])
         assert not ours & left
+
+
+def test_kubernetes_auth_through_the_emulators_token_apis(kube: KubeServer, openbao: Bao, tmp_path: Path) -> None:
+    """Vault's Kubernetes auth end to end: the controller asks the (emulated) API server for a ServiceAccount token
+    (TokenRequest), logs in to OpenBao with it, and OpenBao asks the same API server whether it is genuine
+    (TokenReview). A ServiceAccount the role is not bound to is refused; nothing secret reaches the outputs."""
+    mount, ns = uniq("k8s"), uniq("team")
+    kube.client.ensure_namespace(NS)
+    kube.client.ensure_namespace(ns)
+    for sa in ("vault-reader", "intruder"):
+        kube.client.create({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": sa, "namespace": ns}})
+    from sealer import keys
+
+    _, ca = keys.generate(bits=2048, cn="emulator-ca")  # OpenBao wants a CA; the emulator speaks plain http
+    openbao.api("POST", f"sys/auth/{mount}", {"type": "kubernetes"})
+    openbao.api("POST", f"auth/{mount}/config", {"kubernetes_host": kube.url, "disable_local_ca_jwt": True,
+                                                 "kubernetes_ca_cert": keys.cert_pem(ca).decode()})
+    openbao.write_policy(f"{mount}-read", READ_ALL)
+    openbao.api("POST", f"auth/{mount}/role/app", {
+        "bound_service_account_names": ["vault-reader"], "bound_service_account_namespaces": [ns],
+        "audience": "vault", "token_policies": [f"{mount}-read"], "token_ttl": "60s"})
+    path = uniq("k8s/db")
+    kv2_put(openbao, path, {"password": "via-kubernetes-auth-7c1"})
+    proc, _ = start_controller(kube, tmp_path)
+
+    def k8s_store(name: str, account: str) -> dict[str, Any]:
+        return store(openbao, name, ns, {"kubernetes": {"mount": mount, "role": "app",
+                                                        "serviceAccount": {"name": account}}})
+
+    kube.client.create(k8s_store("vault", "vault-reader"))
+    kube.client.create(vault_secret("db", ns, "vault", data=[
+        {"secretKey": "password", "remoteRef": {"path": path, "property": "password"}}]))
+    wait_items(kube, "db", ns, lambda d: d.get("password") == b"via-kubernetes-auth-7c1")
+    kube.client.create(k8s_store("wrong", "intruder"))
+    kube.client.create(vault_secret("denied", ns, "wrong", data=[
+        {"secretKey": "password", "remoteRef": {"path": path, "property": "password"}}]))
+    assert wait_cond(kube, "denied", ns, "False", "PermissionDenied")
+    assert items(kube, "denied", ns) is None
+    issued = kube.call(lambda: sorted({(ns_, sa) for ns_, sa, *_ in kube.emulator._tokens.values()}))
+    assert issued == [(ns, "intruder"), (ns, "vault-reader")]  # TokenRequest by the controller, per store
+    assert kube.call(lambda: kube.emulator.token_reviews) >= 1  # OpenBao asked the API server (the bound one)
+    proc.stop()
+    everything = proc.log_text() + repr(kube.client.events()) + repr(kube.client.list(*VS, ns))
+    assert_no_leak(everything, "via-kubernetes-auth-7c1", "eyJhbGci")  # no JWT anywhere

@@ -42,6 +42,9 @@ depend on and that plain kmock lacks (each of these broke or silently skewed a k
   refuses changes to its data (422).
 * metadata.annotations may hold at most 256 KiB in all (422), which is what breaks operators that copy a large
   spec into an annotation.
+* ServiceAccount tokens: TokenRequest (`POST .../serviceaccounts/NAME/token`: an RS256 JWT with projected-token
+  claims, 404 for a missing ServiceAccount) and TokenReview (authenticated only for tokens it issued, unexpired,
+  whose ServiceAccount still exists), so Vault's Kubernetes auth can run against it end to end.
 * garbage collection (on by default): deleting an object deletes, in the same request, every object whose
   ownerReferences name no live uid, and deleting a Namespace deletes what is in it. Only the uid of an
   ownerReference counts, as in Kubernetes: a Secret owned through a wrong uid vanishes at the next deletion.
@@ -342,6 +345,9 @@ class Emulator(kmock.KubernetesEmulator):
     _results: dict[int, Any] = attrs.field(factory=dict, init=False)
     _builtin_payloads: int = attrs.field(default=0, init=False)
     _proxies: dict[tuple[str, str], str] = attrs.field(factory=dict, init=False)  # see proxy_to
+    _token_key: Any = attrs.field(default=None, init=False)  # signs ServiceAccount tokens (TokenRequest)
+    _tokens: dict[str, tuple[str, str, str, tuple[str, ...], int]] = attrs.field(factory=dict, init=False)
+    token_reviews: int = attrs.field(default=0, init=False)  # TokenReviews answered (tests read it)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -358,7 +364,84 @@ class Emulator(kmock.KubernetesEmulator):
         /api/v1/namespaces/NS/services/[SCHEME:]NAME[:PORT]/proxy/PATH."""
         self._proxies[(namespace, name)] = target.rstrip("/")
 
+    # --- ServiceAccount tokens: TokenRequest and TokenReview (for Vault's Kubernetes auth) ---------------------
+
+    _TOKEN_REQUEST = re.compile(r"^/api/v1/namespaces/([^/]+)/serviceaccounts/([^/]+)/token$")
+    _REVIEW_PATH = "/apis/authentication.k8s.io/v1/tokenreviews"
+
+    def _signer(self) -> Any:
+        if self._token_key is None:
+            from cryptography.hazmat.primitives.asymmetric import rsa
+
+            self._token_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        return self._token_key
+
+    def _issue_token(self, namespace: str, name: str, body: dict[str, Any]) -> aiohttp.web.StreamResponse:
+        """TokenRequest: an RS256 JWT with the claims of a projected ServiceAccount token; 404 for a
+        ServiceAccount that does not exist, as the API server answers."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        sa_res = self._infos.get(kmock.resource("v1/serviceaccounts"))
+        account = self._live(self._key(sa_res, namespace, name)) if sa_res is not None else None
+        if account is None:
+            return aiohttp.web.json_response(
+                {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404,
+                 "message": f'serviceaccounts "{name}" not found'}, status=404)
+        spec = body.get("spec") or {}
+        audiences = list(spec.get("audiences") or ["https://kubernetes.default.svc.cluster.local"])
+        now = int(time.time())
+        exp = now + int(spec.get("expirationSeconds") or 3600)
+        uid = account["metadata"]["uid"]
+        claims = {"iss": "https://kubernetes.default.svc.cluster.local", "aud": audiences, "iat": now, "nbf": now,
+                  "exp": exp, "sub": f"system:serviceaccount:{namespace}:{name}",
+                  "kubernetes.io": {"namespace": namespace, "serviceaccount": {"name": name, "uid": uid}}}
+
+        def b64(raw: bytes) -> str:
+            return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+        signing = b64(json.dumps({"alg": "RS256", "kid": "emulator"}).encode()) + "." + b64(json.dumps(claims).encode())
+        token = signing + "." + b64(self._signer().sign(signing.encode(), padding.PKCS1v15(), hashes.SHA256()))
+        self._tokens[token] = (namespace, name, uid, tuple(audiences), exp)
+        expires = datetime.datetime.fromtimestamp(exp, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return aiohttp.web.json_response({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                                          "metadata": {"name": name, "namespace": namespace},
+                                          "spec": {**spec, "audiences": audiences},
+                                          "status": {"token": token, "expirationTimestamp": expires}}, status=201)
+
+    def _review_token(self, body: dict[str, Any]) -> aiohttp.web.StreamResponse:
+        """TokenReview: authenticated only for a token this server issued, unexpired, whose ServiceAccount
+        still exists, for an audience the review asks about (any, when it names none)."""
+        self.token_reviews += 1
+        spec = body.get("spec") or {}
+        issued = self._tokens.get(str(spec.get("token") or ""))
+        status: dict[str, Any] = {"authenticated": False, "error": "invalid bearer token"}
+        if issued is not None:
+            namespace, name, uid, audiences, exp = issued
+            sa_res = self._infos.get(kmock.resource("v1/serviceaccounts"))
+            live = self._live(self._key(sa_res, namespace, name)) if sa_res is not None else None
+            wanted = list(spec.get("audiences") or [])
+            matched = [a for a in audiences if not wanted or a in wanted]
+            if exp > time.time() and live is not None and live["metadata"]["uid"] == uid and matched:
+                status = {"authenticated": True, "audiences": matched, "user": {
+                    "username": f"system:serviceaccount:{namespace}:{name}", "uid": uid,
+                    "groups": ["system:serviceaccounts", f"system:serviceaccounts:{namespace}",
+                               "system:authenticated"]}}
+        return aiohttp.web.json_response({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+                                          "spec": spec, "status": status}, status=201)
+
     async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        if raw_request.method == "POST":
+            token_request = self._TOKEN_REQUEST.match(raw_request.path)
+            if token_request is not None or raw_request.path == self._REVIEW_PATH:
+                try:
+                    body = json.loads(await raw_request.read() or b"{}")
+                except ValueError:
+                    body = {}
+                if token_request is not None:
+                    return self._issue_token(urllib.parse.unquote(token_request.group(1)),
+                                             urllib.parse.unquote(token_request.group(2)), body)
+                return self._review_token(body)
         match = self._SERVICE_PROXY.match(raw_request.path)
         if match is None:
             return await super().__call__(raw_request)
