@@ -389,8 +389,9 @@ def test_clients_are_shared_per_store_and_replaced_on_change(openbao: Bao) -> No
 class TokenAuthority:
     """What Kubernetes does for Vault's Kubernetes auth, reduced to the two calls involved: it issues
     ServiceAccount JWTs (RS256, projected-token claims, as the TokenRequest API returns them) and answers
-    TokenReview on 127.0.0.1 for the tokens it issued. The emulator has no TokenRequest API, so the controller's
-    own TokenRequest call is not part of this test: `service_account_token` stands in for it."""
+    TokenReview on 127.0.0.1 for the tokens it issued, so forged and unbound tokens can be tried directly. The
+    whole path through the controller process and the emulator's own TokenRequest/TokenReview is
+    test_controller_vault.py::test_kubernetes_auth_through_the_emulators_token_apis."""
 
     def __init__(self) -> None:
         import threading
