@@ -37,7 +37,7 @@ def _api_status(body: bytes) -> str | None:
     """The message of a Kubernetes `Status` body: the API server (not the controller) answered."""
     try:
         doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     if isinstance(doc, dict) and doc.get("kind") == "Status":
         return str(doc.get("message") or doc.get("reason") or "")
@@ -58,7 +58,10 @@ def apply_rotated(obj: MutableMapping[str, Any], rotated: Mapping[str, Any]) -> 
     changed = [item for item in encrypted if fresh[item] != encrypted[item]]
     for item in changed:
         encrypted[item] = fresh[item]
-    fingerprint = ((rotated.get("metadata") or {}).get("annotations") or {}).get(FINGERPRINT_ANNOTATION) or ""
+    answer_meta = rotated.get("metadata")
+    annotations = answer_meta.get("annotations") if isinstance(answer_meta, dict) else None
+    fingerprint = annotations.get(FINGERPRINT_ANNOTATION) if isinstance(annotations, dict) else None
+    fingerprint = fingerprint if isinstance(fingerprint, str) else ""
     meta = obj["metadata"]
     hint_changed = 0
     if fingerprint and (meta.get("annotations") or {}).get(FINGERPRINT_ANNOTATION) != fingerprint:
@@ -118,7 +121,7 @@ class Controller:
             raise self._failure("/v1/rotate", status, body)
         try:
             result = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             result = None
         spec = result.get("spec") if isinstance(result, dict) else None
         if not isinstance(spec, dict) or not isinstance(spec.get("encryptedData"), dict):

@@ -56,6 +56,26 @@ class MacMismatch(DecryptionError):
     """A SOPS file whose MAC does not verify: values added, removed, reordered, changed, or lastmodified edited."""
 
 
+# ruamel.yaml recurses once or twice per nesting level and scans unclosed flow collections in quadratic time
+# (3,000 `[` take over 10 s). Texts nested deeper than this are refused before it sees them.
+MAX_FLOW_DEPTH = 300
+
+
+def flow_depth_exceeds(text: str, limit: int = MAX_FLOW_DEPTH) -> bool:
+    """Whether `[` / `{` nest deeper than ``limit``. Brackets inside scalars count too (an overestimate that no
+    real file reaches), which keeps this a cheap scan."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    import re
+
+    depth = 0
+    for m in re.finditer(r"[\[\]{}]", text):
+        depth = depth + 1 if m.group() in "[{" else max(depth - 1, 0)
+        if depth > limit:
+            return True
+    return False
+
+
 def yaml_error_message(e: Exception) -> str:
     """Problem and position only (PyYAML and ruamel errors alike): never the quoted line."""
     mark = getattr(e, "problem_mark", None)

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
@@ -135,7 +136,10 @@ def parse_cert(data: bytes, source: str) -> SealingCert:
                 else x509.load_der_x509_certificate(data))
     except ValueError:
         raise KeyMaterialError("not a PEM or DER X.509 certificate", source=source) from None
-    public_key = cert.public_key()
+    try:
+        public_key = cert.public_key()
+    except (ValueError, UnsupportedAlgorithm):  # the certificate's structure parses, its key does not
+        raise KeyMaterialError("the certificate's public key is unreadable", source=source) from None
     if not isinstance(public_key, rsa.RSAPublicKey):
         raise KeyMaterialError(f"certificate key is {type(public_key).__name__.removeprefix('_')}, "
                                "sealing needs RSA", source=source)
@@ -205,7 +209,10 @@ def _keys_from_secrets(data: bytes, origin: str) -> list[PrivateKey]:
         if doc.get("kind") != "Secret":
             continue
         name = manifests.describe(doc)
-        raw = (doc.get("data") or {}).get("tls.key")
+        items = doc.get("data") or {}
+        if not isinstance(items, dict):
+            raise KeyMaterialError("must be a mapping", source=origin, field=f"{name}: data")
+        raw = items.get("tls.key")
         if raw is None:
             continue
         try:

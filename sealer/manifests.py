@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -32,9 +33,27 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
+# PyYAML's constructors raise plain Python errors for a value that does not fit its (implicit) tag: `!!int abc`,
+# `!!bool maybe`, the date-looking `2024-02-30`. Their messages quote the value, so they are replaced.
+_VALUE_ERROR = "not valid YAML: a value does not fit its type (e.g. 2024-02-30 or !!int on text; quote it)"
+_TOO_DEEP = "not valid YAML/JSON: nested too deeply"
+
+
 def parse_documents(data: bytes | str, source: str) -> list[Any]:
     """Every non-empty document in a YAML stream or a JSON text."""
-    text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
+    try:
+        text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text", source=source) from None
+    try:
+        return _parse_documents(text, source)
+    except RecursionError:
+        raise InputError(_TOO_DEEP, source=source) from None
+    except (ValueError, LookupError, TypeError, AttributeError):  # e.g. `!!timestamp x`, `!!int ""`
+        raise InputError(_VALUE_ERROR, source=source) from None
+
+
+def _parse_documents(text: str, source: str) -> list[Any]:
     head = text.lstrip()[:1]
     if head in ("{", "["):
         try:
@@ -60,7 +79,8 @@ def load_objects(data: bytes | str, source: str) -> list[dict[str, Any]]:
         if not isinstance(doc, dict):
             raise InputError(f"document {i} is a {type(doc).__name__}, expected a Kubernetes object",
                              source=source)
-        if doc.get("kind") == "List" or (doc.get("kind", "").endswith("List") and "items" in doc):
+        kind = doc.get("kind")
+        if kind == "List" or (isinstance(kind, str) and kind.endswith("List") and "items" in doc):
             items = doc.get("items") or []
             if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
                 raise InputError(f"document {i}: items must be a list of objects", source=source)
@@ -169,12 +189,25 @@ def b64(data: bytes) -> str:
 
 def dump_objects(objects: Iterable[Mapping[str, Any]], fmt: str) -> str:
     """kubectl-style output: YAML documents separated by `---`, or JSON (a `List` when more than one)."""
-    objects = list(objects)
+    try:
+        return _dump_objects(list(objects), fmt)
+    except RecursionError:  # input nested deeper than the writers recurse (the readers are iterative)
+        raise InputError(_TOO_DEEP) from None
+
+
+def _json_value(value: Any) -> Any:
+    """What JSON cannot hold but YAML input can: a date (`2024-01-01`) becomes its ISO text."""
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    raise InputError(f"a {type(value).__name__} value cannot be written as JSON (quote it in the input)")
+
+
+def _dump_objects(objects: list[Mapping[str, Any]], fmt: str) -> str:
     if fmt == "json":
         if len(objects) == 1:
-            return json.dumps(objects[0], indent=2, ensure_ascii=False) + "\n"
+            return json.dumps(objects[0], indent=2, ensure_ascii=False, default=_json_value) + "\n"
         return json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}, indent=2,
-                          ensure_ascii=False) + "\n"
+                          ensure_ascii=False, default=_json_value) + "\n"
     if fmt != "yaml":
         raise InputError(f"unknown output format {fmt!r} (yaml or json)", field="-o")
     return yaml.dump_all(objects, Dumper=_Dumper, default_flow_style=False, sort_keys=False,

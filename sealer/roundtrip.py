@@ -12,7 +12,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from sealer.errors import InputError, yaml_error_message
+from sealer.errors import InputError, flow_depth_exceeds, yaml_error_message
 
 
 class Document:
@@ -41,13 +41,25 @@ def _yaml(explicit_start: bool = False) -> YAML:
 
 
 def load(data: bytes, source: str) -> Document:
-    text = data.decode("utf-8-sig")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text", source=source) from None
+    try:
+        return _load(text, source)
+    except RecursionError:
+        raise InputError("not valid YAML/JSON: nested too deeply", source=source) from None
+
+
+def _load(text: str, source: str) -> Document:
     stripped = text.lstrip()
     if stripped.startswith("{"):
         try:
             return Document([json.loads(text)], is_json=True, explicit_start=False)
         except json.JSONDecodeError as e:
             raise InputError(f"not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}", source=source) from None
+    if flow_depth_exceeds(text):
+        raise InputError("not valid YAML/JSON: nested too deeply", source=source)
     try:
         docs = [d for d in _yaml().load_all(text) if d is not None]
     except YAMLError as e:

@@ -113,6 +113,9 @@ def check_sealed(obj: Mapping[str, Any]) -> Mapping[str, str]:
     meta = manifests.metadata(obj)
     if not meta.get("name"):
         raise InputError("missing", field="metadata.name")
+    for name in ("name", "namespace"):
+        if meta.get(name) is not None and not isinstance(meta[name], str):
+            raise InputError(f"must be a string, got {type(meta[name]).__name__}", field=f"metadata.{name}")
     manifests.string_map(meta.get("annotations"), "metadata.annotations")
     spec = obj.get("spec")
     if not isinstance(spec, Mapping):
@@ -120,7 +123,8 @@ def check_sealed(obj: Mapping[str, Any]) -> Mapping[str, str]:
     if spec.get("data") is not None:
         raise InputError("the deprecated single-blob format is not supported; re-seal with encryptedData",
                          field="spec.data")
-    encrypted = spec.get("encryptedData") or {}
+    encrypted = spec.get("encryptedData")
+    encrypted = {} if encrypted is None else encrypted  # (an empty list or `false` is no mapping either)
     if not isinstance(encrypted, Mapping):
         raise InputError("must be a mapping of key to base64 ciphertext", field="spec.encryptedData")
     for key, value in encrypted.items():
@@ -272,9 +276,8 @@ def reencrypt(obj: MutableMapping[str, Any], keys: Sequence[PrivateKey], cert: S
     label = label_of(obj)
     fresh = {k: manifests.b64(hybrid.encrypt(cert.public_key, v, label))
              for k, (v, key) in opened.items() if key.fingerprint != cert.fingerprint}
-    encrypted = obj["spec"]["encryptedData"]
     for key, value in fresh.items():
-        encrypted[key] = value
+        obj["spec"]["encryptedData"][key] = value  # (fresh is empty when there is no encryptedData)
     if fresh or opened:
         _set_fingerprint(obj, cert.fingerprint)
     return len(fresh)

@@ -154,3 +154,26 @@ def test_bit_flip_in_one_item_fails_unseal_and_names_it(kp2048, data_items, name
         sealed.unseal(obj, [kp2048.private])
     assert victim in str(e.value)
     assert e.value.field == f"spec.encryptedData item {victim}"  # only the tampered item is blamed
+
+
+@SETTINGS
+@given(data_items=st.dictionaries(item_keys, st.binary(max_size=200), min_size=1, max_size=3),
+       name=dns_subdomain, namespace=dns_label, scope=scopes, data=st.data())
+def test_one_character_change_in_the_committed_text_fails_unseal(kp2048, data_items, name, namespace, scope, data):
+    """What a reviewer sees in Git is base64 text: any one changed character of an item is refused (a
+    DecryptionError naming the item), unless it only touches the unused bits of the last base64 character, in
+    which case the bytes, and so the Secret, are the same."""
+    obj = sealed.seal_secret(secret(data_items, name, namespace), kp2048.cert, scope=scope)
+    victim = data.draw(st.sampled_from(sorted(data_items)), label="victim")
+    text = obj["spec"]["encryptedData"][victim]
+    pos = data.draw(st.integers(0, len(text) - 1), label="pos")
+    new = data.draw(st.sampled_from(string.ascii_letters + string.digits + "+/=-_ .\n").filter(
+        lambda c: c != text[pos]), label="char")
+    obj["spec"]["encryptedData"][victim] = text[:pos] + new + text[pos + 1:]
+    try:
+        out = sealed.unseal(obj, [kp2048.private])
+    except DecryptionError as e:
+        assert e.field in (f"spec.encryptedData item {victim}", f"spec.encryptedData.{victim}")  # not base64
+        return
+    assert base64.b64decode(obj["spec"]["encryptedData"][victim]) == base64.b64decode(text)
+    assert decoded(out) == data_items

@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from sealer.errors import InputError
+from sealer.errors import InputError, flow_depth_exceeds
 
 CONFIG_NAME = ".sops.yaml"
 IGNORED_NAME = ".sops.yml"
@@ -173,6 +173,8 @@ def load_config(path: str) -> list[CreationRule]:
             text = handle.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read config file: {getattr(exc, 'strerror', None) or exc}", source=path) from exc
+    if flow_depth_exceeds(text):
+        raise InputError("not valid YAML: nested too deeply", source=path)
     try:
         document = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
@@ -180,6 +182,10 @@ def load_config(path: str) -> list[CreationRule]:
         where = f" (line {mark.line + 1})" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "malformed YAML"
         raise InputError(f"not valid YAML: {problem}{where}", source=path) from exc
+    except RecursionError:
+        raise InputError("not valid YAML: nested too deeply", source=path) from None
+    except (ValueError, LookupError, TypeError, AttributeError):  # a value that does not fit its tag (`2024-02-30`)
+        raise InputError("not valid YAML: a value does not fit its type (quote it)", source=path) from None
     if document is None:
         return []
     if not isinstance(document, dict):

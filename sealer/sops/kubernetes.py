@@ -93,6 +93,8 @@ def open_sopssecret(obj: Mapping[str, Any], opener: Opener, source: str) -> dict
     if obj.get("kind") != SOPSSECRET_KIND or obj.get("apiVersion") != SOPSSECRET_API:
         raise InputError(f"not a {SOPSSECRET_API} {SOPSSECRET_KIND}", source=source, field="kind")
     meta = obj.get("metadata") or {}
+    if not isinstance(meta, dict):
+        raise InputError("must be a mapping", source=source, field="metadata")
     if not isinstance(obj.get("sops"), dict):
         raise InputError("no sops metadata block: not encrypted", source=source, field="sops")
     spec = obj.get("spec")

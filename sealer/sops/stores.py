@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from sealer.errors import InputError, yaml_error_message
+from sealer.errors import InputError, flow_depth_exceeds, yaml_error_message
 from sealer.sops import fastyaml, scalars
 from sealer.sops.nodes import (
     MAP_TAG,
@@ -110,7 +110,10 @@ def load(data: bytes, source: str, fmt: str | None = None) -> Tree:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InputError("not UTF-8 text", source=source) from None
-    return _load_json(text, source) if fmt == "json" else _load_yaml(text, source)
+    try:
+        return _load_json(text, source) if fmt == "json" else _load_yaml(text, source)
+    except RecursionError:
+        raise InputError("nested too deeply", source=source) from None
 
 
 def dumps(tree: Tree) -> str:
@@ -155,6 +158,8 @@ def _guess_layout(text: str) -> Layout:
 def _compose_ruamel(text: str, source: str) -> list[Any]:
     from ruamel.yaml.error import YAMLError
 
+    if flow_depth_exceeds(text):
+        raise InputError("nested too deeply", source=source)
     try:
         return list(_yaml().compose_all(text))
     except YAMLError as e:
@@ -178,7 +183,7 @@ def _load_yaml(text: str, source: str) -> Tree:
             if pair[0].id == "scalar" and pair[0].value == METADATA_KEY:
                 root.value.remove(pair)
                 if metadata is None:
-                    metadata = to_data(pair[1])
+                    metadata = _metadata_data(pair[1], source)
         out.append(root)
     return Tree(out, metadata, "yaml", _guess_layout(text))
 
@@ -362,6 +367,13 @@ def to_data(node: Node) -> Any:
     return value
 
 
+def _metadata_data(node: Node, source: str) -> Any:
+    try:
+        return to_data(node)
+    except scalars.UnsupportedValue as e:  # a tag or number no sops block holds
+        raise InputError(str(e), source=source, field=METADATA_KEY) from None
+
+
 def from_data(data: Any, json_mode: bool = False) -> Node:
     """Nodes for plain data (the metadata block): multi-line strings as literal blocks, like sops."""
     if isinstance(data, dict):
@@ -489,7 +501,7 @@ def _load_json(text: str, source: str) -> Tree:
     for pair in list(root.value):
         if pair[0].value == METADATA_KEY:
             root.value.remove(pair)
-            metadata = to_data(pair[1])
+            metadata = _metadata_data(pair[1], source)
     indent = re.search(r"\n([ \t]+)\"", text)
     return Tree([root], metadata, "json", Layout(json_indent=indent.group(1) if indent else "\t",
                                                  final_newline=text.endswith("\n")))

@@ -67,6 +67,9 @@ class Rule:
                 "mac_only_encrypted={!r})").format(*self._key())
 
     def _check(self) -> None:
+        for f in self.FIELDS:
+            if getattr(self, f) is not None and not isinstance(getattr(self, f), str):
+                raise InputError(f"must be a string, got {type(getattr(self, f)).__name__}", field=f)
         chosen = [f for f in self.FIELDS if getattr(self, f)]
         if len(chosen) > 1:
             raise InputError(f"only one encryption rule may be set, got {', '.join(chosen)}")

@@ -1,0 +1,192 @@
+"""Every parser of untrusted input holds its contract under fuzzing: it works or raises a typed SealerError.
+
+The targets and their seeds live in `bench/fuzz.py` (one registry, also driven there for longer runs with
+`python -m bench.fuzz --seconds N`). Here hypothesis drives each target for a short budget: inputs are its valid
+seeds mutated (bytes, tokens, spans, one node of the parsed document changed) or plain random bytes. Below that,
+each crash the fuzzer found is pinned with its minimal input and the typed error it now gets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import re
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
+
+from bench import fuzz
+from sealer.errors import InputError, KeyMaterialError, SealerError
+
+EXAMPLES = 200
+NAMES = sorted(fuzz.TARGETS)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_seeds_are_valid_inputs(name: str) -> None:
+    """The fuzzing starts from inputs that work, so mutations reach past the first check."""
+    t = fuzz.TARGETS[name]
+    assert t.seeds()
+    for seed in t.seeds():
+        t.run(seed)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_target_holds_the_contract(name: str) -> None:
+    t = fuzz.TARGETS[name]
+    seeds = t.seeds()
+
+    @settings(max_examples=EXAMPLES, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(choice=st.integers(0, len(seeds) - 1), rng=st.randoms(use_true_random=False),
+           raw=st.none() | st.binary(max_size=512))
+    def run(choice: int, rng: random.Random, raw: bytes | None) -> None:
+        data = raw if raw is not None and rng.random() < 0.2 else fuzz.mutate(seeds[choice], rng, t, seeds)
+        note(f"input: {data!r}")
+        crash = fuzz.check(t, data)
+        assert crash is None, crash.describe()
+
+    run()
+
+
+# --- the harness catches what it should -------------------------------------------------------------------------------
+
+def _target(run) -> fuzz.Target:
+    return fuzz.Target("probe", run, lambda: [b"x"], "raw", leak_check=True)
+
+
+def test_an_untyped_exception_is_a_crash_and_a_typed_one_is_not() -> None:
+    def run(data: bytes) -> None:
+        if data == b"typed":
+            raise InputError("bad input", field="x")
+        {}["missing"]  # the crash under test
+
+    assert fuzz.check(_target(run), b"typed") is None
+    crash = fuzz.check(_target(run), b"other")
+    assert crash is not None and crash.kind == "KeyError"
+
+
+def test_a_hang_is_a_crash() -> None:
+    crash = fuzz.check(_target(lambda data: time.sleep(5)), b"x", limit=0.2)
+    assert crash is not None and crash.kind == "hang"
+
+
+def test_an_error_naming_the_planted_value_is_a_leak() -> None:
+    def run(data: bytes) -> None:
+        raise InputError(f"bad value {fuzz.PLANTED}")
+
+    crash = fuzz.check(_target(run), b"x")
+    assert crash is not None and crash.kind == "leak"
+
+
+def test_runner_reports_a_table_and_exit_code(tmp_path, capsys) -> None:
+    assert fuzz.main(["--seconds", "0.3", "--target", "sops-path", "--target", "cert", "--seed", "1",
+                      "--crashes", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "| sops-path |" in out and "| cert |" in out and "crashes |" in out
+
+
+# --- crashes the fuzzer found, pinned ---------------------------------------------------------------------------------
+
+def _sealed(**meta: object) -> bytes:
+    """The first sealed seed with its metadata fields replaced."""
+    obj = json.loads(fuzz.sealed_seeds()[1])
+    obj["metadata"].update(meta)
+    return json.dumps(obj).encode()
+
+
+def _sealed_spec(**spec: object) -> bytes:
+    obj = json.loads(fuzz.sealed_seeds()[1])
+    obj["spec"].update(spec)
+    return json.dumps(obj).encode()
+
+
+def _sops_with(field: str, value: object) -> bytes:
+    """An encrypted seed whose rule field (the one it has) holds another value."""
+    for seed in fuzz.sops_yaml_seeds():
+        text = seed.decode()
+        if f"\n  {field}: " in text:
+            return re.sub(rf"\n  {field}: .*\n", f"\n  {field}: {json.dumps(value)}\n", text).encode()
+    raise AssertionError(f"no seed with {field}")
+
+
+def _cert_with_unknown_key_algorithm() -> bytes:
+    der = fuzz.fixtures().cert_der
+    rsa_oid = bytes.fromhex("2a864886f70d010101")  # 1.2.840.113549.1.1.1, rsaEncryption
+    assert rsa_oid in der
+    return der.replace(rsa_oid, bytes.fromhex("2a864886f70d000101"), 1)
+
+
+FOUND = [
+    # (target, input, error type, text the one-line message must hold)
+    ("manifests", b"kind: Secret\n\x80\n", InputError, "not UTF-8"),
+    ("manifests", b"[" * 100_000, InputError, "nested too deeply"),
+    ("manifests", b"a: 2024-02-30\n", InputError, "does not fit its type"),
+    ("manifests", b"a: !!bool maybe\n", InputError, "does not fit its type"),
+    ("manifests", b'a: !!int ""\n', InputError, "does not fit its type"),
+    ("manifests", b"a: !!timestamp x\n", InputError, "does not fit its type"),
+    ("seal-input", b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\n  namespace: b\n  x: "
+     + b"[" * 1500 + b"]" * 1500 + b"\nstringData:\n  k: v\n", InputError, "nested too deeply"),
+    ("unseal", _sealed(name=True), InputError, "metadata.name: must be a string"),
+    ("unseal", _sealed(namespace=["prod"]), InputError, "metadata.namespace: must be a string"),
+    ("sealed-edit", b"\xff\xfe", InputError, "not UTF-8"),
+    ("sealed-edit", _sealed_spec(encryptedData=[]), InputError, "spec.encryptedData: must be a mapping"),
+    ("sealed-edit", _sealed_spec(encryptedData=False), InputError, "spec.encryptedData: must be a mapping"),
+    ("sealed-edit", b"a: " + b"[" * 20_000, InputError, "nested too deeply"),  # was quadratic: minutes
+    ("sealed-edit", b"a: " + b"[" * 600, InputError, "nested too deeply"),
+    ("sops-yaml", b"a: " + b"[" * 600 + b"]" * 600 + b"\n", InputError, "nested too deeply"),
+    ("sops-json", b'{"a": ' + b"[" * 100_000, InputError, "nested too deeply"),
+    ("sops-yaml", _sops_with("encrypted_regex", 5), InputError, "sops: encrypted_regex: must be a string"),
+    ("sops-yaml", _sops_with("unencrypted_suffix", {"a": 1}), InputError, "unencrypted_suffix: must be a string"),
+    ("sops-yaml", fuzz.sops_yaml_seeds()[0].replace(b"\n  version:", b"\n  x: !!python/object y\n  version:"),
+     InputError, "sops: unsupported YAML tag"),
+    ("sops-yaml", fuzz.sops_yaml_seeds()[0].replace(b"\n  version:", b"\n  x: 18446744073709551615\n  version:"),
+     InputError, "sops: integer beyond int64"),
+    ("sopssecret", json.dumps({**json.loads(fuzz.sopssecret_seeds()[0]), "metadata": 5}).encode(), InputError,
+     "metadata: must be a mapping"),
+    ("sops-config", b"creation_rules: " + b"[" * 1500 + b"]" * 1500, InputError, "nested too deeply"),
+    ("sops-yaml", b"a: " + b"[" * 20_000, InputError, "nested too deeply"),  # was quadratic in ruamel's scanner
+    ("sops-config", b"creation_rules:\n  - path_regex: 2024-02-30\n", InputError, "does not fit its type"),
+    ("cert", _cert_with_unknown_key_algorithm(), KeyMaterialError, "public key is unreadable"),
+    ("private-keys", b"kind: Secret\nmetadata:\n  name: k\ndata: tls.key\n", KeyMaterialError, "data: must be a "),
+    ("private-keys", b"kind: 5\n---\nkind: [List]\n", KeyMaterialError, "no Secret with data.tls.key"),
+]
+
+
+@pytest.mark.parametrize(("name", "data", "error", "message"), FOUND,
+                         ids=[f"{n}-{i}" for i, (n, *_) in enumerate(FOUND)])
+def test_found_crash_is_now_a_typed_error(name: str, data: bytes, error: type[SealerError], message: str) -> None:
+    with pytest.raises(error) as e:
+        fuzz.TARGETS[name].run(data)
+    assert message in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_found_crash_reencrypt_without_encrypted_data() -> None:
+    """A SealedSecret with no encryptedData re-encrypts to itself (was a KeyError)."""
+    from sealer import sealed
+
+    obj = json.loads(fuzz.sealed_seeds()[1])
+    del obj["spec"]["encryptedData"]
+    assert sealed.reencrypt(obj, [fuzz.fixtures().private], fuzz.fixtures().cert) == 0
+
+
+def test_found_crash_unseal_json_output_with_a_date() -> None:
+    """`unseal -o json` of a template holding a YAML date (was: datetime is not JSON serializable)."""
+    from sealer import manifests
+
+    out = manifests.dump_objects([{"kind": "Secret", "type": dt.date(2024, 1, 2)}], "json")
+    assert json.loads(out)["type"] == "2024-01-02"
+
+
+def test_found_crash_controller_answer_with_odd_metadata() -> None:
+    """A rotate answer whose metadata is not a mapping: no key hint, no AttributeError."""
+    from sealer import controllerapi
+
+    obj = json.loads(fuzz.sealed_seeds()[1])
+    answer = {"spec": {"encryptedData": dict(obj["spec"]["encryptedData"])}, "metadata": 5}
+    assert controllerapi.apply_rotated(obj, answer) == (0, 0, "")
+    assert fuzz.check(fuzz.TARGETS["controller-answer"], b"[" * 100_000) is None
