@@ -188,11 +188,24 @@ def _encrypt(name: str, text: bytes, **plan_args: Any) -> bytes:
     return operations.encrypt(tree, plan, name).encode()
 
 
+def _shamir(text: bytes) -> bytes:
+    """Two key groups, both needed (Shamir 2 of 2): the share-combining path."""
+    from sealer.sops import operations
+    from sealer.sops.keygroups import KeySpec
+    from sealer.sops.keyservice import Plan
+    from sealer.sops.tree import Rule
+
+    spec = KeySpec("age", fixtures().recipient)
+    return operations.encrypt(operations.load(text, "k.yaml"), Plan([[spec], [spec]], 2, Rule.default(), "fuzz"),
+                              "k.yaml").encode()
+
+
 @functools.cache
 def sops_yaml_seeds() -> list[bytes]:
     return [_encrypt(n, t) for n, t in _plain_docs() if n.endswith(".yaml")] + [
         _encrypt("r.yaml", b"a: 1\nsecret_b: x\n", rule_flags={"encrypted_regex": "^secret_"},
-                 mac_only_encrypted=True)]
+                 mac_only_encrypted=True),
+        _shamir(b"token: " + PLANTED.encode() + b"\n")]
 
 
 def sops_json_seeds() -> list[bytes]:
