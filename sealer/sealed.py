@@ -216,7 +216,10 @@ def unseal(obj: Mapping[str, Any], keys: Sequence[PrivateKey]) -> dict[str, Any]
     else:
         tmeta.pop("namespace", None)
     data = dict(opened)
-    for item, value in (template.get("data") or {}).items():
+    template_data = template.get("data") or {}
+    if not isinstance(template_data, Mapping):
+        raise InputError("must be a mapping of item to value or {{ .item }}", field="spec.template.data")
+    for item, value in template_data.items():
         if value is None:
             data.pop(item, None)
         elif isinstance(value, str):

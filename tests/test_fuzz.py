@@ -132,6 +132,7 @@ FOUND = [
      + b"[" * 1500 + b"]" * 1500 + b"\nstringData:\n  k: v\n", InputError, "nested too deeply"),
     ("unseal", _sealed(name=True), InputError, "metadata.name: must be a string"),
     ("unseal", _sealed(namespace=["prod"]), InputError, "metadata.namespace: must be a string"),
+    ("unseal", _sealed_spec(template={"data": "x"}), InputError, "spec.template.data: must be a mapping"),
     ("sealed-edit", b"\xff\xfe", InputError, "not UTF-8"),
     ("sealed-edit", _sealed_spec(encryptedData=[]), InputError, "spec.encryptedData: must be a mapping"),
     ("sealed-edit", _sealed_spec(encryptedData=False), InputError, "spec.encryptedData: must be a mapping"),
