@@ -134,7 +134,7 @@ def parse_cert(data: bytes, source: str) -> SealingCert:
     try:
         cert = (x509.load_pem_x509_certificate(data) if b"-----BEGIN" in data
                 else x509.load_der_x509_certificate(data))
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
         raise KeyMaterialError("not a PEM or DER X.509 certificate", source=source) from None
     try:
         public_key = cert.public_key()

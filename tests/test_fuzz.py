@@ -120,6 +120,14 @@ def _cert_with_unknown_key_algorithm() -> bytes:
     return der.replace(rsa_oid, bytes.fromhex("2a864886f70d000101"), 1)
 
 
+def _cert_with_version(version: int) -> bytes:
+    """The DER cert with its version field ([0] EXPLICIT INTEGER 2, i.e. v3) set to another number."""
+    der = fuzz.fixtures().cert_der
+    v3 = bytes.fromhex("a003020102")
+    assert v3 in der
+    return der.replace(v3, bytes.fromhex("a0030201") + bytes([version]), 1)
+
+
 FOUND = [
     # (target, input, error type, text the one-line message must hold)
     ("manifests", b"kind: Secret\n\x80\n", InputError, "not UTF-8"),
@@ -152,6 +160,7 @@ FOUND = [
     ("sops-yaml", b"a: " + b"[" * 20_000, InputError, "nested too deeply"),  # was quadratic in ruamel's scanner
     ("sops-config", b"creation_rules:\n  - path_regex: 2024-02-30\n", InputError, "does not fit its type"),
     ("cert", _cert_with_unknown_key_algorithm(), KeyMaterialError, "public key is unreadable"),
+    ("cert", _cert_with_version(32), KeyMaterialError, "not a PEM or DER X.509 certificate"),
     ("private-keys", b"kind: Secret\nmetadata:\n  name: k\ndata: tls.key\n", KeyMaterialError, "data: must be a "),
     ("private-keys", b"kind: 5\n---\nkind: [List]\n", KeyMaterialError, "no Secret with data.tls.key"),
 ]
