@@ -408,7 +408,7 @@ def test_kubernetes_auth_through_the_emulators_token_apis(kube: KubeServer, open
         "bound_service_account_names": ["vault-reader"], "bound_service_account_namespaces": [ns],
         "audience": "vault", "token_policies": [f"{mount}-read"], "token_ttl": "60s"})
     path = uniq("k8s/db")
-    kv2_put(openbao, path, {"password": "via-kubernetes-auth-7c1"})
+    kv2_put(openbao, path, {"password": "via-kubernetes-auth-7c1"})  # sealer:allow credential (planted)
     proc, _ = start_controller(kube, tmp_path)
 
     def k8s_store(name: str, account: str) -> dict[str, Any]:
