@@ -28,7 +28,6 @@ import contextlib
 import json
 import re
 import secrets
-import socket
 import sys
 import tempfile
 import time
@@ -39,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.common import ROOT, log
+from bench.controller_bench import free_port, proc_status_kib
 
 SYSTEM_NS = "sealer-system"
 NS = "bench-vault"
@@ -78,20 +78,6 @@ class VaultResults:
 
 
 # --- helpers ----------------------------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def status_kib(pid: int, key: str) -> int:
-    with open(f"/proc/{pid}/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return 0
-
 
 def scrape(port: int) -> dict[str, float]:
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
@@ -207,7 +193,7 @@ def measure(work_dir: Path, quick: bool = False) -> VaultResults:
         client.wait_for(lambda: (client.find("sealer.dev/v1alpha1", "VaultStore", "vault", NS) or {}).get("status"),
                         timeout=60, message="store status")
         time.sleep(1.0)
-        res.rss_ready_kib = status_kib(ctl.pid, "VmRSS")
+        res.rss_ready_kib = proc_status_kib(ctl.pid, "VmRSS")
         _, offset = audit_counts(audit)
 
         # 2. first full sync
@@ -226,7 +212,7 @@ def measure(work_dir: Path, quick: bool = False) -> VaultResults:
                 break
             time.sleep(0.25)
         res.first_sync, res.synced = time.perf_counter() - t0, len(got)
-        res.rss_synced_kib = status_kib(ctl.pid, "VmRSS")
+        res.rss_synced_kib = proc_status_kib(ctl.pid, "VmRSS")
         log(f"vault: {res.synced} Secrets after {res.first_sync:.1f} s; waiting for one refresh cycle")
 
         # 3. one refresh cycle
@@ -244,8 +230,8 @@ def measure(work_dir: Path, quick: bool = False) -> VaultResults:
         before, after = vault_metrics(m0), vault_metrics(m1)
         res.cycle_metrics = {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(
             k, 0)}
-        res.rss_cycle_kib = status_kib(ctl.pid, "VmRSS")
-        res.rss_hwm_kib = status_kib(ctl.pid, "VmHWM")
+        res.rss_cycle_kib = proc_status_kib(ctl.pid, "VmRSS")
+        res.rss_hwm_kib = proc_status_kib(ctl.pid, "VmHWM")
 
         # correctness
         owners = {v["metadata"]["name"]: v["metadata"]["uid"] for v in client.list(*VS, NS)}
