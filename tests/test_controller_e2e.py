@@ -7,7 +7,6 @@ conflicts, garbage collection of Secrets when their SealedSecret is deleted in a
 from __future__ import annotations
 
 import base64
-import socket
 import sys
 from pathlib import Path
 
@@ -16,17 +15,11 @@ import yaml
 
 from controller import keyring as kr
 from tests.conftest import run_sealer
-from tests.kube import KubeServer, kube  # noqa: F401  (fixture)
+from tests.kube import KubeServer, free_port, kube  # noqa: F401  (fixture)
 
 NS = "sealer-system"
 PLANT = "PLANTED-e2e-secret-7f3a"
 SS = ("sealer.dev/v1alpha1", "SealedSecret")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_controller(kube: KubeServer, tmp_path: Path, *extra: str, log_name: str = "controller.log"):

