@@ -14,17 +14,7 @@ from typing import Any
 from controller.sealed import MANAGED_BY, MANAGED_BY_LABEL, Outcome, owner_reference
 from sealer.errors import DecryptionError, InputError, MacMismatch
 from sealer.sops import kubernetes
-from sealer.sops.keyservice import VAULT_ALLOW_ENV, Opener
-from sealer.sops.metadata import MasterKey
-
-
-class _ControllerOpener(Opener):
-    def __call__(self, key: MasterKey) -> bytes | None:
-        if key.type == "hc_vault" and not (self.env.get("VAULT_ADDR") or self.env.get(VAULT_ALLOW_ENV)):
-            raise InputError("the file names a Vault Transit key but the controller has no Vault configured "
-                             f"(set VAULT_ADDR and VAULT_TOKEN, or {VAULT_ALLOW_ENV}, on the controller)",
-                             field="sops.hc_vault")
-        return super().__call__(key)
+from sealer.sops.keyservice import Opener
 
 
 def desired(obj: Mapping[str, Any], identities: Sequence[Any], env: Mapping[str, str]) -> Outcome:
@@ -34,8 +24,9 @@ def desired(obj: Mapping[str, Any], identities: Sequence[Any], env: Mapping[str,
     if sops_block.get("age") and not sops_block.get("hc_vault") and not identities:
         return Outcome(False, "NoIdentities", "the controller has no age identities: create a Secret in its "
                        "namespace with an item ending in .agekey (sealer keys age-generate prints one)")
+    opener = Opener(env, identities=list(identities), vault_needs_allowlist=True)
     try:
-        secret = kubernetes.open_sopssecret(obj, _ControllerOpener(env, identities=list(identities)), source)
+        secret = kubernetes.open_sopssecret(obj, opener, source)
     except MacMismatch as e:
         return Outcome(False, "MACMismatch", f"{e} (keys must stay in the order sealer encrypt --kind "
                        "sopssecret writes them: sorted, as the API server stores them)")

@@ -157,10 +157,13 @@ class Opener:
     """Opens master keys with the identities at hand; loads them once, on first need."""
 
     def __init__(self, env: Mapping[str, str] | None = None, age_key_file: str | None = None,
-                 identities: list | None = None) -> None:
-        """``identities`` given (the controller's, from Secrets) replaces every file and env var source."""
+                 identities: list | None = None, vault_needs_allowlist: bool = False) -> None:
+        """``identities`` given (the controller's, from Secrets) replaces every file and env var source.
+        ``vault_needs_allowlist``: with neither VAULT_ADDR nor SEALER_VAULT_ADDRS set, use no Transit key at all
+        (the controller: whoever may create a SopsSecret chooses the server its token would go to)."""
         self.env = os.environ if env is None else env
         self.age_key_file = age_key_file
+        self.vault_needs_allowlist = vault_needs_allowlist
         self._identities: list | None = identities
         self._where: list[str] = []
 
@@ -197,6 +200,9 @@ class Opener:
         only to VAULT_ADDR or an address listed in SEALER_VAULT_ADDRS (when either is set)."""
         allowed = {a.strip().rstrip("/") for a in
                    (self.env.get("VAULT_ADDR", ""), *self.env.get(VAULT_ALLOW_ENV, "").split(",")) if a.strip()}
+        if not allowed and self.vault_needs_allowlist:
+            raise InputError("the file names a Vault Transit key but no Vault configured here (set VAULT_ADDR and "
+                             f"VAULT_TOKEN, or {VAULT_ALLOW_ENV})", field="sops.hc_vault")
         if allowed and address.rstrip("/") not in allowed:
             raise InputError(f"the file's Vault address {address} is not VAULT_ADDR; not sending the token there "
                              f"(add it to {VAULT_ALLOW_ENV} to allow)", field="sops.hc_vault")
