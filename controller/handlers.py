@@ -47,12 +47,11 @@ def cleanup(**_: Any) -> None:
     CONTROLLER.stop()
 
 
-def report(kind: str, result: runtime.Result, started: float, body: Any, meta: Any, patch: Any, logger: Any) -> None:
-    """Status, Event, log line and metrics for one reconcile of any source; messages never carry plaintext.
-
-    A failure that repeats unchanged (a resync, a retry with backoff) is counted and logged but posts no new
-    Event, and the condition keeps its lastTransitionTime, as Kubernetes conventions ask."""
-    metrics.observe(kind, result.ready, result.reason, time.monotonic() - started)
+def set_ready(name: str, result: runtime.Result, body: Any, meta: Any, patch: Any, *, announce: bool) -> None:
+    """The Ready condition and its Events, for every kind; messages never carry plaintext. A failure is logged
+    and posted as a Warning, but one that repeats unchanged (a resync, a retry with backoff) posts no new Event,
+    and the condition keeps its lastTransitionTime, as Kubernetes conventions ask. ``announce``: post an
+    informational Event for a success."""
     previous = next((c for c in ((body.get("status") or {}).get("conditions") or []) if c.get("type") == "Ready"), {})
     new = condition(result.ready, result.reason, result.message, meta.get("generation"))
     if previous.get("status") == new["status"] and previous.get("lastTransitionTime"):
@@ -60,29 +59,27 @@ def report(kind: str, result: runtime.Result, started: float, body: Any, meta: A
     repeated = all(previous.get(k) == new[k] for k in ("status", "reason", "message"))
     patch.status["observedGeneration"] = meta.get("generation")
     patch.status["conditions"] = [new]
-    name = f"{kind} {meta.get('namespace')}/{meta.get('name')}"
     if not result.ready:
-        log.warning("%s: %s: %s", name, result.reason, result.message)
+        log.warning("%s %s/%s: %s: %s", name, meta.get("namespace"), meta.get("name"), result.reason, result.message)
         if not repeated:
             kopf.warn(body, reason=result.reason, message=result.message)
-    elif result.changed:
+    elif announce:
         kopf.info(body, reason=result.reason, message=result.message)
 
 
-def _sealed(body: Any, meta: Any, patch: Any, logger: Any) -> None:
-    started = time.monotonic()
-    report("SealedSecret", CONTROLLER.reconcile_sealed(body), started, body, meta, patch, logger)
+def report(kind: str, result: runtime.Result, started: float, body: Any, meta: Any, patch: Any) -> None:
+    """One reconcile of any source: metrics, then the condition and Events (a success is announced when it
+    changed the Secret)."""
+    metrics.observe(kind, result.ready, result.reason, time.monotonic() - started)
+    set_ready(kind, result, body, meta, patch, announce=result.changed)
 
 
 @kopf.on.resume(GROUP, VERSION, "sealedsecrets")
 @kopf.on.create(GROUP, VERSION, "sealedsecrets")
 @kopf.on.update(GROUP, VERSION, "sealedsecrets", field="spec")
-def sealed_secret(body: Any, meta: Any, patch: Any, logger: Any, **_: Any) -> None:
-    _sealed(body, meta, patch, logger)
-
-
-def sealed_secret_resync(body: Any, meta: Any, patch: Any, logger: Any, **_: Any) -> None:
-    _sealed(body, meta, patch, logger)
+def sealed_secret(body: Any, meta: Any, patch: Any, **_: Any) -> None:
+    started = time.monotonic()
+    report("SealedSecret", CONTROLLER.reconcile_sealed(body), started, body, meta, patch)
 
 
 _RESYNC = CONTROLLER.config.resync_period.total_seconds()
@@ -94,7 +91,7 @@ for _group in GROUPS:
         kopf.on.update(_group, VERSION, "sealedsecrets", field="spec")(sealed_secret)
     if _RESYNC > 0:
         kopf.timer(_group, VERSION, "sealedsecrets", interval=_RESYNC, initial_delay=_RESYNC, idle=0)(
-            sealed_secret_resync)
+            sealed_secret)
 
 
 # --- SopsSecrets ----------------------------------------------------------------------------------------
@@ -102,9 +99,9 @@ for _group in GROUPS:
 @kopf.on.resume(GROUP, VERSION, "sopssecrets")
 @kopf.on.create(GROUP, VERSION, "sopssecrets")
 @kopf.on.update(GROUP, VERSION, "sopssecrets")
-def sops_secret(body: Any, meta: Any, patch: Any, logger: Any, **_: Any) -> None:
+def sops_secret(body: Any, meta: Any, patch: Any, **_: Any) -> None:
     started = time.monotonic()
-    report("SopsSecret", CONTROLLER.reconcile_sops(body), started, body, meta, patch, logger)
+    report("SopsSecret", CONTROLLER.reconcile_sops(body), started, body, meta, patch)
 
 
 if _RESYNC > 0:
@@ -178,7 +175,7 @@ async def _vault_pause(stopped: Any, wake: asyncio.Event, delay: float | None) -
 
 
 @kopf.daemon(GROUP, VERSION, "vaultsecrets", cancellation_backoff=2.0, cancellation_timeout=10.0)
-async def vault_secret_loop(stopped: Any, body: Any, meta: Any, logger: Any, **_: Any) -> None:
+async def vault_secret_loop(stopped: Any, body: Any, meta: Any, **_: Any) -> None:
     uid = meta.get("uid") or ""
     wake = _VAULT_WAKE.setdefault(uid, asyncio.Event())
     try:
@@ -187,7 +184,7 @@ async def vault_secret_loop(stopped: Any, body: Any, meta: Any, logger: Any, **_
             started = time.monotonic()
             sync = await asyncio.to_thread(VAULT.sync, body)
             patch = kopf.Patch()
-            report("VaultSecret", sync.result, started, body, meta, patch, logger)
+            report("VaultSecret", sync.result, started, body, meta, patch)
             patch.status.update(sync.status)
             await asyncio.to_thread(VAULT.write_status, body, dict(patch.get("status") or {}))
             try:
@@ -208,27 +205,21 @@ async def vault_secret_changed(meta: Any, **_: Any) -> None:
     _vault_wake(meta.get("uid"))
 
 
-def _store_status(result: runtime.Result, body: Any, meta: Any, patch: Any, logger: Any) -> None:
-    was = ((body.get("status") or {}).get("conditions") or [{}])[0]
-    patch.status["observedGeneration"] = meta.get("generation")
-    patch.status["conditions"] = [condition(result.ready, result.reason, result.message, meta.get("generation"))]
-    if not result.ready:
-        logger.warning("%s: %s", result.reason, result.message)
-        kopf.warn(body, reason=result.reason, message=result.message)
-    elif was.get("status") != "True":
-        kopf.info(body, reason=result.reason, message=result.message)
+def _store_status(result: runtime.Result, body: Any, meta: Any, patch: Any) -> None:
+    was = next((c for c in ((body.get("status") or {}).get("conditions") or []) if c.get("type") == "Ready"), {})
+    set_ready(body.get("kind", "VaultStore"), result, body, meta, patch, announce=was.get("status") != "True")
 
 
-def vault_store(body: Any, meta: Any, patch: Any, logger: Any, **_: Any) -> None:
+def vault_store(body: Any, meta: Any, patch: Any, **_: Any) -> None:
     VAULT.store_event("MODIFIED", body)
-    _store_status(VAULT.check_store(body), body, meta, patch, logger)
+    _store_status(VAULT.check_store(body), body, meta, patch)
 
 
-def vault_store_timer(body: Any, meta: Any, patch: Any, logger: Any, **_: Any) -> None:
+def vault_store_timer(body: Any, meta: Any, patch: Any, **_: Any) -> None:
     failing = VAULT.maintain_store(body)
     ready = ((body.get("status") or {}).get("conditions") or [{}])[0].get("status") == "True"
     if failing or not ready:
-        _store_status(VAULT.check_store(body), body, meta, patch, logger)
+        _store_status(VAULT.check_store(body), body, meta, patch)
 
 
 def vault_store_event(type: str | None, body: Any, **_: Any) -> None:
