@@ -329,12 +329,8 @@ def _seal_input(data: bytes) -> object:
     from sealer import manifests, sealed
 
     fx = fixtures()
-    out = []
-    for obj in manifests.load_objects(data, SOURCE):
-        try:
-            out.append(sealed.seal_secret(obj, fx.cert, allow_empty=True))
-        except SealerError as e:
-            raise sealed.located(e, obj, SOURCE) from None
+    objects = manifests.load_objects(data, SOURCE)
+    out = sealed.each(objects, SOURCE, lambda obj: sealed.seal_secret(obj, fx.cert, allow_empty=True))
     return manifests.dump_objects(out, "yaml")
 
 
@@ -344,12 +340,7 @@ def _unseal(data: bytes) -> object:
     from sealer import manifests, sealed
 
     fx = fixtures()
-    out = []
-    for obj in manifests.load_objects(data, SOURCE):
-        try:
-            out.append(sealed.unseal(obj, [fx.private]))
-        except SealerError as e:
-            raise sealed.located(e, obj, SOURCE) from None
+    out = sealed.each(manifests.load_objects(data, SOURCE), SOURCE, lambda obj: sealed.unseal(obj, [fx.private]))
     return manifests.dump_objects(out, "json")
 
 

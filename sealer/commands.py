@@ -288,13 +288,8 @@ def seal(file: str, cert: str | None, scope: str | None, namespace: str | None, 
         return
     if name and len(objects) > 1:
         raise InputError("--name applies to a single Secret, input has several", field="--name")
-    result = []
-    for obj in objects:
-        try:
-            result.append(sealed.seal_secret(obj, c, scope=chosen, namespace=namespace, name=name,
-                                             api_version=api_version, allow_empty=allow_empty_data))
-        except SealerError as e:
-            raise sealed.located(e, obj, source) from None
+    result = sealed.each(objects, source, lambda obj: sealed.seal_secret(
+        obj, c, scope=chosen, namespace=namespace, name=name, api_version=api_version, allow_empty=allow_empty_data))
     _emit(manifests.dump_objects(result, fmt), out)
 
 
@@ -348,12 +343,7 @@ def unseal(file: str, key_paths: tuple[str, ...], fmt: str) -> None:
     if not objects:
         raise InputError("no SealedSecret in input", source=source)
     private_keys = _load_keys(key_paths)
-    secrets = []
-    for obj in objects:
-        try:
-            secrets.append(sealed.unseal(obj, private_keys))
-        except SealerError as e:
-            raise sealed.located(e, obj, source) from None
+    secrets = sealed.each(objects, source, lambda obj: sealed.unseal(obj, private_keys))
     _emit(manifests.dump_objects(secrets, fmt))
 
 

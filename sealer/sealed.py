@@ -13,13 +13,15 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Mapping, MutableMapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from typing import Any, TypeVar
 
 from sealer import hybrid, manifests
 from sealer.errors import DecryptionError, InputError, SealerError
 from sealer.hybrid import Scope
 from sealer.keys import PrivateKey, SealingCert
+
+T = TypeVar("T")
 
 API_SEALER = "sealer.dev/v1alpha1"
 API_BITNAMI = "bitnami.com/v1alpha1"
@@ -289,4 +291,15 @@ def reencrypt(obj: MutableMapping[str, Any], keys: Sequence[PrivateKey], cert: S
 def located(err: SealerError, obj: Mapping[str, Any], source: str) -> SealerError:
     """Attach `file: Kind ns/name` to an error raised while handling ``obj``."""
     return err.within(source=source, context=manifests.describe(obj))
+
+
+def each(objects: Sequence[Mapping[str, Any]], source: str, fn: Callable[[Any], T]) -> list[T]:
+    """``fn`` over every object of a file, all or nothing; an error names the file and the object."""
+    out = []
+    for obj in objects:
+        try:
+            out.append(fn(obj))
+        except SealerError as e:
+            raise located(e, obj, source) from None
+    return out
 
