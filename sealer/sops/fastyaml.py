@@ -522,24 +522,18 @@ class _Emitter:
         kind = node.id  # type: ignore[attr-defined]
         if kind == "scalar":
             self.scalar(node, analysis)  # type: ignore[arg-type]
-        elif kind == "sequence":
-            if node.tag != SEQ_TAG:  # type: ignore[attr-defined]
+        elif kind in ("sequence", "mapping"):
+            sequence = kind == "sequence"
+            if node.tag != (SEQ_TAG if sequence else MAP_TAG):  # type: ignore[attr-defined]
                 raise _Unsupported
-            if node.value:  # type: ignore[attr-defined]
-                if self.flow_level or node.flow_style:  # type: ignore[attr-defined]
-                    raise _Unsupported
+            if not node.value:  # type: ignore[attr-defined]
+                self.empty_flow(*("[]" if sequence else "{}"), sequence=sequence)
+            elif self.flow_level or node.flow_style:  # type: ignore[attr-defined]
+                raise _Unsupported  # block style only: anything else goes to ruamel
+            elif sequence:
                 self.block_sequence(node)
             else:
-                self.empty_flow("[", "]", sequence=True)
-        elif kind == "mapping":
-            if node.tag != MAP_TAG:  # type: ignore[attr-defined]
-                raise _Unsupported
-            if node.value:  # type: ignore[attr-defined]
-                if self.flow_level or node.flow_style:  # type: ignore[attr-defined]
-                    raise _Unsupported
                 self.block_mapping(node)
-            else:
-                self.empty_flow("{", "}", sequence=False)
         else:
             raise _Unsupported
 
