@@ -185,7 +185,7 @@ def _load_pem_private_key(block: bytes, origin: str) -> PrivateKey:
     except TypeError:
         raise KeyMaterialError("private key is encrypted; decrypt it first "
                                "(openssl rsa -in KEY -out KEY.plain)", source=origin) from None
-    except ValueError:
+    except (ValueError, UnsupportedAlgorithm):
         raise KeyMaterialError("unreadable PEM private key", source=origin) from None
     if not isinstance(key, rsa.RSAPrivateKey):
         raise KeyMaterialError(f"private key is {type(key).__name__.removeprefix('_')}, sealing keys are RSA",

@@ -8,6 +8,7 @@ each crash the fuzzer found is pinned with its minimal input and the typed error
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import random
@@ -120,6 +121,18 @@ def _cert_with_unknown_key_algorithm() -> bytes:
     return der.replace(rsa_oid, bytes.fromhex("2a864886f70d000101"), 1)
 
 
+def _pkcs8_with_unknown_algorithm() -> bytes:
+    """A PKCS#8 private key whose algorithm OID (rsaEncryption) has its last arc changed: no library knows it."""
+    from cryptography.hazmat.primitives import serialization
+
+    der = fuzz.fixtures().private.key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                                    serialization.NoEncryption())
+    rsa_oid = bytes.fromhex("06092a864886f70d010101")
+    assert rsa_oid in der
+    der = der.replace(rsa_oid, rsa_oid[:-1] + b"\x7f", 1)
+    return b"-----BEGIN PRIVATE KEY-----\n" + base64.encodebytes(der) + b"-----END PRIVATE KEY-----\n"
+
+
 def _cert_with_version(version: int) -> bytes:
     """The DER cert with its version field ([0] EXPLICIT INTEGER 2, i.e. v3) set to another number."""
     der = fuzz.fixtures().cert_der
@@ -163,6 +176,7 @@ FOUND = [
     ("cert", _cert_with_version(32), KeyMaterialError, "not a PEM or DER X.509 certificate"),
     ("private-keys", b"kind: Secret\nmetadata:\n  name: k\ndata: tls.key\n", KeyMaterialError, "data: must be a "),
     ("private-keys", b"kind: 5\n---\nkind: [List]\n", KeyMaterialError, "no Secret with data.tls.key"),
+    ("private-keys", _pkcs8_with_unknown_algorithm(), KeyMaterialError, "unreadable PEM private key"),
 ]
 
 
