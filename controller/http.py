@@ -77,20 +77,33 @@ def make_app(controller: Any) -> Any:
     return app
 
 
-def start(controller: Any) -> threading.Thread:
+def start(controller: Any, timeout: float = 30.0) -> threading.Thread:
+    """Serve from a thread; return once the port is listening (or raise), so "ready" in the log is true."""
     from aiohttp import web
 
     config = controller.config
+    listening = threading.Event()
+    failure: list[BaseException] = []
 
     def serve() -> None:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
-        runner = web.AppRunner(make_app(controller), access_log=None)
-        loop.run_until_complete(runner.setup())
-        loop.run_until_complete(web.TCPSite(runner, config.http_host, config.http_port).start())
+        try:
+            runner = web.AppRunner(make_app(controller), access_log=None)
+            loop.run_until_complete(runner.setup())
+            loop.run_until_complete(web.TCPSite(runner, config.http_host, config.http_port).start())
+        except BaseException as e:  # handed to the starting thread
+            failure.append(e)
+            return
+        finally:
+            listening.set()
         log.info("serving /healthz, /v1/cert.pem, /v1/verify, /v1/rotate, /metrics on port %d", config.http_port)
         loop.run_forever()
 
     thread = threading.Thread(target=serve, name="http", daemon=True)
     thread.start()
+    if not listening.wait(timeout):
+        raise RuntimeError(f"the HTTP server did not start within {timeout:.0f} s")
+    if failure:
+        raise RuntimeError(f"the HTTP server could not listen on port {config.http_port}") from failure[0]
     return thread
