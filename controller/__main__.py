@@ -7,6 +7,7 @@ import random
 import sys
 
 from controller import runtime
+from sealer import __version__
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[runtime.Config, argparse.Namespace]:
@@ -27,6 +28,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[runtime.Config, argparse.
     p.add_argument("--vault-store-check-period", default="1m",
                    help="how often Vault store tokens are renewed when due and unready stores re-checked")
     p.add_argument("--verbose", action="store_true")
+    p.add_argument("--version", action="version", version=f"sealer controller {__version__}")
     args = p.parse_args(argv)
     try:
         config = runtime.Config(import_bitnami_keys=args.import_bitnami_keys, bitnami_compat=args.bitnami_compat,

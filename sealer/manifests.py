@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from sealer.errors import InputError, yaml_error_message
+from sealer.errors import TOO_DEEP, InputError, json_error_message, yaml_error_message
 
 SERVER_SET_METADATA = (
     "uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp",
@@ -36,7 +36,6 @@ _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 # PyYAML's constructors raise plain Python errors for a value that does not fit its (implicit) tag: `!!int abc`,
 # `!!bool maybe`, the date-looking `2024-02-30`. Their messages quote the value, so they are replaced.
 _VALUE_ERROR = "not valid YAML: a value does not fit its type (e.g. 2024-02-30 or !!int on text; quote it)"
-_TOO_DEEP = "not valid YAML/JSON: nested too deeply"
 
 
 def parse_documents(data: bytes | str, source: str) -> list[Any]:
@@ -48,7 +47,7 @@ def parse_documents(data: bytes | str, source: str) -> list[Any]:
     try:
         return _parse_documents(text, source)
     except RecursionError:
-        raise InputError(_TOO_DEEP, source=source) from None
+        raise InputError(TOO_DEEP, source=source) from None
     except (ValueError, LookupError, TypeError, AttributeError):  # e.g. `!!timestamp x`, `!!int ""`
         raise InputError(_VALUE_ERROR, source=source) from None
 
@@ -63,8 +62,7 @@ def _parse_documents(text: str, source: str) -> list[Any]:
             try:
                 docs = list(yaml.load_all(text, Loader=_Loader))
             except yaml.YAMLError:
-                raise InputError(f"not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}",
-                                 source=source) from None
+                raise InputError(json_error_message(e), source=source) from None
             return [d for d in docs if d is not None]
     try:
         return [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
@@ -192,7 +190,7 @@ def dump_objects(objects: Iterable[Mapping[str, Any]], fmt: str) -> str:
     try:
         return _dump_objects(list(objects), fmt)
     except RecursionError:  # input nested deeper than the writers recurse (the readers are iterative)
-        raise InputError(_TOO_DEEP) from None
+        raise InputError(TOO_DEEP) from None
 
 
 def _json_value(value: Any) -> Any:

@@ -12,7 +12,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from sealer.errors import InputError, flow_depth_exceeds, yaml_error_message
+from sealer.errors import TOO_DEEP, InputError, flow_depth_exceeds, json_error_message, yaml_error_message
 
 
 class Document:
@@ -48,7 +48,7 @@ def load(data: bytes, source: str) -> Document:
     try:
         return _load(text, source)
     except RecursionError:
-        raise InputError("not valid YAML/JSON: nested too deeply", source=source) from None
+        raise InputError(TOO_DEEP, source=source) from None
 
 
 def _load(text: str, source: str) -> Document:
@@ -57,9 +57,9 @@ def _load(text: str, source: str) -> Document:
         try:
             return Document([json.loads(text)], is_json=True, explicit_start=False)
         except json.JSONDecodeError as e:
-            raise InputError(f"not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}", source=source) from None
+            raise InputError(json_error_message(e), source=source) from None
     if flow_depth_exceeds(text):
-        raise InputError("not valid YAML/JSON: nested too deeply", source=source)
+        raise InputError(TOO_DEEP, source=source)
     try:
         docs = [d for d in _yaml().load_all(text) if d is not None]
     except YAMLError as e:

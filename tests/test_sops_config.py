@@ -282,7 +282,7 @@ def test_errors_name_file_and_field(tmp_path: Path, text: str, field: str, messa
     [
         ("creation_rules:\n  - age: [x\n", "not valid YAML"),
         ("- just\n- a list\n", "expected a mapping"),
-        ("creation_rules:\n  - age: x\n    age: y\n", "already defined"),
+        ("creation_rules:\n  - age: x\n    age: y\n", "a key appears twice in one mapping"),
     ],
 )
 def test_file_level_errors(tmp_path: Path, text: str, message: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from sealer.errors import InputError
+from sealer.errors import InputError, json_error_message
 from sealer.lint.findings import Finding
 
 SARIF_FINGERPRINT = "sealer/v1"
@@ -21,9 +21,10 @@ def load(path: str) -> frozenset[str]:
             data = json.loads(f.read())
     except OSError as e:
         raise InputError(f"cannot read: {e.strerror}", source=path, field="--baseline") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"not a JSON report: {getattr(e, 'msg', 'not UTF-8')}", source=path,
-                         field="--baseline") from None
+    except json.JSONDecodeError as e:
+        raise InputError(f"not a JSON report ({json_error_message(e)})", source=path, field="--baseline") from None
+    except UnicodeDecodeError:
+        raise InputError("not a JSON report (not UTF-8 text)", source=path, field="--baseline") from None
     prints: set[str] = set()
     if isinstance(data, dict) and isinstance(data.get("findings"), list):
         entries = data["findings"]

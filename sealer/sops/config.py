@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from sealer.errors import InputError, flow_depth_exceeds
+from sealer.errors import TOO_DEEP, InputError, flow_depth_exceeds, yaml_error_message
 
 CONFIG_NAME = ".sops.yaml"
 IGNORED_NAME = ".sops.yml"
@@ -174,16 +174,13 @@ def load_config(path: str) -> list[CreationRule]:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read config file: {getattr(exc, 'strerror', None) or exc}", source=path) from exc
     if flow_depth_exceeds(text):
-        raise InputError("not valid YAML: nested too deeply", source=path)
+        raise InputError(TOO_DEEP, source=path)
     try:
         document = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "malformed YAML"
-        raise InputError(f"not valid YAML: {problem}{where}", source=path) from exc
+        raise InputError(yaml_error_message(exc), source=path) from None
     except RecursionError:
-        raise InputError("not valid YAML: nested too deeply", source=path) from None
+        raise InputError(TOO_DEEP, source=path) from None
     except (ValueError, LookupError, TypeError, AttributeError):  # a value that does not fit its tag (`2024-02-30`)
         raise InputError("not valid YAML: a value does not fit its type (quote it)", source=path) from None
     if document is None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from sealer.errors import InputError, flow_depth_exceeds, yaml_error_message
+from sealer.errors import TOO_DEEP, InputError, flow_depth_exceeds, json_error_message, yaml_error_message
 from sealer.sops import fastyaml, scalars
 from sealer.sops.nodes import (
     MAP_TAG,
@@ -113,7 +113,7 @@ def load(data: bytes, source: str, fmt: str | None = None) -> Tree:
     try:
         return _load_json(text, source) if fmt == "json" else _load_yaml(text, source)
     except RecursionError:
-        raise InputError("nested too deeply", source=source) from None
+        raise InputError(TOO_DEEP, source=source) from None
 
 
 def dumps(tree: Tree) -> str:
@@ -159,7 +159,7 @@ def _compose_ruamel(text: str, source: str) -> list[Any]:
     from ruamel.yaml.error import YAMLError
 
     if flow_depth_exceeds(text):
-        raise InputError("nested too deeply", source=source)
+        raise InputError(TOO_DEEP, source=source)
     try:
         return list(_yaml().compose_all(text))
     except YAMLError as e:
@@ -491,7 +491,7 @@ def _load_json(text: str, source: str) -> Tree:
         value = json.loads(text, object_pairs_hook=_Pairs, parse_float=_Number, parse_int=_Number,
                            parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
     except json.JSONDecodeError as e:
-        raise InputError(f"not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}", source=source) from None
+        raise InputError(json_error_message(e), source=source) from None
     except ValueError:
         raise InputError("not valid JSON: NaN and Infinity are not JSON", source=source) from None
     if not isinstance(value, _Pairs):
