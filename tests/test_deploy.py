@@ -886,6 +886,9 @@ def test_dockerfile_structure() -> None:
     assert json.loads(entry) == ["python", "-m", "controller"] == _pod()["containers"][0]["command"]
     assert any(w == "RUN" and "venv" in r for w, r in final), "installs into a virtualenv"
     assert any(w == "RUN" and "pip wheel" in r for w, r in ins[:len(ins) - len(final)]), "builds wheels"
+    installs = [r for w, r in ins if w == "RUN" and "pip install" in r]
+    assert installs and all("--require-hashes" in r for r in installs), "every install is from the lock"
+    assert any("--no-index" in r for r in installs), "the runtime stage asks no index"
     assert any(w == "EXPOSE" and r == "8080" for w, r in final)
     for word, rest in ins:
         if word == "COPY" and "--from" not in rest:
@@ -898,5 +901,6 @@ def test_dockerignore() -> None:
     for path in (".venv", ".git", "tests", "bench", "deploy", "keys", ".venv/bin/python", "tests/test_deploy.py",
                  "sealer/__pycache__/cli.cpython-311.pyc", "sealer.egg-info/PKG-INFO", "secret.key"):
         assert _dockerignore_excludes(path), path
-    for path in ("pyproject.toml", "README.md", "sealer", "sealer/cli.py", "controller", "controller/__init__.py"):
+    for path in ("pyproject.toml", "README.md", "sealer", "sealer/cli.py", "controller", "controller/__init__.py",
+                 "requirements/base.txt", "requirements/build.txt"):
         assert not _dockerignore_excludes(path), path

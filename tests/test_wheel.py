@@ -158,11 +158,11 @@ def test_locks_agree_with_each_other() -> None:
         return dict(re.findall(r"^([a-z0-9][a-z0-9._-]*)==([^\s;]+)", text, re.MULTILINE))
 
     test = pins("test.txt")
-    for name in ("base.txt", "demo.txt"):
+    for name in ("base.txt", "demo.txt", "build.txt"):
         subset = pins(name)
         assert subset and all(test.get(k) == v for k, v in subset.items()), name
     assert {"kmock", "attrs", "jsonpatch", "jsonpointer"} <= set(pins("demo.txt"))
     # every lock line has hashes, so `pip install --require-hashes` accepts it
-    for name in ("base.txt", "demo.txt", "test.txt", "tools.txt"):
+    for name in ("base.txt", "demo.txt", "build.txt", "test.txt", "tools.txt"):
         text = (ROOT / "requirements" / name).read_text()
         assert text.count("==") <= text.count("--hash=sha256:"), name
