@@ -76,6 +76,20 @@ def flow_depth_exceeds(text: str, limit: int = MAX_FLOW_DEPTH) -> bool:
     return False
 
 
+def depth_exceeds(values: list, limit: int = MAX_FLOW_DEPTH) -> bool:
+    """Whether parsed documents nest mappings and lists deeper than ``limit``, flow or block alike: the same
+    limit whichever parser read them (libyaml's own limit arrived in a release; recursion limits differ between
+    loaders and versions). Iterative, so it cannot itself run out of stack."""
+    stack = [(value, 1) for value in values]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
 TOO_DEEP = "not valid YAML/JSON: nested too deeply"
 
 # YAML libraries word the same problem differently (PyYAML's C and Python loaders, ruamel.yaml, libyaml releases:

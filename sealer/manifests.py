@@ -17,9 +17,9 @@ from typing import Any
 import yaml
 
 from sealer.errors import (
-    MAX_FLOW_DEPTH,
     TOO_DEEP,
     InputError,
+    depth_exceeds,
     flow_depth_exceeds,
     json_error_message,
     yaml_error_message,
@@ -54,7 +54,10 @@ def parse_documents(data: bytes | str, source: str) -> list[Any]:
     if flow_depth_exceeds(text):
         raise InputError(TOO_DEEP, source=source)
     try:
-        return _within_depth(_parse_documents(text, source), source)
+        docs = _parse_documents(text, source)
+        if depth_exceeds(docs):
+            raise InputError(TOO_DEEP, source=source)
+        return docs
     except RecursionError:
         raise InputError(TOO_DEEP, source=source) from None
     except (ValueError, LookupError, TypeError, AttributeError):  # e.g. `!!timestamp x`, `!!int ""`
@@ -77,19 +80,6 @@ def _parse_documents(text: str, source: str) -> list[Any]:
         return [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
     except yaml.YAMLError as e:
         raise InputError(yaml_error_message(e), source=source) from None
-
-
-def _within_depth(docs: list[Any], source: str) -> list[Any]:
-    """The same depth limit whichever parser read the text and however it nests (flow or block): libyaml's own
-    limit arrived in a release, and Python's recursion limit differs between loaders."""
-    stack = [(doc, 1) for doc in docs]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_FLOW_DEPTH:
-            raise InputError(TOO_DEEP, source=source)
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
-    return docs
 
 
 def load_objects(data: bytes | str, source: str) -> list[dict[str, Any]]:

@@ -12,7 +12,14 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from sealer.errors import TOO_DEEP, InputError, flow_depth_exceeds, json_error_message, yaml_error_message
+from sealer.errors import (
+    TOO_DEEP,
+    InputError,
+    depth_exceeds,
+    flow_depth_exceeds,
+    json_error_message,
+    yaml_error_message,
+)
 
 
 class Document:
@@ -46,9 +53,12 @@ def load(data: bytes, source: str) -> Document:
     except UnicodeDecodeError:
         raise InputError("not UTF-8 text", source=source) from None
     try:
-        return _load(text, source)
+        document = _load(text, source)
     except RecursionError:
         raise InputError(TOO_DEEP, source=source) from None
+    if depth_exceeds(document.docs):
+        raise InputError(TOO_DEEP, source=source)
+    return document
 
 
 def _load(text: str, source: str) -> Document:

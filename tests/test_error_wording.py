@@ -125,10 +125,10 @@ def test_a_reused_anchor_is_refused_or_ignored_but_never_printed(tmp_path) -> No
     secret = tmp_path / "s.yaml"
     secret.write_text(f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\n  namespace: b\n"
                       f"stringData:\n  a: &x {PLANT}1\n  b: &x {PLANT}2\n")
-    key = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
+    recipient = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
     runs = {verb: subprocess.run([sys.executable, "-m", "sealer", *args, str(secret)], capture_output=True,
                                  text=True, check=False)
-            for verb, args in {"encrypt": ["encrypt", "--age", key], "lint": ["lint"]}.items()}
+            for verb, args in {"encrypt": ["encrypt", "--age", recipient], "lint": ["lint"]}.items()}
     assert "an anchor (&name) is defined twice" in yaml_error_message(_pyyaml(secret.read_text(), yaml.SafeLoader))
     assert runs["encrypt"].returncode == 0, runs["encrypt"].stderr
     for run in runs.values():
