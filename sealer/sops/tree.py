@@ -204,7 +204,7 @@ def _walk(node: Node, path: tuple[str, ...], loc: tuple[object, ...], chain: lis
             _walk(item, path, (*loc, i), chain, out, seen, node)
     else:
         out.leaves.append(Leaf(node, path, loc, parent))
-        _comments(node, chain, out, seen)
+        _comments(node, chain, out, seen, leaf=True)
 
 
 def _dotted(loc: tuple[object, ...]) -> str:
@@ -221,11 +221,15 @@ def _tokens(comment: object) -> Iterator[object]:
             yield from _tokens(c)
 
 
-def _comments(node: Node, chain: list[_Container], out: Walk, seen: set[int]) -> None:
+def _comments(node: Node, chain: list[_Container], out: Walk, seen: set[int], leaf: bool = False) -> None:
+    """The comment lines attached to ``node``. An end-of-line comment after a value (the first line of a leaf's
+    first token) belongs to the value's own mapping or list whatever its column: once a value is replaced
+    (decrypted, set), its column no longer says so, and the owner decides both the AAD and whether the rule
+    encrypts it (a comment owned by the root would be written back in plaintext)."""
     comment = getattr(node, "comment", None)
     if not comment:
         return  # nodes sealer reads or builds itself carry none; only ruamel's may
-    for token in _tokens(comment):
+    for n, token in enumerate(_tokens(comment)):
         if id(token) in seen:
             continue
         seen.add(id(token))
@@ -236,7 +240,10 @@ def _comments(node: Node, chain: list[_Container], out: Walk, seen: set[int]) ->
                 column = None
                 continue
             col = column if (i == 0 and column is not None) else len(line) - len(stripped)
-            out.comments.append(CommentLine(token, i, _owners(chain, col)))
+            owners = _owners(chain, col)
+            if leaf and n == 0 and i == 0 and column is not None and chain:
+                owners = [chain[-1].path, *(p for p in owners if p != chain[-1].path)]
+            out.comments.append(CommentLine(token, i, owners))
 
 
 def _owners(chain: list[_Container], column: int) -> list[tuple[str, ...]]:
