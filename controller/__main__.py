@@ -27,6 +27,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[runtime.Config, argparse.
     p.add_argument("--vault-retry-max", default="5m", help="longest pause between VaultSecret retries")
     p.add_argument("--vault-store-check-period", default="1m",
                    help="how often Vault store tokens are renewed when due and unready stores re-checked")
+    p.add_argument("--allow-unscoped-sops", action="store_true",
+                   help="decrypt SopsSecrets without spec.binding (written before scopes), with a Warning Event; "
+                   "any namespace can then use such a ciphertext (README: Multi-tenant clusters)")
     p.add_argument("--verbose", action="store_true")
     p.add_argument("--version", action="version", version=f"sealer controller {__version__}")
     args = p.parse_args(argv)
@@ -34,7 +37,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[runtime.Config, argparse.
         config = runtime.Config(import_bitnami_keys=args.import_bitnami_keys, bitnami_compat=args.bitnami_compat,
                                 key_renew_period=runtime.parse_duration(args.key_renew_period),
                                 resync_period=runtime.parse_duration(args.resync_period), key_bits=args.key_bits,
-                                http_host=args.http_host, http_port=args.http_port)
+                                http_host=args.http_host, http_port=args.http_port,
+                                allow_unscoped_sops=args.allow_unscoped_sops)
         vault = vaultsync_options(args)
     except ValueError as e:
         p.error(str(e))

@@ -23,6 +23,24 @@ def holds_identities(body: Mapping[str, Any]) -> bool:
     return any(str(k).endswith(SUFFIX) for k in (body.get("data") or {}))
 
 
+def parse_secret(body: Mapping[str, Any]) -> tuple[list[age.Identity], list[str]]:
+    """The identities in a Secret's `.agekey` items, and notes on items skipped (never quoting them)."""
+    name = (body.get("metadata") or {}).get("name") or ""
+    notes: list[str] = []
+    found: list[age.Identity] = []
+    for key, value in sorted((body.get("data") or {}).items()):
+        if not str(key).endswith(SUFFIX):
+            continue
+        origin = f"Secret {name}, item {key}"
+        try:
+            found += age.parse_identities(base64.b64decode(value or "", validate=True), origin)
+        except (binascii.Error, ValueError):
+            notes.append(f"{origin}: not valid base64; skipped")
+        except SealerError as e:
+            notes.append(f"{e}; skipped")
+    return found, notes
+
+
 class AgeRing:
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -44,19 +62,7 @@ class AgeRing:
         """Take in (or drop) one Secret's identities. Returns log notes; a bad item is skipped with a note, the
         Secret's other items still count."""
         name = (body.get("metadata") or {}).get("name") or ""
-        notes: list[str] = []
-        found: list[age.Identity] = []
-        if not deleted:
-            for key, value in sorted((body.get("data") or {}).items()):
-                if not str(key).endswith(SUFFIX):
-                    continue
-                origin = f"Secret {name}, item {key}"
-                try:
-                    found += age.parse_identities(base64.b64decode(value or "", validate=True), origin)
-                except (binascii.Error, ValueError):
-                    notes.append(f"{origin}: not valid base64; skipped")
-                except SealerError as e:
-                    notes.append(f"{e}; skipped")
+        found, notes = ([], []) if deleted else parse_secret(body)
         with self._lock:
             before = len(self._by_secret.get(name, []))
             if found:

@@ -63,6 +63,9 @@ def set_ready(name: str, result: runtime.Result, body: Any, meta: Any, patch: An
         log.warning("%s %s/%s: %s: %s", name, meta.get("namespace"), meta.get("name"), result.reason, result.message)
         if not repeated:
             kopf.warn(body, reason=result.reason, message=result.message)
+    elif result.warning and not repeated:  # ready, with something the owner must fix (an unscoped SopsSecret)
+        log.warning("%s %s/%s: %s", name, meta.get("namespace"), meta.get("name"), result.message)
+        kopf.warn(body, reason=result.reason, message=result.message)
     elif announce:
         kopf.info(body, reason=result.reason, message=result.message)
 

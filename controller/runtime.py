@@ -15,6 +15,7 @@ from typing import Any
 from controller import agekeys, sealed, secrets, sopssecret
 from controller import keyring as kr
 from controller.kube import Kube
+from sealer.errors import InputError
 
 log = logging.getLogger("sealer.controller")
 
@@ -43,6 +44,7 @@ class Config:
     key_bits: int = 4096
     http_host: str = "0.0.0.0"  # noqa: S104 - a pod serves its probes and cert on its own IP
     http_port: int = 8080
+    allow_unscoped_sops: bool = False  # SopsSecrets without spec.binding (written before scopes) are refused
 
 
 ACTIVE_CONFIG: Config | None = None  # set by __main__ before `controller.handlers` is imported
@@ -60,6 +62,7 @@ class Result:
     reason: str
     message: str
     changed: bool = False
+    warning: bool = False  # ready, but worth a Warning Event (see sealed.Outcome.warning)
 
 
 @dataclass(frozen=True)
@@ -165,7 +168,22 @@ class Controller:
             log.info(note)
 
     def reconcile_sops(self, body: Mapping[str, Any]) -> Result:
-        return self.write(sopssecret.desired(body, self.age.identities(), os.environ), body)
+        namespace = (body.get("metadata") or {}).get("namespace") or ""
+        try:
+            ref = sopssecret.decryption_secret(body)
+        except InputError as e:
+            return Result(False, "InvalidSpec", str(e))
+        own: list[Any] = []
+        if ref is not None:  # read from the SopsSecret's own namespace, never another
+            found = self.kube.get_secret(namespace, ref)
+            if found is None:
+                return Result(False, "DecryptionSecretNotFound",
+                              f"spec.decryption.secretRef: no Secret {ref} in namespace {namespace}")
+            own, notes = agekeys.parse_secret(found)
+            for note in notes:
+                log.info("%s (spec.decryption of SopsSecret %s)", note, namespace)
+        return self.write(sopssecret.desired(body, self.age.identities(), os.environ, own_identities=own,
+                                             allow_unscoped=self.config.allow_unscoped_sops), body)
 
     # --- the one write path for every source ---------------------------------------------------------
 
@@ -183,7 +201,7 @@ class Controller:
         elif step.action == secrets.UPDATE:
             self.kube.patch_secret(meta["namespace"], meta["name"], step.body or {})
         changed = step.action != secrets.NOOP
-        return Result(True, outcome.reason, step.message if changed else outcome.message, changed)
+        return Result(True, outcome.reason, step.message if changed else outcome.message, changed, outcome.warning)
 
     def owner_of(self, secret: Mapping[str, Any]) -> tuple[Source, dict] | None:
         """The live object (and its source) that controls this Secret, if it is one of ours."""

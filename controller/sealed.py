@@ -23,6 +23,7 @@ class Outcome:
     reason: str
     message: str
     secret: dict[str, Any] | None = None
+    warning: bool = False  # ready, but the owner should hear about it (a Warning Event: e.g. an unscoped SopsSecret)
 
 
 def owner_reference(obj: Mapping[str, Any]) -> dict[str, Any]:

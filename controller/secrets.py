@@ -2,7 +2,8 @@
 
 `plan` is pure (the emulator cannot show every API-server behaviour, so the decisions are unit-tested here);
 `apply` performs the plan. A Secret we do not own is never touched unless it opts in with
-`sealer.dev/managed: "true"` (take over) or `sealer.dev/patch: "true"` (merge our items in, keep its owner).
+`sealer.dev/managed: "true"` (take over) or `sealer.dev/patch: "true"` (merge our items in, keep its owner); a
+Secret another sealer.dev object produces is never touched at all (Conflict), opt-in or not.
 A failed unseal never reaches this module, so a good existing Secret is never blanked.
 """
 
@@ -31,6 +32,18 @@ class Plan:
 def _owned_by(existing: Mapping[str, Any], owner_uid: str | None) -> bool:
     refs = (existing.get("metadata") or {}).get("ownerReferences") or []
     return any(r.get("uid") == owner_uid and r.get("controller") for r in refs) if owner_uid else False
+
+
+SOURCE_GROUP = "sealer.dev"  # our own kinds: two of them never share a Secret
+
+
+def _rival(existing: Mapping[str, Any], owner_uid: str | None) -> str | None:
+    """`Kind name` of another sealer.dev object that controls this Secret, if any."""
+    for ref in (existing.get("metadata") or {}).get("ownerReferences") or []:
+        group = str(ref.get("apiVersion") or "").partition("/")[0]
+        if ref.get("controller") and group == SOURCE_GROUP and ref.get("uid") != owner_uid:
+            return f"{ref.get('kind')} {ref.get('name')}"
+    return None
 
 
 def _differs(existing: Mapping[str, Any], desired: Mapping[str, Any], merge: bool) -> bool:
@@ -68,6 +81,10 @@ def plan(existing: Mapping[str, Any] | None, desired: dict[str, Any], owner_uid:
         return Plan(UPDATE, {"data": dict(desired.get("data") or {})}, "Merged", "merged items into the Secret")
     if existing is None:
         return Plan(CREATE, desired, "Created", "created the Secret")
+    rival = _rival(existing, owner_uid)
+    if rival:  # first come, first served, whatever the annotations say: never a flip-flop between two sources
+        return Plan(REFUSE, None, "Conflict", f"the Secret is already produced by {rival} of this namespace; two "
+                    "sources cannot write one Secret: rename one of them (or delete the other)")
     annotations = (existing.get("metadata") or {}).get("annotations") or {}
     desired_refs = (desired.get("metadata") or {}).get("ownerReferences")
     labels = (existing.get("metadata") or {}).get("labels") or {}

@@ -58,6 +58,7 @@ _ENCRYPT_OPTIONS: dict[str, tuple[str, object]] = {
     "--unencrypted-suffix": ("unencrypted_suffix", "value"),
     "--mac-only-encrypted": ("mac_only_encrypted", "flag"),
     "--kind": ("kind", ("secret", "sopssecret")),
+    "--scope": ("scope", ("strict", "namespace-wide", "cluster-wide")),
     "-i": ("in_place", "flag"), "--in-place": ("in_place", "flag"),
     "-o": ("out", "value"), "--output": ("out", "value"),
     "--input-type": ("input_type", ("yaml", "json")),
@@ -65,7 +66,8 @@ _ENCRYPT_OPTIONS: dict[str, tuple[str, object]] = {
 }
 _ENCRYPT_DEFAULTS = {"age": None, "vault": None, "encrypted_regex": None, "unencrypted_regex": None,
                      "encrypted_suffix": None, "unencrypted_suffix": None, "mac_only_encrypted": False,
-                     "kind": "secret", "in_place": False, "out": None, "input_type": None, "filename_override": None}
+                     "kind": "secret", "in_place": False, "out": None, "input_type": None, "filename_override": None,
+                     "scope": None}
 
 
 def parse_simple(args: Sequence[str]) -> tuple[str, dict[str, object]] | None:

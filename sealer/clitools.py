@@ -90,8 +90,9 @@ def opener(age_key_file: str | None):
 def encrypt(files: tuple[str, ...], age: str | None, vault: str | None, encrypted_regex: str | None,
             unencrypted_regex: str | None, encrypted_suffix: str | None, unencrypted_suffix: str | None,
             mac_only_encrypted: bool, kind: str, in_place: bool, out: str | None, input_type: str | None,
-            filename_override: str | None) -> None:
+            filename_override: str | None, scope: str | None = None) -> None:
     from sealer.fsio import read_input
+    from sealer.scope import Scope
     from sealer.sops import keyservice, operations
 
     files = check_targets(files, in_place, out)
@@ -107,7 +108,8 @@ def encrypt(files: tuple[str, ...], age: str | None, vault: str | None, encrypte
                 raise InputError("--kind sopssecret needs Kubernetes Secret documents", source=source, field="kind")
             plan = keyservice.plan(filename_override or (file if file != "-" else "stdin"), age=age, vault=vault,
                                    rule_flags=rule_flags, mac_only_encrypted=mac_only_encrypted, is_secret=secret)
-            results.append((file, operations.encrypt(tree, plan, source, sopssecret=kind == "sopssecret")))
+            results.append((file, operations.encrypt(tree, plan, source, sopssecret=kind == "sopssecret",
+                                                     scope=Scope(scope) if scope else None)))
     write_results(results, in_place, out)
 
 

@@ -508,6 +508,7 @@ RULE_OPTIONS = (
     ("unencrypted_suffix", "Leave values under keys ending with this suffix in plaintext (default _unencrypted)."),
 )
 INPUT_TYPES = click.Choice(("yaml", "json"))
+SCOPES = click.Choice(("strict", "namespace-wide", "cluster-wide"))
 
 
 def _rule_options(f):
@@ -526,19 +527,22 @@ def _rule_options(f):
 @click.option("--mac-only-encrypted", is_flag=True, help="The MAC covers encrypted values only.")
 @click.option("--kind", type=click.Choice(("secret", "sopssecret")), default="secret", show_default=True,
               help="For Secrets: keep kind Secret (Flux), or wrap as a sealer.dev SopsSecret.")
+@click.option("--scope", type=SCOPES, help="--kind sopssecret: where the controller may decrypt it (default: "
+              "strict, or the Secret's sealedsecrets.bitnami.com annotations).")
 @click.option("-i", "--in-place", is_flag=True, help="Replace each FILE with its encrypted form.")
 @click.option("-o", "--output", "out", metavar="OUT", help="Write here (atomically) instead of stdout.")
 @click.option("--input-type", type=INPUT_TYPES, help="Format of the input (default: from the file name).")
 @click.option("--filename-override", metavar="PATH", help="Path to match .sops.yaml rules against (for stdin).")
 def encrypt(files, age, vault, encrypted_regex, unencrypted_regex, encrypted_suffix, unencrypted_suffix,
-            mac_only_encrypted, kind, in_place, out, input_type, filename_override) -> None:
+            mac_only_encrypted, kind, scope, in_place, out, input_type, filename_override) -> None:
     """Encrypt FILES as SOPS documents that the sops binary reads too.
 
     Recipients: --age/--hc-vault-transit, else SOPS_AGE_RECIPIENTS, else the first matching .sops.yaml
-    creation rule. A Kubernetes Secret defaults to encrypted_regex ^(data|stringData)$.
+    creation rule. A Kubernetes Secret defaults to encrypted_regex ^(data|stringData)$. A SopsSecret is bound
+    to its namespace and name (spec.binding, encrypted) unless --scope relaxes it.
     """
     clitools.encrypt(files, age, vault, encrypted_regex, unencrypted_regex, encrypted_suffix, unencrypted_suffix,
-                     mac_only_encrypted, kind, in_place, out, input_type, filename_override)
+                     mac_only_encrypted, kind, in_place, out, input_type, filename_override, scope)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -676,6 +680,38 @@ def updatekeys(files, yes, age_key_file) -> None:
         raise InputError("not confirmed; nothing written")
     for file, text in pending:
         atomic_write(file, text.encode())
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("files", nargs=-1, required=True)
+@click.option("--scope", type=SCOPES, help="Bind to this scope (default: keep a file's scope; strict if it has "
+              "none).")
+@click.option("-i", "--in-place", is_flag=True, help="Replace each FILE (otherwise print the result).")
+@click.option("--age-key-file", metavar="PATH", help="age identities, in addition to the SOPS_AGE_* sources.")
+def rescope(files, scope, in_place, age_key_file) -> None:
+    """Bind SopsSecret FILES to their namespace and name (spec.binding), or change their scope.
+
+    For SopsSecrets written before scopes, which the controller refuses (reason Unscoped) unless it runs with
+    --allow-unscoped-sops. Needs the data key (an identity), like edit; other values keep their exact
+    ciphertext, comments and layout stay. All files are done before any is written.
+    """
+    from sealer.fsio import read_input
+    from sealer.scope import Scope
+    from sealer.sops import operations
+
+    opener = _opener(age_key_file)
+    results = []
+    with _progress(files, "rescoping") as bar:
+        for file in bar:
+            data, source = read_input(file)
+            text, changes = operations.rescope(operations.load(data, source), source, opener,
+                                               Scope(scope) if scope else None)
+            _note(f"{source}: " + ("; ".join(changes) or "rule extended to encrypt spec.binding") if text
+                  else f"{source}: already bound, unchanged")
+            if text is not None or not in_place:
+                results.append((file, text if text is not None else data.decode("utf-8-sig")))
+    if results:
+        clitools.write_results(results, in_place, None)
 
 
 @cli.command(context_settings=CONTEXT)

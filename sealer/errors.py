@@ -52,6 +52,11 @@ class DecryptionError(SealerError):
     """Ciphertext that no available key opens, or that fails its integrity check."""
 
 
+class ScopeMismatch(SealerError):
+    """Ciphertext bound to another namespace or name (a SopsSecret's spec.binding), or not bound where it must be:
+    someone copied or renamed it. Names are not secret; the message may say both places."""
+
+
 class MacMismatch(DecryptionError):
     """A SOPS file whose MAC does not verify: values added, removed, reordered, changed, or lastmodified edited."""
 

@@ -7,10 +7,9 @@ ciphertext to a namespace and/or name, so a SealedSecret cannot be replayed else
 
 from __future__ import annotations
 
-import enum
 import os
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -18,21 +17,18 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from sealer.errors import DecryptionError, InputError
+from sealer.scope import (  # noqa: F401 - the scope names are used through this module too
+    ANNOTATION_CLUSTER_WIDE,
+    ANNOTATION_NAMESPACE_WIDE,
+    Scope,
+    scope_annotations,
+    scope_from_annotations,
+)
 
 SESSION_KEY_BYTES = 32
 _NONCE = bytes(12)
 _LEN = struct.Struct(">H")
 
-ANNOTATION_NAMESPACE_WIDE = "sealedsecrets.bitnami.com/namespace-wide"
-ANNOTATION_CLUSTER_WIDE = "sealedsecrets.bitnami.com/cluster-wide"
-
-
-class Scope(enum.Enum):
-    """How far a sealed value may travel: pinned to namespace+name, to a namespace, or anywhere."""
-
-    STRICT = "strict"
-    NAMESPACE_WIDE = "namespace-wide"
-    CLUSTER_WIDE = "cluster-wide"
 
 
 def _oaep(label: bytes) -> padding.OAEP:
@@ -51,27 +47,6 @@ def scope_label(scope: Scope, namespace: str, name: str) -> bytes:
     if not name:
         raise InputError("strict scope needs a name (set metadata.name or --name)", field="metadata.name")
     return f"{namespace}/{name}".encode()
-
-
-def scope_from_annotations(annotations: Mapping[str, object] | None) -> Scope:
-    """Scope as Bitnami reads it: only the exact string "true" counts, and cluster-wide wins."""
-    annotations = annotations or {}
-    if annotations.get(ANNOTATION_CLUSTER_WIDE) == "true":
-        return Scope.CLUSTER_WIDE
-    if annotations.get(ANNOTATION_NAMESPACE_WIDE) == "true":
-        return Scope.NAMESPACE_WIDE
-    return Scope.STRICT
-
-
-def scope_annotations(annotations: Mapping[str, str] | None, scope: Scope) -> dict[str, str]:
-    """A copy of ``annotations`` whose scope annotations say exactly ``scope`` (strict has none)."""
-    out = {k: v for k, v in (annotations or {}).items()
-           if k not in (ANNOTATION_NAMESPACE_WIDE, ANNOTATION_CLUSTER_WIDE)}
-    if scope is Scope.NAMESPACE_WIDE:
-        out[ANNOTATION_NAMESPACE_WIDE] = "true"
-    elif scope is Scope.CLUSTER_WIDE:
-        out[ANNOTATION_CLUSTER_WIDE] = "true"
-    return out
 
 
 def encrypt(public_key: rsa.RSAPublicKey, plaintext: bytes, label: bytes) -> bytes:

@@ -16,10 +16,11 @@ import yaml
 
 from controller import agekeys, sopssecret
 from controller.sealed import MANAGED_BY, MANAGED_BY_LABEL
+from sealer.sops.binding import BOUND_REGEX
 from tests.conftest import run_sealer
 from tests.kube import KubeServer, kube  # noqa: F401  (fixture)
 from tests.openbao import openbao  # noqa: F401  (fixture)
-from tests.sops_helpers import SECRET_REGEX, SOPS, AgeKey, Workspace, make_age_key, ok
+from tests.sops_helpers import SOPS, AgeKey, Workspace, make_age_key, ok
 from tests.test_controller_e2e import NS, start_controller
 
 PLANT = "PLANTED-sops-value-91c2"
@@ -99,6 +100,7 @@ metadata:
   name: db
   namespace: app
 spec:
+  binding: app/*
   data:
     ca.crt: LS0gbm90IGEgcmVhbCBjZXJ0IC0t
   stringData:
@@ -111,7 +113,7 @@ spec:
     type: Opaque
 """)
     # sops 3.11 takes mac_only_encrypted from a .sops.yaml rule only
-    ws.write(".sops.yaml", f"creation_rules:\n  - path_regex: hand\\.yaml$\n    encrypted_regex: '{SECRET_REGEX}'\n"
+    ws.write(".sops.yaml", f"creation_rules:\n  - path_regex: hand\\.yaml$\n    encrypted_regex: '{BOUND_REGEX}'\n"
                            f"    mac_only_encrypted: true\n    age: {cluster_key.recipient}\n")
     out = ok(ws.sops("encrypt", src))
     return yaml.safe_load(out)
@@ -240,11 +242,17 @@ def test_controller_decrypts_sopssecrets_from_both_writers(kube: KubeServer, tmp
     secret = kube.client.get("v1", "Secret", "db", "app")
     assert secret["metadata"]["ownerReferences"][0]["kind"] == "SopsSecret"
 
+    # written by the real sops binary, bound by hand to the namespace (spec.binding: app/*): any name in app
     other = as_api(by_sops)
-    other["metadata"]["namespace"] = "team"  # metadata is outside a mac_only_encrypted MAC, as designed
+    other["metadata"]["name"] = "db2"
     kube.client.create(other)
-    _ready(kube, "db", "team", "True")
-    assert _items(kube, "db", "team") == EXPECTED
+    _ready(kube, "db2", "app", "True")
+    assert _items(kube, "db2", "app") == EXPECTED
+    copied = as_api(by_sops)
+    copied["metadata"]["namespace"] = "team"  # metadata is outside a mac_only_encrypted MAC: the binding is not
+    kube.client.create(copied)
+    assert "bound to app/*" in _ready(kube, "db", "team", "False")["message"]
+    assert _items(kube, "db", "team") is None
 
     # tamper: remove an item in place → MACMismatch, and the good Secret stays byte-identical
     before = kube.client.get("v1", "Secret", "db", "app")["data"]
@@ -259,8 +267,8 @@ def test_controller_decrypts_sopssecrets_from_both_writers(kube: KubeServer, tmp
     assert kube.client.get("v1", "Secret", "db", "app")["data"] == before
 
     # drift: a hand edit of the produced Secret is put back
-    kube.client.patch("v1", "Secret", "db", {"data": {"password": base64.b64encode(b"hand").decode()}}, "team")
-    kube.client.wait_for(lambda: _items(kube, "db", "team") == EXPECTED, timeout=30, message="restored")
+    kube.client.patch("v1", "Secret", "db2", {"data": {"password": base64.b64encode(b"hand").decode()}}, "app")
+    kube.client.wait_for(lambda: _items(kube, "db2", "app") == EXPECTED, timeout=30, message="restored")
 
     # nothing secret in the log, the events or the status
     text = proc.log_text()

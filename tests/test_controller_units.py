@@ -77,6 +77,18 @@ def test_plan_refuses_to_change_an_immutable_secret() -> None:
     assert step.action == secrets.REFUSE and step.reason == "Immutable"
 
 
+@pytest.mark.parametrize("annotation", [None, secrets.MANAGED_ANNOTATION, secrets.PATCH_ANNOTATION])
+def test_plan_refuses_a_secret_another_sealer_source_produces(annotation: str | None) -> None:
+    """Two sources naming one Secret: the second gets Conflict, whatever the Secret opts into, so the two never
+    take it from each other in turn."""
+    current = existing({"p": "b2xk"}, annotations={annotation: "true"} if annotation else None)
+    current["metadata"]["ownerReferences"] = [{"apiVersion": "sealer.dev/v1alpha1", "kind": "SopsSecret",
+                                               "name": "db", "uid": "the-first", "controller": True}]
+    step = secrets.plan(current, desired(), UID)
+    assert (step.action, step.reason) == (secrets.REFUSE, "Conflict") and "SopsSecret db" in step.message
+    assert secrets.plan(current, desired(), "the-first").action != secrets.REFUSE  # the first keeps it
+
+
 def test_skip_owner_references_is_recognised_by_label() -> None:
     mine = existing({"p": "b2xk"}, labels={sealed.MANAGED_BY_LABEL: sealed.MANAGED_BY})
     assert secrets.plan(mine, desired(owner=False), UID).action == secrets.UPDATE

@@ -365,7 +365,8 @@ def test_kind_sopssecret(env: Env, tmp_path: Path) -> None:
                                        "type": "Opaque"}
     assert {k[1:] for k in enc_types(out.read_text())} == {
         ("spec", "stringData", "user"), ("spec", "stringData", "password"), ("spec", "stringData", "url"),
-        ("spec", "data", "token")}
+        ("spec", "data", "token"), ("spec", "binding")}
+    assert sops_block(out.read_text())["encrypted_regex"] == "^(binding|data|stringData)$"
     assert LEAK not in out.read_text()
     from_sops, from_sealer = map(ok, parallel(lambda: ws.sops("decrypt", out.name, key=env.key),
                                               lambda: ws.sealer("decrypt", out.name, key=env.key)))
@@ -373,6 +374,7 @@ def test_kind_sopssecret(env: Env, tmp_path: Path) -> None:
         spec = load_doc(printed)["spec"]
         token = {"token": "c2VjcmV0LXRva2Vu"}  # sealer:allow credential
         assert spec["stringData"]["password"] == LEAK and spec["data"] == token
+        assert spec["binding"] == "prod/app"  # strict by default, readable by sops users
     assert refused.returncode == 2 and refused.stdout == "" and "cm.yaml" in refused.stderr
 
 

@@ -9,8 +9,9 @@ the API server returns: sorted keys, plus the labels, annotations and fields tha
 
 from __future__ import annotations
 
-from sealer.errors import DecryptionError, InputError, MacMismatch, SealerError
-from sealer.sops import stores
+from sealer.errors import DecryptionError, InputError, MacMismatch, ScopeMismatch, SealerError
+from sealer.scope import Scope, scope_from_annotations
+from sealer.sops import binding, stores
 from sealer.sops.nodes import MappingNode
 
 TYPE_CHECKING = False
@@ -45,18 +46,26 @@ def is_sopssecret(root: Node) -> bool:
     return _text(_get(root, "kind")) == SOPSSECRET_KIND and _text(_get(root, "apiVersion")) == SOPSSECRET_API
 
 
-def to_sopssecret(root: MappingNode) -> MappingNode:
-    """The SopsSecret for a Secret document; nodes are moved, not copied, so their comments move with them."""
+def to_sopssecret(root: MappingNode, scope: Scope | None = None) -> MappingNode:
+    """The SopsSecret for a Secret document, bound (spec.binding) to its namespace and name by default, or as
+    ``scope`` or the Secret's `sealedsecrets.bitnami.com/*-wide` annotation say. Nodes are moved, not copied, so
+    their comments move with them."""
     if not is_secret(root):
         raise InputError("--kind sopssecret needs a kind: Secret (apiVersion v1) document", field="kind")
     meta = _get(root, "metadata")
     if meta is None or meta.id != "mapping" or not _text(_get(meta, "name")):
         raise InputError("a Secret needs metadata.name", field="metadata.name")
+    if scope is None:
+        annotations = _get(meta, "annotations")
+        scope = scope_from_annotations({_text(k): _text(v) for k, v in getattr(annotations, "value", None) or []
+                                        if k.id == "scalar"} if getattr(annotations, "id", None) == "mapping" else {})
+    bound = binding.make(scope, _text(_get(meta, "namespace")), _text(_get(meta, "name")))
     own_meta = [(k, v) for k, v in meta.value if k.value in ("name", "namespace")]
     template_meta = [(k, v) for k, v in meta.value if k.value in ("labels", "annotations")]
     template = [(stores.scalar("metadata"), _map(template_meta))] if template_meta else []
     template += [(k, v) for k, v in root.value if k.value in ("type", "immutable")]
-    spec = [(stores.scalar("template"), _map(template))] if template else []
+    spec = [(stores.scalar(binding.KEY), stores.scalar(bound))]
+    spec += [(stores.scalar("template"), _map(template))] if template else []
     spec += [(k, v) for k, v in root.value if k.value in ("data", "stringData")]
     return _sorted(MappingNode(root.tag, [
         (stores.scalar("apiVersion"), stores.scalar(SOPSSECRET_API)),
@@ -64,6 +73,25 @@ def to_sopssecret(root: MappingNode) -> MappingNode:
         (stores.scalar("metadata"), _map(own_meta)),
         (stores.scalar("spec"), _map(spec)),
     ], flow_style=False, comment=root.comment))
+
+
+def bind(root: MappingNode, scope: Scope | None, fmt: str) -> tuple[str | None, str]:
+    """Set a SopsSecret document's (decrypted) spec.binding for ``scope`` (None: keep the scope it has, else
+    strict), in sorted position, leaving every other node as it is. Returns (previous binding, new binding)."""
+    if not is_sopssecret(root):
+        raise InputError(f"not a {SOPSSECRET_API} {SOPSSECRET_KIND}: only SopsSecrets have a scope", field="kind")
+    meta, spec = _get(root, "metadata"), _get(root, "spec")
+    if spec is None or spec.id != "mapping":
+        raise InputError("missing or not a mapping", field="spec")
+    before = _text(_get(spec, binding.KEY))
+    if scope is None:
+        scope = binding.parse(before)[0] if before is not None else Scope.STRICT
+    after = binding.make(scope, _text(_get(meta, "namespace")), _text(_get(meta, "name")))
+    pairs = [(k, v) for k, v in spec.value if not (k.id == "scalar" and k.value == binding.KEY)]
+    at = next((i for i, (k, _) in enumerate(pairs) if str(k.value) > binding.KEY), len(pairs))
+    pairs.insert(at, (stores.scalar(binding.KEY), stores.format_value("str", after, fmt)))
+    spec.value = pairs
+    return before, after
 
 
 def _map(pairs: list) -> MappingNode:
@@ -80,10 +108,12 @@ def _sorted(node: Node) -> Node:
 
 # --- the controller's side: a stored SopsSecret back into a Secret --------------------------------------------
 
-def open_sopssecret(obj: Mapping[str, Any], opener: Opener, source: str) -> dict[str, Any]:
+def open_sopssecret(obj: Mapping[str, Any], opener: Opener, source: str) -> tuple[dict[str, Any], Scope | None]:
     """The Secret a SopsSecret object (as the API server returns it) describes, after decrypting it and
-    verifying its MAC. Only what the author wrote is decrypted: status and server-set metadata are dropped
-    (a `mac_only_encrypted` MAC, which `--kind sopssecret` writes, does not cover metadata at all)."""
+    verifying its MAC, and the scope its binding admits it under (None: no binding, written before scopes).
+    ScopeMismatch when the binding names another namespace or name, or is not encrypted. Only what the author
+    wrote is decrypted: status and server-set metadata are dropped (a `mac_only_encrypted` MAC, which `--kind
+    sopssecret` writes, does not cover metadata at all: the binding is what ties the ciphertext to a place)."""
     import base64
     import binascii
     import json
@@ -100,6 +130,10 @@ def open_sopssecret(obj: Mapping[str, Any], opener: Opener, source: str) -> dict
     spec = obj.get("spec")
     if not isinstance(spec, dict):
         raise InputError("spec must be a mapping", source=source, field="spec")
+    bound = binding.KEY in spec
+    if bound and not (isinstance(spec[binding.KEY], str) and spec[binding.KEY].startswith("ENC[")):
+        raise ScopeMismatch("is not encrypted, so it binds nothing (edited by hand?); encrypt the SopsSecret "
+                            "again with sealer encrypt --kind sopssecret", source=source, field=binding.FIELD)
     authored = {"apiVersion": obj["apiVersion"], "kind": obj["kind"],
                 "metadata": {k: meta[k] for k in ("name", "namespace") if k in meta},
                 "spec": spec, "sops": obj["sops"]}
@@ -115,6 +149,12 @@ def open_sopssecret(obj: Mapping[str, Any], opener: Opener, source: str) -> dict
     except DecryptionError as e:  # the key is the file's own (age and Transit are authenticated): tampering
         raise MacMismatch(f"integrity check failed: {e.message}", source=e.source, field=e.field) from None
     plain = stores.to_data(tree.roots[0])["spec"]
+    scope = None
+    if bound:
+        try:
+            scope = binding.check(plain[binding.KEY], meta.get("namespace"), meta.get("name"))
+        except SealerError as e:
+            raise e.within(source=source) from None
     template = plain.get("template") or {}
     if not isinstance(template, dict):
         raise InputError("must be a mapping", source=source, field="spec.template")
@@ -135,7 +175,7 @@ def open_sopssecret(obj: Mapping[str, Any], opener: Opener, source: str) -> dict
         "type": template.get("type") or "Opaque", "data": data}
     if template.get("immutable") is not None:
         secret["immutable"] = bool(template["immutable"])
-    return secret
+    return secret, scope
 
 
 def decode_data(root: MappingNode) -> int:

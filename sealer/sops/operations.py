@@ -7,7 +7,8 @@ writes only on success never leaves a half-done file.
 from __future__ import annotations
 
 from sealer.errors import InputError, SealerError
-from sealer.sops import document, keygroups, kubernetes, paths, stores
+from sealer.scope import Scope
+from sealer.sops import binding, document, keygroups, kubernetes, paths, stores
 from sealer.sops.keyservice import recipients_of, wrap_key
 from sealer.sops.metadata import Metadata
 from sealer.sops.tree import Rule
@@ -27,17 +28,21 @@ def is_secret_file(tree: stores.Tree) -> bool:
     return bool(tree.roots) and all(kubernetes.is_secret(r) for r in tree.roots)
 
 
-def encrypt(tree: stores.Tree, plan: Plan, source: str, sopssecret: bool = False) -> str:
+def encrypt(tree: stores.Tree, plan: Plan, source: str, sopssecret: bool = False, scope: Scope | None = None) -> str:
+    """``sopssecret``: wrap each Secret as a SopsSecret bound to ``scope`` (default: strict, or the Secret's
+    sealedsecrets.bitnami.com annotations), under a rule that encrypts the binding."""
     if tree.metadata is not None:
         raise InputError("already encrypted (it has a `sops` metadata block); use rotate, updatekeys or edit",
                          source=source)
     rule = plan.rule
+    if scope is not None and not sopssecret:
+        raise InputError("--scope applies to --kind sopssecret (a Secret for Flux has no binding)", field="--scope")
     if sopssecret:
         try:
-            tree.roots = [kubernetes.to_sopssecret(r) for r in tree.roots]
+            tree.roots = [kubernetes.to_sopssecret(r, scope) for r in tree.roots]
+            rule = binding.covering_rule(Rule(**{f: getattr(rule, f) for f in Rule.FIELDS}, mac_only_encrypted=True))
         except SealerError as e:
             raise e.within(source=source) from None
-        rule = Rule(**{f: getattr(rule, f) for f in Rule.FIELDS}, mac_only_encrypted=True)
     return _encrypt_with_new_key(tree, source, plan.groups, plan.threshold, Metadata([], rule))
 
 
@@ -159,6 +164,27 @@ def unset_value(tree: stores.Tree, source: str, opener: Opener, path: str) -> st
     except SealerError as e:
         raise e.within(source=source) from None
     return reencrypt_edited(original, tree, source)
+
+
+def rescope(tree: stores.Tree, source: str, opener: Opener, scope: Scope | None) -> tuple[str | None, list[str]]:
+    """Bind every SopsSecret of a file to its namespace and name (or ``scope``): the migration for files written
+    before scopes, and the way to change one. The rule is extended to encrypt the binding if it does not;
+    every other value keeps its exact ciphertext. (None, ...) when nothing changes."""
+    original = document.decrypt_tree(tree, source, opener=opener)
+    changes = []
+    try:
+        for i, root in enumerate(tree.roots, 1):
+            before, after = kubernetes.bind(root, scope, tree.format)
+            if before != after:
+                changes.append(f"document {i}: {before or 'unscoped'} -> {after}" if len(tree.roots) > 1
+                               else f"{before or 'unscoped'} -> {after}")
+        rule = binding.covering_rule(original.metadata.rule)
+    except SealerError as e:
+        raise e.within(source=source) from None
+    if not changes and rule == original.metadata.rule:
+        return None, []
+    original.metadata.rule = rule
+    return reencrypt_edited(original, tree, source), changes
 
 
 def rotate(tree: stores.Tree, source: str, opener: Opener) -> str:
