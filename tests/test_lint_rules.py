@@ -8,6 +8,7 @@ assembled at run time so this file itself stays clean under `sealer lint`.
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 import string
 import subprocess
@@ -354,6 +355,32 @@ def test_sops_mac_in_clear(tmp_path):
     f.write_text("".join("  mac: 0123ABCD\n" if line.startswith("  mac: ") else line
                          for line in f.read_text().splitlines(keepends=True)))
     assert ["sops.mac is not encrypted" in x.message for x in scan_file(f)] == [True]
+
+
+def _sopssecret(tmp_path: Path, *flags: str, text: str | None = None) -> Path:
+    f = tmp_path / "s.yaml"
+    f.write_text(text or "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: team-a}\n"
+                         "stringData:\n  password: q8!Zx&2Lp\n")
+    subprocess.run([sys.executable, "-m", "sealer", "encrypt", "-i", "--age", _age_recipient(), *flags, str(f)],
+                   check=True, cwd=tmp_path)
+    return f
+
+
+def test_sopssecret_scope(tmp_path):
+    """Bound (sealer encrypt --kind sopssecret): clean. Unscoped, or a binding edited in by hand: an error, as the
+    controller would refuse it; the forged value is not in the message."""
+    bound = _sopssecret(tmp_path, "--kind", "sopssecret")
+    assert scan_file(bound) == []
+    forged = tmp_path / "forged.yaml"
+    forged.write_text(re.sub(r"binding: ENC\[[^\]]*\]", "binding: team-b/stolen", bound.read_text()))
+    assert [(x.rule, "plaintext" in x.message, "team-b/stolen" in x.message)
+            for x in scan_file(forged) if x.rule == "sopssecret-scope"] == [("sopssecret-scope", True, False)]
+    legacy = _sopssecret(tmp_path, "--encrypted-regex", "^(data|stringData)$", text=(
+        "apiVersion: sealer.dev/v1alpha1\nkind: SopsSecret\nmetadata: {name: db, namespace: team-a}\n"
+        "spec:\n  stringData:\n    password: q8!Zx&2Lp\n"))
+    assert [(x.rule, "rescope" in x.message) for x in scan_file(legacy)] == [("sopssecret-scope", True)]
+    flux = _sopssecret(tmp_path)  # an encrypted kind: Secret for Flux has no binding, and needs none
+    assert scan_file(flux) == []
 
 
 def test_sops_recipients_differ_from_the_matching_rule(tmp_path):

@@ -39,6 +39,9 @@ RULES: dict[str, RuleInfo] = {r.id: r for r in (
     RuleInfo("sops-recipients", WARNING, "SOPS file encrypted for other recipients than its .sops.yaml rule names",
              "Run `sealer updatekeys -y FILE` (or `sops updatekeys`) so the file is readable by exactly the keys "
              "the matching creation rule lists."),
+    RuleInfo("sopssecret-scope", ERROR, "SopsSecret without an encrypted spec.binding (the controller refuses it)",
+             "Bind it to its namespace and name with `sealer rescope -i FILE` (it needs an identity for the file); "
+             "a binding written in plaintext binds nothing: re-encrypt with `sealer encrypt --kind sopssecret`."),
     RuleInfo("sealed-unknown-key", ERROR, "SealedSecret not sealed for any of the given cluster certificates",
              "Re-seal the Secret with the target cluster's certificate (`sealer seal --cert CERT`, or `sealer "
              "reencrypt` with the old key); the controller of that cluster cannot open it as it is."),

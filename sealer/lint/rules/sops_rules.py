@@ -19,6 +19,7 @@ from sealer.lint.context import FileContext
 
 PLAINTEXT = "sops-plaintext-value"
 RECIPIENTS = "sops-recipients"
+SCOPE = "sopssecret-scope"
 _COMPARED = ("age", "hc_vault")
 _config_cache: dict[str, tuple[str | None, list | None, str | None]] = {}
 
@@ -67,6 +68,25 @@ def check(ctx: FileContext, obj: yn.Node) -> None:
                 f"{'.'.join(path)}\0{value}")
     if md is not None and ctx.location is not None and ctx.options.enabled(RECIPIENTS):
         _check_recipients(ctx, md, sops_key, where)
+    _check_binding(ctx, obj, sops_key, where)
+
+
+def _check_binding(ctx: FileContext, obj: yn.Node, sops_key: yn.Node, where: str) -> None:
+    """A SopsSecret must carry spec.binding, encrypted (sealer.sops.binding): the controller refuses it otherwise.
+    Whether the binding names the file's own namespace/name needs the data key; the controller checks that."""
+    from sealer.sops import binding, kubernetes
+
+    if (yn.text(yn.get(obj, "apiVersion")), yn.text(yn.get(obj, "kind"))) != (kubernetes.SOPSSECRET_API,
+                                                                               kubernetes.SOPSSECRET_KIND):
+        return
+    node = yn.get(yn.get(obj, "spec"), binding.KEY)
+    if node is None:
+        ctx.add(SCOPE, yn.line(sops_key), yn.column(sops_key), f"{where}: no spec.binding, so any namespace could "
+                "use this ciphertext; the controller refuses it (Unscoped): run sealer rescope -i", "unscoped")
+    elif not (isinstance(node, yn.ScalarNode) and node.value.startswith("ENC[")):
+        line, col = yn.value_position(node)
+        ctx.add(SCOPE, line, col, f"{where}: spec.binding is plaintext, so it binds nothing (edited by hand?); "
+                "the controller refuses it (ScopeMismatch)", f"plaintext\0{getattr(node, 'value', '')}")
 
 
 def _leaves(node: yn.Node, path: tuple[str, ...], depth: int):
