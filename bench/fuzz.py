@@ -167,7 +167,7 @@ def sealed_seeds() -> list[bytes]:
 
 def _plain_docs() -> list[tuple[str, bytes]]:
     return [
-        ("s.yaml", b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  password: "
+        ("s.yaml", b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  namespace: n\nstringData:\n  password: "
                    + PLANTED.encode() + b"\n  n: 5\n"),
         ("c.yaml", b"# config\nuser: alice\npassword: " + PLANTED.encode() + b"  # eol\nport: 5432\nf: 1.5\n"
                    b"on: yes\nwhen: 2024-01-01\nlist:\n  - " + PLANTED.encode() + b"\n  - 2\n  - null\n"
