@@ -273,3 +273,20 @@ def test_two_sources_for_one_secret_conflict_without_flip_flop(cluster: Cluster)
     assert now["data"] == first["data"] and now["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
     assert now["metadata"]["ownerReferences"][0]["uid"] == sealed["metadata"]["uid"]
     cluster.condition(SEALED_KIND, "both", "team-b", "True")
+
+
+def test_a_good_secret_stays_when_its_sopssecret_is_replaced_by_one_bound_elsewhere(cluster: Cluster) -> None:
+    cluster.apply(cluster.sopssecret("keep", "team-a"))
+    cluster.condition(SOPS_KIND, "keep", "team-a", "True")
+    before = cluster.kube.client.get("v1", "Secret", "keep", "team-a")
+    live = cluster.kube.client.get(*SOPS_KIND, "keep", "team-a")
+    other = cluster.sopssecret("other", "team-a", value=PLANT_B)
+    live["spec"], live["sops"] = other["spec"], other["sops"]
+    cluster.kube.client.replace(live)
+    cond = cluster.kube.client.wait_for(
+        lambda: (c := ((cluster.kube.client.get(*SOPS_KIND, "keep", "team-a").get("status") or {})
+                       .get("conditions") or [{}])[0]) and c.get("reason") == "ScopeMismatch" and c,
+        timeout=30, message="ScopeMismatch")
+    assert "bound to team-a/other" in cond["message"]
+    after = cluster.kube.client.get("v1", "Secret", "keep", "team-a")
+    assert after["data"] == before["data"] and cluster.items("keep", "team-a") == {"password": PLANT.encode()}
