@@ -45,6 +45,14 @@ class Cluster:
         assert r.returncode == 0, r.stderr
         return yaml.safe_load(r.stdout)
 
+    def unscoped(self, name: str, namespace: str) -> dict:
+        """A SopsSecret as written before scopes: by hand, no spec.binding, encrypted for the cluster."""
+        src = self.ws.write(f"{name}.legacy.yaml", f"apiVersion: sealer.dev/v1alpha1\nkind: SopsSecret\nmetadata:\n"
+                            f"  name: {name}\n  namespace: {namespace}\nspec:\n  stringData:\n    password: {PLANT}\n")
+        return yaml.safe_load(ok(self.ws.sealer("encrypt", "--age", self.keys["cluster"].recipient,
+                                                "--encrypted-regex", "^(data|stringData)$", "--mac-only-encrypted",
+                                                src)))
+
     def sealed(self, name: str, namespace: str, scope: str) -> dict:
         r = run_sealer("seal", self.secret_yaml(name, namespace), "--cert", self.cert, "--scope", scope)
         assert r.returncode == 0, r.stderr
@@ -146,24 +154,14 @@ def test_cluster_wide_sopssecret_goes_anywhere_by_design(cluster: Cluster) -> No
 
 def test_unscoped_sopssecret_is_refused_by_default(cluster: Cluster) -> None:
     """A document written before scopes (no spec.binding), copied to team-b."""
-    legacy = cluster.ws.write("legacy.yaml", "apiVersion: sealer.dev/v1alpha1\nkind: SopsSecret\nmetadata:\n"
-                                             f"  name: legacy\n  namespace: team-a\nspec:\n  stringData:\n"
-                                             f"    password: {PLANT}\n")
-    doc = yaml.safe_load(ok(cluster.ws.sealer("encrypt", "--age", cluster.keys["cluster"].recipient,
-                                              "--encrypted-regex", "^(data|stringData)$", "--mac-only-encrypted",
-                                              legacy)))
+    doc = cluster.unscoped("legacy", "team-a")
     cluster.apply(doc, "team-b", "legacy")
     assert "sealer rescope" in cluster.refused(SOPS_KIND, "legacy", "team-b", "Unscoped")["message"]
 
 
 def test_a_forged_plaintext_binding_is_refused(cluster: Cluster) -> None:
     """The attacker writes the binding they need in plaintext (a mac_only_encrypted MAC does not cover it)."""
-    legacy = cluster.ws.write("legacy2.yaml", "apiVersion: sealer.dev/v1alpha1\nkind: SopsSecret\nmetadata:\n"
-                                              f"  name: forged\n  namespace: team-a\nspec:\n  stringData:\n"
-                                              f"    password: {PLANT}\n")
-    doc = yaml.safe_load(ok(cluster.ws.sealer("encrypt", "--age", cluster.keys["cluster"].recipient,
-                                              "--encrypted-regex", "^(data|stringData)$", "--mac-only-encrypted",
-                                              legacy)))
+    doc = cluster.unscoped("forged", "team-a")
     cluster.apply(doc, "team-b", "forged", binding="team-b/forged")
     assert "not encrypted" in cluster.refused(SOPS_KIND, "forged", "team-b", "ScopeMismatch")["message"]
 
