@@ -1,12 +1,13 @@
-"""`python -m controller`: watch all namespaces with the in-cluster service account or KUBECONFIG."""
+"""`python -m controller`: watch all namespaces (or --namespaces) with the in-cluster service account or KUBECONFIG."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 
-from controller import runtime
+from controller import runtime, served
 from sealer import __version__
 
 
@@ -21,7 +22,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[runtime.Config, argparse.
     p.add_argument("--http-port", type=int, default=8080, help="/healthz, /v1/cert.pem, /v1/verify, /metrics")
     p.add_argument("--http-host", default="0.0.0.0", help="address to serve HTTP on")  # noqa: S104
     p.add_argument("--standalone", action="store_true", help="no kopf peering (a single replica)")
-    p.add_argument("--peering", default="sealer", help="kopf peering name for several replicas")
+    p.add_argument("--peering", default="sealer", help="kopf peering name for several replicas (a ClusterKopfPeering; "
+                   "with --namespaces a KopfPeering in each watched namespace)")
     p.add_argument("--vault-retry-min", default="1s", help="first retry after a failed VaultSecret sync (doubles, "
                    "with jitter)")
     p.add_argument("--vault-retry-max", default="5m", help="longest pause between VaultSecret retries")
@@ -30,6 +32,12 @@ def parse_args(argv: list[str] | None = None) -> tuple[runtime.Config, argparse.
     p.add_argument("--allow-unscoped-sops", action="store_true",
                    help="decrypt SopsSecrets without spec.binding (written before scopes), with a Warning Event; "
                    "any namespace can then use such a ciphertext (README: Multi-tenant clusters)")
+    p.add_argument("--namespaces", metavar="NS[,NS...]",
+                   help="serve only these namespaces (default: all, or env SEALER_NAMESPACES); the controller's own "
+                   "namespace is still read for its keys and age identities (README: Controller scope)")
+    p.add_argument("--label-selector", metavar="SELECTOR",
+                   help="serve only SealedSecrets, SopsSecrets and VaultSecrets whose labels match, e.g. "
+                   "'team=payments,env!=dev' (Kubernetes label selector syntax)")
     p.add_argument("--verbose", action="store_true")
     p.add_argument("--version", action="version", version=f"sealer controller {__version__}")
     args = p.parse_args(argv)
@@ -38,12 +46,52 @@ def parse_args(argv: list[str] | None = None) -> tuple[runtime.Config, argparse.
                                 key_renew_period=runtime.parse_duration(args.key_renew_period),
                                 resync_period=runtime.parse_duration(args.resync_period), key_bits=args.key_bits,
                                 http_host=args.http_host, http_port=args.http_port,
-                                allow_unscoped_sops=args.allow_unscoped_sops)
+                                allow_unscoped_sops=args.allow_unscoped_sops, **scope_options(args))
         vault = vaultsync_options(args)
-    except ValueError as e:
-        p.error(str(e))
+    except ValueError as e:  # one line, exit code 2, like argparse's own usage errors
+        p.exit(2, f"{p.prog}: error: {e}\n")
     args.vault_options = vault
     return config, args
+
+
+def scope_options(args: argparse.Namespace) -> dict[str, object]:
+    """--namespaces (or SEALER_NAMESPACES when the flag is absent) and --label-selector, checked: ServedError."""
+    text, flag = args.namespaces, "--namespaces"
+    if text is None:
+        text, flag = os.environ.get("SEALER_NAMESPACES") or None, "SEALER_NAMESPACES"
+    options: dict[str, object] = {}
+    if text is not None:
+        options["namespaces"] = served.parse_namespaces(text, flag)
+    if args.label_selector is not None:
+        options["label_selector"] = str(served.parse_selector(args.label_selector))
+    return options
+
+
+def ensure_peering(name: str, namespaces: list[str] | None) -> None:
+    """Create kopf's peering object(s) unless they exist: the ClusterKopfPeering NAME, or with --namespaces a
+    KopfPeering NAME in every watched namespace (kopf then peers per namespace; a replica has one priority for all
+    of them, so the same replica leads in every namespace, and any conflict pauses the whole replica)."""
+    import kubernetes
+
+    from controller.kube import Kube
+
+    kube = Kube()
+    if namespaces is None:
+        kube.ensure_cluster_object("kopf.dev/v1", "clusterkopfpeerings", {
+            "apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering", "metadata": {"name": name}})
+        return
+    for ns in namespaces:
+        body = {"apiVersion": "kopf.dev/v1", "kind": "KopfPeering", "metadata": {"name": name, "namespace": ns}}
+        try:
+            kube.custom.create_namespaced_custom_object("kopf.dev", "v1", ns, "kopfpeerings", body,
+                                                        _preload_content=False)
+        except kubernetes.client.ApiException as e:
+            if e.status in (403, 404):
+                raise SystemExit(f"python -m controller: error: cannot create KopfPeering {name} in namespace {ns} "
+                                 f"(HTTP {e.status}): --namespaces needs the kopfpeerings.kopf.dev CRD and RBAC for it "
+                                 "in every watched namespace (deploy/namespaced)") from None
+            if e.status != 409:
+                raise
 
 
 def vaultsync_options(args: argparse.Namespace) -> object:
@@ -68,16 +116,15 @@ def main(argv: list[str] | None = None) -> int:
     import controller.handlers  # noqa: F401 - registers the handlers with kopf
 
     kopf.configure(verbose=args.verbose)  # kopf's log format and levels, for our loggers too
+    watched = served.Served.of(config).watched_namespaces()  # None: cluster-wide
+    where: dict[str, object] = {"clusterwide": True} if watched is None else {"namespaces": watched}
     if args.standalone:
-        kopf.run(clusterwide=True, standalone=True)
+        kopf.run(standalone=True, **where)
     else:
         # A peering name makes peering mandatory, and replicas of equal priority all pause: give each replica a
-        # random priority (the highest leads) and make sure the peering object exists.
-        from controller.kube import Kube
-
-        Kube().ensure_cluster_object("kopf.dev/v1", "clusterkopfpeerings", {
-            "apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering", "metadata": {"name": args.peering}})
-        kopf.run(clusterwide=True, peering_name=args.peering, priority=random.randint(1, 2**30))  # noqa: S311
+        # random priority (the highest leads) and make sure the peering object(s) exist.
+        ensure_peering(args.peering, watched)
+        kopf.run(peering_name=args.peering, priority=random.randint(1, 2**30), **where)  # noqa: S311
     return 0
 
 

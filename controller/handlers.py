@@ -13,7 +13,7 @@ from typing import Any
 
 import kopf
 
-from controller import agekeys, metrics, runtime
+from controller import agekeys, metrics, runtime, served
 from controller import keyring as kr
 from controller.diffbase import DigestDiffBaseStorage
 from controller.runtime import Config, Controller, condition
@@ -22,6 +22,17 @@ from controller.sealed import MANAGED_BY, MANAGED_BY_LABEL
 GROUP, VERSION = "sealer.dev", "v1alpha1"
 log = logging.getLogger("sealer.controller")
 CONTROLLER = Controller(runtime.ACTIVE_CONFIG or Config())
+# --namespaces, --label-selector: the `when=` filter of every handler of a served kind. kopf is blind to an object
+# its filters reject: no handler, no status, no Event, no finalizer, not even its bookkeeping annotation.
+SERVED = served.Served.of(CONTROLLER.config)
+
+
+def _in_scope(namespace: str | None, labels: Any, **_: Any) -> bool:
+    return SERVED.serves(namespace, labels)
+
+
+def _in_served_namespace(namespace: str | None, **_: Any) -> bool:
+    return SERVED.serves_namespace(namespace)
 
 
 @kopf.on.startup()
@@ -38,8 +49,8 @@ def startup(settings: kopf.OperatorSettings, logger: Any, **_: Any) -> None:
     from controller import http
 
     http.start(CONTROLLER)
-    logger.info("sealer controller ready: %d sealing key(s), %d age identities, namespace %s",
-                len(CONTROLLER.keyring), len(CONTROLLER.age), CONTROLLER.config.namespace)
+    logger.info("sealer controller ready: %d sealing key(s), %d age identities, namespace %s, serving %s",
+                len(CONTROLLER.keyring), len(CONTROLLER.age), CONTROLLER.config.namespace, SERVED.describe())
 
 
 @kopf.on.cleanup()
@@ -77,9 +88,9 @@ def report(kind: str, result: runtime.Result, started: float, body: Any, meta: A
     set_ready(kind, result, body, meta, patch, announce=result.changed)
 
 
-@kopf.on.resume(GROUP, VERSION, "sealedsecrets")
-@kopf.on.create(GROUP, VERSION, "sealedsecrets")
-@kopf.on.update(GROUP, VERSION, "sealedsecrets", field="spec")
+@kopf.on.resume(GROUP, VERSION, "sealedsecrets", when=_in_scope)
+@kopf.on.create(GROUP, VERSION, "sealedsecrets", when=_in_scope)
+@kopf.on.update(GROUP, VERSION, "sealedsecrets", field="spec", when=_in_scope)
 def sealed_secret(body: Any, meta: Any, patch: Any, **_: Any) -> None:
     started = time.monotonic()
     report("SealedSecret", CONTROLLER.reconcile_sealed(body), started, body, meta, patch)
@@ -89,33 +100,44 @@ _RESYNC = CONTROLLER.config.resync_period.total_seconds()
 GROUPS = [GROUP, "bitnami.com"] if CONTROLLER.config.bitnami_compat else [GROUP]
 for _group in GROUPS:
     if _group != GROUP:  # the sealer.dev registrations are the decorators above
-        kopf.on.resume(_group, VERSION, "sealedsecrets")(sealed_secret)
-        kopf.on.create(_group, VERSION, "sealedsecrets")(sealed_secret)
-        kopf.on.update(_group, VERSION, "sealedsecrets", field="spec")(sealed_secret)
+        kopf.on.resume(_group, VERSION, "sealedsecrets", when=_in_scope)(sealed_secret)
+        kopf.on.create(_group, VERSION, "sealedsecrets", when=_in_scope)(sealed_secret)
+        kopf.on.update(_group, VERSION, "sealedsecrets", field="spec", when=_in_scope)(sealed_secret)
     if _RESYNC > 0:
-        kopf.timer(_group, VERSION, "sealedsecrets", interval=_RESYNC, initial_delay=_RESYNC, idle=0)(
-            sealed_secret)
+        kopf.timer(_group, VERSION, "sealedsecrets", interval=_RESYNC, initial_delay=_RESYNC, idle=0,
+                   when=_in_scope)(sealed_secret)
 
 
 # --- SopsSecrets ----------------------------------------------------------------------------------------
 
-@kopf.on.resume(GROUP, VERSION, "sopssecrets")
-@kopf.on.create(GROUP, VERSION, "sopssecrets")
-@kopf.on.update(GROUP, VERSION, "sopssecrets")
+@kopf.on.resume(GROUP, VERSION, "sopssecrets", when=_in_scope)
+@kopf.on.create(GROUP, VERSION, "sopssecrets", when=_in_scope)
+@kopf.on.update(GROUP, VERSION, "sopssecrets", when=_in_scope)
 def sops_secret(body: Any, meta: Any, patch: Any, **_: Any) -> None:
     started = time.monotonic()
     report("SopsSecret", CONTROLLER.reconcile_sops(body), started, body, meta, patch)
 
 
 if _RESYNC > 0:
-    kopf.timer(GROUP, VERSION, "sopssecrets", interval=_RESYNC, initial_delay=_RESYNC, idle=0)(sops_secret)
+    kopf.timer(GROUP, VERSION, "sopssecrets", interval=_RESYNC, initial_delay=_RESYNC, idle=0, when=_in_scope)(
+        sops_secret)
 
 
 # --- Secrets: produced ones (drift), sealing keys, age identities ----------------------------------------
 
-@kopf.on.event("v1", "secrets", labels={MANAGED_BY_LABEL: MANAGED_BY})
+def _owner_in_scope(secret: Any) -> bool:
+    """With --label-selector, drift is undone only for a Secret whose owner this controller serves (another
+    controller may serve the other labels)."""
+    if SERVED.selector is None:
+        return True
+    found = CONTROLLER.owner_of(secret)
+    return found is not None and SERVED.serves((found[1].get("metadata") or {}).get("namespace"),
+                                              (found[1].get("metadata") or {}).get("labels"))
+
+
+@kopf.on.event("v1", "secrets", labels={MANAGED_BY_LABEL: MANAGED_BY}, when=_in_served_namespace)
 def produced_secret(type: str, body: Any, **_: Any) -> None:
-    if type in ("MODIFIED", "DELETED"):
+    if type in ("MODIFIED", "DELETED") and _owner_in_scope(body):
         CONTROLLER.restore_drift(type, body, lambda owner, reason, msg: kopf.info(owner, reason=reason, message=msg))
 
 
@@ -177,7 +199,7 @@ async def _vault_pause(stopped: Any, wake: asyncio.Event, delay: float | None) -
             task.cancel()
 
 
-@kopf.daemon(GROUP, VERSION, "vaultsecrets", cancellation_backoff=2.0, cancellation_timeout=10.0)
+@kopf.daemon(GROUP, VERSION, "vaultsecrets", cancellation_backoff=2.0, cancellation_timeout=10.0, when=_in_scope)
 async def vault_secret_loop(stopped: Any, body: Any, meta: Any, **_: Any) -> None:
     uid = meta.get("uid") or ""
     wake = _VAULT_WAKE.setdefault(uid, asyncio.Event())
@@ -202,8 +224,9 @@ async def vault_secret_loop(stopped: Any, body: Any, meta: Any, **_: Any) -> Non
         VAULT.forget(uid)
 
 
-@kopf.on.update(GROUP, VERSION, "vaultsecrets", field="spec")
-@kopf.on.field(GROUP, VERSION, "vaultsecrets", field=("metadata", "annotations", vaultspec.FORCE_SYNC_ANNOTATION))
+@kopf.on.update(GROUP, VERSION, "vaultsecrets", field="spec", when=_in_scope)
+@kopf.on.field(GROUP, VERSION, "vaultsecrets", field=("metadata", "annotations", vaultspec.FORCE_SYNC_ANNOTATION),
+               when=_in_scope)
 async def vault_secret_changed(meta: Any, **_: Any) -> None:
     _vault_wake(meta.get("uid"))
 
@@ -231,12 +254,12 @@ def vault_store_event(type: str | None, body: Any, **_: Any) -> None:
 
 
 for _plural in ("vaultstores", "clustervaultstores"):
-    kopf.on.resume(GROUP, VERSION, _plural)(vault_store)
-    kopf.on.create(GROUP, VERSION, _plural)(vault_store)
-    kopf.on.update(GROUP, VERSION, _plural, field="spec")(vault_store)
-    kopf.on.event(GROUP, VERSION, _plural)(vault_store_event)
+    kopf.on.resume(GROUP, VERSION, _plural, when=_in_served_namespace)(vault_store)
+    kopf.on.create(GROUP, VERSION, _plural, when=_in_served_namespace)(vault_store)
+    kopf.on.update(GROUP, VERSION, _plural, field="spec", when=_in_served_namespace)(vault_store)
+    kopf.on.event(GROUP, VERSION, _plural, when=_in_served_namespace)(vault_store_event)
     kopf.timer(GROUP, VERSION, _plural, interval=vaultsync.ACTIVE_OPTIONS.store_check,
-               initial_delay=vaultsync.ACTIVE_OPTIONS.store_check, idle=0)(vault_store_timer)
+               initial_delay=vaultsync.ACTIVE_OPTIONS.store_check, idle=0, when=_in_served_namespace)(vault_store_timer)
 
 
 @kopf.on.cleanup()

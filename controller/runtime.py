@@ -45,6 +45,8 @@ class Config:
     http_host: str = "0.0.0.0"  # noqa: S104 - a pod serves its probes and cert on its own IP
     http_port: int = 8080
     allow_unscoped_sops: bool = False  # SopsSecrets without spec.binding (written before scopes) are refused
+    namespaces: tuple[str, ...] = ()  # --namespaces: serve only these (and read `namespace`); () = every namespace
+    label_selector: str = ""  # --label-selector for SealedSecrets, SopsSecrets, VaultSecrets; "" = every object
 
 
 ACTIVE_CONFIG: Config | None = None  # set by __main__ before `controller.handlers` is imported

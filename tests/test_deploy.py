@@ -9,6 +9,8 @@ What is checked here:
   its CEL rules (cel-python), and objects that must be refused are refused by the schema or by CEL.
 - kustomization.yaml lists every file and builds with `kubectl kustomize` when kubectl is there.
 - RBAC least privilege, the Deployment's security context and probes, the Service.
+- The namespaced variant (deploy/namespaced/, a Component) composed in Python and validated; no ClusterRole grants
+  Secrets there (and `kubectl kustomize` builds the same objects, when kubectl is there).
 - The Dockerfile's structure (docker cannot build here: there is no docker daemon).
 
 What cannot be checked offline: that a real API server accepts the CRDs (CEL cost estimates, CEL type checking
@@ -40,7 +42,8 @@ from kubernetes_validate import utils as kv_utils
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 EXAMPLES = DEPLOY / "examples"
-COMPONENTS = (DEPLOY / "bitnami-compat",)  # kustomize Components: not part of `kubectl apply -k deploy/`
+NAMESPACED = DEPLOY / "namespaced"  # the namespaced variant (a Component): checked on its own, see _compose()
+COMPONENTS = (DEPLOY / "bitnami-compat", NAMESPACED)  # kustomize Components: not part of `kubectl apply -k deploy/`
 
 NS = "sealer-system"
 GROUP = "sealer.dev"
@@ -74,8 +77,9 @@ def _objects(paths: list[Path]) -> list[tuple[Path, dict]]:
 
 
 def installed() -> list[tuple[Path, dict]]:
-    """Every Kubernetes object under deploy/ except the examples (the Component's files included)."""
-    return _objects([p for p in _yaml_files(DEPLOY) if EXAMPLES not in p.parents])
+    """Every Kubernetes object under deploy/ except the examples (bitnami-compat's files included; the namespaced
+    variant replaces RBAC instead of adding to it, so it is checked on its own)."""
+    return _objects([p for p in _yaml_files(DEPLOY) if EXAMPLES not in p.parents and NAMESPACED not in p.parents])
 
 
 def examples() -> list[tuple[Path, dict]]:
@@ -759,6 +763,159 @@ def test_aggregated_user_roles() -> None:
     assert set(rule["resources"]) == set(PLURALS.values()) - {"clustervaultstores"}
     for r in (view, edit):
         assert not any(res.endswith("/status") for rule in r["rules"] for res in rule["resources"])
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# The namespaced variant (deploy/namespaced/, a Component): composed here, as `kubectl kustomize` would
+# --------------------------------------------------------------------------------------------------------------------
+
+def _matches(obj: dict, target: dict) -> bool:
+    group = obj["apiVersion"].rpartition("/")[0]
+    return (obj["kind"] == target["kind"] and obj["metadata"]["name"] == target.get("name", obj["metadata"]["name"])
+            and group == target.get("group", group)
+            and obj["metadata"].get("namespace") == target.get("namespace", obj["metadata"].get("namespace")))
+
+
+def _compose(*components: Path) -> list[dict]:
+    """deploy/ with these Components, built in Python (there is no kustomize binary here): the base's resources in
+    order, then each Component's resources and its patches (JSON 6902, as the Components here use, each of which
+    must hit an object)."""
+    import jsonpatch
+
+    objs = [copy.deepcopy(d) for name in _kustomization(DEPLOY)["resources"] for d in _load(DEPLOY / name)]
+    for component in components:
+        k = _kustomization(component)
+        objs += [copy.deepcopy(d) for name in k.get("resources", []) for d in _load(component / name)]
+        for patch in k.get("patches", []):
+            ops = yaml.safe_load(patch["patch"])
+            assert isinstance(ops, list), f"{component.name}: only JSON 6902 patches are composed here"
+            hits = [i for i, d in enumerate(objs) if _matches(d, patch["target"])]
+            assert hits, f"{component.name}: patch target {patch['target']} matches nothing"
+            for i in hits:
+                objs[i] = jsonpatch.apply_patch(objs[i], ops)
+    return objs
+
+
+def _grants(role: dict) -> dict[str, set[str]]:
+    """group/resource[@names] -> verbs."""
+    out: dict[str, set[str]] = {}
+    for rule in role["rules"]:
+        for group in rule["apiGroups"]:
+            for res in rule["resources"]:
+                key = f"{group}/{res}" + (f"@{','.join(rule['resourceNames'])}" if "resourceNames" in rule else "")
+                out.setdefault(key, set()).update(rule["verbs"])
+    return out
+
+
+def _served_namespaces(objs: list[dict]) -> tuple[str, ...]:
+    from controller.__main__ import parse_args
+
+    (dep,) = [d for d in objs if d["kind"] == "Deployment"]
+    return parse_args(dep["spec"]["template"]["spec"]["containers"][0]["args"])[0].namespaces
+
+
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+def test_namespaced_variant_validates_against_kubernetes_openapi(version: str) -> None:
+    for components in ((NAMESPACED,), (NAMESPACED, DEPLOY / "bitnami-compat")):
+        objs = _compose(*components)
+        assert len(_ids(objs)) == len(objs), "no object twice"
+        for d in objs:
+            if d["apiVersion"].split("/")[0] not in (GROUP, "kopf.dev"):
+                try:
+                    kubernetes_validate.validate(d, version, strict=True)
+                except kubernetes_validate.ValidationError as e:
+                    pytest.fail(f"{d['kind']}/{d['metadata']['name']} (k8s {version}): "
+                                f"{'.'.join(map(str, e.path))}: {e.message}")
+
+
+def test_namespaced_variant_grants_no_cluster_wide_access_to_secrets() -> None:
+    objs = _compose(NAMESPACED)
+    served = _served_namespaces(objs)
+    assert served == ("team-a", "team-b")
+    cluster_roles = [d for d in objs if d["kind"] == "ClusterRole"]
+    assert cluster_roles
+    for role in cluster_roles:  # the user roles (sealer-view, sealer-edit) included
+        for key in _grants(role):
+            assert not key.startswith("/secrets"), (role["metadata"]["name"], key)
+    controller = _grants(one_of(objs, "ClusterRole", "sealer-controller"))
+    assert set(controller) == {"/namespaces", "apiextensions.k8s.io/customresourcedefinitions",
+                               f"{GROUP}/clustervaultstores", f"{GROUP}/clustervaultstores/status"}
+    assert controller["/namespaces"] == {"get", "list", "watch"}  # read-only, like everything cluster-wide here
+    assert not {"create", "delete"} & set().union(*controller.values())
+
+    # Secrets are granted only in the served namespaces and the controller's own, by Roles bound to its account
+    bound = {(b["metadata"].get("namespace"), b["roleRef"]["name"]) for b in objs if b["kind"] == "RoleBinding"
+             and {"kind": "ServiceAccount", "name": SA, "namespace": NS} in b["subjects"]}
+    secret_roles = {d["metadata"]["namespace"]: _grants(d) for d in objs if d["kind"] == "Role"
+                    and any(k.startswith("/secrets") for k in _grants(d))}
+    assert set(secret_roles) == {*served, NS}
+    assert {(ns, "sealer-controller") for ns in secret_roles} <= bound
+    for ns in served:
+        grants = secret_roles[ns]
+        assert grants["/secrets"] == {"get", "list", "watch", "create", "update", "patch", "delete"}
+        for kind in ("SealedSecret", "SopsSecret", "VaultSecret", "VaultStore"):
+            assert {"get", "list", "watch", "patch", "update"} <= grants[f"{GROUP}/{PLURALS[kind]}"]
+            assert {"patch", "update"} <= grants[f"{GROUP}/{PLURALS[kind]}/status"]
+        assert {"create", "patch"} <= grants["/events"] and {"create", "patch"} <= grants["events.k8s.io/events"]
+        assert {"list", "watch"} <= grants["kopf.dev/kopfpeerings"]
+        assert {"get", "patch"} <= grants[f"kopf.dev/kopfpeerings@{PEERING}"]
+    own = secret_roles[NS]
+    assert own["/secrets"] == {"get", "list", "watch", "create", "update", "patch"}  # keys: never deleted
+    assert own["/configmaps@sealer-certs"] == {"get", "update", "patch"}
+    for kind in ("SealedSecret", "SopsSecret", "VaultSecret", "VaultStore"):  # watched here, never written
+        assert own[f"{GROUP}/{PLURALS[kind]}"] == {"list", "watch"}
+    assert {"get", "patch"} <= own[f"kopf.dev/kopfpeerings@{PEERING}"]
+    assert not any("clusterkopfpeerings" in k for role in objs if role["kind"] in ("Role", "ClusterRole")
+                   for k in _grants(role)), "namespaced peering only"
+
+
+def one_of(objs: list[dict], kind: str, name: str, namespace: str | None = None) -> dict:
+    (found,) = [d for d in objs if d["kind"] == kind and d["metadata"]["name"] == name
+                and d["metadata"].get("namespace") == namespace]
+    return found
+
+
+def test_namespaced_component_files() -> None:
+    k = _kustomization(NAMESPACED)
+    assert k["kind"] == "Component" and "namespace" not in k
+    crd = one_of(_compose(NAMESPACED), "CustomResourceDefinition", "kopfpeerings.kopf.dev")
+    # as kopf publishes it (peering.yaml in kopf's repository), next to deploy/'s cluster-wide one
+    cluster = one("CustomResourceDefinition", "clusterkopfpeerings.kopf.dev")
+    assert crd["spec"]["scope"] == "Namespaced" and cluster["spec"]["scope"] == "Cluster"
+    assert crd["spec"]["names"] == {"kind": "KopfPeering", "plural": "kopfpeerings", "singular": "kopfpeering"}
+    assert crd["spec"]["versions"] == cluster["spec"]["versions"]
+    served = _served_namespaces(_compose(NAMESPACED))
+    for _, d in _objects(_yaml_files(NAMESPACED)):
+        if d["kind"] in ("Role", "RoleBinding"):  # every object names its namespace, as in deploy/
+            assert d["metadata"]["namespace"] in served, d["metadata"]
+        for role_rule in d.get("rules", []):
+            for field in ("verbs", "resources", "apiGroups", "resourceNames"):
+                assert not any("*" in x for x in role_rule.get(field, [])), role_rule
+
+
+def test_the_controller_accepts_the_namespaced_arguments() -> None:
+    objs = _compose(NAMESPACED)
+    (dep,) = [d for d in objs if d["kind"] == "Deployment"]
+    from controller.__main__ import parse_args
+
+    config, ns = parse_args(dep["spec"]["template"]["spec"]["containers"][0]["args"])
+    assert config.namespaces == ("team-a", "team-b") and ns.peering == PEERING and not ns.standalone
+    served_roles = {d["metadata"]["namespace"] for d in objs if d["kind"] == "Role"} - {NS}
+    assert served_roles == set(config.namespaces), "a Role for every served namespace, and none for others"
+
+
+def test_namespaced_component_builds(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    deploy = os.path.relpath(DEPLOY, site)  # kustomize refuses absolute paths
+    (site / "kustomization.yaml").write_text(json.dumps({"resources": [deploy],
+                                                         "components": [f"{deploy}/namespaced"]}))
+    built = _build(site)
+    composed = _compose(NAMESPACED)
+    assert _ids(built) == _ids(composed)
+    for d in built:
+        (src,) = [s for s in composed if _ids([s]) == _ids([d])]
+        assert d == src, d["metadata"]["name"]
 
 
 # --------------------------------------------------------------------------------------------------------------------
