@@ -29,6 +29,7 @@ RETAIN, DELETE = "Retain", "Delete"
 WORKLOAD_KINDS = {"Deployment": "deployments", "StatefulSet": "statefulsets", "DaemonSet": "daemonsets"}
 
 _ITEM_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+_OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")  # DNS-1123 subdomain
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _DURATION = re.compile(r"^(0|(\d+(\.\d+)?(ms|s|m|h))+)$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -146,10 +147,18 @@ def _str(spec: Mapping[str, Any], key: str, where: str, *, required: bool = True
     return value
 
 
+def _object_name(name: str, where: str, what: str = "Secret") -> str:
+    """A Kubernetes object name (DNS-1123 subdomain): anything else could only be a path trick (`../x`)."""
+    if len(name) > 253 or not _OBJECT_NAME.match(name):
+        raise SpecError(f"must be a valid {what} name (lower-case letters, digits, '-' and '.')", field=where)
+    return name
+
+
 def _key_ref(raw: Any, where: str, own_namespace: str | None) -> SecretKeyRef:
     if not isinstance(raw, Mapping):
         raise SpecError("is required", field=where)
     name, key = _str(raw, "name", where), _str(raw, "key", where)
+    _object_name(name or "", f"{where}.name")
     if own_namespace is not None:  # a VaultStore reads credentials only from its own namespace
         if raw.get("namespace") not in (None, "", own_namespace):
             raise SpecError("a VaultStore reads credentials only from its own namespace", field=f"{where}.namespace")
@@ -192,6 +201,7 @@ def _auth(raw: Any, own_namespace: str | None) -> Auth:
     if not isinstance(sa, Mapping):
         raise SpecError("is required", field=f"{where}.serviceAccount")
     sa_name = _str(sa, "name", f"{where}.serviceAccount")
+    _object_name(sa_name or "", f"{where}.serviceAccount.name", "ServiceAccount")
     if own_namespace is not None:
         if sa.get("namespace") not in (None, "", own_namespace):
             raise SpecError("a VaultStore uses a ServiceAccount of its own namespace",
@@ -250,6 +260,9 @@ def parse_store(obj: Mapping[str, Any]) -> StoreSpec:
             raise SpecError("is not valid base64", field="spec.caBundle") from None
         if b"-----BEGIN CERTIFICATE-----" not in ca:
             raise SpecError("holds no PEM certificate", field="spec.caBundle")
+    if spec.get("conditions") is not None:  # fail closed: ignoring it would let every namespace use the store
+        raise SpecError("is External Secrets Operator's field, not sealer's: list the namespaces in spec.namespaces "
+                        "or select them with spec.namespaceSelector", field="spec.conditions")
     kv = spec.get("kvVersion", 2)
     if kv not in (1, 2):
         raise SpecError("must be 1 or 2", field="spec.kvVersion")
@@ -348,6 +361,10 @@ def parse_vault_secret(obj: Mapping[str, Any]) -> VaultSecretSpec:
     store_kind = store_ref.get("kind") or "VaultStore"
     if store_kind not in STORE_KINDS:
         raise SpecError("must be VaultStore or ClusterVaultStore", field="spec.storeRef.kind")
+    _object_name(str(store_ref["name"]), "spec.storeRef.name", store_kind)
+    if store_ref.get("namespace") not in (None, "", namespace):  # not a CRD field: refused, not silently ignored
+        raise SpecError("is not supported: a VaultSecret can use only a VaultStore of its own namespace (or a "
+                        "ClusterVaultStore that allows it)", field="spec.storeRef.namespace")
     refresh = parse_go_duration(spec.get("refreshInterval", "1h"), "spec.refreshInterval")
     data: list[DataRef] = []
     keys: set[str] = set()
@@ -382,6 +399,9 @@ def parse_vault_secret(obj: Mapping[str, Any]) -> VaultSecretSpec:
         raise SpecError("must be an object", field="spec.target")
     creation = raw_target.get("creationPolicy") or OWNER
     deletion = raw_target.get("deletionPolicy") or RETAIN
+    if raw_target.get("namespace") not in (None, "", namespace):
+        raise SpecError("is not supported: the Secret is always written in the VaultSecret's own namespace",
+                        field="spec.target.namespace")
     if creation not in (OWNER, MERGE, ORPHAN):
         raise SpecError("must be Owner, Merge or Orphan", field="spec.target.creationPolicy")
     if deletion not in (RETAIN, DELETE):
@@ -393,7 +413,11 @@ def parse_vault_secret(obj: Mapping[str, Any]) -> VaultSecretSpec:
     tmeta = template.get("metadata") or {}
     labels = {str(k): str(v) for k, v in (tmeta.get("labels") or {}).items()}
     labels.pop(MANAGED_BY_LABEL, None)  # ours to set
-    target = Target(raw_target.get("name") or name, creation, deletion, template.get("type") or None,
+    target_name = raw_target.get("name") or name
+    if not isinstance(target_name, str):
+        raise SpecError("must be a string", field="spec.target.name")
+    _object_name(target_name, "spec.target.name")
+    target = Target(target_name, creation, deletion, template.get("type") or None,
                     tuple(sorted(labels.items())),
                     tuple(sorted((str(k), str(v)) for k, v in (tmeta.get("annotations") or {}).items())))
     restarts = []
@@ -401,6 +425,10 @@ def parse_vault_secret(obj: Mapping[str, Any]) -> VaultSecretSpec:
         if not isinstance(r, Mapping) or r.get("kind") not in WORKLOAD_KINDS or not r.get("name"):
             raise SpecError("needs kind Deployment, StatefulSet or DaemonSet and a name",
                             field=f"spec.rolloutRestartTargets[{i}]")
+        _object_name(str(r["name"]), f"spec.rolloutRestartTargets[{i}].name", r["kind"])
+        if r.get("namespace") not in (None, "", namespace):
+            raise SpecError("is not supported: only workloads of the VaultSecret's own namespace are restarted",
+                            field=f"spec.rolloutRestartTargets[{i}].namespace")
         restarts.append((r["kind"], r["name"]))
     return VaultSecretSpec(namespace, name, store_kind, str(store_ref["name"]), refresh, tuple(data),
                            tuple(data_from), target, tuple(restarts))

@@ -333,6 +333,11 @@ class VaultSync:
         if merge and existing is None:
             return Sync(Result(False, "TargetNotFound", f"Secret {spec.target.name} does not exist; creationPolicy "
                                                         "Merge writes into an existing Secret only"), retry=True)
+        rival = _controller(existing, meta.get("uid"), secrets.SOURCE_GROUP) if merge and existing else None
+        if rival:  # Merge too leaves alone a Secret another sealer.dev object produces (plan checks the others)
+            return Sync(Result(False, "Conflict", f"Secret {spec.target.name} is produced by {rival}; creationPolicy "
+                                                  "Merge does not write into another sealer object's Secret"),
+                        retry=True)
         step = secrets.plan(existing, desired, meta.get("uid"), merge=merge)
         if step.action == secrets.REFUSE:
             message = step.message.replace("this SealedSecret", "this VaultSecret")
@@ -419,9 +424,20 @@ class VaultSync:
                             getattr(e, "status", None) or type(e).__name__)
 
 
+def _controller(existing: Mapping[str, Any], uid: str | None, group: str | None = None) -> str | None:
+    """`Kind name` of the object other than `uid` that controls the Secret (of API `group`, if given), if any."""
+    for ref in (existing.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("controller") and ref.get("uid") != uid and (
+                group is None or str(ref.get("apiVersion") or "").partition("/")[0] == group):
+            return f"{ref.get('kind')} {ref.get('name')}"
+    return None
+
+
 def _ours(existing: Mapping[str, Any], uid: str | None, spec: vs.VaultSecretSpec) -> bool:
+    """Ours to delete: controlled by this VaultSecret, or (Orphan) labelled by us and controlled by nothing else
+    (our label alone is also on every Secret another sealer object produces)."""
     meta = existing.get("metadata") or {}
     if any(r.get("uid") == uid and r.get("controller") for r in meta.get("ownerReferences") or []):
         return True
-    return spec.target.creation_policy == vs.ORPHAN and (meta.get("labels") or {}).get(vs.MANAGED_BY_LABEL) == \
-        vs.MANAGED_BY
+    return spec.target.creation_policy == vs.ORPHAN and _controller(existing, uid) is None and (
+        meta.get("labels") or {}).get(vs.MANAGED_BY_LABEL) == vs.MANAGED_BY
