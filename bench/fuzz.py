@@ -147,7 +147,39 @@ def secret_seeds() -> list[bytes]:
         _yaml(_secret(metadata={"name": "wide", "namespace": "prod", "annotations": {
             "sealedsecrets.bitnami.com/namespace-wide": "true"}})),
         b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\n  namespace: b\nstringData:\n  k: v\n",
+        ALIASED_SECRET,
     ]
+
+
+# Aliases a few levels deep, within the limits (sealer.errors.check_yaml_graph): mutations that repeat an alias or a
+# span of them walk towards an alias bomb, which every reader must refuse quickly with a typed error.
+ALIASED_SECRET = (b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\n  namespace: b\n  labels: &labels\n"
+                  b"    app: web\n  annotations: *labels\nstringData:\n  k: v\nx:\n  l0: &l0 [a, b, c]\n"
+                  b"  l1: &l1 [*l0, *l0, *l0]\n  l2: &l2 [*l1, *l1, *l1]\n  l3: [*l2, *l2, *l2]\n")
+ALIASED_DOC = (b"base: &base\n  user: alice\n  port: 5432\nl0: &l0 [a, b, c]\nl1: &l1 [*l0, *l0, *l0]\n"
+               b"l2: &l2 [*l1, *l1, *l1]\nsvc:\n  <<: *base\n  port: 6543\n  all: [*l2, *l2, *l2]\npassword: "
+               + PLANTED.encode() + b"\n")
+
+
+def alias_bomb(levels: int = 9, fanout: int = 9, head: bytes = b"") -> bytes:
+    """The "billion laughs": ``levels`` lists of ``fanout`` aliases each of the one before (9 x 9: 550 bytes that
+    expand to 387 million nodes). What `check_yaml_graph` refuses; used by tests and the fault corpus."""
+    lines = [head.decode().rstrip("\n")] if head else []
+    lines.append("bomb:\n  l0: &l0 [" + ", ".join(["x"] * fanout) + "]")
+    lines += [f"  l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * fanout) + "]" for i in range(1, levels + 1)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+READ_LIMIT = 4096  # the read-input target's size limit (SEALER_MAX_INPUT in the CLI, 64 MiB by default)
+
+
+def read_input_seeds() -> list[bytes]:
+    """Inputs up to the size limit: a small Secret and one padded to the limit exactly (mutations grow past it)."""
+    small = b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\n  namespace: b\nstringData:\n  k: v\n"
+    padded = _yaml(_secret(metadata={"name": "big", "namespace": "prod", "annotations": {"note": ""}}))
+    padded = padded.replace(b"note: ''", b"note: " + b"x" * (READ_LIMIT - len(padded) + 2))
+    assert len(padded) == READ_LIMIT, len(padded)
+    return [small, padded]
 
 
 @functools.cache
@@ -175,6 +207,7 @@ def _plain_docs() -> list[tuple[str, bytes]]:
         ("m.yaml", b"a: " + PLANTED.encode() + b"\n---\nb: " + PLANTED.encode() + b"\n"),
         ("f.json", json.dumps({"a": PLANTED, "n": 5, "b": True, "z": None, "l": [PLANTED, 1.5],
                                "o": {"p_unencrypted": "x", "q": PLANTED}}, indent=2).encode()),
+        ("aliases.yaml", ALIASED_DOC),
     ]
 
 
@@ -274,6 +307,8 @@ def config_seeds() -> list[bytes]:
         f"    mac_only_encrypted: yes\n".encode(),
         f"creation_rules:\n  - unencrypted_suffix: _plain\n    age: [{r}]\n    pgp: ABCDEF\n"
         f"destination_rules: []\nstores:\n  yaml:\n    indent: 2\n".encode(),
+        f"keys: &keys [{r}]\nbase: &base {{encrypted_regex: ^data$}}\nl0: &l0 [a, b]\nl1: [*l0, *l0, *l0]\n"
+        f"creation_rules:\n  - <<: *base\n    key_groups: [{{age: *keys}}, {{age: *keys}}]\n".encode(),
     ]
 
 
@@ -305,6 +340,7 @@ def lint_seeds() -> list[bytes]:
         b"DATABASE_URL=postgres://user:" + PLANTED.encode() + b"@db:5432/app\nAPI_KEY=abcdef0123456789abcdef\n",
         b"# sealer:allow generic-secret\npassword = 'correct horse battery staple'\ntoken: ghp_" + b"a" * 36 + b"\n",
         b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  password: hunter2\n  url: https://x\n",
+        ALIASED_SECRET,
     ]
 
 
@@ -321,6 +357,17 @@ def _manifests(data: bytes) -> object:
 
     objects = manifests.load_objects(data, SOURCE)
     return [manifests.describe(o) for o in objects]
+
+
+@target("read-input", "yaml", read_input_seeds)
+def _read_input(data: bytes) -> object:
+    """A file at the input size limit (READ_LIMIT here, SEALER_MAX_INPUT in the CLI): read and parsed, or refused."""
+    from sealer import fsio, manifests
+
+    path = fixtures().workdir / "input.yaml"
+    path.write_bytes(data)
+    raw, source = fsio.read_input(str(path), limit=READ_LIMIT)
+    return [manifests.describe(o) for o in manifests.load_objects(raw, source)]
 
 
 @target("seal-input", "yaml", secret_seeds)

@@ -6,13 +6,22 @@ import argparse
 import os
 import random
 import sys
+from typing import NoReturn
 
 from controller import runtime, served
 from sealer import __version__
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line and exit code 2 for a bad flag (argparse would print the whole usage first)."""
+        from sealer.safetext import printable
+
+        self.exit(2, f"{self.prog}: error: {printable(message)} (see --help)\n")
+
+
 def parse_args(argv: list[str] | None = None) -> tuple[runtime.Config, argparse.Namespace]:
-    p = argparse.ArgumentParser(prog="python -m controller", description=__doc__)
+    p = _Parser(prog="python -m controller", description=__doc__)
     p.add_argument("--import-bitnami-keys", action="store_true",
                    help="also load Bitnami's keys (sealedsecrets.bitnami.com/sealed-secrets-key=active)")
     p.add_argument("--bitnami-compat", action="store_true", help="also serve bitnami.com/v1alpha1 SealedSecrets")
@@ -49,7 +58,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[runtime.Config, argparse.
                                 allow_unscoped_sops=args.allow_unscoped_sops, **scope_options(args))
         vault = vaultsync_options(args)
     except ValueError as e:  # one line, exit code 2, like argparse's own usage errors
-        p.exit(2, f"{p.prog}: error: {e}\n")
+        p.error(str(e))
     args.vault_options = vault
     return config, args
 
@@ -107,6 +116,15 @@ def vaultsync_options(args: argparse.Namespace) -> object:
 
 def main(argv: list[str] | None = None) -> int:
     config, args = parse_args(argv)
+    from controller import logsafety
+    from controller.kube import ConfigError, load_config
+
+    logsafety.install()  # before any logging: secret fields redacted, control characters escaped, in every record
+    try:
+        load_config()  # a missing or broken kubeconfig is a configuration error: one line, exit 2, no retries
+    except ConfigError as e:
+        sys.stderr.write(f"python -m controller: error: {e}\n")
+        return 2
     runtime.ACTIVE_CONFIG = config
     from controller import vaultsync
 

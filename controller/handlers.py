@@ -18,6 +18,7 @@ from controller import keyring as kr
 from controller.diffbase import DigestDiffBaseStorage
 from controller.runtime import Config, Controller, condition
 from controller.sealed import MANAGED_BY, MANAGED_BY_LABEL
+from sealer.safetext import printable
 
 GROUP, VERSION = "sealer.dev", "v1alpha1"
 log = logging.getLogger("sealer.controller")
@@ -64,21 +65,22 @@ def set_ready(name: str, result: runtime.Result, body: Any, meta: Any, patch: An
     and the condition keeps its lastTransitionTime, as Kubernetes conventions ask. ``announce``: post an
     informational Event for a success."""
     previous = next((c for c in ((body.get("status") or {}).get("conditions") or []) if c.get("type") == "Ready"), {})
-    new = condition(result.ready, result.reason, result.message, meta.get("generation"))
+    message = printable(result.message)  # names from objects: no control characters in status, Events or logs
+    new = condition(result.ready, result.reason, message, meta.get("generation"))
     if previous.get("status") == new["status"] and previous.get("lastTransitionTime"):
         new["lastTransitionTime"] = previous["lastTransitionTime"]
     repeated = all(previous.get(k) == new[k] for k in ("status", "reason", "message"))
     patch.status["observedGeneration"] = meta.get("generation")
     patch.status["conditions"] = [new]
     if not result.ready:
-        log.warning("%s %s/%s: %s: %s", name, meta.get("namespace"), meta.get("name"), result.reason, result.message)
+        log.warning("%s %s/%s: %s: %s", name, meta.get("namespace"), meta.get("name"), result.reason, message)
         if not repeated:
-            kopf.warn(body, reason=result.reason, message=result.message)
+            kopf.warn(body, reason=result.reason, message=message)
     elif result.warning and not repeated:  # ready, with something the owner must fix (an unscoped SopsSecret)
-        log.warning("%s %s/%s: %s", name, meta.get("namespace"), meta.get("name"), result.message)
-        kopf.warn(body, reason=result.reason, message=result.message)
+        log.warning("%s %s/%s: %s", name, meta.get("namespace"), meta.get("name"), message)
+        kopf.warn(body, reason=result.reason, message=message)
     elif announce:
-        kopf.info(body, reason=result.reason, message=result.message)
+        kopf.info(body, reason=result.reason, message=message)
 
 
 def report(kind: str, result: runtime.Result, started: float, body: Any, meta: Any, patch: Any) -> None:
@@ -138,7 +140,8 @@ def _owner_in_scope(secret: Any) -> bool:
 @kopf.on.event("v1", "secrets", labels={MANAGED_BY_LABEL: MANAGED_BY}, when=_in_served_namespace)
 def produced_secret(type: str, body: Any, **_: Any) -> None:
     if type in ("MODIFIED", "DELETED") and _owner_in_scope(body):
-        CONTROLLER.restore_drift(type, body, lambda owner, reason, msg: kopf.info(owner, reason=reason, message=msg))
+        CONTROLLER.restore_drift(type, body,
+                                 lambda owner, reason, msg: kopf.info(owner, reason=reason, message=printable(msg)))
 
 
 def _in_controller_namespace(namespace: str | None, **_: Any) -> bool:

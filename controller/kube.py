@@ -4,19 +4,64 @@ less to convert). Credentials come from the in-cluster service account or KUBECO
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 CORE = "v1"
+
+
+class ConfigError(Exception):
+    """No usable cluster credentials. The message names the kubeconfig and what is wrong with it, never the
+    client library's text: that can quote the file, tokens included."""
+
+
+def load_config() -> None:
+    """The in-cluster service account, else KUBECONFIG (default ~/.kube/config): ConfigError when neither works."""
+    import kubernetes
+
+    try:
+        kubernetes.config.load_incluster_config()
+        return
+    except kubernetes.config.ConfigException:
+        pass
+    try:
+        kubernetes.config.load_kube_config()
+    except Exception as e:  # ConfigException, YAML errors, OSError, and shapes the loader does not expect
+        raise ConfigError(_kubeconfig_problem(e)) from None
+
+
+def _kubeconfig_problem(e: Exception) -> str:
+    from sealer.errors import yaml_error_message
+    from sealer.safetext import printable
+
+    setting = os.environ.get("KUBECONFIG")
+    where = f"KUBECONFIG {setting}" if setting else "~/.kube/config (KUBECONFIG is not set)"
+    paths = [os.path.expanduser(p) for p in (setting or "~/.kube/config").split(os.pathsep) if p]
+    text = str(e)
+    if not any(os.path.exists(p) for p in paths):
+        problem = "no such file, and not running in a cluster (no service account)"
+    elif hasattr(e, "problem_mark") or type(e).__module__.startswith("yaml"):
+        problem = yaml_error_message(e)
+    elif isinstance(e, OSError):
+        problem = f"cannot read: {e.strerror or type(e).__name__}"
+    elif "No configuration found" in text or "file is empty" in text or text.strip() == "Invalid kube-config.":
+        problem = "empty, or not a kubeconfig"
+    elif "current-context" in text:
+        problem = "no current-context"
+    elif "Expected object with name" in text:
+        problem = "the current context, or a cluster or user it names, is not defined"
+    elif type(e).__name__ == "ConfigException":
+        problem = "not a usable kubeconfig (a cluster, context or user is incomplete)"
+    else:
+        problem = "not a kubeconfig (expected a mapping with clusters, contexts and users)"
+    return printable(f"{where}: {problem}")
 
 
 class Kube:
     def __init__(self) -> None:
         import kubernetes
 
-        try:
-            kubernetes.config.load_incluster_config()
-        except kubernetes.config.ConfigException:
-            kubernetes.config.load_kube_config()
+        load_config()
         self._k = kubernetes
         self.api = kubernetes.client.ApiClient()
         self.core = kubernetes.client.CoreV1Api(self.api)

@@ -157,7 +157,13 @@ def _failure(e: BaseException) -> int | None:
     if isinstance(e, click.exceptions.Exit):
         return e.exit_code
     if isinstance(e, click.ClickException):
-        e.show()
+        import io
+
+        from sealer.safetext import printable_lines
+
+        shown = io.StringIO()  # usage errors quote the command line: escaped like every other message
+        e.show(file=shown)
+        sys.stderr.write(printable_lines(shown.getvalue().rstrip("\n")) + "\n")
         return EXIT_INPUT if e.exit_code == 2 else e.exit_code
     if isinstance(e, click.Abort | KeyboardInterrupt):
         click.echo("sealer: interrupted", err=True)

@@ -25,9 +25,12 @@ def emit(text: str, out: str | None = None, mode: int | None = None) -> None:
 
 
 def note(message: str) -> None:
+    """A note on stderr; names in it come from input, so each line is escaped (sealer.safetext)."""
     import click
 
-    click.echo(message, err=True)
+    from sealer.safetext import printable_lines
+
+    click.echo(printable_lines(message), err=True)
 
 
 def plural(n: int, word: str) -> str:
@@ -91,7 +94,7 @@ def encrypt(files: tuple[str, ...], age: str | None, vault: str | None, encrypte
             unencrypted_regex: str | None, encrypted_suffix: str | None, unencrypted_suffix: str | None,
             mac_only_encrypted: bool, kind: str, in_place: bool, out: str | None, input_type: str | None,
             filename_override: str | None, scope: str | None = None) -> None:
-    from sealer.fsio import read_input
+    from sealer.fsio import locked, read_input
     from sealer.scope import Scope
     from sealer.sops import keyservice, operations
 
@@ -99,23 +102,25 @@ def encrypt(files: tuple[str, ...], age: str | None, vault: str | None, encrypte
     rule_flags = {"encrypted_regex": encrypted_regex, "unencrypted_regex": unencrypted_regex,
                   "encrypted_suffix": encrypted_suffix, "unencrypted_suffix": unencrypted_suffix}
     results = []
-    with progress(files, "encrypting") as bar:
-        for file in bar:
-            data, source = read_input(file)
-            tree = operations.load(data, source, input_type)
-            secret = operations.is_secret_file(tree)
-            if kind == "sopssecret" and not secret:
-                raise InputError("--kind sopssecret needs Kubernetes Secret documents", source=source, field="kind")
-            plan = keyservice.plan(filename_override or (file if file != "-" else "stdin"), age=age, vault=vault,
-                                   rule_flags=rule_flags, mac_only_encrypted=mac_only_encrypted, is_secret=secret)
-            results.append((file, operations.encrypt(tree, plan, source, sopssecret=kind == "sopssecret",
-                                                     scope=Scope(scope) if scope else None)))
-    write_results(results, in_place, out)
+    with locked(files if in_place else ()):  # -i: from the reads to the writes, so concurrent writers serialise
+        with progress(files, "encrypting") as bar:
+            for file in bar:
+                data, source = read_input(file)
+                tree = operations.load(data, source, input_type)
+                secret = operations.is_secret_file(tree)
+                if kind == "sopssecret" and not secret:
+                    raise InputError("--kind sopssecret needs Kubernetes Secret documents", source=source,
+                                     field="kind")
+                plan = keyservice.plan(filename_override or (file if file != "-" else "stdin"), age=age, vault=vault,
+                                       rule_flags=rule_flags, mac_only_encrypted=mac_only_encrypted, is_secret=secret)
+                results.append((file, operations.encrypt(tree, plan, source, sopssecret=kind == "sopssecret",
+                                                         scope=Scope(scope) if scope else None)))
+        write_results(results, in_place, out)
 
 
 def decrypt(files: tuple[str, ...], in_place: bool, out: str | None, extract: str | None, ignore_mac: bool,
             decode: bool, age_key_file: str | None, input_type: str | None) -> None:
-    from sealer.fsio import read_input
+    from sealer.fsio import locked, read_input
     from sealer.sops import operations
 
     files = check_targets(files, in_place, out)
@@ -123,13 +128,14 @@ def decrypt(files: tuple[str, ...], in_place: bool, out: str | None, extract: st
         raise InputError("--extract takes one file", field="--extract")
     keys = opener(age_key_file)
     results = []
-    with progress(files, "decrypting") as bar:
-        for file in bar:
-            data, source = read_input(file)
-            result = operations.decrypt(operations.load(data, source, input_type), source, keys,
-                                        ignore_mac=ignore_mac, extract=extract, decode=decode)
-            if result.undecryptable_comments:
-                note(f"{source}: warning: {plural(result.undecryptable_comments, 'encrypted comment')} "
-                     "could not be decrypted and were left as they are")
-            results.append((file, result.text))
-    write_results(results, in_place, out)
+    with locked(files if in_place else ()):  # -i: from the reads to the writes
+        with progress(files, "decrypting") as bar:
+            for file in bar:
+                data, source = read_input(file)
+                result = operations.decrypt(operations.load(data, source, input_type), source, keys,
+                                            ignore_mac=ignore_mac, extract=extract, decode=decode)
+                if result.undecryptable_comments:
+                    note(f"{source}: warning: {plural(result.undecryptable_comments, 'encrypted comment')} "
+                         "could not be decrypted and were left as they are")
+                results.append((file, result.text))
+        write_results(results, in_place, out)

@@ -4,33 +4,49 @@ Imports the Kubernetes client only when called (it is slow to import, and `--cer
 
 from __future__ import annotations
 
-from sealer.errors import InputError, KeyMaterialError
+from sealer.errors import InputError, KeyMaterialError, yaml_error_message
 
 CONFIGMAP = "sealer-certs"
 DEFAULT_NAMESPACE = "sealer-system"
 
 
 def fetch(namespace: str = DEFAULT_NAMESPACE, kubeconfig: str | None = None, context: str | None = None,
-          timeout: float = 10.0) -> bytes:
-    """PEM bytes of the current sealing cert; InputError with a next step when it cannot be had."""
+          timeout: float = 10.0, cert_option: bool = True) -> bytes:
+    """PEM bytes of the current sealing cert; InputError with a next step when it cannot be had.
+    ``cert_option``: the calling command has a --cert option to suggest (seal has, `cert fetch` has not)."""
+    import os
+
     import kubernetes
+    import yaml
 
     source = f"ConfigMap {namespace}/{CONFIGMAP}"
+    instead = ", or --cert FILE_OR_URL" if cert_option else ""
     try:
         kubernetes.config.load_kube_config(config_file=kubeconfig, context=context)
-    except (kubernetes.config.ConfigException, OSError, TypeError, ValueError) as e:
+    except (kubernetes.config.ConfigException, OSError, TypeError, ValueError, AttributeError, KeyError,
+            yaml.YAMLError) as e:
         try:
             kubernetes.config.load_incluster_config()
         except kubernetes.config.ConfigException:
-            raise InputError(f"no usable kubeconfig ({type(e).__name__}); pass --cert FILE_OR_URL or --kubeconfig",
-                             field="--cert") from None
+            # never the client's text: it can quote the kubeconfig, tokens included
+            where = kubeconfig or "~/.kube/config"
+            if not any(os.path.exists(os.path.expanduser(p)) for p in where.split(os.pathsep) if p):
+                problem = "no such file"
+            elif isinstance(e, yaml.YAMLError):
+                problem = yaml_error_message(e)
+            elif isinstance(e, kubernetes.config.ConfigException):
+                problem = "no current context, or a context, cluster or user is missing or incomplete"
+            else:
+                problem = "not a kubeconfig (expected a mapping with clusters, contexts and users)"
+            raise InputError(f"no usable kubeconfig: {problem}; pass --kubeconfig PATH (or set KUBECONFIG) and "
+                             f"--context NAME{instead}", source=where) from None
     api = kubernetes.client.CoreV1Api()
     try:
         cm = api.read_namespaced_config_map(CONFIGMAP, namespace, _request_timeout=timeout)
     except kubernetes.client.ApiException as e:
         if e.status == 404:
-            raise InputError("not found: is the sealer controller installed here? (--controller-namespace, "
-                             "or pass --cert)", source=source) from None
+            raise InputError("not found: is the sealer controller installed here? (--controller-namespace"
+                             f"{instead})", source=source) from None
         raise InputError(f"the API server refused: HTTP {e.status} {e.reason}", source=source) from None
     except Exception as e:  # connection refused, DNS, TLS: urllib3 raises many types
         raise InputError(f"cannot reach the API server ({type(e).__name__})", source=source) from None

@@ -16,6 +16,7 @@ import click
 
 from sealer import __version__, clitools
 from sealer.errors import DecryptionError, InputError, SealerError
+from sealer.safetext import printable
 
 SCOPES = ("strict", "namespace-wide", "cluster-wide")
 OUTPUT_FORMATS = ("yaml", "json")
@@ -67,28 +68,42 @@ def keys() -> None:
 @keys.command("generate", context_settings=CONTEXT)
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False),
               help="Directory for sealer.key and sealer.crt.")
-@click.option("--bits", default=4096, show_default=True, help="RSA modulus size.")
+@click.option("--bits", default=4096, show_default=True,
+              help="RSA modulus size: a multiple of 256 from 2048 to 8192.")
 @click.option("--cn", default="sealer", show_default=True, help="Certificate common name.")
-@click.option("--days", default=3650, show_default=True, help="Certificate validity.")
+@click.option("--days", default=3650, show_default=True, help="Certificate validity, 1 to 36500 days.")
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 def keys_generate(out_dir: str, bits: int, cn: str, days: int, force: bool) -> None:
-    """Write DIR/sealer.key (PKCS#1 PEM, mode 0600) and DIR/sealer.crt (self-signed)."""
+    """Write DIR/sealer.key (PKCS#1 PEM, mode 0600) and DIR/sealer.crt (self-signed).
+
+    Both or neither: on a full disk (or any error) no half pair is left, so a rerun works. A directory this
+    creates is 0700.
+    """
     from sealer import keys as k
-    from sealer.fsio import atomic_write
+    from sealer.fsio import write_all
 
     key_path, crt_path = os.path.join(out_dir, "sealer.key"), os.path.join(out_dir, "sealer.crt")
-    existing = [p for p in (key_path, crt_path) if os.path.exists(p)]
+    k.check_generate_args(bits=bits, cn=cn, days=days)  # before anything else: no slow key for a bad flag
+    existing = [p for p in (key_path, crt_path) if os.path.lexists(p)]
     if existing and not force:
         raise InputError("already exists; pass --force to overwrite", source=existing[0])
     key, cert = k.generate(bits=bits, cn=cn, days=days)
     if existing:
         _note(f"warning: replacing {', '.join(existing)}: SealedSecrets sealed to the old key need its backup")
+    created = not os.path.isdir(out_dir)
     try:
-        os.makedirs(out_dir, exist_ok=True)
+        os.makedirs(out_dir, mode=0o700, exist_ok=True)
     except OSError as e:
         raise InputError(f"cannot create directory: {e.strerror}", source=out_dir) from None
-    atomic_write(key_path, k.private_key_pem(key), mode=0o600)
-    atomic_write(crt_path, k.cert_pem(cert), mode=0o644)
+    try:
+        write_all([(key_path, k.private_key_pem(key), 0o600), (crt_path, k.cert_pem(cert), 0o644)])
+    except BaseException:
+        if created:  # leave no trace of a failed run
+            import contextlib
+
+            with contextlib.suppress(OSError):
+                os.rmdir(out_dir)
+        raise
     click.echo(f"wrote {key_path} (private, 0600) and {crt_path}")
     click.echo(f"fingerprint {k.fingerprint(key.public_key())}")
 
@@ -103,7 +118,7 @@ def keys_list(key_paths: tuple[str, ...], fmt: str) -> None:
     rows = [{"fingerprint": key.fingerprint, "keyAlgorithm": f"RSA-{key.key.key_size}", "origin": key.origin}
             for key in _load_keys(key_paths)]
     if fmt == "text":
-        _emit("".join(f"{r['fingerprint']}  {r['keyAlgorithm']}  {r['origin']}\n" for r in rows))
+        _emit("".join(printable(f"{r['fingerprint']}  {r['keyAlgorithm']}  {r['origin']}") + "\n" for r in rows))
     else:
         from sealer import manifests
 
@@ -112,6 +127,30 @@ def keys_list(key_paths: tuple[str, ...], fmt: str) -> None:
 
 AGE_ITEM = "age.agekey"  # Flux's name; the controller reads every key ending in .agekey
 _DNS_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+
+
+def _private_stdout() -> None:
+    """When stdout is a regular file (`> age.yaml`), it is about to hold a private key: make it 0600 when it is
+    readable by others, or say so on stderr when that is not ours to change."""
+    import stat
+
+    try:
+        st = os.fstat(1)
+    except OSError:
+        return
+    if not stat.S_ISREG(st.st_mode) or not st.st_mode & 0o077:
+        return
+    try:
+        path = os.readlink("/proc/self/fd/1")
+    except OSError:
+        path = "stdout"
+    try:
+        os.fchmod(1, st.st_mode & 0o7700)
+    except OSError:
+        _note(f"warning: {path} is readable by others (mode {st.st_mode & 0o777:04o}) and is about to hold a "
+              f"private key: chmod 600 it")
+        return
+    _note(f"{path}: made private (mode {st.st_mode & 0o700:04o}): it holds a private key")
 
 
 def _stdout_in_git_tree() -> tuple[str, str] | None:
@@ -149,7 +188,8 @@ def keys_age_generate(namespace: str, name: str) -> None:
     last-applied-configuration annotation). The Secret holds the identity under the key age.agekey (Flux's
     naming), labelled app.kubernetes.io/part-of=sealer. The recipient (age1...) and a .sops.yaml rule for it
     go to stderr. Nothing is written to disk, and stdout redirected into a file inside a Git work tree is
-    refused: the identity exists only in this output, so apply it and keep a backup somewhere safe.
+    refused: the identity exists only in this output, so apply it and keep a backup somewhere safe. Stdout
+    redirected into a file elsewhere is made 0600 (or, when that file is not ours to change, a warning says so).
     """
     import datetime
     import re
@@ -166,6 +206,7 @@ def keys_age_generate(namespace: str, name: str) -> None:
     if inside:
         raise InputError(f"stdout is a file inside the Git work tree {inside[1]}: a private key must not be "
                          "committed; pipe it to `kubectl apply --server-side -f -` instead", source=inside[0])
+    _private_stdout()
     import pyrage
 
     identity = pyrage.x25519.Identity.generate()
@@ -294,17 +335,23 @@ def seal(file: str, cert: str | None, scope: str | None, namespace: str | None, 
 
 
 def _merge(objects, source: str, target: str, cert, namespace: str | None, name: str | None) -> None:
-    from sealer import roundtrip, sealed
-    from sealer.fsio import atomic_write, read_input
+    from sealer.fsio import locked
 
     if len(objects) != 1:
         raise InputError(f"--merge-into takes one Secret, input has {len(objects)}", source=source)
+    with locked([target]):
+        _merge_locked(objects[0], target, cert, namespace, name)
+
+
+def _merge_locked(secret, target: str, cert, namespace: str | None, name: str | None) -> None:
+    from sealer import roundtrip, sealed
+    from sealer.fsio import atomic_write, read_input
+
     data, tsource = read_input(target)
     doc = roundtrip.load(data, tsource)
     targets = [d for d in doc.docs if sealed.is_sealed_secret(d)]
     if len(targets) != 1:
         raise InputError(f"expected exactly one SealedSecret, found {len(targets)}", source=tsource)
-    secret = objects[0]
     if namespace or name:
         sealed.resolve_target(secret, namespace, name)
     try:
@@ -366,8 +413,7 @@ def reencrypt(ctx: click.Context, files: tuple[str, ...], key_paths: tuple[str, 
     failure leaves every file untouched. Comments and formatting are preserved; other documents in the files
     are left as they are.
     """
-    from sealer import roundtrip, sealed
-    from sealer.fsio import atomic_write, read_input
+    from sealer.fsio import locked
 
     if in_place and "-" in files:
         raise InputError("-i cannot rewrite stdin", field="-i")
@@ -377,10 +423,18 @@ def reencrypt(ctx: click.Context, files: tuple[str, ...], key_paths: tuple[str, 
         if given:
             raise InputError(f"--controller re-seals to the cluster's newest key: {' and '.join(given)} do not "
                              "combine with it", field="--controller")
-        controller, c = _controller(options), None
+        controller, private_keys, c = _controller(options), None, None
     else:
-        private_keys = _load_keys(key_paths)
-        c = _load_cert(cert)
+        controller, private_keys, c = None, _load_keys(key_paths), _load_cert(cert)
+    with locked(files if in_place else ()):  # from the reads to the writes
+        _reencrypt_files(files, in_place, controller, private_keys, c)
+
+
+def _reencrypt_files(files, in_place: bool, controller, private_keys, c) -> None:
+    """reencrypt's work; ``controller`` for --controller, else ``private_keys`` and the cert ``c``."""
+    from sealer import roundtrip, sealed
+    from sealer.fsio import atomic_write, read_input
+
     results, n_items, n_objects, fingerprint = [], 0, 0, c.fingerprint if c else ""
     for file in files:
         data, source = read_input(file)
@@ -391,7 +445,7 @@ def reencrypt(ctx: click.Context, files: tuple[str, ...], key_paths: tuple[str, 
         changed = edited = 0
         for obj in found:
             try:
-                if via_controller:
+                if controller is not None:
                     from sealer import controllerapi
 
                     sealed.check_sealed(obj)
@@ -453,7 +507,7 @@ def validate(files: tuple[str, ...], **options) -> None:
         failed += problem is not None
         lines.append(f"{source}: {what}: " + ("ok" if problem is None else
                                               f"does not open with the cluster's keys ({problem})"))
-    _emit("".join(line + "\n" for line in lines))
+    _emit("".join(printable(line) + "\n" for line in lines))  # names from the files: escaped
     if failed:
         verb = "does" if failed == 1 else "do"
         raise DecryptionError(f"{failed} of {_plural(len(todo), 'SealedSecret')} {verb} not open with the cluster's "
@@ -481,7 +535,7 @@ def cert(ctx: click.Context, cert: str | None, fmt: str) -> None:
     info = k.load_cert(cert).describe()
     if fmt == "text":
         width = max(map(len, info))
-        _emit("".join(f"{key:<{width}}  {value}\n" for key, value in info.items()))
+        _emit("".join(f"{key:<{width}}  {printable(str(value))}\n" for key, value in info.items()))  # subject: input
     else:
         from sealer import manifests
 
@@ -496,7 +550,7 @@ def cert_fetch(kubeconfig: str | None, kube_context: str | None, controller_name
     """Print the cert the controller publishes (ConfigMap sealer-certs), fetched through your kubeconfig."""
     from sealer import clustercert
 
-    _emit(clustercert.fetch(controller_namespace, kubeconfig, kube_context).decode())
+    _emit(clustercert.fetch(controller_namespace, kubeconfig, kube_context, cert_option=False).decode())
 
 
 # --- SOPS: encrypt / decrypt / edit / set / unset / updatekeys / rotate ---------------------------------
@@ -571,10 +625,12 @@ def edit(file: str, age_key_file: str | None) -> None:
     """Decrypt FILE into a private temp file, open $EDITOR, re-encrypt.
 
     Unchanged values keep their exact ciphertext, so a one-value edit is a one-value Git diff.
-    An unchanged file is not written. The temp file is 0600 and removed on every exit path.
+    An unchanged file is not written. The temp file is 0600 in a 0700 directory, in memory (/dev/shm) where
+    possible, and removed on every exit path. An empty or invalid result, or a FILE that another process changed
+    while the editor was open, is never saved: the edited text is kept in a private recovery file instead.
     """
     from sealer import editor
-    from sealer.fsio import atomic_write, read_input
+    from sealer.fsio import atomic_write, locked, read_input
     from sealer.sops import document, operations, stores
 
     data, source = read_input(file)
@@ -585,6 +641,9 @@ def edit(file: str, age_key_file: str | None) -> None:
 
     def accept(text: str) -> None:
         edited = operations.load(text.encode(), source, tree.format)
+        if not edited.roots:
+            raise InputError("the edited file holds no document (only comments or blank lines); nothing was written",
+                             source=source)
         if edited.metadata is not None:
             raise InputError("the edited file must not contain a `sops` block", source=source, field="sops")
         edited.layout = tree.layout
@@ -594,17 +653,27 @@ def edit(file: str, age_key_file: str | None) -> None:
         if not (sys.stdin.isatty() and sys.stderr.isatty()):
             return False
         _note(f"sealer: error: {error}")
-        return click.confirm("Edit again? (no: discard the changes)", default=True, err=True)
+        return click.confirm("Edit again? (no: stop; your text is kept in a private recovery file)", default=True,
+                             err=True)
 
     suffix = ".json" if tree.format == "json" else ".yaml"
     try:
-        edited = editor.edit_text(plaintext, suffix, accept, retry)
+        edited = editor.edit_text(plaintext, suffix, accept, retry, name=os.path.basename(file))
     except SealerError as e:
         raise e.within(source=source) from None
     if edited is None:
         _note(f"{source}: unchanged, not written")
         return
-    atomic_write(file, holder["text"].encode())
+    with locked([file]):  # not while the editor is open: a changed file is refused below instead
+        try:
+            current = read_input(file)[0]
+        except InputError:
+            current = None
+        if current != data:
+            raise SealerError("changed on disk while the editor was open (another process wrote it or removed it); "
+                              "not saved, so that change is not lost; "
+                              + editor.recovery_note(edited, os.path.basename(file)), source=source)
+        atomic_write(file, holder["text"].encode())
 
 
 def _value_from(value: str | None, value_stdin: bool, value_file: str | None, fmt: str):
@@ -616,8 +685,14 @@ def _value_from(value: str | None, value_stdin: bool, value_file: str | None, fm
         raise InputError("give exactly one of VALUE, --value-stdin or --value-file", field="VALUE")
     if value is not None:
         return operations.value_node(value, fmt)
-    raw, _ = read_input("-" if value_stdin else value_file)
-    return operations.string_node(raw.decode("utf-8"), fmt)
+    raw, source = read_input("-" if value_stdin else value_file)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:  # sops refuses it too (its value must be JSON); a string holds text only
+        raise InputError(f"not UTF-8 text (byte {e.start + 1}): a binary value goes base64-encoded into a Secret's "
+                         "data, e.g. `base64 -w0 FILE | sealer set ... '[\"data\"][\"KEY\"]' --value-stdin`",
+                         source=source, field="--value-stdin" if value_stdin else "--value-file") from None
+    return operations.string_node(text, fmt)
 
 
 @cli.command("set", context_settings=CONTEXT)
@@ -630,13 +705,14 @@ def _value_from(value: str | None, value_stdin: bool, value_file: str | None, fm
 @click.option("--age-key-file", metavar="PATH", help="age identities, in addition to the SOPS_AGE_* sources.")
 def set_(file, path, value, value_stdin, value_file, age_key_file) -> None:
     """Set one value at PATH ('["data"]["key"]') to VALUE (JSON, as with sops set); others stay byte-identical."""
-    from sealer.fsio import atomic_write, read_input
+    from sealer.fsio import atomic_write, locked, read_input
     from sealer.sops import operations
 
-    data, source = read_input(file)
-    tree = operations.load(data, source)
-    node = _value_from(value, value_stdin, value_file, tree.format)
-    atomic_write(file, operations.set_value(tree, source, _opener(age_key_file), path, node).encode())
+    with locked([file]):  # from the read to the write: two writers serialise, neither update is lost
+        data, source = read_input(file)
+        tree = operations.load(data, source)
+        node = _value_from(value, value_stdin, value_file, tree.format)
+        atomic_write(file, operations.set_value(tree, source, _opener(age_key_file), path, node).encode())
 
 
 @cli.command(context_settings=CONTEXT)
@@ -645,12 +721,13 @@ def set_(file, path, value, value_stdin, value_file, age_key_file) -> None:
 @click.option("--age-key-file", metavar="PATH", help="age identities, in addition to the SOPS_AGE_* sources.")
 def unset(file, path, age_key_file) -> None:
     """Remove the value at PATH ('["data"]["key"]'); other values stay byte-identical."""
-    from sealer.fsio import atomic_write, read_input
+    from sealer.fsio import atomic_write, locked, read_input
     from sealer.sops import operations
 
-    data, source = read_input(file)
-    tree = operations.load(data, source)
-    atomic_write(file, operations.unset_value(tree, source, _opener(age_key_file), path).encode())
+    with locked([file]):
+        data, source = read_input(file)
+        tree = operations.load(data, source)
+        atomic_write(file, operations.unset_value(tree, source, _opener(age_key_file), path).encode())
 
 
 @cli.command(context_settings=CONTEXT)
@@ -659,6 +736,13 @@ def unset(file, path, age_key_file) -> None:
 @click.option("--age-key-file", metavar="PATH", help="age identities, in addition to the SOPS_AGE_* sources.")
 def updatekeys(files, yes, age_key_file) -> None:
     """Re-wrap each file's data key for the recipients its .sops.yaml rule names now. Values untouched."""
+    from sealer.fsio import locked
+
+    with locked(files):
+        _updatekeys_files(files, yes, age_key_file)
+
+
+def _updatekeys_files(files, yes: bool, age_key_file: str | None) -> None:
     from sealer.fsio import atomic_write, read_input
     from sealer.sops import keyservice, operations
 
@@ -695,6 +779,13 @@ def rescope(files, scope, in_place, age_key_file) -> None:
     --allow-unscoped-sops. Needs the data key (an identity), like edit; other values keep their exact
     ciphertext, comments and layout stay. All files are done before any is written.
     """
+    from sealer.fsio import locked
+
+    with locked(files if in_place else ()):
+        _rescope_files(files, scope, in_place, age_key_file)
+
+
+def _rescope_files(files, scope: str | None, in_place: bool, age_key_file: str | None) -> None:
     from sealer.fsio import read_input
     from sealer.scope import Scope
     from sealer.sops import operations
@@ -719,17 +810,18 @@ def rescope(files, scope, in_place, age_key_file) -> None:
 @click.option("--age-key-file", metavar="PATH", help="age identities, in addition to the SOPS_AGE_* sources.")
 def rotate(files, age_key_file) -> None:
     """Give each file a new data key and re-encrypt every value, for the same recipients. In place."""
-    from sealer.fsio import atomic_write, read_input
+    from sealer.fsio import atomic_write, locked, read_input
     from sealer.sops import operations
 
     opener = _opener(age_key_file)
     results = []
-    with _progress(files, "rotating") as bar:
-        for file in bar:
-            data, source = read_input(file)
-            results.append((file, operations.rotate(operations.load(data, source), source, opener)))
-    for file, text in results:
-        atomic_write(file, text.encode())
+    with locked(files):
+        with _progress(files, "rotating") as bar:
+            for file in bar:
+                data, source = read_input(file)
+                results.append((file, operations.rotate(operations.load(data, source), source, opener)))
+        for file, text in results:
+            atomic_write(file, text.encode())
     _note(f"rotated {_plural(len(results), 'file')}")
 
 

@@ -175,12 +175,14 @@ class Controller:
     def _api(self) -> Any:
         if self._client is None:
             import kubernetes
+            import yaml
 
             configuration = kubernetes.client.Configuration()
             try:
                 kubernetes.config.load_kube_config(config_file=self.kubeconfig, context=self.context,
                                                    client_configuration=configuration)
-            except (kubernetes.config.ConfigException, OSError, TypeError, ValueError) as e:
+            except (kubernetes.config.ConfigException, OSError, TypeError, ValueError, AttributeError, KeyError,
+                    yaml.YAMLError) as e:  # a garbage kubeconfig: the YAML parser's errors too
                 try:
                     kubernetes.config.load_incluster_config(client_configuration=configuration)
                 except kubernetes.config.ConfigException:

@@ -33,9 +33,13 @@ class SealerError(Exception):
         return self
 
     def __str__(self) -> str:
+        """One printable line: names and paths from input arrive with their control characters escaped, so
+        they can neither drive a terminal nor forge a log line or a CI workflow command (sealer.safetext)."""
+        from sealer.safetext import printable
+
         parts = [p for p in (self.source, self.field) if p]
         parts.append(self.message)
-        return ": ".join(parts)
+        return printable(": ".join(parts))
 
 
 class InputError(SealerError):
@@ -96,6 +100,176 @@ def depth_exceeds(values: list, limit: int = MAX_FLOW_DEPTH) -> bool:
 
 
 TOO_DEEP = "not valid YAML/JSON: nested too deeply"
+
+# YAML aliases (`*name`) share one node, but every reader that walks, copies, encrypts or writes the data sees it
+# once per alias: nine levels of nine aliases are 550 bytes and 387 million nodes ("billion laughs"). SOPS files
+# and Kubernetes objects never need that. A document is refused before it is constructed when its aliases make it
+# larger than ALIAS_EXPANSION_FACTOR times its own size (and more than ALIAS_EXPANSION_FLOOR, so small files may
+# share freely), or when it uses more than MAX_ALIASES aliases. Size: one per node plus its scalar's characters.
+MAX_ALIASES = 10_000
+ALIAS_EXPANSION_FACTOR = 10
+ALIAS_EXPANSION_FLOOR = 100_000
+ALIAS_BOMB = "not valid YAML: aliases expand too much (alias bomb?)"
+ALIAS_LOOP = "not valid YAML: an alias refers to a node that contains it"
+DUPLICATE_KEY = "a key appears twice in one mapping"
+
+
+def check_yaml_graph(root: object, *, duplicates: bool = True, aliases: bool = True,
+                     document: int | None = None) -> None:
+    """Refuse one composed YAML document (PyYAML's, ruamel.yaml's or sealer's nodes: anything with ``id`` and
+    ``value``) whose aliases expand too much or loop, and, with ``duplicates``, a mapping with a key twice
+    (compared by text, as go-yaml and so sops compare them). Iterative and linear in the distinct nodes, so it
+    runs before anything expands the aliases; ``aliases=False`` when the reader cannot have made any (no `*` in
+    the text) skips that part. The InputError names the key and where, never a value."""
+    where = f"document {document}" if document else None
+    if not aliases:
+        if duplicates:
+            _check_keys(root, root, where)
+        return
+    sizes: dict[int, int] = {}  # expanded size of each node done; scalars on sight
+    ancestors: set[int] = set()
+    own = uses = 0
+    stack: list[tuple[object, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        value = node.value  # type: ignore[attr-defined]
+        mapping = node.id == "mapping"  # type: ignore[attr-defined]
+        if done:
+            ancestors.discard(id(node))
+            total = 1
+            for child in ([c for pair in value for c in pair] if mapping else value):
+                total += sizes[id(child)]
+            sizes[id(node)] = total
+            continue
+        if id(node) in sizes:  # a second path to a collection pushed twice
+            uses += 1
+            continue
+        if node.id not in ("mapping", "sequence"):  # type: ignore[attr-defined]
+            sizes[id(node)] = size = 1 + (len(value) if isinstance(value, str) else 0)
+            own += size
+            continue
+        own += 1
+        ancestors.add(id(node))
+        stack.append((node, True))
+        if mapping and duplicates:
+            _check_mapping(root, node, where)
+        for child in reversed([c for pair in value for c in pair] if mapping else value):
+            key = id(child)
+            if key in sizes:
+                uses += 1
+            elif key in ancestors:
+                raise InputError(ALIAS_LOOP, field=where)
+            elif child.id == "scalar":
+                sizes[key] = size = 1 + (len(child.value) if isinstance(child.value, str) else 0)
+                own += size
+            else:
+                stack.append((child, False))
+        if uses > MAX_ALIASES:
+            raise InputError(ALIAS_BOMB, field=where)
+    if sizes[id(root)] > max(ALIAS_EXPANSION_FLOOR, ALIAS_EXPANSION_FACTOR * own):
+        raise InputError(ALIAS_BOMB, field=where)
+
+
+def _check_keys(root: object, node: object, where: str | None) -> None:
+    """Every mapping under ``node`` (a tree: each node reached once) has each key once."""
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        kind = node.id  # type: ignore[attr-defined]
+        if kind == "mapping":
+            _check_mapping(root, node, where)
+            stack.extend(v for _, v in node.value if v.id != "scalar")  # type: ignore[attr-defined]
+        elif kind == "sequence":
+            stack.extend(v for v in node.value if v.id != "scalar")  # type: ignore[attr-defined]
+
+
+def _check_mapping(root: object, mapping: object, where: str | None) -> None:
+    pairs = mapping.value  # type: ignore[attr-defined]
+    names = {key.value for key, _ in pairs if key.id == "scalar"}
+    if len(names) == len(pairs):
+        return
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key.id == "scalar":
+            if key.value in seen:
+                raise _duplicate(key.value, key, _path_to(root, mapping), where)
+            seen.add(key.value)
+
+
+def _path_to(root: object, target: object) -> str:
+    """`spec.template.data`, `items[0].data`: the first path from ``root`` to ``target`` (for a message only)."""
+    stack: list[tuple[object, str, int]] = [(root, "", 0)]
+    visited: set[int] = set()
+    while stack:
+        node, path, depth = stack.pop()
+        if node is target:
+            return path
+        if id(node) in visited or depth > 50:
+            continue
+        visited.add(id(node))
+        if node.id == "mapping":  # type: ignore[attr-defined]
+            for key, value in node.value:  # type: ignore[attr-defined]
+                name = key.value if key.id == "scalar" else "?"
+                stack.append((value, f"{path}.{name}" if path else name, depth + 1))
+        elif node.id == "sequence":  # type: ignore[attr-defined]
+            for i, value in enumerate(node.value):  # type: ignore[attr-defined]
+                stack.append((value, f"{path}[{i}]", depth + 1))
+    return ""
+
+
+def _duplicate(name: str, key: object, path: str, where: str | None) -> InputError:
+    """`not valid YAML: a key appears twice in one mapping ('name') at line L, column C`, field = the mapping."""
+    mark = getattr(key, "start_mark", None)
+    at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    shown = name if len(name) <= 60 else name[:57] + "..."
+    field = ": ".join(p for p in (where, path) if p)
+    return InputError(f"not valid YAML: {DUPLICATE_KEY} ({shown!r}){at}", field=field or None)
+
+
+# Input read from a file or stdin is bounded (`sealer decrypt < /dev/zero` stops there instead of growing until
+# MemoryError). One knob for every command and reader: the environment variable, as bytes or with a binary
+# suffix (k, M, G: 64M is 64 MiB).
+MAX_INPUT_ENV = "SEALER_MAX_INPUT"
+MAX_INPUT_DEFAULT = 64 * 1024 * 1024
+_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def parse_size(text: str) -> int | None:
+    """Bytes of `1048576`, `512k`, `64M`, `1G` (also `64Mi`, `64MiB`, `64MB`: all binary multiples); else None."""
+    import re
+
+    m = re.fullmatch(r"\s*(\d{1,15})\s*(?:([kKmMgGtT])(?:i|iB|B)?|B)?\s*", text)
+    if m is None:
+        return None
+    size = int(m.group(1)) * _SIZE_UNITS[(m.group(2) or "").lower()]
+    return size if size > 0 else None
+
+
+def max_input_bytes() -> int:
+    """The input limit: SEALER_MAX_INPUT if set, else 64 MiB. A bad value is a usage error naming the variable."""
+    import os
+
+    raw = os.environ.get(MAX_INPUT_ENV, "").strip()
+    if not raw:
+        return MAX_INPUT_DEFAULT
+    size = parse_size(raw)
+    if size is None:
+        raise InputError("must be a positive number of bytes, optionally with k, M or G (e.g. 256M)",
+                         source=MAX_INPUT_ENV)
+    return size
+
+
+def format_size(size: int) -> str:
+    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor} {unit}"
+    return f"{size} bytes"
+
+
+def input_too_large(limit: int) -> str:
+    """The message for input over ``limit``: what the limit is and how to raise it."""
+    return f"input larger than the {format_size(limit)} limit (raise it with {MAX_INPUT_ENV}, e.g. " \
+           f"{MAX_INPUT_ENV}={max(2 * limit >> 20, 1)}M)"
 
 # YAML libraries word the same problem differently (PyYAML's C and Python loaders, ruamel.yaml, libyaml releases:
 # "mapping values are not allowed here" / "... in this context"), quote characters and values from the input

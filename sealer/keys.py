@@ -23,7 +23,11 @@ from sealer.errors import InputError, KeyMaterialError
 
 DEFAULT_BITS = 4096
 MIN_BITS = 2048
+# 8192-bit keys take seconds to minutes to generate and make every unseal several times slower; 16384 and up
+# ran for minutes without being any use. Bitnami's controller makes 4096 by default.
+MAX_BITS = 8192
 DEFAULT_DAYS = 3650
+MAX_DAYS = 36500  # 100 years: far from the end of X.509 (and Python) dates in 9999
 DEFAULT_CN = "sealer"
 CERT_FETCH_TIMEOUT = 10.0
 
@@ -90,12 +94,7 @@ def _iso(t: dt.datetime) -> str:
 def generate(bits: int = DEFAULT_BITS, cn: str = DEFAULT_CN, days: int = DEFAULT_DAYS,
              now: dt.datetime | None = None) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
     """A new RSA key (e = 65537) and a self-signed certificate for it, as Bitnami's controller makes them."""
-    if bits < MIN_BITS or bits % 256:
-        raise InputError(f"must be a multiple of 256 and at least {MIN_BITS}, got {bits}", field="--bits")
-    if days < 1:
-        raise InputError(f"must be at least 1, got {days}", field="--days")
-    if not cn:
-        raise InputError("must not be empty", field="--cn")
+    check_generate_args(bits=bits, cn=cn, days=days)
     now = now or dt.datetime.now(dt.UTC)
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn),
@@ -115,6 +114,16 @@ def generate(bits: int = DEFAULT_BITS, cn: str = DEFAULT_CN, days: int = DEFAULT
         .sign(key, hashes.SHA256())
     )
     return key, cert
+
+
+def check_generate_args(bits: int, cn: str, days: int) -> None:
+    """InputError (exit 2, one line) for a key size or validity `generate` refuses, before any slow work."""
+    if not MIN_BITS <= bits <= MAX_BITS or bits % 256:
+        raise InputError(f"must be a multiple of 256 from {MIN_BITS} to {MAX_BITS}, got {bits}", field="--bits")
+    if not 1 <= days <= MAX_DAYS:
+        raise InputError(f"must be from 1 to {MAX_DAYS} (100 years), got {days}", field="--days")
+    if not cn:
+        raise InputError("must not be empty", field="--cn")
 
 
 def private_key_pem(key: rsa.RSAPrivateKey) -> bytes:

@@ -17,8 +17,10 @@ from typing import Any
 import yaml
 
 from sealer.errors import (
+    DUPLICATE_KEY,
     TOO_DEEP,
     InputError,
+    check_yaml_graph,
     depth_exceeds,
     flow_depth_exceeds,
     json_error_message,
@@ -36,8 +38,48 @@ LAST_APPLIED_ANNOTATIONS = (
 # Kubernetes validates Secret keys with this (IsConfigMapKey), and also refuses '.', '..' and a '..' prefix.
 SECRET_KEY_RE = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class SafeLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """PyYAML's safe loader (libyaml's parser where built) for every PyYAML reader of untrusted input: each
+    document's node graph is checked before it is constructed (`check_yaml_graph`: alias bombs, alias loops,
+    a key twice by text), and keys that only collide once constructed (`yes` and `true`, `1` and `0x1`) are
+    refused too. PyYAML itself keeps the last value of a duplicated key without a word."""
+
+    documents = 0
+
+    def __init__(self, stream: str | bytes) -> None:
+        super().__init__(stream)
+        # no alias without a `*`: then only the keys need checking (a cheaper walk)
+        self.may_alias = not isinstance(stream, str | bytes) or ("*" if isinstance(stream, str) else b"*") in stream
+
+    def construct_document(self, node: yaml.Node) -> object:
+        self.documents += 1
+        check_yaml_graph(node, aliases=self.may_alias, document=self.documents if self.documents > 1 else None)
+        return super().construct_document(node)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[object, object]:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[object] = set()
+            for key_node, _ in node.value:
+                if key_node.tag == _MERGE_TAG:
+                    continue  # `<<: *anchor`: the mapping's own keys override merged ones
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    duplicate = key in seen
+                except TypeError:
+                    continue  # unhashable: PyYAML's own error follows
+                if duplicate:
+                    mark = key_node.start_mark
+                    raise InputError(f"not valid YAML: {DUPLICATE_KEY} ({str(key)[:60]!r}) at line {mark.line + 1}"
+                                     f", column {mark.column + 1}")
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_Loader = SafeLoader
 
 
 # PyYAML's constructors raise plain Python errors for a value that does not fit its (implicit) tag: `!!int abc`,
@@ -58,6 +100,8 @@ def parse_documents(data: bytes | str, source: str) -> list[Any]:
         if depth_exceeds(docs):
             raise InputError(TOO_DEEP, source=source)
         return docs
+    except InputError as e:
+        raise e.within(source=source) from None
     except RecursionError:
         raise InputError(TOO_DEEP, source=source) from None
     except (ValueError, LookupError, TypeError, AttributeError):  # e.g. `!!timestamp x`, `!!int ""`
@@ -68,7 +112,16 @@ def _parse_documents(text: str, source: str) -> list[Any]:
     head = text.lstrip()[:1]
     if head in ("{", "["):
         try:
-            return [json.loads(text)]
+            return [json.loads(text, object_pairs_hook=unique_pairs)]
+        except _DuplicateJsonKey as e:
+            try:  # read as YAML (JSON is YAML) for the error with the mapping's path, line and column
+                list(yaml.load_all(text, Loader=_Loader))
+            except InputError as found:
+                found.message = found.message.replace("not valid YAML", "not valid JSON", 1)
+                raise found.within(source=source) from None
+            except yaml.YAMLError:
+                pass
+            raise InputError(f"not valid JSON: {DUPLICATE_KEY} ({e.args[0][:60]!r})", source=source) from None
         except json.JSONDecodeError as e:
             # JSON is YAML too (mostly); only report JSON errors for text that is not YAML either.
             try:
@@ -80,6 +133,23 @@ def _parse_documents(text: str, source: str) -> list[Any]:
         return [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
     except yaml.YAMLError as e:
         raise InputError(yaml_error_message(e), source=source) from None
+
+
+class _DuplicateJsonKey(ValueError):
+    pass
+
+
+def unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """`json.loads` object hook: a JSON object with a key twice is refused (the standard library keeps the last
+    value without a word; the API server and sops do not)."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateJsonKey(key)
+            seen.add(key)
+    return out
 
 
 def load_objects(data: bytes | str, source: str) -> list[dict[str, Any]]:

@@ -10,11 +10,14 @@ import json
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import YAMLError
 
 from sealer.errors import (
+    DUPLICATE_KEY,
     TOO_DEEP,
     InputError,
+    check_yaml_graph,
     depth_exceeds,
     flow_depth_exceeds,
     json_error_message,
@@ -38,8 +41,21 @@ class Document:
         return out.getvalue()
 
 
+class _CheckedConstructor(RoundTripConstructor):
+    """ruamel.yaml's round-trip constructor, with each document's node graph checked first (alias bombs and
+    loops, a key twice: named, where ruamel's own error would quote the values)."""
+
+    documents = 0
+
+    def construct_document(self, node: Any) -> Any:
+        self.documents += 1
+        check_yaml_graph(node, document=self.documents if self.documents > 1 else None)
+        return super().construct_document(node)
+
+
 def _yaml(explicit_start: bool = False) -> YAML:
     y = YAML(typ="rt")
+    y.Constructor = _CheckedConstructor
     y.preserve_quotes = True
     y.width = 1 << 30
     y.indent(mapping=2, sequence=2, offset=0)
@@ -64,14 +80,20 @@ def load(data: bytes, source: str) -> Document:
 def _load(text: str, source: str) -> Document:
     stripped = text.lstrip()
     if stripped.startswith("{"):
+        from sealer.manifests import unique_pairs
+
         try:
-            return Document([json.loads(text)], is_json=True, explicit_start=False)
+            return Document([json.loads(text, object_pairs_hook=unique_pairs)], is_json=True, explicit_start=False)
         except json.JSONDecodeError as e:
             raise InputError(json_error_message(e), source=source) from None
+        except ValueError as e:  # a key twice
+            raise InputError(f"not valid JSON: {DUPLICATE_KEY} ({str(e)[:60]!r})", source=source) from None
     if flow_depth_exceeds(text):
         raise InputError(TOO_DEEP, source=source)
     try:
         docs = [d for d in _yaml().load_all(text) if d is not None]
+    except InputError as e:
+        raise e.within(source=source) from None
     except YAMLError as e:
         raise InputError(yaml_error_message(e), source=source) from None
     for i, d in enumerate(docs, 1):

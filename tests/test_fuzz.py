@@ -141,6 +141,20 @@ def _cert_with_version(version: int) -> bytes:
     return der.replace(v3, bytes.fromhex("a0030201") + bytes([version]), 1)
 
 
+def _duplicate_kind(seed: bytes) -> bytes:
+    """A JSON object with its `kind` key twice (json.loads keeps the last without a word)."""
+    text = seed.decode().rstrip()
+    assert text.endswith("}")
+    return (text[:-1] + ', "kind": "SealedSecret"}').encode()
+
+
+# 4 levels of 9 aliases: 59,049 leaves once expanded, over the limit; before it, the readers accepted it after seconds
+# of work (9 levels: never finished). tests/test_fault_inputs.py runs the 9 x 9 one against the CLI.
+BOMB = fuzz.alias_bomb(4)
+BOMB_SECRET = fuzz.alias_bomb(4, head=b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\n  namespace: b\n")
+ALIAS_BOMB = "aliases expand too much (alias bomb?)"
+ALIAS_LOOP = "an alias refers to a node that contains it"
+
 FOUND = [
     # (target, input, error type, text the one-line message must hold)
     ("manifests", b"kind: Secret\n\x80\n", InputError, "not UTF-8"),
@@ -177,6 +191,25 @@ FOUND = [
     ("private-keys", b"kind: Secret\nmetadata:\n  name: k\ndata: tls.key\n", KeyMaterialError, "data: must be a "),
     ("private-keys", b"kind: 5\n---\nkind: [List]\n", KeyMaterialError, "no Secret with data.tls.key"),
     ("private-keys", _pkcs8_with_unknown_algorithm(), KeyMaterialError, "unreadable PEM private key"),
+    # issue 13: alias bombs and loops, duplicate keys, input over the size limit
+    ("manifests", BOMB, InputError, ALIAS_BOMB),
+    ("seal-input", BOMB_SECRET, InputError, ALIAS_BOMB),
+    ("sealed-edit", BOMB_SECRET, InputError, ALIAS_BOMB),
+    ("sops-yaml", BOMB, InputError, ALIAS_BOMB),
+    ("sops-encrypt", BOMB_SECRET, InputError, ALIAS_BOMB),
+    ("sops-edit", BOMB, InputError, ALIAS_BOMB),
+    ("sops-config", fuzz.alias_bomb(4, head=b"creation_rules: []\n"), InputError, ALIAS_BOMB),
+    ("manifests", b"a: &a [*a]\n", InputError, ALIAS_LOOP),
+    ("sealed-edit", b"a: &a {b: *a}\n", InputError, ALIAS_LOOP),
+    ("sops-yaml", b"a: &a\n  b: *a\n", InputError, ALIAS_LOOP),
+    ("seal-input", b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\n  namespace: b\nstringData:\n  k: v\n"
+     b"  k: again\n", InputError,
+     "stringData: not valid YAML: a key appears twice in one mapping ('k') at line 8"),
+    ("manifests", b"a:\n  yes: 1\n  true: 2\n", InputError, "a key appears twice in one mapping ('True')"),
+    ("unseal", _duplicate_kind(fuzz.sealed_seeds()[1]), InputError, "a key appears twice in one mapping ('kind')"),
+    ("sealed-edit", _duplicate_kind(fuzz.sealed_seeds()[1]), InputError,
+     "a key appears twice in one mapping ('kind')"),
+    ("read-input", fuzz.read_input_seeds()[1] + b"#", InputError, "input larger than the 4 KiB limit"),
 ]
 
 

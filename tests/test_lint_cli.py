@@ -202,12 +202,15 @@ def test_bad_config_exits_2_naming_file_and_field(tmp_path, text, needle):
 
 
 def test_size_cap_and_binary_files_are_skipped_and_counted(tmp_path):
+    """A binary file is skipped; a file over the cap is counted and, not having been read, is a scan-limit finding
+    (issue 13: padding a file must not carry a secret through the gate; tests/test_fault_inputs.py has more)."""
     (tmp_path / "big.env").write_text(f"DB_PASSWORD={pw()}\n" + "#" * 2000)
     (tmp_path / "blob.bin").write_bytes(b"\0\1\2DB_PASSWORD=" + pw().encode())
     (tmp_path / ".sealer-lint.yaml").write_text("max_file_size: 1000\n")
     r = run_sealer("lint", ".", "--format", "json", cwd=tmp_path)
     summary = json.loads(r.stdout)["summary"]
-    assert r.returncode == 0 and summary["skipped_large"] == 1 and summary["skipped_binary"] == 1
+    assert r.returncode == 1 and summary["skipped_large"] == 1 and summary["skipped_binary"] == 1
+    assert findings(r) == [("big.env", 1, "scan-limit")]
 
 
 # --- which files: .gitignore, --staged, --since ------------------------------------------------------------------

@@ -379,14 +379,14 @@ def test_user_config_dir_rules(tmp_path: Path, home: Path) -> None:
 def test_missing_defaults_are_fine_missing_explicit_files_are_not(tmp_path: Path, home: Path) -> None:
     assert A.load_identities({"HOME": str(home)}) == []
     missing = str(tmp_path / "nope.txt")
-    for env, key_file in (
-        ({A.ENV_KEY_FILE: missing}, None),
-        ({A.ENV_SSH_KEY_FILE: missing}, None),
-        ({}, missing),
+    for env, key_file, named in (
+        ({A.ENV_KEY_FILE: missing}, None, f"{missing} ({A.ENV_KEY_FILE})"),  # set out of sight: say which variable
+        ({A.ENV_SSH_KEY_FILE: missing}, None, f"{missing} ({A.ENV_SSH_KEY_FILE})"),
+        ({}, missing, missing),
     ):
         with pytest.raises(InputError) as err:
             A.load_identities({"HOME": str(home), **env}, key_file=key_file)
-        assert str(err.value) == f"{missing}: key file not found"
+        assert str(err.value) == f"{named}: key file not found"
     # set-but-empty variables count as unset
     assert A.load_identities({"HOME": str(home), A.ENV_KEY: "", A.ENV_KEY_FILE: "", A.ENV_KEY_CMD: ""}) == []
 

@@ -28,7 +28,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml import nodes as ruamel_nodes
 
 from sealer import cli as sealer_cli
-from sealer.sops import codec, fastyaml, nodes, operations, stores
+from sealer.sops import codec, emit, fastyaml, nodes, operations, stores
 from sealer.sops.keyservice import Opener, plan
 from tests.sops_helpers import Workspace, make_age_key, needs_sops, ok
 
@@ -330,6 +330,7 @@ def ruamel_only(monkeypatch: pytest.MonkeyPatch):
     def use_ruamel() -> None:
         monkeypatch.setattr(fastyaml, "compose_all", lambda text: None)
         monkeypatch.setattr(fastyaml, "serialize", lambda *a, **k: None)
+        monkeypatch.setattr(emit, "serialize", lambda *a, **k: None)
     return use_ruamel
 
 
@@ -393,6 +394,7 @@ def _both_paths(text: str, tmp_path: Path) -> tuple[tuple[str, ...], tuple[str, 
         mp.chdir(tmp_path)
         mp.setattr(fastyaml, "compose_all", lambda text: None)
         mp.setattr(fastyaml, "serialize", lambda *a, **k: None)
+        mp.setattr(emit, "serialize", lambda *a, **k: None)
         slow = _encrypt_decrypt(text, mp, recipient)
     return fast, slow
 

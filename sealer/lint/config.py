@@ -5,7 +5,7 @@ disable: [sealed-scope]            # rule ids
 exclude:                           # gitignore-style patterns, relative to this file's directory
   - tests/fixtures/
 entropy: 3.0                       # bits/char a generic `password = value` in raw text needs (default 3.0)
-max_file_size: 10485760            # bytes; larger files are skipped and counted (default 10 MiB)
+max_file_size: 10485760            # bytes; a larger file is not read: a scan-limit finding (default 10 MiB)
 rules:                             # custom rules, reported under their own id
   - id: acme-api-key
     description: ACME API key
@@ -68,17 +68,23 @@ def load(path: str | None) -> LintConfig:
         return LintConfig()
     import yaml
 
-    from sealer.errors import yaml_error_message
+    from sealer.errors import TOO_DEEP, flow_depth_exceeds, yaml_error_message
+    from sealer.fsio import read_input
+    from sealer.manifests import SafeLoader  # refuses alias bombs and duplicate keys, naming the key
 
+    raw, _ = read_input(path)  # bounded by SEALER_MAX_INPUT like every other input
+    if flow_depth_exceeds(raw.decode("utf-8", "replace")):
+        raise InputError(TOO_DEEP, source=path)
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise InputError(f"cannot read: {e.strerror}", source=path) from None
-    try:
-        data = yaml.safe_load(raw)
+        data = yaml.load(raw, Loader=SafeLoader)  # noqa: S506 - a SafeLoader subclass
+    except InputError as e:
+        raise e.within(source=path) from None
     except yaml.YAMLError as e:
         raise InputError(yaml_error_message(e), source=path) from None
+    except RecursionError:
+        raise InputError(TOO_DEEP, source=path) from None
+    except (ValueError, LookupError, TypeError, AttributeError):  # a value that does not fit its tag (`2024-02-30`)
+        raise InputError("not valid YAML: a value does not fit its type (quote it)", source=path) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -48,6 +48,12 @@ RULES: dict[str, RuleInfo] = {r.id: r for r in (
     RuleInfo("sealed-scope", WARNING, "SealedSecret scope annotations inconsistent with its name/namespace",
              "Scope is read only from the SealedSecret's own annotations, with the exact string \"true\"; fix the "
              "annotations (or re-seal with `--scope`) so what the file says matches what the controller does."),
+    RuleInfo("scan-limit", ERROR, "File lint could not scan fully: larger than max_file_size, or YAML whose "
+             "aliases expand too much (alias bomb)",
+             "A file the gate did not read must not pass it (padding a file would otherwise hide a secret in it). "
+             "If the file is meant to be that large, raise `max_file_size` in .sealer-lint.yaml or `exclude` it "
+             "there; replace deeply nested YAML aliases with plain copies. The finding's fingerprint hashes the "
+             "file's content, so a baselined file is reported again once it changes."),
 )}
 
 

@@ -2,6 +2,10 @@
 
 Every format carries rule, file, line, column, message and fingerprint; none carries the value or the line's
 text (SARIF results have no `snippet`), so a report can be uploaded or attached to a CI run as it is.
+
+File names and the names in messages come from the repository being scanned: every format escapes their control
+characters and workflow-command markers (sealer.safetext), so neither a terminal, nor a CI log, nor a script that
+prints a JSON field (`jq -r`) acts on them. A text line starts with the file name, escaped with the rest of it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from sealer import __version__
 from sealer.lint.baseline import SARIF_FINGERPRINT
 from sealer.lint.detectors import CustomRule
 from sealer.lint.findings import RULES, WARNING, Finding, RuleInfo
+from sealer.safetext import printable
 
 FORMATS = ("text", "json", "sarif")
 INFORMATION_URI = "https://github.com/sealer-dev/sealer#sealer-lint"
@@ -38,8 +43,8 @@ class Summary:
 
 
 def text(findings: list[Finding], summary: Summary) -> str:
-    return "".join(f"{f.path}:{f.line}:{f.column}: {f.severity} {f.rule}: {f.message} [{f.fingerprint}]\n"
-                   for f in findings)
+    return "".join(printable(f"{f.path}:{f.line}:{f.column}: {f.severity} {f.rule}: {f.message} [{f.fingerprint}]")
+                   + "\n" for f in findings)
 
 
 def summary_line(findings: list[Finding], summary: Summary) -> str:
@@ -49,16 +54,24 @@ def summary_line(findings: list[Finding], summary: Summary) -> str:
         counts += f" ({errors} error{'s' * (errors != 1)}, {len(findings) - errors} warning"
         counts += f"{'s' * (len(findings) - errors != 1)})"
     extra = [f"{summary.baselined} in the baseline"] if summary.baselined else []
-    if summary.binary or summary.large:
-        extra.append(f"skipped {summary.binary} binary, {summary.large} too large")
+    if summary.binary:
+        extra.append(f"skipped {summary.binary} binary")
+    if summary.large:  # not read, and not passed: each is a scan-limit finding unless that rule is disabled
+        extra.append(f"{summary.large} over max_file_size not scanned")
     tail = f"; {'; '.join(extra)}" if extra else ""
     return (f"sealer lint: {counts} in {summary.files} file{'s' * (summary.files != 1)} "
             f"({summary.bytes / 1e6:.1f} MB){tail}")
 
 
 def as_json(findings: list[Finding], summary: Summary) -> str:
-    return json.dumps({"tool": "sealer lint", "version": __version__, "findings": [f.to_dict() for f in findings],
+    return json.dumps({"tool": "sealer lint", "version": __version__, "findings": [_json_finding(f) for f in findings],
                        "summary": summary.to_dict(findings)}, indent=2) + "\n"
+
+
+def _json_finding(f: Finding) -> dict[str, object]:
+    entry = f.to_dict()
+    entry["file"], entry["message"] = printable(f.path), printable(f.message)
+    return entry
 
 
 def _rule_entry(info: RuleInfo) -> dict[str, object]:
@@ -78,13 +91,13 @@ def _rule_entry(info: RuleInfo) -> dict[str, object]:
 def _artifact(path: str) -> dict[str, str]:
     """Relative paths resolve against the checkout (GitHub maps them to the repository); others are file URIs."""
     if path.startswith("/"):
-        return {"uri": "file://" + quote(path)}
-    return {"uri": quote(path), "uriBaseId": "%SRCROOT%"}
+        return {"uri": "file://" + quote(path, errors="surrogateescape")}
+    return {"uri": quote(path, errors="surrogateescape"), "uriBaseId": "%SRCROOT%"}
 
 
 def sarif(findings: list[Finding], summary: Summary, custom: tuple[CustomRule, ...] = ()) -> str:
     infos = list(RULES.values()) + [
-        RuleInfo(c.id, c.severity, c.description or f"custom rule {c.id}",
+        RuleInfo(c.id, c.severity, printable(c.description) or f"custom rule {c.id}",
                  f"Matches the custom rule {c.id} in .sealer-lint.yaml: remove the value and rotate it.")
         for c in custom]
     index = {info.id: i for i, info in enumerate(infos)}
@@ -94,8 +107,8 @@ def sarif(findings: list[Finding], summary: Summary, custom: tuple[CustomRule, .
             "ruleId": f.rule,
             "ruleIndex": index.get(f.rule, 0),
             "level": "warning" if f.severity == WARNING else "error",
-            "message": {"text": f"{f.message}" + (f" ({f.detector})" if f.detector and f.detector != f.rule
-                                                   else "")},
+            "message": {"text": printable(f.message + (f" ({f.detector})" if f.detector and f.detector != f.rule
+                                                       else ""))},
             "locations": [{"physicalLocation": {
                 "artifactLocation": _artifact(f.path),
                 "region": {"startLine": f.line, "startColumn": f.column},

@@ -1,9 +1,12 @@
 """Scanning files: read, skip what is not text, run the structural rules and the text detectors; in parallel.
 
-Files above `Options.max_bytes` (default 10 MiB) and files with a NUL byte in their first 8 KiB (binary) are
-skipped and counted. YAML/JSON (by suffix, and Helm-style `.tpl` files that contain `kind:`) up to
-`PARSE_LIMIT` is parsed; a file that does not parse is still scanned as text. Work is spread over processes in
-chunks of roughly equal size, largest files first, so one big file does not leave the other cores idle.
+Files with a NUL byte in their first 8 KiB (binary) are skipped and counted. A file above `Options.max_bytes`
+(default 10 MiB, `max_file_size`) is not read, but it is never passed either: it is a `scan-limit` finding (an
+error), so padding a file cannot carry a secret through the gate. YAML/JSON (by suffix, and Helm-style `.tpl`
+files that contain `kind:`) is parsed whatever its size; a file that does not parse is still scanned as text,
+and one whose aliases expand too much (an alias bomb) is scanned as text and is a `scan-limit` finding. Work is
+spread over processes in chunks of roughly equal size, largest files first, so one big file does not leave the
+other cores idle.
 """
 
 from __future__ import annotations
@@ -12,10 +15,10 @@ import os
 from dataclasses import dataclass, field
 
 from sealer.lint.context import FileContext, Options
-from sealer.lint.findings import Finding
+from sealer.lint.findings import Finding, fingerprint
 from sealer.lint.walk import Source
 
-PARSE_LIMIT = 5 * 1024 * 1024
+SCAN_LIMIT = "scan-limit"
 BINARY_SNIFF = 8192
 _YAML_SUFFIXES = frozenset({"yaml", "yml", "json"})
 _TEMPLATE_SUFFIXES = frozenset({"tpl", "gotmpl", "template", "tmpl", "j2"})
@@ -59,8 +62,8 @@ def scan_one(source: Source, options: Options, result: Result) -> None:
         except OSError as e:
             result.errors.append(f"{source.path}: cannot read: {e.strerror}")
             return
-    if len(data) > options.max_bytes:
-        stats.large += 1
+    if len(data) > options.max_bytes:  # grew since it was listed, or a staged blob
+        too_large(source, options, result, len(data))
         return
     if b"\0" in data[:BINARY_SNIFF]:
         stats.binary += 1
@@ -73,6 +76,33 @@ def scan_one(source: Source, options: Options, result: Result) -> None:
     result.findings.extend(scan_text(source.path, source.location, text, options, stats))
 
 
+def too_large(source: Source, options: Options, result: Result, read: int = 0) -> None:
+    """A file above max_file_size: counted, and a `scan-limit` finding unless that rule is disabled. Its
+    fingerprint hashes the content (read in blocks, never held whole), so a baseline stops matching once the
+    file changes."""
+    import hashlib
+
+    result.stats.large += 1
+    if not options.enabled(SCAN_LIMIT):
+        return
+    digest = hashlib.sha256()
+    if source.data is not None:
+        digest.update(source.data)
+    else:
+        try:
+            with open(source.location or source.path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError as e:
+            result.errors.append(f"{source.path}: cannot read: {e.strerror}")
+            return
+    size = len(source.data) if source.data is not None else max(source.size, read)  # read: a file that grew
+    message = (f"not scanned: {size} bytes, more than max_file_size ({options.max_bytes}); raise it in "
+               f".sealer-lint.yaml or exclude the file")
+    result.findings.append(Finding(SCAN_LIMIT, options.severity(SCAN_LIMIT), source.path, 1, 1, message,
+                                   fingerprint(SCAN_LIMIT, source.path, digest.hexdigest())))
+
+
 def scan_text(path: str, location: str | None, text: str, options: Options, stats: Stats | None = None,
               ) -> list[Finding]:
     """Findings of one file's text (deduplicated, sorted)."""
@@ -82,11 +112,15 @@ def scan_text(path: str, location: str | None, text: str, options: Options, stat
     ctx = FileContext(path, location, text, options)
     low = text.lower()
     suffix = _suffix(path)
-    if len(text) <= PARSE_LIMIT and (suffix in _YAML_SUFFIXES or (suffix in _TEMPLATE_SUFFIXES and "kind:" in low)):
+    if suffix in _YAML_SUFFIXES or (suffix in _TEMPLATE_SUFFIXES and "kind:" in low):
         from sealer.lint import yamlnodes
         from sealer.lint.rules import document
 
-        roots = yamlnodes.compose(text)
+        try:
+            roots = yamlnodes.compose(text)
+        except yamlnodes.TooComplex as e:  # the text detectors below still read every line
+            roots = None
+            ctx.add(SCAN_LIMIT, 1, 1, f"{e}: checked as text only, not as YAML", text)
         if stats is not None:
             if roots is None:
                 stats.unparsed += 1
@@ -167,7 +201,7 @@ def scan_all(sources: list[Source], options: Options, jobs: int) -> Result:
     todo = []
     for s in sources:
         if s.size > options.max_bytes:
-            result.stats.large += 1
+            too_large(s, options, result)
         else:
             todo.append(s)
     total = sum(s.size for s in todo)

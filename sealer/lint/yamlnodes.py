@@ -81,14 +81,29 @@ else:  # pragma: no cover - PyYAML without libyaml
     _Composer = yaml.SafeLoader  # type: ignore[assignment, misc]
 
 
+class TooComplex(Exception):
+    """The text is YAML whose aliases expand too much (an alias bomb) or loop: the rules, which follow aliases,
+    would run for ever. The message is sealer's own (names nothing from the file)."""
+
+
 def compose(text: str) -> list[Node] | None:
-    """Every non-empty document's root node, or None when the text is not YAML (it is then scanned as text)."""
+    """Every non-empty document's root node, or None when the text is not YAML (it is then scanned as text).
+    TooComplex for an alias bomb (`sealer.errors.check_yaml_graph`), found before any rule walks it."""
     if "{{" in text:
         text = strip_templates(text)
     try:
-        return [n for n in yaml.compose_all(text, Loader=_Composer) if n is not None]
+        roots = [n for n in yaml.compose_all(text, Loader=_Composer) if n is not None]
     except (yaml.YAMLError, ValueError, RecursionError, TypeError):
         return None
+    if "*" in text:  # no alias without one
+        from sealer.errors import InputError, check_yaml_graph
+
+        for root in roots:
+            try:
+                check_yaml_graph(root, duplicates=False)
+            except InputError as e:
+                raise TooComplex(e.message) from None
+    return roots
 
 
 def get(node: Node | None, key: str) -> Node | None:

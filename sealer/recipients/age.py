@@ -19,7 +19,7 @@ from sealer.errors import DecryptionError, InputError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
     from typing import Any
 
 ARMOR_HEADER = "-----BEGIN AGE ENCRYPTED FILE-----"
@@ -285,6 +285,7 @@ class IdentityList(list[Identity]):
         super().__init__()
         self.empty_locations: list[str] = []
         self.skipped: list[str] = []
+        self.empty_named: list[str] = []  # files named explicitly (flag, env var) that hold no identity
 
 
 def load_identities(env: Mapping[str, str] | None = None, key_file: str | None = None) -> IdentityList:
@@ -325,9 +326,22 @@ def load_identities(env: Mapping[str, str] | None = None, key_file: str | None =
 
     if key_file:
         from_key_file(key_file, required=True)
+        if found.empty_locations and found.empty_locations[-1] == key_file:
+            found.empty_named.append(key_file)
+
+    def named_by(variable: str, path: str, load: Callable[[str, bool], None]) -> None:
+        """A file named by an environment variable: errors say which variable (it is set out of sight)."""
+        try:
+            load(path, True)
+        except InputError as e:
+            if e.source == path:
+                e.source = f"{path} ({variable})"
+            raise
+        if found.empty_locations and found.empty_locations[-1] == path:
+            found.empty_named.append(f"{path} ({variable})")
 
     if ssh_file := env.get(ENV_SSH_KEY_FILE):
-        from_ssh_file(ssh_file, required=True)
+        named_by(ENV_SSH_KEY_FILE, ssh_file, from_ssh_file)
     else:
         found.empty_locations.append(ENV_SSH_KEY_FILE)
     home = _home_dir(env)
@@ -341,7 +355,7 @@ def load_identities(env: Mapping[str, str] | None = None, key_file: str | None =
         found.empty_locations.append(ENV_KEY)
 
     if path := env.get(ENV_KEY_FILE):
-        from_key_file(path, required=True)
+        named_by(ENV_KEY_FILE, path, from_key_file)
     else:
         found.empty_locations.append(ENV_KEY_FILE)
 

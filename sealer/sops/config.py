@@ -26,11 +26,17 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import yaml
 
-from sealer.errors import TOO_DEEP, InputError, flow_depth_exceeds, yaml_error_message
+from sealer.errors import (
+    TOO_DEEP,
+    InputError,
+    flow_depth_exceeds,
+    input_too_large,
+    max_input_bytes,
+    yaml_error_message,
+)
 
 CONFIG_NAME = ".sops.yaml"
 IGNORED_NAME = ".sops.yml"
@@ -149,34 +155,25 @@ def match_rule(rules: list[CreationRule], config_path: str, file_path: str) -> C
     return next((rule for rule in rules if rule.matches(path)), None)
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """Safe loader that refuses duplicate mapping keys, as Go's YAML does (PyYAML silently keeps the last)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue  # `<<: *anchor` keys may be overridden by the mapping's own keys
-            key = self.construct_object(key_node, deep=True)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"mapping key {key!r} already defined", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
 def load_config(path: str) -> list[CreationRule]:
     """Parse the ``creation_rules`` of a .sops.yaml; [] when there are none. InputError names the field."""
+    from sealer.manifests import SafeLoader  # refuses duplicate keys (as Go's YAML does), alias bombs and loops
+
+    limit = max_input_bytes()
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+        with open(path, "rb") as handle:
+            raw = handle.read(limit + 1)
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read config file: {getattr(exc, 'strerror', None) or exc}", source=path) from exc
+    if len(raw) > limit:
+        raise InputError(input_too_large(limit), source=path)
     if flow_depth_exceeds(text):
         raise InputError(TOO_DEEP, source=path)
     try:
-        document = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        document = yaml.load(text, Loader=SafeLoader)  # noqa: S506 - a SafeLoader subclass
+    except InputError as exc:
+        raise exc.within(source=path) from None
     except yaml.YAMLError as exc:
         raise InputError(yaml_error_message(exc), source=path) from None
     except RecursionError:

@@ -84,7 +84,7 @@ def unwrap(metadata: Metadata, opener: Opener) -> bytes:
             try:
                 secret = opener(key)
             except SealerError as e:
-                problems.add(e.message)
+                problems.add(str(e))  # with the file and field it names (an identity file, SOPS_AGE_KEY_FILE)
                 secret = None
             if secret is not None:
                 secrets.append(secret)

@@ -166,6 +166,7 @@ class Opener:
         self.vault_needs_allowlist = vault_needs_allowlist
         self._identities: list | None = identities
         self._where: list[str] = []
+        self._empty_named: list[str] = []
 
     def identities(self) -> list:
         if self._identities is None:
@@ -174,6 +175,7 @@ class Opener:
             found = age.load_identities(self.env, self.age_key_file)
             self._identities = list(found)
             self._where = list(getattr(found, "empty_locations", []))
+            self._empty_named = list(getattr(found, "empty_named", []))
         return self._identities
 
     def __call__(self, key: MasterKey) -> bytes | None:
@@ -182,7 +184,9 @@ class Opener:
 
             identities = self.identities()
             if not identities:
-                raise DecryptionError("no age identities found: set SOPS_AGE_KEY_FILE or SOPS_AGE_KEY, pass "
+                empty = self._empty_named
+                held = f" ({', '.join(empty)} {'holds' if len(empty) == 1 else 'hold'} none)" if empty else ""
+                raise DecryptionError(f"no age identities found{held}: set SOPS_AGE_KEY_FILE or SOPS_AGE_KEY, pass "
                                       "--age-key-file, or put keys in ~/.config/sops/age/keys.txt")
             try:
                 return age.unwrap(key.enc, identities)

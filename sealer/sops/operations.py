@@ -34,6 +34,8 @@ def encrypt(tree: stores.Tree, plan: Plan, source: str, sopssecret: bool = False
     if tree.metadata is not None:
         raise InputError("already encrypted (it has a `sops` metadata block); use rotate, updatekeys or edit",
                          source=source)
+    if not tree.roots:  # sops: "File cannot be completely empty" (exit 92); nothing is written
+        raise InputError("no document to encrypt: the file is empty or holds only comments", source=source)
     rule = plan.rule
     if scope is not None and not sopssecret:
         raise InputError("--scope applies to --kind sopssecret (a Secret for Flux has no binding)", field="--scope")
@@ -148,19 +150,34 @@ def _node_from_json(value: object, fmt: str) -> Node:
     return stores.format_value("str", str(value), fmt)
 
 
+def _value_path(path: str, source: str) -> list[str | int]:
+    """The parsed PATH of set/unset, which never leads into the `sops` metadata block: sealer writes that block
+    itself, and a value set there (as `sops set` allows) leaves a file that no longer opens."""
+    try:
+        parts = paths.parse(path)
+        if parts[0] == "sops":
+            raise InputError("is the SOPS metadata block, not a value: set and unset change values only (keys: "
+                             "updatekeys, rotate)", field=paths.show(parts[:1]))
+    except SealerError as e:
+        raise e.within(source=source) from None
+    return parts
+
+
 def set_value(tree: stores.Tree, source: str, opener: Opener, path: str, node: Node) -> str:
+    parts = _value_path(path, source)
     original = document.decrypt_tree(tree, source, opener=opener)
     try:
-        paths.set_node(tree.roots[0], paths.parse(path), node)
+        paths.set_node(tree.roots[0], parts, node)
     except SealerError as e:
         raise e.within(source=source) from None
     return reencrypt_edited(original, tree, source)
 
 
 def unset_value(tree: stores.Tree, source: str, opener: Opener, path: str) -> str:
+    parts = _value_path(path, source)
     original = document.decrypt_tree(tree, source, opener=opener)
     try:
-        paths.unset(tree.roots[0], paths.parse(path))
+        paths.unset(tree.roots[0], parts)
     except SealerError as e:
         raise e.within(source=source) from None
     return reencrypt_edited(original, tree, source)

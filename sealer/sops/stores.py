@@ -14,8 +14,15 @@ from __future__ import annotations
 import itertools
 import re
 
-from sealer.errors import TOO_DEEP, InputError, flow_depth_exceeds, json_error_message, yaml_error_message
-from sealer.sops import fastyaml, scalars
+from sealer.errors import (
+    TOO_DEEP,
+    InputError,
+    check_yaml_graph,
+    flow_depth_exceeds,
+    json_error_message,
+    yaml_error_message,
+)
+from sealer.sops import emit, fastyaml, scalars
 from sealer.sops.nodes import (
     MAP_TAG,
     SEQ_TAG,
@@ -168,6 +175,7 @@ def _compose_ruamel(text: str, source: str) -> list[Any]:
 
 def _load_yaml(text: str, source: str) -> Tree:
     roots: list[Any] | None = fastyaml.compose_all(text)
+    may_alias = roots is None and "*" in text  # the fast reader declines anchors and aliases
     if roots is None:
         roots = _compose_ruamel(text, source)
     metadata: Any | None = None
@@ -177,8 +185,11 @@ def _load_yaml(text: str, source: str) -> Tree:
             root = MappingNode(MAP_TAG, [], flow_style=False)  # an empty document, as sops reads it: {}
         if root.id != "mapping":
             raise InputError(f"document {i} is not a mapping (sops files hold mappings)", source=source)
+        try:  # before _expand copies what aliases share: alias bombs and loops, a key twice (named)
+            check_yaml_graph(root, aliases=may_alias, document=i if len(roots) > 1 else None)
+        except InputError as e:
+            raise e.within(source=source) from None
         root = _expand(root, set())
-        _check_duplicates(root, source)
         for pair in list(root.value):
             if pair[0].id == "scalar" and pair[0].value == METADATA_KEY:
                 root.value.remove(pair)
@@ -229,21 +240,6 @@ def _expand(node: Node, seen: set[int]) -> Node:
     return node
 
 
-def _check_duplicates(node: Node, source: str, where: str = "") -> None:
-    """sops refuses a mapping with a key twice (and could not decrypt what we wrote from one)."""
-    if node.id == "mapping":
-        keys: set[str] = set()
-        for key, value in node.value:
-            name = key.value if key.id == "scalar" else "?"
-            if name in keys:
-                raise InputError(f"duplicate key {name!r}", source=source, field=where or "<root>")
-            keys.add(name)
-            _check_duplicates(value, source, f"{where}.{name}" if where else name)
-    elif node.id == "sequence":
-        for i, item in enumerate(node.value):
-            _check_duplicates(item, source, f"{where}[{i}]")
-
-
 def _dump_yaml(tree: Tree) -> str:
     """Each document as ruamel writes it, then the `sops:` block as go-yaml would write it: sops' own files
     come back with their metadata byte-identical, and ours look like sops' to reviewers."""
@@ -251,12 +247,13 @@ def _dump_yaml(tree: Tree) -> str:
     layout = tree.layout
     for i, root in enumerate(tree.roots):
         explicit = layout.explicit_start or i > 0
-        text = fastyaml.serialize(root, layout.mapping, layout.sequence, layout.offset, explicit)
+        text = emit.serialize(root, layout.mapping, layout.sequence, layout.offset, explicit)
         if text is None:
             import io
 
             out = io.StringIO()
             y = _yaml(layout)
+            y.Emitter = emit.ruamel_emitter()  # ruamel's output, in linear time
             y.explicit_start = explicit
             y.serialize(to_ruamel(root), out)
             text = out.getvalue()
@@ -410,7 +407,7 @@ def format_value(kind: str, value: object, fmt: str) -> ScalarNode:
         if "\n" in text.rstrip("\n") or (text.endswith("\n") and "\n" in text):
             # a literal block, unless it cannot hold the text (control characters, a space before a line break
             # or at the end): then double-quoted with escapes, as go-yaml falls back (tabs it keeps in a block)
-            block = fastyaml.analyze_scalar(text.replace("\t", "x")).allow_block
+            block = emit.analyze_scalar(text.replace("\t", "x")).allow_block
             return scalar(text, "|" if block else '"')
         ambiguous = implicit_tag(text) != STR_TAG or _YAML_1_1_BOOLISH.match(text) or \
             scalars.resolve_plain(text)[0] != scalars.STR

@@ -1,0 +1,119 @@
+"""Every log record the controller writes passes here: secret fields redacted, control characters escaped.
+
+kopf at DEBUG (`--verbose`) logs whole objects and patches as Python reprs: "Creation is in progress: {body!r}",
+"... diff: ...", "Merge-patching the resource with: ...", "JSON-patching ...", and a WARNING with the raw watch
+event for an unknown event type. A SealedSecret whose encryptedData holds a value pasted in clear by mistake, a
+Secret's data, a SopsSecret's unencrypted stringData, or the `last-applied-configuration` copy of any of them would
+reach the log. The kubernetes and hvac clients log no bodies; our own loggers never log values.
+
+`install()` wraps the log record factory, so the rule holds for every logger and every handler (kopf's stream
+handler, its JSON formatter, the handler that posts INFO records of `kopf.objects` as Kubernetes Events):
+
+- a message that names one of the fields in SECRET_FIELDS (or a copy of an object, ANNOTATION_COPIES) as a
+  mapping key or a JSON-patch path is parsed back from its repr, those values are replaced by REDACTED (item
+  names stay: they say which item changed), and the message is rendered again; text that does not parse loses
+  everything from the dump on. The rest of a verbose log (handlers invoked, patches of status, finalizers,
+  watch streams, requests) stays as it was.
+- then the message is made one printable line (sealer.safetext): names from objects cannot forge a log line,
+  drive a terminal or issue a CI workflow command. Tracebacks keep their lines, each escaped and redacted.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import re
+from typing import Any
+
+from sealer.safetext import printable
+
+SECRET_FIELDS = frozenset({"encryptedData", "data", "stringData"})
+ANNOTATION_COPIES = frozenset({"kubectl.kubernetes.io/last-applied-configuration",
+                               "kopf.zalando.org/last-handled-configuration"})
+REDACTED = "<redacted>"
+_DIFF_OPS = frozenset({"add", "change", "remove"})
+_NAMES = "|".join(re.escape(n) for n in sorted(SECRET_FIELDS | ANNOTATION_COPIES))
+# a quoted mapping key (repr or JSON, also inside a JSON string: \"data\"), or a JSON-patch path segment
+_MARKER = re.compile(rf"""(\\?['"])(?:{_NAMES})\1\s*[:,)]|/(?:{_NAMES})(?:/|['"])""")
+
+
+def redact_text(text: str) -> str:
+    """``text`` with the values of secret fields in any object dump it carries replaced by REDACTED."""
+    marker = _MARKER.search(text)
+    if marker is None:
+        return text
+    # kopf's dumps follow ": " and run to the end of the message; a few candidates at most are parsed
+    starts = [m.start() + 2 for m in re.finditer(r": [{\[(]", text)]
+    for start in starts[:3]:
+        try:
+            value = ast.literal_eval(text[start:])
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            continue
+        return text[:start] + repr(redact(value))
+    start = min([marker.start(), *starts[:1]])
+    return text[:start] + REDACTED
+
+
+def redact(value: Any) -> Any:
+    """A copy of a parsed object, patch or diff with the values of secret fields replaced by REDACTED."""
+    if isinstance(value, dict):
+        path = value.get("path")
+        if isinstance(path, str) and "value" in value and _secret_path(path.split("/")):  # a JSON-patch op
+            return {k: REDACTED if k == "value" else v for k, v in value.items()}
+        return {k: _redacted_field(v) if k in SECRET_FIELDS else REDACTED if k in ANNOTATION_COPIES else redact(v)
+                for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        if (len(value) == 4 and value[0] in _DIFF_OPS and isinstance(value[1], tuple | list)
+                and _secret_path(value[1])):  # a kopf diff item: (op, field path, old, new)
+            return type(value)((value[0], value[1], REDACTED, REDACTED))
+        return type(value)(redact(v) for v in value)
+    if isinstance(value, str) and _MARKER.search(value):
+        return REDACTED  # a JSON copy of an object (an annotation)
+    return value
+
+
+def _secret_path(parts: Any) -> bool:
+    return any(isinstance(p, str) and p in SECRET_FIELDS | ANNOTATION_COPIES for p in parts)
+
+
+def _redacted_field(value: Any) -> Any:
+    """Item names stay (they say which item), values go."""
+    if isinstance(value, dict):
+        return {k: REDACTED for k in value}
+    return REDACTED
+
+
+def safe_message(text: str) -> str:
+    return printable(redact_text(text))
+
+
+def safe_lines(text: str) -> str:
+    return "\n".join(safe_message(line) for line in text.split("\n"))
+
+
+def install() -> None:
+    """Make every log record created from now on safe (idempotent)."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "sealer_safe", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: log what it was, not a crash
+            message = f"{record.msg!r} (unformattable arguments)"
+        try:
+            record.msg, record.args = safe_message(message), ()
+            if record.exc_info and record.exc_info[0] is not None:
+                record.exc_text = safe_lines(logging.Formatter().formatException(record.exc_info).rstrip("\n"))
+                record.exc_info = None  # formatters (text and JSON) print exc_text instead
+            if record.stack_info:
+                record.stack_info = safe_lines(record.stack_info)
+        except Exception:  # never let a record through unchecked, never break the caller
+            record.msg, record.args, record.exc_info, record.exc_text, record.stack_info = (
+                f"<a {record.levelname} message withheld: it could not be made safe to log>", (), None, None, None)
+        return record
+
+    factory.sealer_safe = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
