@@ -9,7 +9,7 @@ import sys
 from typing import NoReturn
 
 from controller import runtime, served
-from sealer import __version__
+from sealer import __version__, keys
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,6 +57,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[runtime.Config, argparse.
                                 http_host=args.http_host, http_port=args.http_port,
                                 allow_unscoped_sops=args.allow_unscoped_sops, **scope_options(args))
         vault = vaultsync_options(args)
+        if not keys.MIN_BITS <= args.key_bits <= keys.MAX_BITS or args.key_bits % 256:
+            raise ValueError(f"--key-bits: must be a multiple of 256 from {keys.MIN_BITS} to {keys.MAX_BITS}, "
+                             f"got {args.key_bits}")
     except ValueError as e:  # one line, exit code 2, like argparse's own usage errors
         p.error(str(e))
     args.vault_options = vault

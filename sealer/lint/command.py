@@ -37,6 +37,8 @@ def lint(paths: tuple[str, ...], fmt: str, out: str | None, baseline: str | None
       credential            tokens, private keys, passwords in URLs, sensitive name = value
       sops-plaintext-value  SOPS file with a value its rule says must be encrypted, or no MAC/metadata
       sops-recipients       SOPS file recipients differ from its .sops.yaml creation rule
+      sopssecret-scope      SopsSecret without an encrypted spec.binding (the controller refuses it)
+      scan-limit            a file not fully scanned: over max_file_size, or a YAML alias bomb
       sealed-unknown-key    SealedSecret not sealed for any --cert (or not a sealed value at all)
       sealed-scope          SealedSecret scope annotations inconsistent with its name/namespace
 

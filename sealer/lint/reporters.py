@@ -24,7 +24,8 @@ FORMATS = ("text", "json", "sarif")
 INFORMATION_URI = "https://github.com/sealer-dev/sealer#sealer-lint"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _SECURITY_SEVERITY = {"plaintext-secret": "9.0", "credential": "9.0", "sops-plaintext-value": "8.0",
-                      "sealed-unknown-key": "5.0", "sops-recipients": "4.0", "sealed-scope": "3.0"}
+                      "sealed-unknown-key": "5.0", "sops-recipients": "4.0", "sealed-scope": "3.0",
+                      "sopssecret-scope": "6.0", "scan-limit": "7.0"}
 
 
 @dataclass
