@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
-from bench import controller_bench, lint_bench, rsa_peer, seal_unseal, sops_batch, startup, vault_bench
+from bench import controller_bench, lint_bench, rsa_peer, seal_unseal, sops_batch, sops_large, startup, vault_bench
 from bench.common import (
     VALUES_PER_SECRET,
     CpuClock,
@@ -59,6 +59,7 @@ class Config:
     controller_idle: int = 20  # SealedSecrets created one at a time for the idle latency
     lint: bool = True  # figure 6: sealer lint against gitleaks
     vault: bool = True  # figure 7: VaultSecrets against OpenBao
+    large: bool = True  # figure 8: large SOPS files against sops
 
     @classmethod
     def make(cls, quick: bool, unseal_secrets: int | None, reps: int | None,
@@ -85,7 +86,7 @@ class Config:
             only = frozenset({"controller"})
         if only:
             return replace(cfg, main_figures="main" in only, controller="controller" in only, lint="lint" in only,
-                           vault="vault" in only)
+                           vault="vault" in only, large="large" in only)
         return replace(cfg, controller=not skip_controller)
 
 
@@ -114,6 +115,8 @@ class Results:
     lint: lint_bench.LintResults | None = None
     # figure 7: VaultSecrets against OpenBao
     vault: vault_bench.VaultResults | None = None
+    # figure 8: large SOPS files against sops
+    large: sops_large.LargeResults | None = None
 
 
 # --- measuring ----------------------------------------------------------------------------------------
@@ -211,6 +214,11 @@ def measure_vault(cfg: Config, work: Path, res: Results) -> None:
                          lambda why: vault_bench.VaultResults(missing=why))
 
 
+def measure_large(cfg: Config, work: Path, res: Results) -> None:
+    res.large = _guarded("large", lambda: sops_large.measure(work / "large", cfg.quick),
+                         lambda why: sops_large.LargeResults(missing=why))
+
+
 # --- the table ----------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -249,6 +257,8 @@ def build_rows(cfg: Config, res: Results) -> list[Row]:
         rows += [Row(*r) for r in lint_bench.rows(res.lint)]
     if res.vault is not None:
         rows += [Row(*r) for r in vault_bench.rows(res.vault)]
+    if res.large is not None:
+        rows += [Row(*r) for r in sops_large.rows(res.large)]
     return rows
 
 
@@ -578,10 +588,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     which.add_argument("--controller-only", action="store_true", help="only the controller rows")
     which.add_argument("--skip-controller", action="store_true", help="everything but the controller rows")
     which.add_argument("--only", metavar="FIGURES", help="comma-separated: main (seal, unseal, start-up, SOPS), "
-                       "controller, lint, vault")
+                       "controller, lint, vault, large (big SOPS files)")
     args = parser.parse_args(argv)
     only = frozenset(f.strip() for f in args.only.split(",")) if args.only else None
-    figures = {"main", "controller", "lint", "vault"}
+    figures = {"main", "controller", "lint", "vault", "large"}
     if only and not only <= figures:
         parser.error(f"--only: unknown figure(s) {', '.join(sorted(only - figures))}")
     cfg = Config.make(args.quick, args.unseal_secrets, args.reps, args.sops_files,
@@ -608,6 +618,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             measure_lint(cfg, work, res)
         if cfg.vault:
             measure_vault(cfg, work, res)
+        if cfg.large:
+            measure_large(cfg, work, res)
     print(render(header, build_rows(cfg, res), notes(cfg, res)))
     return 0
 

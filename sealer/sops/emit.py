@@ -1,12 +1,12 @@
 """Writing YAML in time linear in its size: ruamel.yaml's scalar analysis and scalar writers, over whole strings.
 
 ruamel.yaml's Emitter (and `fastyaml`'s transcription of it) looks at a scalar one character at a time in Python:
-the analysis that picks a style, then the writer that quotes, escapes and folds it. A 50 MB Secret value took
-minutes. Here the same decisions are made with regular expressions and `str` methods over the whole string, and
-the writers copy long stretches at once, stepping character by character only where ruamel would fold a line
-(past its width, 65536 columns in sealer: once per such line) or around what it escapes. The output is ruamel's,
-byte for byte, in every case; nothing here chooses differently. tests/test_sops_emit.py compares both on
-generated scalars at small widths, where every folding rule is exercised.
+the analysis that picks a style, then the writer that quotes, escapes and folds it: `sealer encrypt` of a 50 MB
+Secret took 43-102 s (issue 13). Here the same decisions are made with regular expressions and `str` methods
+over the whole string, and the writers copy long stretches at once, stepping character by character only where
+ruamel would fold a line (past its width, 65536 columns in sealer: once per such line) or around what it
+escapes. The output is ruamel's, byte for byte, in every case; nothing here chooses differently.
+tests/test_sops_emit.py compares both on generated scalars at small widths, where every folding rule is exercised.
 
 Two users:
 
@@ -62,6 +62,35 @@ def _escape(ch: str) -> str:
 
 def _escape_match(m: re.Match[str]) -> str:
     return _escape(m.group())
+
+
+# what the double-quoted writer escapes, replaced one character at a time (backslash first: the others' escapes
+# bring backslashes in): quotes, the ASCII and C1 controls, the Unicode line breaks and the BOM; the rest (surrogates,
+# U+FFFE, U+FFFF) by the regular expression
+_SHORT_ESCAPES = [("\\", "\\\\"), ('"', '\\"')] + [
+    (ch, _escape(ch)) for ch in map(chr, [*range(0x20), *range(0x7f, 0xa0), 0x2028, 0x2029, 0xfeff])]
+
+
+def _dq_escape(text: str) -> str:
+    """``text`` as the double-quoted writer writes its characters (before any line folding)."""
+    if _no_escape(text):
+        return text
+    out = text
+    for ch, escaped in _SHORT_ESCAPES:
+        if ch in out:
+            out = out.replace(ch, escaped)
+    if out.isprintable():  # nothing left that needs a numeric escape
+        return out
+    return _DQ_ESCAPE.sub(_escape_match, text)
+
+
+def _last_escape_end(text: str) -> int:
+    """The index after the last character of ``text`` that the double-quoted writer escapes (0: none)."""
+    end = max(text.rfind(ch) for ch, _ in _SHORT_ESCAPES) + 1
+    tail = text[end:]
+    if _no_escape(tail):
+        return end
+    return end + max((m.end() for m in _DQ_ESCAPE.finditer(tail)), default=0)
 
 
 # --- analysis ----------------------------------------------------------------------------------------------------
@@ -287,26 +316,26 @@ class _ScalarWriters:
         def emit_to(k: int) -> None:
             nonlocal written
             if k > written:
-                data = text[written:k]
-                self._put(data if _no_escape(data) else _DQ_ESCAPE.sub(_escape_match, data))
+                self._put(_dq_escape(text[written:k]))
                 written = k
 
         while pos < n:
             vc = column + pos - start
-            room = width + 1 - vc
+            budget = room = width + 1 - vc
             while room > 0:
                 end = min(n, pos + room)
                 chunk = text[pos:end]
-                escaped = chunk if _no_escape(chunk) else _DQ_ESCAPE.sub(_escape_match, chunk)
-                if len(escaped) <= room:
+                escaped = _dq_escape(chunk)
+                if len(escaped) <= budget:
                     if len(escaped) != len(chunk):  # ruamel wrote up to and with the last escape
-                        last = max(m.end() for m in _DQ_ESCAPE.finditer(chunk))
+                        last = _last_escape_end(chunk)
                         column = vc + len(escaped) - (end - pos - last)
                         start = pos + last
-                    emit_to(end)
-                    pos = end
+                    emit_to(pos)  # the characters before it that are still pending
+                    self._put(escaped[written - pos:])  # (less a space dropped at a line break)
+                    written = pos = end
                     break
-                room //= 2
+                room = room * budget // len(escaped)  # escapes make it longer: try a proportionally shorter one
             if pos >= n:
                 break
             if start < pos and text[pos] != " " and not _DQ_ESCAPE.match(text, pos):
