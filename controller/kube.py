@@ -111,13 +111,21 @@ class Kube:
         return self._json(self.core.patch_namespaced_secret(name, namespace, body, _preload_content=False))
 
     def apply_configmap(self, namespace: str, body: dict[str, Any]) -> None:
+        """Patch, or create when missing. Replicas starting together race here: a create that finds the object
+        made meanwhile (409) patches it instead."""
         name = body["metadata"]["name"]
         try:
             self.core.patch_namespaced_config_map(name, namespace, body, _preload_content=False)
+            return
         except self._k.client.ApiException as e:
             if not self._missing(e):
                 raise
+        try:
             self.core.create_namespaced_config_map(namespace, body, _preload_content=False)
+        except self._k.client.ApiException as e:
+            if e.status != 409:
+                raise
+            self.core.patch_namespaced_config_map(name, namespace, body, _preload_content=False)
 
     def get_object(self, api_version: str, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         group, version = api_version.split("/")

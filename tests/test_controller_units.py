@@ -166,3 +166,29 @@ def test_key_generations_are_named_deterministically() -> None:
     ring.sync(kr.new_key_secret("ns", bits=2048, name="sealer-key-00001"), import_bitnami=False)
     ring.sync(kr.new_key_secret("ns", bits=2048, name="imported-by-hand"), import_bitnami=False)
     assert kr.next_key_name(ring) == "sealer-key-00002"  # two replicas renewing now pick the same name
+
+
+def test_apply_configmap_survives_a_replica_creating_it_first() -> None:
+    """Two replicas start together: both find no `sealer-certs` (404), one creates it, the other's create gets 409
+    and must patch instead of crashing its startup (seen once in CI with two replicas). The emulator cannot order
+    that race on demand, so the API calls are scripted here; the decision is what is tested."""
+    import kubernetes
+
+    from controller.kube import Kube
+
+    calls = []
+
+    class Core:
+        def patch_namespaced_config_map(self, name, namespace, body, **_):
+            calls.append("patch")
+            if calls.count("patch") == 1:
+                raise kubernetes.client.ApiException(status=404)
+
+        def create_namespaced_config_map(self, namespace, body, **_):
+            calls.append("create")
+            raise kubernetes.client.ApiException(status=409)
+
+    kube = Kube.__new__(Kube)
+    kube._k, kube.core = kubernetes, Core()
+    kube.apply_configmap("sealer-system", {"metadata": {"name": "sealer-certs"}})
+    assert calls == ["patch", "create", "patch"]
