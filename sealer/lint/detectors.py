@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import functools
 import math
 import re
@@ -278,12 +279,22 @@ def _url_hits(text: str) -> Iterator[Hit]:
         yield Hit("url-password", m.start(2), m.end(2), password)
 
 
+_SOPS_VALUE = re.compile(r"enc\[aes256_gcm,[^\]\n]*\]")
+
+
+def _inside(spans: list[tuple[int, int]], at: int) -> bool:
+    i = bisect.bisect_right(spans, (at, 1 << 62)) - 1
+    return i >= 0 and spans[i][0] <= at < spans[i][1]
+
+
 def _generic_hits(text: str, low: str, code: bool, threshold: float) -> Iterator[Hit]:
     """`name = value` / `name: value` where the name is sensitive. In source code only quoted values count
-    (an unquoted right-hand side is an expression there); in config files, unquoted ones too."""
+    (an unquoted right-hand side is an expression there); in config files, unquoted ones too. Nothing inside a
+    SOPS `ENC[...]` value counts: its random base64 spells `key`/`pwd` before `=` padding now and then."""
+    spans = [m.span() for m in _SOPS_VALUE.finditer(low)] if "enc[aes256_gcm," in low else []
     last_end = -1
     for m in _GENERIC_KEYWORD.finditer(low):
-        if m.start() < last_end:
+        if m.start() < last_end or (spans and _inside(spans, m.start())):
             continue
         end = _NAME_CHAR.match(low, m.end()).end()
         last_end = end
