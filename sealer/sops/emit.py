@@ -33,7 +33,23 @@ WIDTH = 1 << 16  # the line width sealer gives ruamel.yaml (stores._yaml)
 _SOB = "\0 \t\r\n\x85\u2028\u2029"  # ruamel's "space or break" (and NUL, which ends a stream)
 _BREAKS = "\n\x85\u2028\u2029"
 # not printable for an emitter with allow_unicode (BOM included), a line feed excepted
-_SPECIAL = re.compile("[^\n\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|\ufeff")
+class _Lazy:
+    """A regex compiled on first use: the three with wide Unicode classes cost ~5 ms to compile, a third of a
+    one-file decrypt, and most files (ASCII, nothing double-quoted) never need them."""
+
+    __slots__ = ("_compiled", "_pattern")
+
+    def __init__(self, pattern: str) -> None:
+        self._pattern = pattern
+        self._compiled: re.Pattern[str] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._compiled is None:
+            self._compiled = re.compile(self._pattern)
+        return getattr(self._compiled, name)
+
+
+_SPECIAL = _Lazy("[^\n\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|\ufeff")
 _SPECIAL_ASCII = re.compile("[^\n\x20-\x7e]")
 _COLON_BEFORE_SPACE = re.compile(f":(?:[{_SOB}]|\\Z)")
 _HASH_AFTER_SPACE = re.compile(f"[{_SOB}]#")
@@ -41,8 +57,8 @@ _BREAK_SPACE = re.compile("[\n\x85\u2028\u2029] ")
 _SPACE_BREAK = re.compile(" [\n\x85\u2028\u2029]")
 _SPACES = re.compile(" +")
 # what the double-quoted writer escapes (allow_unicode), and that or a space: where it may have something to do
-_DQ_ESCAPE = re.compile('["\\\\\x85\u2028\u2029\ufeff]|[^\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]')
-_DQ_EVENT = re.compile('[ "\\\\\x85\u2028\u2029\ufeff]|[^\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]')
+_DQ_ESCAPE = _Lazy('["\\\\\x85\u2028\u2029\ufeff]|[^\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]')
+_DQ_EVENT = _Lazy('[ "\\\\\x85\u2028\u2029\ufeff]|[^\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]')
 _ESCAPE_REPLACEMENTS = {
     "\0": "0", "\x07": "a", "\x08": "b", "\x09": "t", "\x0a": "n", "\x0b": "v", "\x0c": "f", "\x0d": "r",
     "\x1b": "e", '"': '"', "\\": "\\", "\x85": "N", "\xa0": "_", "\u2028": "L", "\u2029": "P",

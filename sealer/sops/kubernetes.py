@@ -10,8 +10,7 @@ the API server returns: sorted keys, plus the labels, annotations and fields tha
 from __future__ import annotations
 
 from sealer.errors import DecryptionError, InputError, MacMismatch, ScopeMismatch, SealerError
-from sealer.scope import Scope, scope_from_annotations
-from sealer.sops import binding, stores
+from sealer.sops import stores
 from sealer.sops.nodes import MappingNode
 
 TYPE_CHECKING = False
@@ -19,6 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
+    from sealer.scope import Scope
     from sealer.sops.keygroups import Opener
     from sealer.sops.nodes import Node
 
@@ -50,6 +50,9 @@ def to_sopssecret(root: MappingNode, scope: Scope | None = None) -> MappingNode:
     """The SopsSecret for a Secret document, bound (spec.binding) to its namespace and name by default, or as
     ``scope`` or the Secret's `sealedsecrets.bitnami.com/*-wide` annotation say. Nodes are moved, not copied, so
     their comments move with them."""
+    from sealer.scope import scope_from_annotations
+    from sealer.sops import binding  # not on the decrypt path: a one-file decrypt must start fast
+
     if not is_secret(root):
         raise InputError("--kind sopssecret needs a kind: Secret (apiVersion v1) document", field="kind")
     meta = _get(root, "metadata")
@@ -78,6 +81,9 @@ def to_sopssecret(root: MappingNode, scope: Scope | None = None) -> MappingNode:
 def bind(root: MappingNode, scope: Scope | None, fmt: str) -> tuple[str | None, str]:
     """Set a SopsSecret document's (decrypted) spec.binding for ``scope`` (None: keep the scope it has, else
     strict), in sorted position, leaving every other node as it is. Returns (previous binding, new binding)."""
+    from sealer.scope import Scope
+    from sealer.sops import binding
+
     if not is_sopssecret(root):
         raise InputError(f"not a {SOPSSECRET_API} {SOPSSECRET_KIND}: only SopsSecrets have a scope", field="kind")
     meta, spec = _get(root, "metadata"), _get(root, "spec")
@@ -118,7 +124,7 @@ def open_sopssecret(obj: Mapping[str, Any], opener: Opener, source: str) -> tupl
     import binascii
     import json
 
-    from sealer.sops import document
+    from sealer.sops import binding, document
 
     if obj.get("kind") != SOPSSECRET_KIND or obj.get("apiVersion") != SOPSSECRET_API:
         raise InputError(f"not a {SOPSSECRET_API} {SOPSSECRET_KIND}", source=source, field="kind")

@@ -7,14 +7,14 @@ writes only on success never leaves a half-done file.
 from __future__ import annotations
 
 from sealer.errors import InputError, SealerError
-from sealer.scope import Scope
-from sealer.sops import binding, document, keygroups, kubernetes, paths, stores
+from sealer.sops import document, keygroups, kubernetes, paths, stores
 from sealer.sops.keyservice import recipients_of, wrap_key
 from sealer.sops.metadata import Metadata
 from sealer.sops.tree import Rule
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from sealer.scope import Scope
     from sealer.sops.keygroups import KeySpec, Opener
     from sealer.sops.keyservice import Plan
     from sealer.sops.nodes import Node
@@ -40,6 +40,8 @@ def encrypt(tree: stores.Tree, plan: Plan, source: str, sopssecret: bool = False
     if scope is not None and not sopssecret:
         raise InputError("--scope applies to --kind sopssecret (a Secret for Flux has no binding)", field="--scope")
     if sopssecret:
+        from sealer.sops import binding  # only here and in rescope: not on the decrypt path
+
         try:
             tree.roots = [kubernetes.to_sopssecret(r, scope) for r in tree.roots]
             rule = binding.covering_rule(Rule(**{f: getattr(rule, f) for f in Rule.FIELDS}, mac_only_encrypted=True))
@@ -187,6 +189,8 @@ def rescope(tree: stores.Tree, source: str, opener: Opener, scope: Scope | None)
     """Bind every SopsSecret of a file to its namespace and name (or ``scope``): the migration for files written
     before scopes, and the way to change one. The rule is extended to encrypt the binding if it does not;
     every other value keeps its exact ciphertext. (None, ...) when nothing changes."""
+    from sealer.sops import binding
+
     original = document.decrypt_tree(tree, source, opener=opener)
     changes = []
     try:
