@@ -439,48 +439,11 @@ class _Emitter(_ScalarWriters, fastyaml._Emitter):
         super().__init__(mapping, sequence, offset)
         self.best_width = width
 
+    analyze = staticmethod(analyze_scalar)  # fastyaml's block_mapping and scalar, with the linear analysis
+    max_column = 1 << 62  # the writers fold long lines as ruamel does: no need to hand them to ruamel
+
     def _put(self, data: str) -> None:
         self.out.append(data)
-
-    def block_mapping(self, node: object) -> None:
-        self.increase_indent(flow=False, sequence=False)
-        for key, value in node.value:  # type: ignore[attr-defined]
-            self.write_indent()
-            if key.id != "scalar":
-                raise fastyaml._Unsupported
-            analysis = analyze_scalar(key.value)
-            if not self._simple_key(key, analysis):
-                raise fastyaml._Unsupported
-            self.node(key, mapping=True, simple_key=True, analysis=analysis)
-            self.write_indicator(":", False)
-            self.node(value, mapping=True)
-        self.indent = self.indents.pop()[0]
-
-    def scalar(self, node: fastyaml.ScalarNode, analysis: fastyaml._Analysis | None) -> None:
-        value, tag, style = node.value, node.tag, node.style
-        if not isinstance(value, str) or not isinstance(tag, str):
-            raise fastyaml._Unsupported
-        if analysis is None:
-            analysis = analyze_scalar(value)
-        implicit = (tag == fastyaml.implicit_tag(value), tag == fastyaml.STR_TAG, tag.startswith("tag:yaml.org,2002:"))
-        chosen = self.choose_scalar_style(value, style, implicit, analysis)
-        if not ((chosen == "" and implicit[0]) or (chosen != "" and implicit[1])):
-            raise fastyaml._Unsupported  # ruamel would write the tag
-        self.increase_indent(flow=True)  # expect_scalar
-        split = not self.simple_key_context
-        if self.sequence_context and not self.flow_level:
-            self.write_indent()
-        if chosen == '"':
-            self.write_double_quoted(value, split)
-        elif chosen == "'":
-            self.write_single_quoted(value, split)
-        elif chosen == "|":
-            self.write_literal(value)
-        elif chosen == "":
-            self.write_plain(value, split)
-        else:
-            raise fastyaml._Unsupported
-        self.indent = self.indents.pop()[0]
 
     def write_plain(self, text: str, split: bool = True) -> None:  # type: ignore[override]
         if self.root_context:

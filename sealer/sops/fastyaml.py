@@ -428,6 +428,10 @@ def analyze_scalar(scalar: str) -> _Analysis:
 class _Emitter:
     """The block-style subset of ruamel.yaml's Emitter, driven directly by the node tree."""
 
+    # What a subclass may change (sealer.sops.emit: whole-string analysis, folding writers, no column limit).
+    analyze = staticmethod(analyze_scalar)
+    max_column = _MAX_COLUMN
+
     def __init__(self, mapping: int, sequence: int, offset: int) -> None:
         self.out: list[str] = []
         self.indents: list[tuple[int | None, bool | None]] = []
@@ -571,7 +575,7 @@ class _Emitter:
             self.write_indent()
             if key.id != "scalar":
                 raise _Unsupported
-            analysis = analyze_scalar(key.value)
+            analysis = self.analyze(key.value)
             if not self._simple_key(key, analysis):
                 raise _Unsupported
             self.node(key, mapping=True, simple_key=True, analysis=analysis)
@@ -593,7 +597,7 @@ class _Emitter:
         if not isinstance(value, str) or not isinstance(tag, str):
             raise _Unsupported
         if analysis is None:
-            analysis = analyze_scalar(value)
+            analysis = self.analyze(value)
         implicit = (tag == implicit_tag(value), tag == STR_TAG, tag.startswith("tag:yaml.org,2002:"))
         chosen = self.choose_scalar_style(value, style, implicit, analysis)
         if not ((chosen == "" and implicit[0]) or (chosen != "" and implicit[1])):
@@ -609,10 +613,10 @@ class _Emitter:
         elif chosen == "|":
             self.write_literal(value)
         elif chosen == "":
-            self.write_plain(value)
+            self.write_plain(value, split)
         else:
             raise _Unsupported
-        if self.column > _MAX_COLUMN:
+        if self.column > self.max_column:
             raise _Unsupported
         self.indent = self.indents.pop()[0]
 
@@ -637,7 +641,7 @@ class _Emitter:
             return "'"
         return '"'
 
-    def write_plain(self, text: str) -> None:
+    def write_plain(self, text: str, split: bool = True) -> None:  # split: emit's writer folds; this one never does
         if self.root_context:
             self.open_ended = True
         if not text:
