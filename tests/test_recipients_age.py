@@ -401,6 +401,7 @@ def test_same_file_from_two_sources_loads_once(home: Path) -> None:
 @pytest.mark.parametrize(
     ("bad_line", "expected"),
     [
+        # TEST ONLY: not a key (spelled FAKE, fails its bech32 checksum); real identities are generated per test
         ("AGE-SECRET-KEY-1QQQQFAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKE", "malformed AGE-SECRET-KEY-1"),
         ("hunter2-not-a-key", "not an age identity"),
         ("AGE-SECRET-KEY-PQ-1QQQQFAKEFAKEFAKE", "post-quantum"),
