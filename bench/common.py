@@ -166,3 +166,19 @@ def write_multidoc(path: Path, objects: Sequence[dict[str, Any]]) -> Path:
 
     path.write_text(yaml.safe_dump_all(objects, sort_keys=False, explicit_start=True))
     return path
+
+
+def markdown_table(rows: Sequence[Sequence[str]]) -> str:
+    """The one table shape every bench module prints: figure, sealer, peer, ratio, target, verdict."""
+    lines = ["| figure | sealer | peer | ratio | target | verdict |", "|---|---|---|---|---|---|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def age_key(workdir: Path) -> tuple[Path, str]:
+    """A fresh age identity from `age-keygen` (the Go peer's own tool): its key file and recipient."""
+    import re
+
+    key_file = workdir / "age-key.txt"
+    subprocess.run(["age-keygen", "-o", str(key_file)], check=True, capture_output=True)
+    return key_file, re.search(r"public key: (age1\S+)", key_file.read_text()).group(1)  # type: ignore[union-attr]

@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.common import ROOT, Timing, fmt_num, fmt_s, log, median, sealer_cli
+from bench.common import ROOT, Timing, fmt_num, fmt_s, log, markdown_table, median, sealer_cli
 
 MANIFESTS = 5000
 
@@ -300,9 +300,7 @@ def rows(results: LintResults) -> list[tuple[str, str, str, str, str, str]]:
 
 
 def table(results: LintResults) -> str:
-    lines = ["| figure | sealer | peer | ratio | target | verdict |", "|---|---|---|---|---|---|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows(results)]
-    return "\n".join(lines) + "\n"
+    return markdown_table(rows(results))
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import startup
-from bench.common import NAMESPACE, ROOT, Timing, log, median, run_checked, sealer_cli
+from bench.common import NAMESPACE, ROOT, Timing, age_key, log, median, run_checked, sealer_cli
 
 ENCRYPTED_REGEX = "^(data|stringData)$"  # sealer's default for a Kubernetes Secret; sops is given it explicitly
 INTEROP_SAMPLE = 20  # files per direction decrypted one by one by the other tool
@@ -149,9 +149,7 @@ def make_fixture(work: Path, n: int, sops: str) -> Fixture:
     plain.mkdir(parents=True)
     home = work / "home"
     home.mkdir()
-    key_file = work / "age-key.txt"
-    subprocess.run(["age-keygen", "-o", str(key_file)], check=True, capture_output=True)
-    recipient = re.search(r"public key: (age1\S+)", key_file.read_text()).group(1)  # type: ignore[union-attr]
+    key_file, recipient = age_key(work)
     names = []
     for i in range(n):
         name = f"secret-{i:04d}.yaml"

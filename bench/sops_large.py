@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import base64
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import startup
-from bench.common import fmt_mib, fmt_s, log, median, sealer_cli
+from bench.common import age_key, fmt_mib, fmt_s, log, markdown_table, median, sealer_cli
 from bench.sops_batch import ENCRYPTED_REGEX, find_sops, sops_version
 
 BIG_MB = 50  # the Secret with one value
@@ -143,9 +142,7 @@ def measure(work: Path, quick: bool) -> LargeResults:
     work.mkdir(parents=True)
     home = work / "home"
     home.mkdir()
-    key_file = work / "age-key.txt"
-    subprocess.run(["age-keygen", "-o", str(key_file)], check=True, capture_output=True)
-    recipient = re.search(r"public key: (age1\S+)", key_file.read_text()).group(1)  # type: ignore[union-attr]
+    key_file, recipient = age_key(work)
     env = {k: v for k, v in startup.bytecode_env(work / "pycache").items() if not k.startswith("SOPS_")}
     env |= {"SOPS_AGE_KEY_FILE": str(key_file), "SOPS_DISABLE_VERSION_CHECK": "1", "HOME": str(home)}
     res.sops_version = sops_version(sops, env)
@@ -221,9 +218,7 @@ def rows(results: LargeResults) -> list[tuple[str, str, str, str, str, str]]:
 
 
 def table(results: LargeResults) -> str:
-    lines = ["| figure | sealer | peer | ratio | target | verdict |", "|---|---|---|---|---|---|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows(results)]
-    return "\n".join(lines) + "\n"
+    return markdown_table(rows(results))
 
 
 def main() -> None:
