@@ -1,6 +1,6 @@
 """The controller under a burst: N SealedSecrets (5 values each) created at once against the API emulator.
 
-Three processes share the machine: the Kubernetes API emulator (`python -m sealer.demo.apiserver`, kmock in its own
+Three processes share the machine: the Kubernetes API emulator (`python -m sealer_testkit.apiserver`, kmock in its own
 interpreter, so its CPU time is its own), the controller (`python -m controller --standalone --key-bits 4096`,
 with its RSA-4096 key Secret created beforehand so key generation is not measured) and this bench (one asyncio
 client for the creates and one watch on Secrets, which timestamps each Secret when its ADDED event arrives).
@@ -171,10 +171,10 @@ def sample(pid: int, emu_pid: int, t0: float) -> ProcSample:
 # --- processes --------------------------------------------------------------------------------------------
 
 def start_emulator(work: Path) -> tuple[Any, str]:
-    """`python -m sealer.demo.apiserver DIR` in its own process; (Proc, url)."""
-    from sealer.demo.apiserver import spawn
+    """`python -m sealer_testkit.apiserver DIR` in its own process; (Proc, url)."""
+    from sealer_testkit.apiserver import spawn
 
-    proc = spawn([sys.executable, "-m", "sealer.demo.apiserver", str(work / "kube")], kubeconfig=None,
+    proc = spawn([sys.executable, "-m", "sealer_testkit.apiserver", str(work / "kube")], kubeconfig=None,
                  log=work / "emulator.log", cwd=ROOT)
     text = proc.wait_for_log("kubeconfig:", timeout=60)
     url = re.search(r"^url: (\S+)$", text, re.M)
@@ -185,7 +185,7 @@ def start_emulator(work: Path) -> tuple[Any, str]:
 
 
 def start_controller(work: Path, kubeconfig: Path) -> Any:
-    from sealer.demo.apiserver import free_port, spawn
+    from sealer_testkit.apiserver import free_port, spawn
 
     argv = [sys.executable, "-m", "controller", "--standalone", "--key-bits", "4096", "--http-host", "127.0.0.1",
             "--http-port", str(free_port())]
@@ -394,9 +394,9 @@ _FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^()]*?)(?::\d+)?\)$")
 
 # What a GIL-holding sample is doing, by the first rule that matches (stack text, leaf frame).
 _CATEGORIES: tuple[tuple[str, Callable[[str, str], bool]], ...] = (
-    ("RSA-OAEP decrypt (`sealer.hybrid.decrypt_indexed`; cryptography releases the GIL inside)",
+    ("RSA-OAEP decrypt (`sealer.sealed.hybrid.decrypt_indexed`; cryptography releases the GIL inside)",
      lambda s, leaf: leaf.startswith("decrypt_indexed ")),
-    ("rest of `sealer.sealed.unseal`", lambda s, leaf: "(sealer/" in s),
+    ("rest of `sealer.sealed.sealedsecret.unseal`", lambda s, leaf: "(sealer/" in s),
     ("Kubernetes Python client in the handler (GET/POST Secret)",
      lambda s, leaf: "(kubernetes/" in s or "(urllib3/" in s),
     ("controller code (handlers, plan)", lambda s, leaf: re.search(r"\(controller/(?!__main__)", s) is not None),
@@ -454,7 +454,7 @@ def summarise_profile(path: Path) -> list[str]:
 def one_burst(work: Path, key_secret: Mapping[str, Any], idle: Sequence[Mapping[str, Any]],
               burst: Sequence[Mapping[str, Any]], originals: Sequence[Mapping[str, Any]], *, concurrency: int,
               pause: float, peer: Callable[[], Timing] | None, peer_ops: int, profile: Path | None = None) -> Burst:
-    from sealer.demo.apiserver import KubeClient, write_kubeconfig
+    from sealer_testkit.apiserver import KubeClient, write_kubeconfig
 
     run = Burst(secrets=len(burst), peer_ops=peer_ops)
     work.mkdir(parents=True, exist_ok=True)
@@ -500,8 +500,8 @@ def measure(work: Path, n: int, *, reps: int = 1, idle: int = 20, pause: float =
         return res
     from bench import rsa_peer
     from controller import keyring as kr
-    from sealer.keys import load_private_keys, parse_cert
-    from sealer.sealed import seal_secret
+    from sealer.sealed.keys import load_private_keys, parse_cert
+    from sealer.sealed.sealedsecret import seal_secret
 
     work.mkdir(parents=True, exist_ok=True)
     log(f"controller: an RSA-4096 key Secret; sealing {n:,} + {idle} SealedSecrets")

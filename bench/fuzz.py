@@ -54,8 +54,8 @@ class _Fixtures:
     def __init__(self) -> None:
         from cryptography.hazmat.primitives import serialization
 
-        from sealer import keys
-        from sealer.recipients import age
+        from sealer.sealed import keys
+        from sealer.sops.keys import age
         from sealer.sops.keyservice import Opener
 
         key, cert = keys.generate(bits=2048, cn="fuzz")
@@ -127,13 +127,13 @@ def _secret(name: str = "db", namespace: str = "prod", **extra: Any) -> dict[str
 
 
 def _yaml(*objects: Any) -> bytes:
-    from sealer import manifests
+    from sealer.io import manifests
 
     return manifests.dump_objects(objects, "yaml").encode()
 
 
 def _json(*objects: Any) -> bytes:
-    from sealer import manifests
+    from sealer.io import manifests
 
     return manifests.dump_objects(objects, "json").encode()
 
@@ -184,14 +184,15 @@ def read_input_seeds() -> list[bytes]:
 
 @functools.cache
 def sealed_seeds() -> list[bytes]:
-    from sealer import sealed
-    from sealer.hybrid import Scope
+    from sealer import kube
+    from sealer.sealed import sealedsecret as sealed
+    from sealer.sealed.hybrid import Scope
 
     fx = fixtures()
     strict = sealed.seal_secret(_secret(), fx.cert)
     wide = sealed.seal_secret(_secret(name="w"), fx.cert, scope=Scope.CLUSTER_WIDE)
     bitnami = sealed.seal_secret(_secret(name="b"), fx.cert, scope=Scope.NAMESPACE_WIDE,
-                                 api_version=sealed.API_BITNAMI)
+                                 api_version=kube.BITNAMI_API_VERSION)
     templated = copy.deepcopy(strict)
     templated["spec"]["template"]["data"] = {"dsn": "{{ .url }}", "user": None, "literal": "x"}
     return [_yaml(strict), _json(wide), _yaml(bitnami, templated)]
@@ -277,7 +278,7 @@ def enc_value_seeds() -> list[bytes]:
 
 
 def armor_seeds() -> list[bytes]:
-    from sealer.recipients import age
+    from sealer.sops.keys import age
 
     fx = fixtures()
     return [age.wrap(os.urandom(32), fx.recipient).encode(), age.wrap(b"k" * 32, fx.recipient).encode()]
@@ -353,7 +354,7 @@ def answer_seeds() -> list[bytes]:
 @target("manifests", "yaml", secret_seeds)
 def _manifests(data: bytes) -> object:
     """Kubernetes objects from YAML/JSON streams and `kind: List` (manifests.load_objects)."""
-    from sealer import manifests
+    from sealer.io import manifests
 
     objects = manifests.load_objects(data, SOURCE)
     return [manifests.describe(o) for o in objects]
@@ -362,7 +363,8 @@ def _manifests(data: bytes) -> object:
 @target("read-input", "yaml", read_input_seeds)
 def _read_input(data: bytes) -> object:
     """A file at the input size limit (READ_LIMIT here, SEALER_MAX_INPUT in the CLI): read and parsed, or refused."""
-    from sealer import fsio, manifests
+    from sealer.io import files as fsio
+    from sealer.io import manifests
 
     path = fixtures().workdir / "input.yaml"
     path.write_bytes(data)
@@ -373,7 +375,8 @@ def _read_input(data: bytes) -> object:
 @target("seal-input", "yaml", secret_seeds)
 def _seal_input(data: bytes) -> object:
     """`sealer seal` input: Secrets (data, stringData, scope annotations) sealed for the cert."""
-    from sealer import manifests, sealed
+    from sealer.io import manifests
+    from sealer.sealed import sealedsecret as sealed
 
     fx = fixtures()
     objects = manifests.load_objects(data, SOURCE)
@@ -384,7 +387,8 @@ def _seal_input(data: bytes) -> object:
 @target("unseal", "yaml", sealed_seeds, leak_check=True)
 def _unseal(data: bytes) -> object:
     """`sealer unseal` input: SealedSecrets (shape, scope, template, encryptedData, hybrid ciphertext)."""
-    from sealer import manifests, sealed
+    from sealer.io import manifests
+    from sealer.sealed import sealedsecret as sealed
 
     fx = fixtures()
     out = sealed.each(manifests.load_objects(data, SOURCE), SOURCE, lambda obj: sealed.unseal(obj, [fx.private]))
@@ -394,7 +398,8 @@ def _unseal(data: bytes) -> object:
 @target("sealed-edit", "yaml", sealed_seeds, leak_check=True)
 def _sealed_edit(data: bytes) -> object:
     """`--merge-into` and `reencrypt` input: SealedSecrets loaded for editing in place (roundtrip)."""
-    from sealer import roundtrip, sealed
+    from sealer.io import roundtrip
+    from sealer.sealed import sealedsecret as sealed
 
     fx = fixtures()
     doc = roundtrip.load(data, SOURCE)
@@ -413,7 +418,7 @@ def _sealed_edit(data: bytes) -> object:
     "encryptedData"].values()], leak_check=True)
 def _hybrid(data: bytes) -> object:
     """The hybrid value itself (uint16 length, RSA-OAEP session key, AES-GCM), raw bytes."""
-    from sealer import hybrid
+    from sealer.sealed import hybrid
 
     return hybrid.decrypt([fixtures().private.key], data, b"")
 
@@ -495,14 +500,14 @@ def _enc_value(data: bytes) -> object:
 @target("age-armor", "raw", armor_seeds, leak_check=True)
 def _age_armor(data: bytes) -> object:
     """An age stanza as sops stores it: the armour (strict, as filippo.io/age reads it), then the age header."""
-    from sealer.recipients import age
+    from sealer.sops.keys import age
 
     age.dearmor(data)
     return age.unwrap(data.decode("latin-1"), fixtures().identities)
 
 
 def binary_age_seeds() -> list[bytes]:
-    from sealer.recipients import age
+    from sealer.sops.keys import age
 
     return [age.dearmor(s) for s in armor_seeds()]
 
@@ -510,7 +515,7 @@ def binary_age_seeds() -> list[bytes]:
 @target("age-binary", "raw", binary_age_seeds, leak_check=True)
 def _age_binary(data: bytes) -> object:
     """A binary age file (header, stanzas, MAC, payload) given as bytes."""
-    from sealer.recipients import age
+    from sealer.sops.keys import age
 
     return age.unwrap(data, fixtures().identities)
 
@@ -518,7 +523,7 @@ def _age_binary(data: bytes) -> object:
 @target("age-identities", "raw", identity_seeds)
 def _age_identities(data: bytes) -> object:
     """An age identity file (SOPS_AGE_KEY_FILE, a Secret's `.agekey` item)."""
-    from sealer.recipients import age
+    from sealer.sops.keys import age
 
     return age.parse_identities(data, "fuzz.agekey")
 
@@ -526,7 +531,7 @@ def _age_identities(data: bytes) -> object:
 @target("age-recipients", "raw", recipient_seeds)
 def _age_recipients(data: bytes) -> object:
     """`--age` / SOPS_AGE_RECIPIENTS: age1... and SSH public keys, comma-separated."""
-    from sealer.recipients import age
+    from sealer.sops.keys import age
 
     return age.parse_recipients(data.decode("utf-8", "replace"), "--age")
 
@@ -556,7 +561,7 @@ def _sops_config(data: bytes) -> object:
 @target("cert", "raw", cert_seeds)
 def _cert(data: bytes) -> object:
     """`--cert FILE`: a PEM or DER certificate."""
-    from sealer import keys
+    from sealer.sealed import keys
 
     return keys.parse_cert(data, "fuzz.crt")
 
@@ -564,7 +569,7 @@ def _cert(data: bytes) -> object:
 @target("private-keys", "yaml", key_seeds)
 def _private_keys(data: bytes) -> object:
     """`--key FILE`: PEM private keys (PKCS#1, PKCS#8, several blocks) or a YAML/JSON backup of key Secrets."""
-    from sealer import keys
+    from sealer.sealed import keys
 
     path = fixtures().workdir / "fuzz.key"
     path.write_bytes(data)
@@ -596,7 +601,8 @@ def _sops_path(data: bytes) -> object:
 @target("controller-answer", "json", answer_seeds)
 def _controller_answer(data: bytes) -> object:
     """What `validate` / `reencrypt --controller` read from the controller: a rotated SealedSecret or a Status."""
-    from sealer import controllerapi, sealed
+    from sealer.sealed import controllerapi
+    from sealer.sealed import sealedsecret as sealed
 
     class Canned(controllerapi.Controller):
         """The transport replaced by a fixed answer: only the parsing of it runs."""

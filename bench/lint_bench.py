@@ -130,7 +130,9 @@ def mixed_tree(dest: Path) -> Path:
 
 def manifest_tree(dest: Path, n: int = MANIFESTS, seed: int = 6) -> Path:
     """n Kubernetes manifests across namespaces, as a GitOps repository holds them."""
-    from sealer import keys, manifests, sealed
+    from sealer.io import manifests
+    from sealer.sealed import keys
+    from sealer.sealed import sealedsecret as sealed
 
     rng = random.Random(seed)
     _, cert = keys.generate(bits=4096, cn="bench")

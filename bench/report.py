@@ -122,7 +122,7 @@ class Results:
 # --- measuring ----------------------------------------------------------------------------------------
 
 def measure_seal_unseal(cfg: Config, work: Path, cert_path: Path, key_path: Path, res: Results) -> None:
-    from sealer.keys import load_cert, load_private_keys
+    from sealer.sealed.keys import load_cert, load_private_keys
 
     cert = load_cert(str(cert_path))
     keys = load_private_keys(str(key_path))
@@ -312,7 +312,7 @@ def _main_rows(cfg: Config, res: Results) -> list[Row]:
                     f"{_ratio(cli, plimit):.2f}", "—", "—"))
     load = [t.cpu for t in res.key_load]
     op = [1 / p for p in private]
-    rows.append(Row(f"load one RSA-4096 private key: `sealer.keys.load_private_keys` (CPU; median of "
+    rows.append(Row(f"load one RSA-4096 private key: `sealer.sealed.keys.load_private_keys` (CPU; median of "
                     f"{cfg.unseal_reps})", fmt_ms(median(load)),
                     f"{fmt_ms(median(op))} = one RSA-4096 private op (decrypt loop)", f"{_ratio(load, op):.1f}",
                     "—", "—"))
@@ -445,7 +445,7 @@ def _controller_notes(cfg: Config, c: controller_bench.ControllerResults) -> lis
         return []
     cores = os.cpu_count() or 1
     out = [f"Controller rows: three processes share the {cores} cores: the API emulator "
-           "(`python -m sealer.demo.apiserver`, kmock, its own interpreter), the controller "
+           "(`python -m sealer_testkit.apiserver`, kmock, its own interpreter), the controller "
            "(`python -m controller --standalone --key-bits 4096`, "
            "default resync and renewal periods; its RSA-4096 key Secret is created before it starts, so key "
            "generation is not measured) and the bench client (aiohttp, "

@@ -43,8 +43,8 @@ def _interleaved(work: Callable[[int, int], None], total: int, chunk: int, peer:
 
 def seal_library(secrets: Sequence[Mapping[str, Any]], cert: Any, peer: Callable[[], object],
                  peer_per_secret: int, chunk: int = 50) -> tuple[Paired, list[dict[str, Any]]]:
-    """`sealer.sealed.seal_secret` over every Secret in this process, interleaved with the peer operation."""
-    from sealer.sealed import seal_secret
+    """`sealedsecret.seal_secret` over every Secret in this process, interleaved with the peer operation."""
+    from sealer.sealed.sealedsecret import seal_secret
 
     out: list[dict[str, Any]] = []
 
@@ -60,9 +60,9 @@ def seal_library(secrets: Sequence[Mapping[str, Any]], cert: Any, peer: Callable
 
 def unseal_library(sealed: Sequence[Mapping[str, Any]], keys: Sequence[Any], originals: Sequence[Mapping[str, Any]],
                    peer: Callable[[], object], peer_per_secret: int, chunk: int = 5) -> Paired:
-    """`sealer.sealed.unseal` over every SealedSecret in this process, interleaved with the peer; checks the
+    """`sealedsecret.unseal` over every SealedSecret in this process, interleaved with the peer; checks the
     plaintext afterwards."""
-    from sealer.sealed import unseal
+    from sealer.sealed.sealedsecret import unseal
 
     out: list[dict[str, Any]] = []
 

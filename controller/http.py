@@ -10,9 +10,9 @@ import logging
 import threading
 from typing import Any
 
-from sealer import manifests
-from sealer import sealed as sealer_sealed
 from sealer.errors import SealerError
+from sealer.io import manifests
+from sealer.sealed import sealedsecret as sealer_sealed
 
 log = logging.getLogger("sealer.controller.http")
 MAX_BODY = 4 << 20

@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sealer import keys as sealer_keys
 from sealer.errors import InputError, SealerError
+from sealer.sealed import keys as sealer_keys
 
 LABEL = "sealer.dev/sealing-key"
 BITNAMI_LABEL = "sealedsecrets.bitnami.com/sealed-secrets-key"

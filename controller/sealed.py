@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sealer import sealed as sealer_sealed
 from sealer.errors import DecryptionError, InputError
-from sealer.keys import PrivateKey
+from sealer.sealed import sealedsecret as sealer_sealed
+from sealer.sealed.keys import PrivateKey
 
 SKIP_OWNER_ANNOTATION = "sealedsecrets.bitnami.com/skip-set-owner-references"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"

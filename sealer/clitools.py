@@ -16,7 +16,7 @@ from sealer.errors import InputError
 def emit(text: str, out: str | None = None, mode: int | None = None) -> None:
     """Write everything at once, after all work succeeded: to OUT atomically, or to stdout."""
     if out and out != "-":
-        from sealer.fsio import atomic_write
+        from sealer.io.files import atomic_write
 
         atomic_write(out, text.encode(), mode)
     else:
@@ -39,7 +39,7 @@ def plural(n: int, word: str) -> str:
 
 def write_results(results: list[tuple[str, str]], in_place: bool, out: str | None) -> None:
     """Write after every file succeeded: in place (atomic per file), to OUT, or to stdout."""
-    from sealer.fsio import atomic_write
+    from sealer.io.files import atomic_write
 
     if in_place:
         for path, text in results:
@@ -94,7 +94,7 @@ def encrypt(files: tuple[str, ...], age: str | None, vault: str | None, encrypte
             unencrypted_regex: str | None, encrypted_suffix: str | None, unencrypted_suffix: str | None,
             mac_only_encrypted: bool, kind: str, in_place: bool, out: str | None, input_type: str | None,
             filename_override: str | None, scope: str | None = None) -> None:
-    from sealer.fsio import locked, read_input
+    from sealer.io.files import locked, read_input
     from sealer.scope import Scope
     from sealer.sops import keyservice, operations
 
@@ -120,7 +120,7 @@ def encrypt(files: tuple[str, ...], age: str | None, vault: str | None, encrypte
 
 def decrypt(files: tuple[str, ...], in_place: bool, out: str | None, extract: str | None, ignore_mac: bool,
             decode: bool, age_key_file: str | None, input_type: str | None) -> None:
-    from sealer.fsio import locked, read_input
+    from sealer.io.files import locked, read_input
     from sealer.sops import operations
 
     files = check_targets(files, in_place, out)

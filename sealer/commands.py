@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from sealer import __version__, clitools
+from sealer import __version__, clitools, kube
 from sealer.errors import DecryptionError, InputError, SealerError
 from sealer.safetext import printable
 
@@ -79,8 +79,8 @@ def keys_generate(out_dir: str, bits: int, cn: str, days: int, force: bool) -> N
     Both or neither: on a full disk (or any error) no half pair is left, so a rerun works. A directory this
     creates is 0700.
     """
-    from sealer import keys as k
-    from sealer.fsio import write_all
+    from sealer.io.files import write_all
+    from sealer.sealed import keys as k
 
     key_path, crt_path = os.path.join(out_dir, "sealer.key"), os.path.join(out_dir, "sealer.crt")
     k.check_generate_args(bits=bits, cn=cn, days=days)  # before anything else: no slow key for a bad flag
@@ -120,7 +120,7 @@ def keys_list(key_paths: tuple[str, ...], fmt: str) -> None:
     if fmt == "text":
         _emit("".join(printable(f"{r['fingerprint']}  {r['keyAlgorithm']}  {r['origin']}") + "\n" for r in rows))
     else:
-        from sealer import manifests
+        from sealer.io import manifests
 
         _emit(manifests.dump_data(rows, fmt))
 
@@ -178,7 +178,7 @@ def _stdout_in_git_tree() -> tuple[str, str] | None:
 
 
 @keys.command("age-generate", context_settings=CONTEXT)
-@click.option("-n", "--namespace", default="sealer-system", show_default=True,
+@click.option("-n", "--namespace", default=kube.CONTROLLER_NAMESPACE, show_default=True,
               help="Namespace of the Secret (the controller's).")
 @click.option("--name", default="sealer-age", show_default=True, help="Name of the Secret.")
 def keys_age_generate(namespace: str, name: str) -> None:
@@ -194,7 +194,7 @@ def keys_age_generate(namespace: str, name: str) -> None:
     import datetime
     import re
 
-    from sealer import manifests
+    from sealer.io import manifests
 
     if not re.fullmatch(_DNS_LABEL, namespace):
         raise InputError(f"{namespace!r} is not a valid namespace (lowercase letters, digits, '-')",
@@ -234,7 +234,7 @@ def keys_age_generate(namespace: str, name: str) -> None:
 
 def _cluster_options(f, purpose: str = "fetching the cert when --cert is not given"):
     """Where the cluster is (the user's kubeconfig): for the published cert, or the controller's service proxy."""
-    f = click.option("--controller-namespace", default="sealer-system", show_default=True,
+    f = click.option("--controller-namespace", default=kube.CONTROLLER_NAMESPACE, show_default=True,
                      help="Namespace of the sealer controller.")(f)
     f = click.option("--context", "kube_context", metavar="NAME", help="kubeconfig context.")(f)
     return click.option("--kubeconfig", metavar="PATH", envvar="KUBECONFIG",
@@ -254,7 +254,7 @@ def _controller_options(f):
 
 
 def _controller(options: dict):  # -> controllerapi.Controller
-    from sealer import controllerapi
+    from sealer.sealed import controllerapi
 
     return controllerapi.Controller(options["controller_url"], namespace=options["controller_namespace"],
                                     name=options["controller_name"], kubeconfig=options["kubeconfig"],
@@ -262,15 +262,15 @@ def _controller(options: dict):  # -> controllerapi.Controller
 
 
 def _load_cert(cert: str | None, cluster: dict | None = None):  # -> SealingCert
-    from sealer import keys as k
+    from sealer.sealed import keys as k
 
     if not cert:
-        from sealer import clustercert
+        from sealer.sealed import clustercert
 
         cluster = cluster or {}
-        namespace = cluster.get("controller_namespace") or clustercert.DEFAULT_NAMESPACE
+        namespace = cluster.get("controller_namespace") or kube.CONTROLLER_NAMESPACE
         pem = clustercert.fetch(namespace, cluster.get("kubeconfig"), cluster.get("kube_context"))
-        source = f"ConfigMap {namespace}/{clustercert.CONFIGMAP}"
+        source = f"ConfigMap {namespace}/{kube.CERTS_CONFIGMAP}"
         loaded = k.parse_cert(pem, source)
         loaded.check_valid(source)
         return loaded
@@ -287,8 +287,8 @@ def _load_cert(cert: str | None, cluster: dict | None = None):  # -> SealingCert
 @click.option("--name", help="Name, when the Secret has none (needed with --raw for strict scope).")
 @click.option("-o", "--output", "fmt", type=click.Choice(OUTPUT_FORMATS), default="yaml", show_default=True)
 @click.option("-w", "--write", "out", metavar="OUT", help="Write here (atomically) instead of stdout.")
-@click.option("--api-version", default="sealer.dev/v1alpha1", show_default=True,
-              type=click.Choice(("sealer.dev/v1alpha1", "bitnami.com/v1alpha1")))
+@click.option("--api-version", default=kube.API_VERSION, show_default=True,
+              type=click.Choice((kube.API_VERSION, kube.BITNAMI_API_VERSION)))
 @click.option("--raw", is_flag=True, help="Seal one value (--from-file) and print its base64 ciphertext.")
 @click.option("--from-file", metavar="PATH", help="With --raw: the value to seal ('-' for stdin).")
 @click.option("--merge-into", metavar="FILE", help="Add or replace items in this SealedSecret, in place.")
@@ -303,9 +303,10 @@ def seal(file: str, cert: str | None, scope: str | None, namespace: str | None, 
     Without --cert, the cert the controller publishes is fetched through your kubeconfig.
     """
     cluster = {"kubeconfig": kubeconfig, "kube_context": kube_context, "controller_namespace": controller_namespace}
-    from sealer import manifests, sealed
-    from sealer.fsio import read_input
-    from sealer.hybrid import Scope
+    from sealer.io import manifests
+    from sealer.io.files import read_input
+    from sealer.sealed import sealedsecret as sealed
+    from sealer.sealed.hybrid import Scope
 
     chosen = Scope(scope) if scope else None
     if raw:
@@ -335,7 +336,7 @@ def seal(file: str, cert: str | None, scope: str | None, namespace: str | None, 
 
 
 def _merge(objects, source: str, target: str, cert, namespace: str | None, name: str | None) -> None:
-    from sealer.fsio import locked
+    from sealer.io.files import locked
 
     if len(objects) != 1:
         raise InputError(f"--merge-into takes one Secret, input has {len(objects)}", source=source)
@@ -344,8 +345,9 @@ def _merge(objects, source: str, target: str, cert, namespace: str | None, name:
 
 
 def _merge_locked(secret, target: str, cert, namespace: str | None, name: str | None) -> None:
-    from sealer import roundtrip, sealed
-    from sealer.fsio import atomic_write, read_input
+    from sealer.io import roundtrip
+    from sealer.io.files import atomic_write, read_input
+    from sealer.sealed import sealedsecret as sealed
 
     data, tsource = read_input(target)
     doc = roundtrip.load(data, tsource)
@@ -365,7 +367,7 @@ def _merge_locked(secret, target: str, cert, namespace: str | None, name: str | 
 # --- unseal / reencrypt -------------------------------------------------------------------------------
 
 def _load_keys(paths: tuple[str, ...]):  # -> list[PrivateKey]
-    from sealer import keys as k
+    from sealer.sealed import keys as k
 
     if not paths:
         raise InputError("no private keys: pass --key PATH (PEM or a backup of key Secrets)", field="--key")
@@ -382,8 +384,9 @@ def unseal(file: str, key_paths: tuple[str, ...], fmt: str) -> None:
 
     Prints nothing unless every value of every SealedSecret opens.
     """
-    from sealer import manifests, sealed
-    from sealer.fsio import read_input
+    from sealer.io import manifests
+    from sealer.io.files import read_input
+    from sealer.sealed import sealedsecret as sealed
 
     data, source = read_input(file)
     objects = manifests.load_objects(data, source)
@@ -413,7 +416,7 @@ def reencrypt(ctx: click.Context, files: tuple[str, ...], key_paths: tuple[str, 
     failure leaves every file untouched. Comments and formatting are preserved; other documents in the files
     are left as they are.
     """
-    from sealer.fsio import locked
+    from sealer.io.files import locked
 
     if in_place and "-" in files:
         raise InputError("-i cannot rewrite stdin", field="-i")
@@ -432,8 +435,9 @@ def reencrypt(ctx: click.Context, files: tuple[str, ...], key_paths: tuple[str, 
 
 def _reencrypt_files(files, in_place: bool, controller, private_keys, c) -> None:
     """reencrypt's work; ``controller`` for --controller, else ``private_keys`` and the cert ``c``."""
-    from sealer import roundtrip, sealed
-    from sealer.fsio import atomic_write, read_input
+    from sealer.io import roundtrip
+    from sealer.io.files import atomic_write, read_input
+    from sealer.sealed import sealedsecret as sealed
 
     results, n_items, n_objects, fingerprint = [], 0, 0, c.fingerprint if c else ""
     for file in files:
@@ -446,7 +450,7 @@ def _reencrypt_files(files, in_place: bool, controller, private_keys, c) -> None
         for obj in found:
             try:
                 if controller is not None:
-                    from sealer import controllerapi
+                    from sealer.sealed import controllerapi
 
                     sealed.check_sealed(obj)
                     items, touched, fingerprint = controllerapi.apply_rotated(obj, controller.rotate(obj))
@@ -477,8 +481,9 @@ def validate(files: tuple[str, ...], **options) -> None:
     One line per SealedSecret. Exit 0 if all open, 1 if any does not, 2 for bad input or when the controller
     cannot be reached. Only ciphertext is sent (POST /v1/verify); nothing is decrypted on your machine.
     """
-    from sealer import manifests, sealed
-    from sealer.fsio import read_input
+    from sealer.io import manifests
+    from sealer.io.files import read_input
+    from sealer.sealed import sealedsecret as sealed
 
     todo = []
     for file in files or ("-",):
@@ -489,7 +494,7 @@ def validate(files: tuple[str, ...], **options) -> None:
         for obj in objects:
             if not sealed.is_sealed_secret(obj):
                 raise InputError(f"{manifests.describe(obj)} is not a SealedSecret (apiVersion "
-                                 f"{sealed.API_SEALER} or {sealed.API_BITNAMI})", source=source)
+                                 f"{kube.API_VERSION} or {kube.BITNAMI_API_VERSION})", source=source)
             try:
                 sealed.check_sealed(obj)
             except SealerError as e:
@@ -526,7 +531,7 @@ def cert(ctx: click.Context, cert: str | None, fmt: str) -> None:
 
     `sealer cert fetch > cert.pem` saves the cluster's published cert for offline sealing.
     """
-    from sealer import keys as k
+    from sealer.sealed import keys as k
 
     if ctx.invoked_subcommand is not None:
         return
@@ -537,7 +542,7 @@ def cert(ctx: click.Context, cert: str | None, fmt: str) -> None:
         width = max(map(len, info))
         _emit("".join(f"{key:<{width}}  {printable(str(value))}\n" for key, value in info.items()))  # subject: input
     else:
-        from sealer import manifests
+        from sealer.io import manifests
 
         _emit(manifests.dump_data(info, fmt))
     if info["status"] != "valid":
@@ -548,7 +553,7 @@ def cert(ctx: click.Context, cert: str | None, fmt: str) -> None:
 @_cluster_options
 def cert_fetch(kubeconfig: str | None, kube_context: str | None, controller_namespace: str) -> None:
     """Print the cert the controller publishes (ConfigMap sealer-certs), fetched through your kubeconfig."""
-    from sealer import clustercert
+    from sealer.sealed import clustercert
 
     _emit(clustercert.fetch(controller_namespace, kubeconfig, kube_context, cert_option=False).decode())
 
@@ -629,8 +634,8 @@ def edit(file: str, age_key_file: str | None) -> None:
     possible, and removed on every exit path. An empty or invalid result, or a FILE that another process changed
     while the editor was open, is never saved: the edited text is kept in a private recovery file instead.
     """
-    from sealer import editor
-    from sealer.fsio import atomic_write, locked, read_input
+    from sealer.io import editor
+    from sealer.io.files import atomic_write, locked, read_input
     from sealer.sops import document, operations, stores
 
     data, source = read_input(file)
@@ -677,7 +682,7 @@ def edit(file: str, age_key_file: str | None) -> None:
 
 
 def _value_from(value: str | None, value_stdin: bool, value_file: str | None, fmt: str):
-    from sealer.fsio import read_input
+    from sealer.io.files import read_input
     from sealer.sops import operations
 
     given = [v for v in (value is not None, value_stdin, value_file is not None) if v]
@@ -705,7 +710,7 @@ def _value_from(value: str | None, value_stdin: bool, value_file: str | None, fm
 @click.option("--age-key-file", metavar="PATH", help="age identities, in addition to the SOPS_AGE_* sources.")
 def set_(file, path, value, value_stdin, value_file, age_key_file) -> None:
     """Set one value at PATH ('["data"]["key"]') to VALUE (JSON, as with sops set); others stay byte-identical."""
-    from sealer.fsio import atomic_write, locked, read_input
+    from sealer.io.files import atomic_write, locked, read_input
     from sealer.sops import operations
 
     with locked([file]):  # from the read to the write: two writers serialise, neither update is lost
@@ -721,7 +726,7 @@ def set_(file, path, value, value_stdin, value_file, age_key_file) -> None:
 @click.option("--age-key-file", metavar="PATH", help="age identities, in addition to the SOPS_AGE_* sources.")
 def unset(file, path, age_key_file) -> None:
     """Remove the value at PATH ('["data"]["key"]'); other values stay byte-identical."""
-    from sealer.fsio import atomic_write, locked, read_input
+    from sealer.io.files import atomic_write, locked, read_input
     from sealer.sops import operations
 
     with locked([file]):
@@ -736,14 +741,14 @@ def unset(file, path, age_key_file) -> None:
 @click.option("--age-key-file", metavar="PATH", help="age identities, in addition to the SOPS_AGE_* sources.")
 def updatekeys(files, yes, age_key_file) -> None:
     """Re-wrap each file's data key for the recipients its .sops.yaml rule names now. Values untouched."""
-    from sealer.fsio import locked
+    from sealer.io.files import locked
 
     with locked(files):
         _updatekeys_files(files, yes, age_key_file)
 
 
 def _updatekeys_files(files, yes: bool, age_key_file: str | None) -> None:
-    from sealer.fsio import atomic_write, read_input
+    from sealer.io.files import atomic_write, read_input
     from sealer.sops import keyservice, operations
 
     opener = _opener(age_key_file)
@@ -779,14 +784,14 @@ def rescope(files, scope, in_place, age_key_file) -> None:
     --allow-unscoped-sops. Needs the data key (an identity), like edit; other values keep their exact
     ciphertext, comments and layout stay. All files are done before any is written.
     """
-    from sealer.fsio import locked
+    from sealer.io.files import locked
 
     with locked(files if in_place else ()):
         _rescope_files(files, scope, in_place, age_key_file)
 
 
 def _rescope_files(files, scope: str | None, in_place: bool, age_key_file: str | None) -> None:
-    from sealer.fsio import read_input
+    from sealer.io.files import read_input
     from sealer.scope import Scope
     from sealer.sops import operations
 
@@ -810,7 +815,7 @@ def _rescope_files(files, scope: str | None, in_place: bool, age_key_file: str |
 @click.option("--age-key-file", metavar="PATH", help="age identities, in addition to the SOPS_AGE_* sources.")
 def rotate(files, age_key_file) -> None:
     """Give each file a new data key and re-encrypt every value, for the same recipients. In place."""
-    from sealer.fsio import atomic_write, locked, read_input
+    from sealer.io.files import atomic_write, locked, read_input
     from sealer.sops import operations
 
     opener = _opener(age_key_file)
@@ -829,7 +834,7 @@ def rotate(files, age_key_file) -> None:
 @click.option("--keep", is_flag=True, help="Keep the working directory (logs, files) for a look afterwards.")
 def demo(keep: bool) -> None:
     """Run the whole product on this machine: emulated cluster, real controller, seal, SOPS, Vault, lint."""
-    from sealer import demo as demo_mod
+    from sealer_testkit import demo as demo_mod
 
     raise SystemExit(demo_mod.run(keep=keep))
 

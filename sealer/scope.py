@@ -1,4 +1,4 @@
-"""Scopes: how far a ciphertext may travel, for SealedSecrets (the OAEP label, `sealer.hybrid`) and SopsSecrets
+"""Scopes: how far a ciphertext may travel, for SealedSecrets (the OAEP label, `sealer.sealed.hybrid`) and SopsSecrets
 (spec.binding, `sealer.sops.binding`) alike, and the Bitnami annotations that choose one. No crypto here, so the
 SOPS paths can use it without importing RSA."""
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sealer import keys
+from sealer.sealed import keys
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """The Kubernetes API emulator as a pytest fixture. The emulator itself (kmock + the API-server behaviour kopf
-needs, a kubeconfig, a sync client, processes started against it) lives in `sealer.demo.apiserver`, because
+needs, a kubeconfig, a sync client, processes started against it) lives in `sealer_testkit.apiserver`, because
 `sealer demo` runs it too; its docstring lists what is and is not emulated."""
 
 from __future__ import annotations
@@ -8,9 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from sealer.demo.apiserver import *  # noqa: F403  (the names tests use: KubeServer, KubeClient, spawn, ...)
-from sealer.demo.apiserver import KubeServer
+from sealer_testkit.apiserver import *  # noqa: F403  (the names tests use: KubeServer, KubeClient, spawn, ...)
+from sealer_testkit.apiserver import KubeServer
 
 
 @pytest.fixture

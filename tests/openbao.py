@@ -25,9 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from sealer.demo import bao_binary
-from sealer.demo.apiserver import free_port
+from sealer_testkit.apiserver import free_port
+from sealer_testkit.demo import bao_binary
 
 ROOT_TOKEN = "root"  # the dev server's well-known root token, as TESTING.md starts it
 READY_TIMEOUT = 20.0  # seconds; the dev server is usually ready in well under one

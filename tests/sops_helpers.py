@@ -21,7 +21,7 @@ import pytest
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import SafeConstructor
 
-from sealer.recipients import age as age_mod
+from sealer.sops.keys import age as age_mod
 from tests.conftest import run_sealer
 
 SOPS = shutil.which("sops", path=str(Path(sys.executable).parent)) or shutil.which("sops")

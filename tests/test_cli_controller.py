@@ -307,8 +307,8 @@ def test_reencrypt_through_controller(kube: KubeServer, tmp_path: Path, kp2048b:
 def test_apply_rotated_takes_only_ciphertexts() -> None:
     """What is copied from /v1/rotate's answer: changed ciphertexts and the key hint, never scope or template; an
     answer with other items than were sent is refused (pure function: a controller that does this cannot be run)."""
-    from sealer.controllerapi import apply_rotated
     from sealer.errors import InputError
+    from sealer.sealed.controllerapi import apply_rotated
 
     def sealed(items: dict, annotations: dict | None = None) -> dict:
         return {"apiVersion": "sealer.dev/v1alpha1", "kind": "SealedSecret",

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from sealer import keys
+from sealer.sealed import keys
 from tests.conftest import KeyPair, run_sealer
 
 SECRET = """\

@@ -16,9 +16,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from sealer_testkit.apiserver import child_env
 
-from sealer.demo.apiserver import child_env
-from sealer.recipients import age as age_mod
+from sealer.sops.keys import age as age_mod
 from tests.kube import KubeServer, free_port, kube  # noqa: F401  (fixture)
 from tests.test_controller_e2e import NS, published_cert, seal, start_controller
 

@@ -13,8 +13,8 @@ import pytest
 from controller import keyring as kr
 from controller import sealed, secrets
 from controller.runtime import parse_duration
-from sealer import sealed as sealer_sealed
-from sealer.hybrid import Scope
+from sealer.sealed import sealedsecret as sealer_sealed
+from sealer.sealed.hybrid import Scope
 
 UID = "uid-123"
 

@@ -397,7 +397,7 @@ def test_kubernetes_auth_through_the_emulators_token_apis(kube: KubeServer, open
     kube.client.ensure_namespace(ns)
     for sa in ("vault-reader", "intruder"):
         kube.client.create({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": sa, "namespace": ns}})
-    from sealer import keys
+    from sealer.sealed import keys
 
     _, ca = keys.generate(bits=2048, cn="emulator-ca")  # OpenBao wants a CA; the emulator speaks plain http
     openbao.api("POST", f"sys/auth/{mount}", {"type": "kubernetes"})

@@ -14,8 +14,8 @@ import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError as RuamelError
 
-from sealer import manifests, roundtrip
 from sealer.errors import InputError, json_error_message, yaml_error_message
+from sealer.io import manifests, roundtrip
 from sealer.sops import stores
 
 PLANT = "s3cr3tPlantedValue"  # sealer:allow (a planted value: must never appear in a message)

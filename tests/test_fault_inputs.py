@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from bench.fuzz import alias_bomb
-from sealer.recipients import age
+from sealer.sops.keys import age
 from tests.conftest import KeyPair
 
 PLANT = "planted-Zq8vLm3nP0rT-value"  # must never appear in any output

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from sealer.recipients import age as age_mod
+from sealer.sops.keys import age as age_mod
 
 PLANT = "PLANTED-fault-9d2e"  # a secret value: must never reach any output
 # Names from files that a terminal, a log reader or a CI runner would act on: ESC sequences (colour, window title),

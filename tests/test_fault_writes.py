@@ -4,7 +4,7 @@ symlinks, modes and owners, concurrent writers, an editor that leaves nothing or
 Every case runs the CLI as its own process and checks the exit code, a one-line message naming the file, the
 original byte-identical, no temp file left, and no planted secret value in any output.
 
-Signals are sent at the moment a temp file exists through SEALER_TEST_HOLD_WRITE (sealer.fsio._test_hold): the
+Signals are sent at the moment a temp file exists through SEALER_TEST_HOLD_WRITE (sealer.io.files._test_hold): the
 write pauses with its temp file complete until the test deletes the hold file, so no timing guess is involved.
 A full disk is a real one where the machine lets us mount a small tmpfs (root), and otherwise an ENOSPC shim
 loaded into the sealer process (a sitecustomize that makes fsync fail for chosen file names).

@@ -224,7 +224,7 @@ def test_found_crash_is_now_a_typed_error(name: str, data: bytes, error: type[Se
 
 def test_found_crash_reencrypt_without_encrypted_data() -> None:
     """A SealedSecret with no encryptedData re-encrypts to itself (was a KeyError)."""
-    from sealer import sealed
+    from sealer.sealed import sealedsecret as sealed
 
     obj = json.loads(fuzz.sealed_seeds()[1])
     del obj["spec"]["encryptedData"]
@@ -233,7 +233,7 @@ def test_found_crash_reencrypt_without_encrypted_data() -> None:
 
 def test_found_crash_unseal_json_output_with_a_date() -> None:
     """`unseal -o json` of a template holding a YAML date (was: datetime is not JSON serializable)."""
-    from sealer import manifests
+    from sealer.io import manifests
 
     out = manifests.dump_objects([{"kind": "Secret", "type": dt.date(2024, 1, 2)}], "json")
     assert json.loads(out)["type"] == "2024-01-02"
@@ -241,7 +241,7 @@ def test_found_crash_unseal_json_output_with_a_date() -> None:
 
 def test_found_crash_controller_answer_with_odd_metadata() -> None:
     """A rotate answer whose metadata is not a mapping: no key hint, no AttributeError."""
-    from sealer import controllerapi
+    from sealer.sealed import controllerapi
 
     obj = json.loads(fuzz.sealed_seeds()[1])
     answer = {"spec": {"encryptedData": dict(obj["spec"]["encryptedData"])}, "metadata": 5}

@@ -259,7 +259,7 @@ def test_spawn_stop_escalates_and_logs(tmp_path: Path) -> None:
 
 
 def test_module_runs_standalone(tmp_path: Path) -> None:
-    proc = spawn([sys.executable, "-m", "sealer.demo.apiserver", str(tmp_path)], kubeconfig=None,
+    proc = spawn([sys.executable, "-m", "sealer_testkit.apiserver", str(tmp_path)], kubeconfig=None,
                  log=tmp_path / "kube.log", cwd=REPO)
     try:
         text = proc.wait_for_log("kubeconfig:", timeout=20)

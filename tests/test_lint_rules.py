@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sealer import manifests, sealed
+from sealer.io import manifests
 from sealer.lint import detectors
 from sealer.lint.context import CertInfo, Options
 from sealer.lint.scan import scan_text
+from sealer.sealed import sealedsecret as sealed
 from tests.conftest import KeyPair
 
 ALNUM = string.ascii_letters + string.digits

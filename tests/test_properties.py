@@ -13,9 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sealer import hybrid, sealed
 from sealer.errors import DecryptionError
-from sealer.hybrid import Scope
+from sealer.sealed import hybrid
+from sealer.sealed import sealedsecret as sealed
+from sealer.sealed.hybrid import Scope
 from tests import reference_sealed as ref
 
 SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -19,7 +19,7 @@ import yaml
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from sealer.errors import DecryptionError, InputError
-from sealer.recipients import age as A
+from sealer.sops.keys import age as A
 
 AGE = shutil.which("age")
 AGE_KEYGEN = shutil.which("age-keygen")

@@ -21,7 +21,7 @@ import yaml
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from sealer.errors import DecryptionError, InputError, SealerError
-from sealer.recipients import vault as V
+from sealer.sops.keys import vault as V
 from tests.openbao import Bao, openbao, start_openbao  # noqa: F401 - openbao is a fixture
 
 SOPS = Path(sys.executable).parent / "sops"
@@ -362,7 +362,7 @@ def test_real_sops_honours_namespace(transit: Transit, tmp_path: Path) -> None:
 
 
 def test_hvac_is_imported_lazily() -> None:
-    code = "import sys, sealer.recipients.vault; print(sorted({'hvac', 'requests'} & set(sys.modules)))"
+    code = "import sys, sealer.sops.keys.vault; print(sorted({'hvac', 'requests'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"
     helped = subprocess.run([sys.executable, "-X", "importtime", "-m", "sealer", "--help"], capture_output=True,

@@ -384,7 +384,7 @@ def _encrypt_decrypt(text: str, mp: pytest.MonkeyPatch, recipient: str) -> tuple
 
 
 def _both_paths(text: str, tmp_path: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    from sealer.recipients import age
+    from sealer.sops.keys import age
 
     recipient = age.generate()[1]
     with pytest.MonkeyPatch.context() as mp:

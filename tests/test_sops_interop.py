@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from sealer.recipients.age import dearmor
+from sealer.sops.keys.age import dearmor
 from tests.sops_helpers import (
     ENC_RE,
     SECRET_REGEX,

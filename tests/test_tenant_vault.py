@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sealer_testkit.apiserver import KubeServer, Proc
 
-from controller import vaultspec as vs
-from sealer.demo.apiserver import KubeServer, Proc
+from controller.vault import spec as vs
 from tests.openbao import Bao, start_openbao
 from tests.test_controller_vault import (
     CSTORE,

@@ -16,9 +16,9 @@ import pytest
 
 from controller import metrics
 from controller import secrets as ksecrets
-from controller import vaultspec as vs
-from controller.vaultclient import Clients, StoreClient, VaultError
-from controller.vaultsync import Backoff
+from controller.vault import spec as vs
+from controller.vault.client import Clients, StoreClient, VaultError
+from controller.vault.sync import Backoff
 from tests.openbao import Bao, OpenBaoError, openbao, start_openbao  # noqa: F401  (fixture)
 
 # --- specs --------------------------------------------------------------------------------------------------
@@ -463,7 +463,7 @@ def test_kubernetes_auth_against_openbao_token_review(openbao: Bao) -> None:
     authority = TokenAuthority()
     try:
         openbao.api("POST", f"sys/auth/{mount}", {"type": "kubernetes"})
-        from sealer import keys
+        from sealer.sealed import keys
 
         _, ca = keys.generate(bits=2048, cn="test-cluster-ca")  # required by OpenBao; unused over http
         openbao.api("POST", f"auth/{mount}/config", {"kubernetes_host": authority.url, "disable_local_ca_jwt": True,

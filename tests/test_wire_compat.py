@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 import yaml
 
-from sealer import hybrid, sealed
 from sealer.errors import DecryptionError
-from sealer.hybrid import Scope
+from sealer.sealed import hybrid
+from sealer.sealed import sealedsecret as sealed
+from sealer.sealed.hybrid import Scope
 from tests import reference_sealed as ref
 
 SCOPES = ("strict", "namespace-wide", "cluster-wide")

@@ -58,7 +58,7 @@ def lint(paths: tuple[str, ...], fmt: str, out: str | None, baseline: str | None
     accepted = baseline_mod.load(baseline) if baseline else frozenset()
     cert_infos = []
     for location in certs:
-        from sealer.keys import load_cert
+        from sealer.sealed.keys import load_cert
 
         cert = load_cert(location)
         cert_infos.append(CertInfo(cert.fingerprint, (cert.public_key.key_size + 7) // 8, location))
@@ -85,7 +85,7 @@ def lint(paths: tuple[str, ...], fmt: str, out: str | None, baseline: str | None
     else:
         report = reporters.text(findings, summary)
     if out and out != "-":
-        from sealer.fsio import atomic_write
+        from sealer.io.files import atomic_write
 
         atomic_write(out, report.encode())
     else:

@@ -69,8 +69,8 @@ def load(path: str | None) -> LintConfig:
     import yaml
 
     from sealer.errors import TOO_DEEP, flow_depth_exceeds, yaml_error_message
-    from sealer.fsio import read_input
-    from sealer.manifests import SafeLoader  # refuses alias bombs and duplicate keys, naming the key
+    from sealer.io.files import read_input
+    from sealer.io.manifests import SafeLoader  # refuses alias bombs and duplicate keys, naming the key
 
     raw, _ = read_input(path)  # bounded by SEALER_MAX_INPUT like every other input
     if flow_depth_exceeds(raw.decode("utf-8", "replace")):

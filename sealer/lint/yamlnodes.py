@@ -180,8 +180,8 @@ def to_data(node: Node | None, depth: int = 0) -> Any:
 
 
 def describe(obj: Node) -> str:
-    """`Kind namespace/name` of an object node, for messages (sealer.manifests.describe on its names)."""
-    from sealer import manifests
+    """`Kind namespace/name` of an object node, for messages (sealer.io.manifests.describe on its names)."""
+    from sealer.io import manifests
 
     meta = get(obj, "metadata")
     names = {k: text(get(meta, k)) for k in ("name", "namespace")}

@@ -157,7 +157,7 @@ def match_rule(rules: list[CreationRule], config_path: str, file_path: str) -> C
 
 def load_config(path: str) -> list[CreationRule]:
     """Parse the ``creation_rules`` of a .sops.yaml; [] when there are none. InputError names the field."""
-    from sealer.manifests import SafeLoader  # refuses duplicate keys (as Go's YAML does), alias bombs and loops
+    from sealer.io.manifests import SafeLoader  # refuses duplicate keys (as Go's YAML does), alias bombs and loops
 
     limit = max_input_bytes()
     try:

@@ -54,8 +54,8 @@ class Plan:
 def plan(file_path: str, *, age: str | None = None, vault: str | None = None,
          rule_flags: Mapping[str, str | None] | None = None, mac_only_encrypted: bool = False,
          is_secret: bool = False, env: Mapping[str, str] | None = None, cwd: str | None = None) -> Plan:
-    from sealer.recipients import age as age_mod
     from sealer.sops import config
+    from sealer.sops.keys import age as age_mod
 
     env = os.environ if env is None else env
     chosen_rules = {k: v for k, v in (rule_flags or {}).items() if v}
@@ -142,12 +142,12 @@ def recipients_of(metadata: Metadata) -> tuple[list[list[KeySpec]], int | None]:
 
 def wrap_key(secret: bytes, spec: KeySpec) -> MasterKey:
     if spec.type == "age":
-        from sealer.recipients import age
+        from sealer.sops.keys import age
 
         recipient = age.parse_recipient(spec.value)
         return MasterKey("age", {"recipient": recipient.text, "enc": age.wrap(secret, recipient)})
     if spec.type == "hc_vault":
-        from sealer.recipients import vault
+        from sealer.sops.keys import vault
 
         return MasterKey("hc_vault", dict(vault.wrap(secret, spec.value)))
     raise InputError(f"unsupported key type {spec.type}")
@@ -170,7 +170,7 @@ class Opener:
 
     def identities(self) -> list:
         if self._identities is None:
-            from sealer.recipients import age
+            from sealer.sops.keys import age
 
             found = age.load_identities(self.env, self.age_key_file)
             self._identities = list(found)
@@ -180,7 +180,7 @@ class Opener:
 
     def __call__(self, key: MasterKey) -> bytes | None:
         if key.type == "age":
-            from sealer.recipients import age
+            from sealer.sops.keys import age
 
             identities = self.identities()
             if not identities:
@@ -193,7 +193,7 @@ class Opener:
             except DecryptionError:
                 return None
         if key.type == "hc_vault":
-            from sealer.recipients import vault
+            from sealer.sops.keys import vault
 
             self.check_vault_address(str(key.fields.get("vault_address", "")))
             return vault.unwrap(key.fields, self.env)

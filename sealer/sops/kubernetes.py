@@ -10,6 +10,7 @@ the API server returns: sorted keys, plus the labels, annotations and fields tha
 from __future__ import annotations
 
 from sealer.errors import DecryptionError, InputError, MacMismatch, ScopeMismatch, SealerError
+from sealer.kube import API_VERSION
 from sealer.sops import stores
 from sealer.sops.nodes import MappingNode
 
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from sealer.sops.keygroups import Opener
     from sealer.sops.nodes import Node
 
-SOPSSECRET_API = "sealer.dev/v1alpha1"
 SOPSSECRET_KIND = "SopsSecret"
 
 
@@ -43,7 +43,7 @@ def is_secret(root: Node) -> bool:
 
 
 def is_sopssecret(root: Node) -> bool:
-    return _text(_get(root, "kind")) == SOPSSECRET_KIND and _text(_get(root, "apiVersion")) == SOPSSECRET_API
+    return _text(_get(root, "kind")) == SOPSSECRET_KIND and _text(_get(root, "apiVersion")) == API_VERSION
 
 
 def to_sopssecret(root: MappingNode, scope: Scope | None = None) -> MappingNode:
@@ -71,7 +71,7 @@ def to_sopssecret(root: MappingNode, scope: Scope | None = None) -> MappingNode:
     spec += [(stores.scalar("template"), _map(template))] if template else []
     spec += [(k, v) for k, v in root.value if k.value in ("data", "stringData")]
     return _sorted(MappingNode(root.tag, [
-        (stores.scalar("apiVersion"), stores.scalar(SOPSSECRET_API)),
+        (stores.scalar("apiVersion"), stores.scalar(API_VERSION)),
         (stores.scalar("kind"), stores.scalar(SOPSSECRET_KIND)),
         (stores.scalar("metadata"), _map(own_meta)),
         (stores.scalar("spec"), _map(spec)),
@@ -85,7 +85,7 @@ def bind(root: MappingNode, scope: Scope | None, fmt: str) -> tuple[str | None, 
     from sealer.sops import binding
 
     if not is_sopssecret(root):
-        raise InputError(f"not a {SOPSSECRET_API} {SOPSSECRET_KIND}: only SopsSecrets have a scope", field="kind")
+        raise InputError(f"not a {API_VERSION} {SOPSSECRET_KIND}: only SopsSecrets have a scope", field="kind")
     meta, spec = _get(root, "metadata"), _get(root, "spec")
     if spec is None or spec.id != "mapping":
         raise InputError("missing or not a mapping", field="spec")
@@ -126,8 +126,8 @@ def open_sopssecret(obj: Mapping[str, Any], opener: Opener, source: str) -> tupl
 
     from sealer.sops import binding, document
 
-    if obj.get("kind") != SOPSSECRET_KIND or obj.get("apiVersion") != SOPSSECRET_API:
-        raise InputError(f"not a {SOPSSECRET_API} {SOPSSECRET_KIND}", source=source, field="kind")
+    if obj.get("kind") != SOPSSECRET_KIND or obj.get("apiVersion") != API_VERSION:
+        raise InputError(f"not a {API_VERSION} {SOPSSECRET_KIND}", source=source, field="kind")
     meta = obj.get("metadata") or {}
     if not isinstance(meta, dict):
         raise InputError("must be a mapping", source=source, field="metadata")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from sealer.kube import API_VERSION, BITNAMI_API_VERSION
 from sealer.lint import yamlnodes as yn
 from sealer.lint.context import FileContext
 from sealer.lint.rules import credentials, plaintext_secret, sealed_rules, sops_rules
 
-_SEALED_APIS = ("sealer.dev/v1alpha1", "bitnami.com/v1alpha1")
+_SEALED_APIS = (API_VERSION, BITNAMI_API_VERSION)
 
 
 def check(ctx: FileContext, root: yn.Node, depth: int = 0) -> None:

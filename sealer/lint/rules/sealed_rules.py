@@ -1,12 +1,12 @@
 """`sealed-unknown-key` and `sealed-scope`: SealedSecrets that cannot open where they are meant to.
 
 Without private keys lint cannot open a value, but the wire format shows the key size: each value is
-`uint16 length || RSA-OAEP block || AES-GCM payload` (`sealer.hybrid`), and the block is as long as the key's
+`uint16 length || RSA-OAEP block || AES-GCM payload` (`sealer.sealed.hybrid`), and the block is as long as the key's
 modulus. So a value sealed for a 2048-bit key is visible against a 4096-bit cluster cert, and the
 `sealer.dev/key-fingerprint` annotation names the cert it was sealed for. Values that are not sealed values at all
 (not base64, impossible framing: a plaintext pasted into encryptedData) are reported with or without `--cert`.
 
-Scope is read the way the controller reads it (`sealer.hybrid.scope_from_annotations`: the SealedSecret's own
+Scope is read the way the controller reads it (`sealer.sealed.hybrid.scope_from_annotations`: the SealedSecret's own
 annotations, exact string "true", cluster-wide wins); `sealed-scope` reports annotations that say something
 else than what the controller will do, and names/namespaces that contradict a strict or namespace-wide scope.
 """
@@ -16,10 +16,10 @@ from __future__ import annotations
 import base64
 import binascii
 
-from sealer.hybrid import ANNOTATION_CLUSTER_WIDE, ANNOTATION_NAMESPACE_WIDE, Scope, scope_from_annotations
 from sealer.lint import yamlnodes as yn
 from sealer.lint.context import FileContext
-from sealer.sealed import FINGERPRINT_ANNOTATION
+from sealer.sealed.hybrid import ANNOTATION_CLUSTER_WIDE, ANNOTATION_NAMESPACE_WIDE, Scope, scope_from_annotations
+from sealer.sealed.sealedsecret import FINGERPRINT_ANNOTATION
 
 UNKNOWN_KEY = "sealed-unknown-key"
 SCOPE = "sealed-scope"

@@ -76,7 +76,7 @@ def _check_binding(ctx: FileContext, obj: yn.Node, sops_key: yn.Node, where: str
     Whether the binding names the file's own namespace/name needs the data key; the controller checks that."""
     from sealer.sops import binding, kubernetes
 
-    if (yn.text(yn.get(obj, "apiVersion")), yn.text(yn.get(obj, "kind"))) != (kubernetes.SOPSSECRET_API,
+    if (yn.text(yn.get(obj, "apiVersion")), yn.text(yn.get(obj, "kind"))) != (kubernetes.API_VERSION,
                                                                                kubernetes.SOPSSECRET_KIND):
         return
     node = yn.get(yn.get(obj, "spec"), binding.KEY)

@@ -80,7 +80,7 @@ def load(data: bytes, source: str) -> Document:
 def _load(text: str, source: str) -> Document:
     stripped = text.lstrip()
     if stripped.startswith("{"):
-        from sealer.manifests import unique_pairs
+        from sealer.io.manifests import unique_pairs
 
         try:
             return Document([json.loads(text, object_pairs_hook=unique_pairs)], is_json=True, explicit_start=False)

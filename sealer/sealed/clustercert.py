@@ -5,12 +5,10 @@ Imports the Kubernetes client only when called (it is slow to import, and `--cer
 from __future__ import annotations
 
 from sealer.errors import InputError, KeyMaterialError, yaml_error_message
-
-CONFIGMAP = "sealer-certs"
-DEFAULT_NAMESPACE = "sealer-system"
+from sealer.kube import CERTS_CONFIGMAP, CONTROLLER_NAMESPACE
 
 
-def fetch(namespace: str = DEFAULT_NAMESPACE, kubeconfig: str | None = None, context: str | None = None,
+def fetch(namespace: str = CONTROLLER_NAMESPACE, kubeconfig: str | None = None, context: str | None = None,
           timeout: float = 10.0, cert_option: bool = True) -> bytes:
     """PEM bytes of the current sealing cert; InputError with a next step when it cannot be had.
     ``cert_option``: the calling command has a --cert option to suggest (seal has, `cert fetch` has not)."""
@@ -19,7 +17,7 @@ def fetch(namespace: str = DEFAULT_NAMESPACE, kubeconfig: str | None = None, con
     import kubernetes
     import yaml
 
-    source = f"ConfigMap {namespace}/{CONFIGMAP}"
+    source = f"ConfigMap {namespace}/{CERTS_CONFIGMAP}"
     instead = ", or --cert FILE_OR_URL" if cert_option else ""
     try:
         kubernetes.config.load_kube_config(config_file=kubeconfig, context=context)
@@ -42,7 +40,7 @@ def fetch(namespace: str = DEFAULT_NAMESPACE, kubeconfig: str | None = None, con
                              f"--context NAME{instead}", source=where) from None
     api = kubernetes.client.CoreV1Api()
     try:
-        cm = api.read_namespaced_config_map(CONFIGMAP, namespace, _request_timeout=timeout)
+        cm = api.read_namespaced_config_map(CERTS_CONFIGMAP, namespace, _request_timeout=timeout)
     except kubernetes.client.ApiException as e:
         if e.status == 404:
             raise InputError("not found: is the sealer controller installed here? (--controller-namespace"

@@ -1274,7 +1274,7 @@ def pid_gone(pid: int) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m sealer.demo.apiserver [DIR]`: serve until Ctrl-C / SIGTERM; prints the URL and the kubeconfig path."""
+    """`python -m sealer_testkit.apiserver [DIR]`: serve until Ctrl-C / SIGTERM; prints the URL and kubeconfig path."""
     directory = Path((argv if argv is not None else sys.argv[1:] or ["."])[0])
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

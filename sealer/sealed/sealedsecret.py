@@ -16,16 +16,16 @@ import re
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Any, TypeVar
 
-from sealer import hybrid, manifests
 from sealer.errors import DecryptionError, InputError, SealerError
-from sealer.hybrid import Scope
-from sealer.keys import PrivateKey, SealingCert
+from sealer.io import manifests
+from sealer.kube import API_VERSION, BITNAMI_API_VERSION
+from sealer.sealed import hybrid
+from sealer.sealed.hybrid import Scope
+from sealer.sealed.keys import PrivateKey, SealingCert
 
 T = TypeVar("T")
 
-API_SEALER = "sealer.dev/v1alpha1"
-API_BITNAMI = "bitnami.com/v1alpha1"
-API_VERSIONS = (API_SEALER, API_BITNAMI)
+API_VERSIONS = (API_VERSION, BITNAMI_API_VERSION)
 KIND = "SealedSecret"
 FINGERPRINT_ANNOTATION = "sealer.dev/key-fingerprint"
 
@@ -57,7 +57,7 @@ def seal_value(cert: SealingCert, value: bytes, scope: Scope, namespace: str, na
 
 
 def seal_secret(secret: Mapping[str, Any], cert: SealingCert, *, scope: Scope | None = None,
-                namespace: str | None = None, name: str | None = None, api_version: str = API_SEALER,
+                namespace: str | None = None, name: str | None = None, api_version: str = API_VERSION,
                 allow_empty: bool = False) -> dict[str, Any]:
     """A SealedSecret for a Secret manifest. Scope: argument, else the Secret's annotations, else strict."""
     if api_version not in API_VERSIONS:

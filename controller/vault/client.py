@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from controller import metrics
-from controller.vaultspec import AppRoleAuth, KubernetesAuth, SecretKeyRef, StoreSpec, TokenAuth
+from controller.vault.spec import AppRoleAuth, KubernetesAuth, SecretKeyRef, StoreSpec, TokenAuth
 from sealer.errors import SealerError
 
 log = logging.getLogger("sealer.controller.vault")

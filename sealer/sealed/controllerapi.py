@@ -18,11 +18,9 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from sealer.errors import DecryptionError, InputError
+from sealer.kube import CONTROLLER_NAME, CONTROLLER_NAMESPACE, MAX_BODY
 
-DEFAULT_NAMESPACE = "sealer-system"
-DEFAULT_NAME = "sealer-controller"
 DEFAULT_TIMEOUT = 30.0
-MAX_BODY = 4 << 20  # the controller refuses larger bodies (controller/http.py)
 _SERVER_PREFIX = "request body: "  # how the controller names what it was sent
 
 
@@ -49,7 +47,7 @@ def apply_rotated(obj: MutableMapping[str, Any], rotated: Mapping[str, Any]) -> 
     every other field stay as they are), item by item, plus the key hint. Returns (items changed, 1 if the
     hint changed else 0, the key fingerprint). Only ciphertexts are taken from the answer, never scope or
     template, and the answer must hold exactly the items that were sent."""
-    from sealer.sealed import FINGERPRINT_ANNOTATION
+    from sealer.sealed.sealedsecret import FINGERPRINT_ANNOTATION
 
     encrypted = obj["spec"].get("encryptedData") or {}
     fresh = rotated["spec"]["encryptedData"]
@@ -76,7 +74,7 @@ class Controller:
     """Where the controller is and how to reach it. ``url``: talk to it directly; otherwise through the API
     server's service proxy to service ``name`` in ``namespace`` (port named `http`) with the kubeconfig."""
 
-    def __init__(self, url: str | None = None, *, namespace: str = DEFAULT_NAMESPACE, name: str = DEFAULT_NAME,
+    def __init__(self, url: str | None = None, *, namespace: str = CONTROLLER_NAMESPACE, name: str = CONTROLLER_NAME,
                  kubeconfig: str | None = None, context: str | None = None,
                  timeout: float = DEFAULT_TIMEOUT) -> None:
         if url is not None:

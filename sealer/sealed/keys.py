@@ -211,7 +211,7 @@ def keys_from_pem(data: bytes, origin: str) -> list[PrivateKey]:
 
 
 def _keys_from_secrets(data: bytes, origin: str) -> list[PrivateKey]:
-    from sealer import manifests
+    from sealer.io import manifests
 
     keys: list[PrivateKey] = []
     for doc in manifests.load_objects(data, origin):

@@ -1,0 +1,1 @@
+"""VaultSecret: store and secret specs (pure), the Vault client per store, the refresh loop."""

@@ -1,0 +1,1 @@
+"""Reading and writing files: Kubernetes manifests, comment-preserving edits, atomic writes, $EDITOR."""

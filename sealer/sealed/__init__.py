@@ -1,0 +1,1 @@
+"""Sealed Secrets: the hybrid cipher, keys and certs, SealedSecret objects, the controller's API."""
