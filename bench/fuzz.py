@@ -56,7 +56,7 @@ class _Fixtures:
 
         from sealer.sealed import keys
         from sealer.sops.keys import age
-        from sealer.sops.keyservice import Opener
+        from sealer.sops.keys.service import Opener
 
         key, cert = keys.generate(bits=2048, cn="fuzz")
         self.key_pem = keys.private_key_pem(key)
@@ -213,7 +213,8 @@ def _plain_docs() -> list[tuple[str, bytes]]:
 
 
 def _encrypt(name: str, text: bytes, **plan_args: Any) -> bytes:
-    from sealer.sops import keyservice, operations
+    from sealer.sops import operations
+    from sealer.sops.keys import service as keyservice
 
     fx = fixtures()
     tree = operations.load(text, name)
@@ -225,8 +226,8 @@ def _encrypt(name: str, text: bytes, **plan_args: Any) -> bytes:
 def _shamir(text: bytes) -> bytes:
     """Two key groups, both needed (Shamir 2 of 2): the share-combining path."""
     from sealer.sops import operations
-    from sealer.sops.keygroups import KeySpec
-    from sealer.sops.keyservice import Plan
+    from sealer.sops.keys.groups import KeySpec
+    from sealer.sops.keys.service import Plan
     from sealer.sops.tree import Rule
 
     spec = KeySpec("age", fixtures().recipient)
@@ -247,7 +248,8 @@ def sops_json_seeds() -> list[bytes]:
 
 
 def sopssecret_seeds() -> list[bytes]:
-    from sealer.sops import keyservice, operations
+    from sealer.sops import operations
+    from sealer.sops.keys import service as keyservice
 
     fx = fixtures()
     text = _plain_docs()[0][1]
@@ -255,9 +257,9 @@ def sopssecret_seeds() -> list[bytes]:
     plan = keyservice.plan("s.yaml", age=fx.recipient, is_secret=True, env={}, cwd=str(fx.workdir))
     yaml_text = operations.encrypt(tree, plan, "s.yaml", sopssecret=True)
     tree = operations.load(yaml_text.encode(), "s.yaml")
-    from sealer.sops import stores
+    from sealer.sops.stores import values
 
-    obj = stores.to_data(tree.roots[0])
+    obj = values.to_data(tree.roots[0])
     obj["sops"] = tree.metadata
     obj["metadata"]["uid"] = "1234"  # server-set fields the MAC does not cover
     obj["status"] = {"conditions": []}
@@ -442,7 +444,8 @@ def _sops_json(data: bytes) -> object:
 @target("sops-encrypt", "yaml", lambda: [t for _, t in _plain_docs()])
 def _sops_encrypt(data: bytes) -> object:
     """`sealer encrypt` input: any YAML or JSON document, through the reader, the rule and the writer."""
-    from sealer.sops import keyservice, operations
+    from sealer.sops import operations
+    from sealer.sops.keys import service as keyservice
 
     fx = fixtures()
     name = "f.json" if data.lstrip()[:1] == b"{" else "f.yaml"
@@ -479,14 +482,14 @@ def _sops_metadata(data: bytes) -> object:
 @target("fastyaml", "yaml", lambda: sops_yaml_seeds() + [t for n, t in _plain_docs() if n.endswith(".yaml")])
 def _fastyaml(data: bytes) -> object:
     """The strict fast reader and writer: any text is either taken (and written back) or declined (None)."""
-    from sealer.sops import fastyaml
+    from sealer.sops.fastyaml import read, write
 
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    roots = fastyaml.compose_all(text)
-    return [fastyaml.serialize(r, 2, 2, 0, i > 0) for i, r in enumerate(roots or [])]
+    roots = read.compose_all(text)
+    return [write.serialize(r, 2, 2, 0, i > 0) for i, r in enumerate(roots or [])]
 
 
 @target("enc-value", "raw", enc_value_seeds, leak_check=True)
@@ -539,7 +542,8 @@ def _age_recipients(data: bytes) -> object:
 @target("sops-config", "yaml", config_seeds)
 def _sops_config(data: bytes) -> object:
     """`.sops.yaml`: creation rules, key groups, rule fields; then the plan encrypt would make from it."""
-    from sealer.sops import config, keyservice
+    from sealer.sops import config
+    from sealer.sops.keys import service as keyservice
 
     fx = fixtures()
     directory = Path(tempfile.mkdtemp(dir=fx.workdir))

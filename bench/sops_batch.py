@@ -271,7 +271,7 @@ def phases(one: Path, runs: int, env: dict[str, str]) -> Phases:
 
 
 def _where(filename: str) -> str:
-    """A short place name for a profiled function's file: `sealer/sops/stores.py`, `ruamel/yaml/scanner.py`,
+    """A short place name for a profiled function's file: `sealer/sops/stores/yaml.py`, `ruamel/yaml/scanner.py`,
     `stdlib re/_parser.py`, `builtins`."""
     if filename.startswith("~") or filename.startswith("<built-in"):
         return "builtins (C)"

@@ -1,6 +1,6 @@
 """Writing YAML in linear time (`sealer.sops.emit`) changes nothing but speed.
 
-- `emit.scalar_flags` is ruamel.yaml's Emitter.analyze_scalar (and `fastyaml.analyze_scalar`, its per-character
+- `emit.scalar_flags` is ruamel.yaml's Emitter.analyze_scalar (and `fastyaml.write.analyze_scalar`, its per-character
   transcription): checked on edge cases and generated strings.
 - The writers fold, quote and escape exactly as ruamel.yaml's: generated scalars of every style, in mappings and
   lists, at small line widths (where every folding rule of ruamel's plain, single- and double-quoted writers
@@ -24,7 +24,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from sealer.sops import emit, fastyaml, nodes, stores
+from sealer.sops import emit, nodes, stores
+from sealer.sops.fastyaml import write
+from sealer.sops.stores import yaml as yaml_store
+from sealer.sops.stores.values import scalar
 from tests.sops_helpers import SECRET_REGEX, Workspace, load_doc, make_age_key, needs_sops, ok
 
 SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -43,7 +46,7 @@ def ruamel_flags(text: str) -> tuple[bool, ...]:
 
 
 def fastyaml_flags(text: str) -> tuple[bool, ...]:
-    a = fastyaml.analyze_scalar(text)
+    a = write.analyze_scalar(text)
     return (a.empty, a.multiline, a.allow_flow_plain, a.allow_block_plain, a.allow_single_quoted,
             a.allow_double_quoted, a.allow_block)
 
@@ -75,13 +78,13 @@ def ruamel_dump(root: nodes.Node, layout: tuple[int, int, int], width: int, emit
     if emitter is not None:
         y.Emitter = emitter
     out = io.StringIO()
-    y.serialize(stores.to_ruamel(root), out)
+    y.serialize(yaml_store.to_ruamel(root), out)
     return out.getvalue()
 
 
 def in_context(value: nodes.ScalarNode, shape: str) -> nodes.MappingNode:
     """The value in a mapping, in a list, or in a mapping in a list (deeper indentation, a dash before it)."""
-    key = stores.scalar
+    key = scalar
 
     if shape == "map":
         return nodes.MappingNode(nodes.MAP_TAG, [(key("k"), value)], flow_style=False)
@@ -124,7 +127,7 @@ def test_trees_of_many_scalars_are_written_as_ruamel_writes_them(rng: random.Ran
     pairs = []
     for i in range(rng.randint(1, 6)):
         text = "".join(rng.choice(TOKENS) for _ in range(rng.randint(0, 50)))
-        pairs.append((stores.scalar(f"k{i}"), in_context(value_node(text, rng.choice([None, '"', "'", "|"])),
+        pairs.append((scalar(f"k{i}"), in_context(value_node(text, rng.choice([None, '"', "'", "|"])),
                                                          rng.choice(["map", "seq", "deep"]))))
     root = nodes.MappingNode(nodes.MAP_TAG, pairs, flow_style=False)
     assert_written_as_ruamel_writes(root, rng.choice([(2, 2, 0), (4, 4, 2), (4, 6, 4)]), width)
@@ -213,10 +216,10 @@ def test_large_values_through_the_stores_match_the_ruamel_path(monkeypatch: pyte
     """`stores.dumps` of a tree with large values: the text ruamel.yaml's own emitter gives (the path sealer
     took for them before `emit`)."""
     values = large_values()
-    pairs = [(stores.scalar(name), value_node(text, style)) for name, (text, style) in values.items()]
+    pairs = [(scalar(name), value_node(text, style)) for name, (text, style) in values.items()]
     data = nodes.MappingNode(nodes.MAP_TAG, pairs, flow_style=False)
-    root = nodes.MappingNode(nodes.MAP_TAG, [(stores.scalar("kind"), stores.scalar("Secret")),
-                                             (stores.scalar("stringData"), data)], flow_style=False)
+    root = nodes.MappingNode(nodes.MAP_TAG, [(scalar("kind"), scalar("Secret")),
+                                             (scalar("stringData"), data)], flow_style=False)
     tree = stores.Tree([root], {"version": "3.11.0"}, "yaml")
     fast = stores.dumps(tree)
     monkeypatch.setattr(emit, "serialize", lambda *a, **k: None)

@@ -14,13 +14,15 @@ from sealer.sops import codec, scalars, stores
 from sealer.sops.codec import AESGCM
 from sealer.sops.metadata import Metadata, now_lastmodified
 from sealer.sops.metadata import parse as parse_metadata
+from sealer.sops.nodes import implicit_tag
+from sealer.sops.stores import values
 from sealer.sops.tree import Leaf, Mac, aad, resolve_yaml, walk
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import datetime as dt
 
-    from sealer.sops.keygroups import Opener
+    from sealer.sops.keys.groups import Opener
     from sealer.sops.nodes import Node, ScalarNode, SequenceNode
 
 DATA_KEY_BYTES = 32
@@ -53,8 +55,8 @@ class Decrypted:
 
 def resolve(tree: stores.Tree, node: ScalarNode) -> tuple[str, object]:
     if tree.format == "json":
-        return stores.resolve_json(node)
-    return resolve_yaml(node, stores.implicit_tag)
+        return values.resolve_json(node)
+    return resolve_yaml(node, implicit_tag)
 
 
 def _set(leaf: Leaf, node: ScalarNode) -> None:
@@ -68,7 +70,7 @@ def _set(leaf: Leaf, node: ScalarNode) -> None:
 
         if isinstance(eol, CommentToken) and not eol.value.startswith("\n"):
             eol.start_mark = CommentMark(0)
-    if isinstance(leaf.node, stores.JsonScalar) and isinstance(node, stores.JsonScalar):
+    if isinstance(leaf.node, values.JsonScalar) and isinstance(node, values.JsonScalar):
         leaf.node.json_kind = node.json_kind
 
 
@@ -113,7 +115,7 @@ def encrypt_tree(tree: stores.Tree, data_key: bytes, metadata: Metadata, previou
             # Unchanged: reproduce the ciphertext. A float printed as `3` reads back as an int with the same
             # bytes (and MAC); keep its original type rather than churn the file.
             kind, iv = old[0], old[2]
-        _set(leaf, stores.encrypted_node(codec.encrypt(key, plaintext, aad(leaf.path), kind, iv), tree.format))
+        _set(leaf, values.encrypted_node(codec.encrypt(key, plaintext, aad(leaf.path), kind, iv), tree.format))
     for comment in w.comments:
         owner = comment.candidates[0]
         text = comment.text
@@ -128,7 +130,7 @@ def encrypt_tree(tree: stores.Tree, data_key: bytes, metadata: Metadata, previou
 
 
 def open_data_key(metadata: Metadata, opener: Opener) -> bytes:
-    from sealer.sops import keygroups
+    from sealer.sops.keys import groups as keygroups
 
     data_key = keygroups.unwrap(metadata, opener)
     if len(data_key) != DATA_KEY_BYTES:
@@ -180,7 +182,7 @@ def decrypt_tree(tree: stores.Tree, source: str, opener: Opener | None = None, d
                 raise DecryptionError("decrypted value does not match its declared type", source=source,
                                       field=leaf.where) from None
             previous.values[leaf.loc] = (kind, plaintext, iv)
-            pending.append((leaf, stores.format_value(kind, value, tree.format)))
+            pending.append((leaf, values.format_value(kind, value, tree.format)))
             mac.add(plaintext, encrypted_by_rule)
             continue
         try:

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import re
 
-from sealer.sops import fastyaml
+from sealer.sops.fastyaml import Unsupported, write
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-WIDTH = 1 << 16  # the line width sealer gives ruamel.yaml (stores._yaml)
+WIDTH = 1 << 16  # the line width sealer gives ruamel.yaml (stores.yaml._ruamel)
 
 _SOB = "\0 \t\r\n\x85\u2028\u2029"  # ruamel's "space or break" (and NUL, which ends a stream)
 _BREAKS = "\n\x85\u2028\u2029"
@@ -186,9 +186,9 @@ def scalar_flags(scalar: str) -> tuple[bool, bool, bool, bool, bool, bool, bool]
     return False, line_breaks, flow_plain, block_plain, single, True, block
 
 
-def analyze_scalar(scalar: str) -> fastyaml._Analysis:
-    """The analysis `fastyaml.analyze_scalar` gives (ruamel's), in linear time."""
-    return fastyaml._Analysis(scalar, *scalar_flags(scalar))
+def analyze_scalar(scalar: str) -> write._Analysis:
+    """The analysis `fastyaml.write.analyze_scalar` gives (ruamel's), in linear time."""
+    return write._Analysis(scalar, *scalar_flags(scalar))
 
 
 # --- writers -----------------------------------------------------------------------------------------------------
@@ -434,7 +434,7 @@ class _ScalarWriters:
 
 # --- sealer's block emitter (fastyaml's, with these writers) -------------------------------------------------------
 
-class _Emitter(_ScalarWriters, fastyaml._Emitter):
+class _Emitter(_ScalarWriters, write._Emitter):
     def __init__(self, mapping: int, sequence: int, offset: int, width: int) -> None:
         super().__init__(mapping, sequence, offset)
         self.best_width = width
@@ -451,12 +451,12 @@ class _Emitter(_ScalarWriters, fastyaml._Emitter):
         if not text:
             return
         if _has_break(text):
-            raise fastyaml._Unsupported
+            raise Unsupported
         self._plain_body(text, split)
 
     def write_single_quoted(self, text: str, split: bool) -> None:
         if _has_break(text):
-            raise fastyaml._Unsupported
+            raise Unsupported
         self.write_indicator("'", True)
         self._single_quoted_body(text, split)
         self.write_indicator("'", False)
@@ -468,7 +468,7 @@ class _Emitter(_ScalarWriters, fastyaml._Emitter):
 
     def write_literal(self, text: str) -> None:
         if self.root_context or _has_non_nl_break(text):
-            raise fastyaml._Unsupported
+            raise Unsupported
         hints, _indent, indicator = self.determine_block_hints(text)
         self.write_indicator("|" + hints, True)
         if indicator == "+":
@@ -483,7 +483,7 @@ def serialize(root: object, mapping: int, sequence: int, offset: int, explicit_s
     (comments, anchors, explicit tags, non-empty flow collections, ruamel's own nodes: see `fastyaml`)."""
     try:
         return _Emitter(mapping, sequence, offset, width).document(root, explicit_start)
-    except (fastyaml._Unsupported, AttributeError):
+    except (Unsupported, AttributeError):
         return None
 
 

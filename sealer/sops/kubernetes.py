@@ -12,7 +12,8 @@ from __future__ import annotations
 from sealer.errors import DecryptionError, InputError, MacMismatch, ScopeMismatch, SealerError
 from sealer.kube import API_VERSION
 from sealer.sops import stores
-from sealer.sops.nodes import MappingNode
+from sealer.sops.nodes import MAP_TAG, MappingNode
+from sealer.sops.stores import values
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from sealer.scope import Scope
-    from sealer.sops.keygroups import Opener
+    from sealer.sops.keys.groups import Opener
     from sealer.sops.nodes import Node
 
 SOPSSECRET_KIND = "SopsSecret"
@@ -65,16 +66,16 @@ def to_sopssecret(root: MappingNode, scope: Scope | None = None) -> MappingNode:
     bound = binding.make(scope, _text(_get(meta, "namespace")), _text(_get(meta, "name")))
     own_meta = [(k, v) for k, v in meta.value if k.value in ("name", "namespace")]
     template_meta = [(k, v) for k, v in meta.value if k.value in ("labels", "annotations")]
-    template = [(stores.scalar("metadata"), _map(template_meta))] if template_meta else []
+    template = [(values.scalar("metadata"), _map(template_meta))] if template_meta else []
     template += [(k, v) for k, v in root.value if k.value in ("type", "immutable")]
-    spec = [(stores.scalar(binding.KEY), stores.scalar(bound))]
-    spec += [(stores.scalar("template"), _map(template))] if template else []
+    spec = [(values.scalar(binding.KEY), values.scalar(bound))]
+    spec += [(values.scalar("template"), _map(template))] if template else []
     spec += [(k, v) for k, v in root.value if k.value in ("data", "stringData")]
     return _sorted(MappingNode(root.tag, [
-        (stores.scalar("apiVersion"), stores.scalar(API_VERSION)),
-        (stores.scalar("kind"), stores.scalar(SOPSSECRET_KIND)),
-        (stores.scalar("metadata"), _map(own_meta)),
-        (stores.scalar("spec"), _map(spec)),
+        (values.scalar("apiVersion"), values.scalar(API_VERSION)),
+        (values.scalar("kind"), values.scalar(SOPSSECRET_KIND)),
+        (values.scalar("metadata"), _map(own_meta)),
+        (values.scalar("spec"), _map(spec)),
     ], flow_style=False, comment=root.comment))
 
 
@@ -95,13 +96,13 @@ def bind(root: MappingNode, scope: Scope | None, fmt: str) -> tuple[str | None, 
     after = binding.make(scope, _text(_get(meta, "namespace")), _text(_get(meta, "name")))
     pairs = [(k, v) for k, v in spec.value if not (k.id == "scalar" and k.value == binding.KEY)]
     at = next((i for i, (k, _) in enumerate(pairs) if str(k.value) > binding.KEY), len(pairs))
-    pairs.insert(at, (stores.scalar(binding.KEY), stores.format_value("str", after, fmt)))
+    pairs.insert(at, (values.scalar(binding.KEY), values.format_value("str", after, fmt)))
     spec.value = pairs
     return before, after
 
 
 def _map(pairs: list) -> MappingNode:
-    return MappingNode(stores.MAP_TAG, list(pairs), flow_style=False)
+    return MappingNode(MAP_TAG, list(pairs), flow_style=False)
 
 
 def _sorted(node: Node) -> Node:
@@ -154,7 +155,7 @@ def open_sopssecret(obj: Mapping[str, Any], opener: Opener, source: str) -> tupl
         raise
     except DecryptionError as e:  # the key is the file's own (age and Transit are authenticated): tampering
         raise MacMismatch(f"integrity check failed: {e.message}", source=e.source, field=e.field) from None
-    plain = stores.to_data(tree.roots[0])["spec"]
+    plain = values.to_data(tree.roots[0])["spec"]
     scope = None
     if bound:
         try:
@@ -199,7 +200,7 @@ def decode_data(root: MappingNode) -> int:
     string_data = _get(holder, "stringData")
     if string_data is None:
         string_data = _map([])
-        holder.value.append((stores.scalar("stringData"), string_data))
+        holder.value.append((values.scalar("stringData"), string_data))
     moved = 0
     for pair in list(data.value):
         key, value = pair
@@ -207,7 +208,7 @@ def decode_data(root: MappingNode) -> int:
             text = base64.b64decode(_text(value) or "", validate=True).decode("utf-8")
         except (binascii.Error, ValueError):
             continue
-        string_data.value.append((key, stores.format_value("str", text, "yaml")))
+        string_data.value.append((key, values.format_value("str", text, "yaml")))
         data.value.remove(pair)
         moved += 1
     if not data.value:

@@ -4,7 +4,7 @@ The node classes have the attributes of ruamel.yaml's composer nodes (``tag`` as
 ``flow_style``, ``start_mark``, ``comment``, ``anchor``, and ``id``: 'scalar' / 'mapping' / 'sequence'), so the
 tree code handles both kinds alike by looking at ``id``. Nodes sealer builds itself (decrypted values, JSON
 files, files read by the fast YAML reader) are these; files only ruamel.yaml can read keep ruamel's nodes, and
-the YAML store converts ours to ruamel's before ruamel writes a tree (`stores.to_ruamel`).
+the YAML store converts ours to ruamel's before ruamel writes a tree (`stores.yaml.to_ruamel`).
 
 `implicit_tag` is ruamel.yaml's YAML 1.2 implicit resolver (the regular expressions and their order, copied from
 ruamel/yaml/resolver.py), so a node built here gets the tag ruamel would give the same text. It is not how sops
@@ -88,18 +88,6 @@ def tag_name(node: object) -> str | None:
     """The tag of a node as a string (ruamel gives composed nodes a Tag object in some versions)."""
     t = node.tag  # type: ignore[attr-defined]
     return t if t is None or isinstance(t, str) else t.value
-
-
-def is_scalar(node: object) -> bool:
-    return getattr(node, "id", None) == SCALAR
-
-
-def is_mapping(node: object) -> bool:
-    return getattr(node, "id", None) == MAPPING
-
-
-def is_sequence(node: object) -> bool:
-    return getattr(node, "id", None) == SEQUENCE
 
 
 # --- ruamel.yaml's YAML 1.2 implicit resolver -------------------------------------------------------------

@@ -7,16 +7,18 @@ writes only on success never leaves a half-done file.
 from __future__ import annotations
 
 from sealer.errors import InputError, SealerError
-from sealer.sops import document, keygroups, kubernetes, paths, stores
-from sealer.sops.keyservice import recipients_of, wrap_key
+from sealer.sops import document, stores
+from sealer.sops.keys import groups as keygroups
+from sealer.sops.keys.service import recipients_of, wrap_key
 from sealer.sops.metadata import Metadata
+from sealer.sops.stores import values
 from sealer.sops.tree import Rule
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from sealer.scope import Scope
-    from sealer.sops.keygroups import KeySpec, Opener
-    from sealer.sops.keyservice import Plan
+    from sealer.sops.keys.groups import KeySpec, Opener
+    from sealer.sops.keys.service import Plan
     from sealer.sops.nodes import Node
 
 
@@ -25,6 +27,8 @@ def load(data: bytes, source: str, fmt: str | None = None) -> stores.Tree:
 
 
 def is_secret_file(tree: stores.Tree) -> bool:
+    from sealer.sops import kubernetes  # encrypt, --decode and rescope only: not on the plain decrypt path
+
     return bool(tree.roots) and all(kubernetes.is_secret(r) for r in tree.roots)
 
 
@@ -40,7 +44,7 @@ def encrypt(tree: stores.Tree, plan: Plan, source: str, sopssecret: bool = False
     if scope is not None and not sopssecret:
         raise InputError("--scope applies to --kind sopssecret (a Secret for Flux has no binding)", field="--scope")
     if sopssecret:
-        from sealer.sops import binding  # only here and in rescope: not on the decrypt path
+        from sealer.sops import binding, kubernetes  # only here and in rescope: not on the decrypt path
 
         try:
             tree.roots = [kubernetes.to_sopssecret(r, scope) for r in tree.roots]
@@ -84,9 +88,13 @@ def decrypt(tree: stores.Tree, source: str, opener: Opener, *, ignore_mac: bool 
             extract: str | None = None, decode: bool = False) -> DecryptResult:
     result = document.decrypt_tree(tree, source, opener=opener, ignore_mac=ignore_mac)
     if decode:
+        from sealer.sops import kubernetes
+
         for root in tree.roots:
             kubernetes.decode_data(root)
     if extract:
+        from sealer.sops import paths  # --extract, set and unset only: not on the plain decrypt path
+
         try:
             node = paths.find(tree.roots[0], paths.parse(extract))
         except SealerError as e:
@@ -103,12 +111,12 @@ def _extracted(node: Node, fmt: str) -> str:
             return str(value)  # strings print bare, with no newline, as sops prints them
         if kind == "null":
             return "null\n"
-        return stores.format_value(kind, value, "yaml").value + "\n"
+        return values.format_value(kind, value, "yaml").value + "\n"
     sub = stores.Tree([node], None, fmt)
     if fmt == "json":
         import json
 
-        return json.dumps(stores.to_data(node), indent="\t", ensure_ascii=False) + "\n"
+        return json.dumps(values.to_data(node), indent="\t", ensure_ascii=False) + "\n"
     sub.layout = stores.Layout(mapping=4, sequence=6, offset=4)
     return stores.dumps(sub)
 
@@ -137,24 +145,26 @@ def value_node(value_json: str, fmt: str) -> Node:
 
 
 def string_node(text: str, fmt: str) -> Node:
-    return stores.format_value("str", text, fmt)
+    return values.format_value("str", text, fmt)
 
 
 def _node_from_json(value: object, fmt: str) -> Node:
     if isinstance(value, dict | list) or value is None:
-        return stores.from_data(value, fmt == "json")
+        return values.from_data(value, fmt == "json")
     if isinstance(value, bool):
-        return stores.format_value("bool", value, fmt)
+        return values.format_value("bool", value, fmt)
     if isinstance(value, int):
-        return stores.format_value("int", value, fmt) if fmt != "json" else stores.format_value("float", value, fmt)
+        return values.format_value("int", value, fmt) if fmt != "json" else values.format_value("float", value, fmt)
     if isinstance(value, float):
-        return stores.format_value("float", value, fmt)
-    return stores.format_value("str", str(value), fmt)
+        return values.format_value("float", value, fmt)
+    return values.format_value("str", str(value), fmt)
 
 
 def _value_path(path: str, source: str) -> list[str | int]:
     """The parsed PATH of set/unset, which never leads into the `sops` metadata block: sealer writes that block
     itself, and a value set there (as `sops set` allows) leaves a file that no longer opens."""
+    from sealer.sops import paths
+
     try:
         parts = paths.parse(path)
         if parts[0] == "sops":
@@ -168,6 +178,8 @@ def _value_path(path: str, source: str) -> list[str | int]:
 def set_value(tree: stores.Tree, source: str, opener: Opener, path: str, node: Node) -> str:
     parts = _value_path(path, source)
     original = document.decrypt_tree(tree, source, opener=opener)
+    from sealer.sops import paths
+
     try:
         paths.set_node(tree.roots[0], parts, node)
     except SealerError as e:
@@ -178,6 +190,8 @@ def set_value(tree: stores.Tree, source: str, opener: Opener, path: str, node: N
 def unset_value(tree: stores.Tree, source: str, opener: Opener, path: str) -> str:
     parts = _value_path(path, source)
     original = document.decrypt_tree(tree, source, opener=opener)
+    from sealer.sops import paths
+
     try:
         paths.unset(tree.roots[0], parts)
     except SealerError as e:
@@ -189,7 +203,7 @@ def rescope(tree: stores.Tree, source: str, opener: Opener, scope: Scope | None)
     """Bind every SopsSecret of a file to its namespace and name (or ``scope``): the migration for files written
     before scopes, and the way to change one. The rule is extended to encrypt the binding if it does not;
     every other value keeps its exact ciphertext. (None, ...) when nothing changes."""
-    from sealer.sops import binding
+    from sealer.sops import binding, kubernetes
 
     original = document.decrypt_tree(tree, source, opener=opener)
     changes = []
@@ -257,7 +271,3 @@ def updatekeys(tree: stores.Tree, source: str, opener: Opener, plan: Plan) -> tu
     metadata.shamir_threshold = plan.threshold if len(plan.groups) > 1 else None
     tree.metadata = metadata.to_data()
     return stores.dumps(tree), change
-
-
-def describe_groups(groups: list[list[KeySpec]]) -> str:
-    return "; ".join(", ".join(s.value for s in g) for g in groups)

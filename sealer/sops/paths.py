@@ -57,7 +57,8 @@ def _child(node: Node, part: str | int, so_far: list[str | int]) -> Node:
 
 def set_node(root: Node, parts: list[str | int], value: Node) -> None:
     """Replace or add the node at ``parts``, creating missing mappings on the way, as `sops set` does."""
-    from sealer.sops.stores import MAP_TAG, scalar
+    from sealer.sops.nodes import MAP_TAG
+    from sealer.sops.stores.values import scalar
 
     node = root
     for i, part in enumerate(parts):
@@ -107,7 +108,7 @@ def _keep_comments(old: Node, new: Node) -> None:
 
 def _key_like(mapping: MappingNode, text: str) -> ScalarNode | None:
     """A key node in the style of the mapping's other keys (JSON keys are JSON strings)."""
-    from sealer.sops.stores import JsonScalar
+    from sealer.sops.stores.values import JsonScalar
 
     if mapping.value and isinstance(mapping.value[0][0], JsonScalar):
         from sealer.sops import scalars

@@ -243,16 +243,3 @@ def from_bytes(kind: str, data: bytes) -> object:
             raise ValueError("time plaintext is not RFC 3339")
         return Timestamp(text)
     raise ValueError(f"unknown type {kind!r}")
-
-
-def kind_of_python(value: object) -> str:
-    """The sops type of a value parsed from JSON (where sops reads every number as a float64)."""
-    if value is None:
-        return NULL
-    if isinstance(value, bool):
-        return BOOL
-    if isinstance(value, int | float):
-        return FLOAT
-    if isinstance(value, str):
-        return STR
-    raise UnsupportedValue(f"unsupported JSON value of type {type(value).__name__}")

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sealer.errors import DecryptionError, InputError, SealerError
+from sealer.vaulterrors import http_status
 
 DEFAULT_TIMEOUT = 10.0  # seconds per request; VAULT_CLIENT_TIMEOUT overrides
 TOKEN_FILE = ".vault-token"  # noqa: S105 - a file name; in the user's home directory, as sops and the Vault CLI keep it
@@ -283,23 +284,24 @@ def _transit(key: VaultKey, env: Mapping[str, str] | None, operation: str, refus
     try:
         with _quiet_insecure_warning(settings.verify is False):
             yield client
-    except hvac.exceptions.Forbidden:
-        raise refused(f"{where}: permission denied (the token may not {operation} with this key, "
-                      "or it is invalid or expired)") from None
-    except hvac.exceptions.Unauthorized:
-        raise refused(f"{where}: unauthorized (the token is invalid or expired)") from None
-    except hvac.exceptions.InvalidPath as e:
-        raise refused(f"{where}: no transit engine mounted at '{key.engine_path}' "
-                      f"({_server_says(e, settings.token)})") from None
-    except hvac.exceptions.InvalidRequest as e:
-        says = _server_says(e, settings.token)
-        if "not found" in says:
-            raise refused(f"{where}: transit key '{key.key_name}' not found") from None
-        if "authentication failed" in says:
-            raise refused(f"{where}: this key cannot decrypt the data key (wrong key, or the ciphertext was "
-                          "altered)") from None
-        raise refused(f"{where}: Vault refused to {operation}: {says}") from None
     except hvac.exceptions.VaultError as e:
+        status = http_status(e)
+        if status == 403:
+            raise refused(f"{where}: permission denied (the token may not {operation} with this key, "
+                          "or it is invalid or expired)") from None
+        if status == 401:
+            raise refused(f"{where}: unauthorized (the token is invalid or expired)") from None
+        if status == 404:
+            raise refused(f"{where}: no transit engine mounted at '{key.engine_path}' "
+                          f"({_server_says(e, settings.token)})") from None
+        if status == 400:
+            says = _server_says(e, settings.token)
+            if "not found" in says:
+                raise refused(f"{where}: transit key '{key.key_name}' not found") from None
+            if "authentication failed" in says:
+                raise refused(f"{where}: this key cannot decrypt the data key (wrong key, or the ciphertext was "
+                              "altered)") from None
+            raise refused(f"{where}: Vault refused to {operation}: {says}") from None
         raise failed(f"{where}: Vault at {key.address} failed to {operation} ({type(e).__name__}: "
                      f"{_server_says(e, settings.token)})") from None
     except requests.exceptions.SSLError:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from sealer.errors import DecryptionError, InputError
-from sealer.sops.keygroups import KeySpec
+from sealer.sops.keys.groups import KeySpec
 from sealer.sops.metadata import MasterKey
 from sealer.sops.tree import Rule
 
