@@ -1058,6 +1058,6 @@ def test_dockerignore() -> None:
     for path in (".venv", ".git", "tests", "bench", "deploy", "keys", ".venv/bin/python", "tests/test_deploy.py",
                  "sealer/__pycache__/cli.cpython-311.pyc", "sealer.egg-info/PKG-INFO", "secret.key"):
         assert _dockerignore_excludes(path), path
-    for path in ("pyproject.toml", "README.md", "sealer", "sealer/cli.py", "controller", "controller/__init__.py",
+    for path in ("pyproject.toml", "README.md", "sealer", "sealer/cli/app.py", "controller", "controller/__init__.py",
                  "requirements/base.txt", "requirements/build.txt"):
         assert not _dockerignore_excludes(path), path

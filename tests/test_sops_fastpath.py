@@ -28,8 +28,12 @@ from ruamel.yaml import YAML
 from ruamel.yaml import nodes as ruamel_nodes
 
 from sealer import cli as sealer_cli
-from sealer.sops import codec, emit, fastyaml, nodes, operations, stores
-from sealer.sops.keyservice import Opener, plan
+from sealer.cli import options as cli_options
+from sealer.sops import codec, emit, nodes, operations, stores
+from sealer.sops.fastyaml import read, write
+from sealer.sops.keys.service import Opener, plan
+from sealer.sops.stores import yaml as yaml_store
+from sealer.sops.stores.values import scalar
 from tests.sops_helpers import Workspace, make_age_key, needs_sops, ok
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -47,7 +51,7 @@ def ruamel_dump(root, mapping: int, sequence: int, offset: int, explicit: bool) 
     y.indent(mapping=mapping, sequence=sequence, offset=offset)
     y.explicit_start = explicit
     out = io.StringIO()
-    y.serialize(stores.to_ruamel(root), out)
+    y.serialize(yaml_store.to_ruamel(root), out)
     return out.getvalue()
 
 
@@ -62,17 +66,17 @@ def shape(node) -> tuple:
 
 def assert_same_as_ruamel(text: str, *, must_be_fast: bool = False) -> bool:
     """If the fast reader takes ``text``: the same tree as ruamel's, written back the same in every layout."""
-    fast = fastyaml.compose_all(text)
+    fast = read.compose_all(text)
     if fast is None:
         assert not must_be_fast, f"fast path declined {text!r}"
         return False
     theirs = ruamel_roots(text)  # the fast path never accepts what ruamel rejects
     assert [shape(r) for r in fast] == [shape(r) for r in theirs]
-    guessed = stores._guess_layout(text)
+    guessed = yaml_store._guess_layout(text)
     for layout in {(guessed.mapping, guessed.sequence, guessed.offset), (2, 2, 0), (4, 6, 4), (4, 4, 2)}:
         for i, root in enumerate(fast):
             explicit = guessed.explicit_start or i > 0
-            mine = fastyaml.serialize(root, *layout, explicit)
+            mine = write.serialize(root, *layout, explicit)
             assert mine is not None, f"fast writer declined a tree the fast reader built: {text!r}"
             assert mine == ruamel_dump(ruamel_roots(text)[i], *layout, explicit), (text, layout)
     return True
@@ -169,7 +173,7 @@ def test_fast_reader_and_writer_match_ruamel_on_the_corpus(text: str) -> None:
 
 @pytest.mark.parametrize("text", FALLBACK_CORPUS)
 def test_fast_reader_declines_what_it_does_not_know(text: str) -> None:
-    assert fastyaml.compose_all(text) is None
+    assert read.compose_all(text) is None
 
 
 def test_plain_scalars_keep_their_text_for_go_yaml_typing() -> None:
@@ -178,7 +182,7 @@ def test_plain_scalars_keep_their_text_for_go_yaml_typing() -> None:
     from sealer.sops.tree import resolve_yaml
 
     text = "a: yes\nb: on\nc: 017\nd: 2024-01-01\ne: 1_000\nf: 09\ng: 0o17\nh: .inf\n"
-    fast = fastyaml.compose_all(text)[0]
+    fast = read.compose_all(text)[0]
     slow = ruamel_roots(text)[0]
     got = [resolve_yaml(v, nodes.implicit_tag) for _, v in fast.value]
     assert got == [resolve_yaml(v, nodes.implicit_tag) for _, v in slow.value]
@@ -261,7 +265,7 @@ def test_fast_reader_and_writer_match_ruamel_on_generated_documents(rng: random.
     try:
         ruamel_roots(text)
     except Exception:
-        assert fastyaml.compose_all(text) is None  # what ruamel rejects, the fast path never accepts
+        assert read.compose_all(text) is None  # what ruamel rejects, the fast path never accepts
         return
     assert_same_as_ruamel(text)
 
@@ -298,7 +302,7 @@ def test_fast_writer_matches_ruamel_on_generated_trees(rng: random.Random, layou
     """Trees as sealer builds them (decrypted values of every shape, quoting chosen by format_value or not)."""
     pairs = [(_tree_scalar(rng, True), _tree(rng, 3)) for _ in range(rng.randint(0, 4))]
     root = nodes.MappingNode(nodes.MAP_TAG, pairs, flow_style=False)
-    mine = fastyaml.serialize(root, *layout, explicit)
+    mine = write.serialize(root, *layout, explicit)
     try:
         theirs = ruamel_dump(root, *layout, explicit)
     except Exception:
@@ -308,18 +312,18 @@ def test_fast_writer_matches_ruamel_on_generated_trees(rng: random.Random, layou
 
 
 def test_fast_writer_declines_long_lines_comments_and_tags() -> None:
-    long = nodes.MappingNode(nodes.MAP_TAG, [(stores.scalar("k"), stores.scalar("x " * 40000))], flow_style=False)
-    assert fastyaml.serialize(long, 2, 2, 0, False) is None
-    tagged = nodes.MappingNode(nodes.MAP_TAG, [(stores.scalar("k"), stores.scalar("5"))], flow_style=False)
+    long = nodes.MappingNode(nodes.MAP_TAG, [(scalar("k"), scalar("x " * 40000))], flow_style=False)
+    assert write.serialize(long, 2, 2, 0, False) is None
+    tagged = nodes.MappingNode(nodes.MAP_TAG, [(scalar("k"), scalar("5"))], flow_style=False)
     tagged.value[0][1].tag = "tag:yaml.org,2002:timestamp"
-    assert fastyaml.serialize(tagged, 2, 2, 0, False) is None
-    commented = nodes.MappingNode(nodes.MAP_TAG, [(stores.scalar("k"), stores.scalar("v"))], flow_style=False)
+    assert write.serialize(tagged, 2, 2, 0, False) is None
+    commented = nodes.MappingNode(nodes.MAP_TAG, [(scalar("k"), scalar("v"))], flow_style=False)
     commented.value[0][1].comment = [None, None]
-    assert fastyaml.serialize(commented, 2, 2, 0, False) is None
-    flow = nodes.MappingNode(nodes.MAP_TAG, [(stores.scalar("k"), stores.scalar("v"))], flow_style=True)
-    assert fastyaml.serialize(flow, 2, 2, 0, False) is None
+    assert write.serialize(commented, 2, 2, 0, False) is None
+    flow = nodes.MappingNode(nodes.MAP_TAG, [(scalar("k"), scalar("v"))], flow_style=True)
+    assert write.serialize(flow, 2, 2, 0, False) is None
     ruamel_parsed = ruamel_roots("a: 1\n")[0]
-    assert fastyaml.serialize(ruamel_parsed, 2, 2, 0, False) is None  # only trees of sealer's own nodes
+    assert write.serialize(ruamel_parsed, 2, 2, 0, False) is None  # only trees of sealer's own nodes
 
 
 # --- through the stores and operations: both YAML paths give the same text ----------------------------------------
@@ -328,8 +332,8 @@ def test_fast_writer_declines_long_lines_comments_and_tags() -> None:
 def ruamel_only(monkeypatch: pytest.MonkeyPatch):
     """Turn the fast YAML path off (reading and writing), as for files it declines."""
     def use_ruamel() -> None:
-        monkeypatch.setattr(fastyaml, "compose_all", lambda text: None)
-        monkeypatch.setattr(fastyaml, "serialize", lambda *a, **k: None)
+        monkeypatch.setattr(read, "compose_all", lambda text: None)
+        monkeypatch.setattr(write, "serialize", lambda *a, **k: None)
         monkeypatch.setattr(emit, "serialize", lambda *a, **k: None)
     return use_ruamel
 
@@ -347,7 +351,8 @@ def test_store_round_trip_is_the_same_on_both_paths(text: str, ruamel_only) -> N
 
 def _deterministic(monkeypatch: pytest.MonkeyPatch) -> None:
     """Encryption without randomness or clock, so two runs can be compared byte for byte."""
-    from sealer.sops import document, keyservice
+    from sealer.sops import document
+    from sealer.sops.keys import service as keyservice
 
     counter = iter(range(1 << 30))
     monkeypatch.setattr(codec.os, "urandom", lambda n: bytes([next(counter) % 256]) * n)
@@ -392,8 +397,8 @@ def _both_paths(text: str, tmp_path: Path) -> tuple[tuple[str, ...], tuple[str, 
         fast = _encrypt_decrypt(text, mp, recipient)
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(tmp_path)
-        mp.setattr(fastyaml, "compose_all", lambda text: None)
-        mp.setattr(fastyaml, "serialize", lambda *a, **k: None)
+        mp.setattr(read, "compose_all", lambda text: None)
+        mp.setattr(write, "serialize", lambda *a, **k: None)
         mp.setattr(emit, "serialize", lambda *a, **k: None)
         slow = _encrypt_decrypt(text, mp, recipient)
     return fast, slow
@@ -428,7 +433,7 @@ def _click_params(args: list[str]) -> dict | None:
     """The parameters click's parser gives a command line, or None when it refuses it."""
     import click
 
-    from sealer import commands
+    from sealer.cli import app as commands
 
     command = commands.cli.commands.get(args[0]) if args else None
     if command is None:
@@ -463,7 +468,7 @@ def test_fast_parser_accepts_only_what_click_parses_the_same(args: list[str]) ->
 ])
 def test_fast_parser_simple_lines(args: list[str], expected: dict) -> None:
     command, kwargs = sealer_cli.parse_simple(args)
-    defaults = sealer_cli._DECRYPT_DEFAULTS if command == "decrypt" else sealer_cli._ENCRYPT_DEFAULTS
+    defaults = cli_options.DECRYPT_DEFAULTS if command == "decrypt" else cli_options.ENCRYPT_DEFAULTS
     assert kwargs == {**defaults, **expected}
     assert _click_params(args) == kwargs
 

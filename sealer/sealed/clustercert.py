@@ -5,39 +5,24 @@ Imports the Kubernetes client only when called (it is slow to import, and `--cer
 from __future__ import annotations
 
 from sealer.errors import InputError, KeyMaterialError, yaml_error_message
-from sealer.kube import CERTS_CONFIGMAP, CONTROLLER_NAMESPACE
+from sealer.kube import CERTS_CONFIGMAP, CONTROLLER_NAMESPACE, load_kubeconfig
 
 
 def fetch(namespace: str = CONTROLLER_NAMESPACE, kubeconfig: str | None = None, context: str | None = None,
           timeout: float = 10.0, cert_option: bool = True) -> bytes:
     """PEM bytes of the current sealing cert; InputError with a next step when it cannot be had.
     ``cert_option``: the calling command has a --cert option to suggest (seal has, `cert fetch` has not)."""
-    import os
-
     import kubernetes
-    import yaml
 
     source = f"ConfigMap {namespace}/{CERTS_CONFIGMAP}"
     instead = ", or --cert FILE_OR_URL" if cert_option else ""
-    try:
-        kubernetes.config.load_kube_config(config_file=kubeconfig, context=context)
-    except (kubernetes.config.ConfigException, OSError, TypeError, ValueError, AttributeError, KeyError,
-            yaml.YAMLError) as e:
-        try:
-            kubernetes.config.load_incluster_config()
-        except kubernetes.config.ConfigException:
-            # never the client's text: it can quote the kubeconfig, tokens included
-            where = kubeconfig or "~/.kube/config"
-            if not any(os.path.exists(os.path.expanduser(p)) for p in where.split(os.pathsep) if p):
-                problem = "no such file"
-            elif isinstance(e, yaml.YAMLError):
-                problem = yaml_error_message(e)
-            elif isinstance(e, kubernetes.config.ConfigException):
-                problem = "no current context, or a context, cluster or user is missing or incomplete"
-            else:
-                problem = "not a kubeconfig (expected a mapping with clusters, contexts and users)"
-            raise InputError(f"no usable kubeconfig: {problem}; pass --kubeconfig PATH (or set KUBECONFIG) and "
-                             f"--context NAME{instead}", source=where) from None
+
+    def unusable(e: Exception) -> InputError:
+        where = kubeconfig or "~/.kube/config"
+        return InputError(f"no usable kubeconfig: {_problem(e, where)}; pass --kubeconfig PATH (or set KUBECONFIG) "
+                          f"and --context NAME{instead}", source=where)
+
+    load_kubeconfig(kubeconfig, context, unusable)
     api = kubernetes.client.CoreV1Api()
     try:
         cm = api.read_namespaced_config_map(CERTS_CONFIGMAP, namespace, _request_timeout=timeout)
@@ -52,3 +37,19 @@ def fetch(namespace: str = CONTROLLER_NAMESPACE, kubeconfig: str | None = None, 
     if not pem:
         raise KeyMaterialError("has no cert.pem yet (the controller has not published a key)", source=source)
     return pem.encode()
+
+
+def _problem(e: Exception, where: str) -> str:
+    """What is wrong with the kubeconfig at ``where`` (a path list), in our words: the client's text can quote it."""
+    import os
+
+    import kubernetes
+    import yaml
+
+    if not any(os.path.exists(os.path.expanduser(p)) for p in where.split(os.pathsep) if p):
+        return "no such file"
+    if isinstance(e, yaml.YAMLError):
+        return yaml_error_message(e)
+    if isinstance(e, kubernetes.config.ConfigException):
+        return "no current context, or a context, cluster or user is missing or incomplete"
+    return "not a kubeconfig (expected a mapping with clusters, contexts and users)"

@@ -18,7 +18,7 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from sealer.errors import DecryptionError, InputError
-from sealer.kube import CONTROLLER_NAME, CONTROLLER_NAMESPACE, MAX_BODY
+from sealer.kube import CONTROLLER_NAME, CONTROLLER_NAMESPACE, MAX_BODY, load_kubeconfig
 
 DEFAULT_TIMEOUT = 30.0
 _SERVER_PREFIX = "request body: "  # how the controller names what it was sent
@@ -173,19 +173,13 @@ class Controller:
     def _api(self) -> Any:
         if self._client is None:
             import kubernetes
-            import yaml
+
+            def unusable(e: Exception) -> InputError:
+                return InputError(f"no usable kubeconfig ({type(e).__name__}); pass --kubeconfig, or --controller-url "
+                                  "URL", source=self.kubeconfig or "kubeconfig")
 
             configuration = kubernetes.client.Configuration()
-            try:
-                kubernetes.config.load_kube_config(config_file=self.kubeconfig, context=self.context,
-                                                   client_configuration=configuration)
-            except (kubernetes.config.ConfigException, OSError, TypeError, ValueError, AttributeError, KeyError,
-                    yaml.YAMLError) as e:  # a garbage kubeconfig: the YAML parser's errors too
-                try:
-                    kubernetes.config.load_incluster_config(client_configuration=configuration)
-                except kubernetes.config.ConfigException:
-                    raise InputError(f"no usable kubeconfig ({type(e).__name__}); pass --kubeconfig, or "
-                                     "--controller-url URL", source=self.kubeconfig or "kubeconfig") from None
+            load_kubeconfig(self.kubeconfig, self.context, unusable, configuration)
             self._client = kubernetes.client.ApiClient(configuration)
         return self._client
 

@@ -1,15 +1,11 @@
-"""`sealer lint`: the click command. Parses options, calls the lint library, writes the report, sets the exit code.
-
-Imports only click and the standard library at module level, so `sealer --help` stays fast.
-"""
+"""`sealer lint`: parses options, calls the lint library (sealer.lint), writes the report, sets the exit code."""
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
+from sealer.cli.options import CONTEXT
+from sealer.cli.output import emit
 
 
 @click.command(context_settings=CONTEXT)
@@ -84,13 +80,7 @@ def lint(paths: tuple[str, ...], fmt: str, out: str | None, baseline: str | None
         report = reporters.sarif(findings, summary, cfg.custom)
     else:
         report = reporters.text(findings, summary)
-    if out and out != "-":
-        from sealer.io.files import atomic_write
-
-        atomic_write(out, report.encode())
-    else:
-        sys.stdout.write(report)
-        sys.stdout.flush()
+    emit(report, out)
     click.echo(reporters.summary_line(findings, summary), err=True)
     if findings:
         raise click.exceptions.Exit(1)

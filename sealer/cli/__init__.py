@@ -1,11 +1,13 @@
-"""Command line entry point: parse, call the library, print. No crypto and no format logic here.
+"""The command line: parse, call the library, print. No crypto and no format logic in this package.
 
-The commands are a click application (`sealer.commands`; its names, `cli` included, are also reachable as
-attributes of this module). Importing click costs ~40 ms, most of what a one-file `sealer decrypt` may take,
-so `main` first tries a small parser that knows the plain forms of `encrypt` and `decrypt` (file arguments and
-their options written as separate words). It runs the very same command bodies (`sealer.clitools`). Anything it
-does not know for certain (help, `--opt=value`, `--`, a repeated option, a value that starts with '-', an invalid
-choice, any other command) goes to click, so help texts, usage errors and every other behaviour stay click's.
+`main` is the entry point and the one edge where errors become a line on stderr and an exit code. The commands
+are a click application (`sealer.cli.app`, also reachable as `sealer.cli.cli`), one module per command group.
+Importing click costs ~40 ms, most of what a one-file `sealer decrypt` may take, so `main` first tries a small
+parser that knows the plain forms of `encrypt` and `decrypt` (file arguments and their options written as separate
+words), reading the option tables the click commands are built from (`sealer.cli.options`), and runs the very same
+command bodies (`sealer.cli.sopsfiles`). Anything it does not know for certain (help, `--opt=value`, `--`, a
+repeated option, a value that starts with '-', an invalid choice, any other command) goes to click, so help texts,
+usage errors and every other behaviour stay click's.
 """
 
 from __future__ import annotations
@@ -24,60 +26,25 @@ _FAST = True  # tests turn this off to run the same command lines through click
 
 
 def __getattr__(name: str) -> object:
-    """`sealer.cli.cli` and the other click objects live in sealer.commands, imported on first use."""
-    if name.startswith("__"):
-        raise AttributeError(name)
-    from sealer import commands
+    """`sealer.cli.cli`, the click group, is imported on first use (click is slow to import)."""
+    if name == "cli":
+        from sealer.cli.app import cli
 
-    try:
-        return getattr(commands, name)
-    except AttributeError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-
-
-# --- the fast parser: option name -> (parameter, kind); kind is "flag", "value" or a tuple of choices --------
-
-_DECRYPT_OPTIONS: dict[str, tuple[str, object]] = {
-    "-i": ("in_place", "flag"), "--in-place": ("in_place", "flag"),
-    "-o": ("out", "value"), "--output": ("out", "value"),
-    "--extract": ("extract", "value"),
-    "--ignore-mac": ("ignore_mac", "flag"),
-    "--decode": ("decode", "flag"),
-    "--age-key-file": ("age_key_file", "value"),
-    "--input-type": ("input_type", ("yaml", "json")),
-}
-_DECRYPT_DEFAULTS = {"in_place": False, "out": None, "extract": None, "ignore_mac": False, "decode": False,
-                     "age_key_file": None, "input_type": None}
-
-_ENCRYPT_OPTIONS: dict[str, tuple[str, object]] = {
-    "--age": ("age", "value"),
-    "--hc-vault-transit": ("vault", "value"),
-    "--encrypted-regex": ("encrypted_regex", "value"),
-    "--unencrypted-regex": ("unencrypted_regex", "value"),
-    "--encrypted-suffix": ("encrypted_suffix", "value"),
-    "--unencrypted-suffix": ("unencrypted_suffix", "value"),
-    "--mac-only-encrypted": ("mac_only_encrypted", "flag"),
-    "--kind": ("kind", ("secret", "sopssecret")),
-    "--scope": ("scope", ("strict", "namespace-wide", "cluster-wide")),
-    "-i": ("in_place", "flag"), "--in-place": ("in_place", "flag"),
-    "-o": ("out", "value"), "--output": ("out", "value"),
-    "--input-type": ("input_type", ("yaml", "json")),
-    "--filename-override": ("filename_override", "value"),
-}
-_ENCRYPT_DEFAULTS = {"age": None, "vault": None, "encrypted_regex": None, "unencrypted_regex": None,
-                     "encrypted_suffix": None, "unencrypted_suffix": None, "mac_only_encrypted": False,
-                     "kind": "secret", "in_place": False, "out": None, "input_type": None, "filename_override": None,
-                     "scope": None}
+        return cli
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def parse_simple(args: Sequence[str]) -> tuple[str, dict[str, object]] | None:
-    """(command, keyword arguments of its clitools function) for a plain encrypt/decrypt command line, as click
-    would parse it; None when click has to decide."""
+    """(command, keyword arguments of its sealer.cli.sopsfiles function) for a plain encrypt/decrypt command line,
+    as click would parse it; None when click has to decide."""
     if not args or args[0] not in ("decrypt", "encrypt"):
         return None
+    from sealer.cli import options as o
+
     command = args[0]
-    options, kwargs = (_DECRYPT_OPTIONS, dict(_DECRYPT_DEFAULTS)) if command == "decrypt" else \
-        (_ENCRYPT_OPTIONS, dict(_ENCRYPT_DEFAULTS))
+    table, kwargs = (o.DECRYPT, dict(o.DECRYPT_DEFAULTS)) if command == "decrypt" else \
+        (o.ENCRYPT, dict(o.ENCRYPT_DEFAULTS))
+    by_flag = {flag: option for option in table for flag in option.flags}
     files: list[str] = []
     seen: set[str] = set()
     i = 1
@@ -87,23 +54,22 @@ def parse_simple(args: Sequence[str]) -> tuple[str, dict[str, object]] | None:
         if arg == "-" or not arg.startswith("-"):
             files.append(arg)
             continue
-        spec = options.get(arg)
-        if spec is None:
+        option = by_flag.get(arg)
+        if option is None:
             return None  # help, `--opt=value`, `--`, combined short flags, unknown options: click's business
-        name, kind = spec
-        if name in seen:
+        if option.name in seen:
             return None
-        seen.add(name)
-        if kind == "flag":
-            kwargs[name] = True
+        seen.add(option.name)
+        if option.is_flag:
+            kwargs[option.name] = True
             continue
         if i >= len(args):
             return None  # missing value: click's error message
         value = args[i]
         i += 1
-        if value.startswith("-") or (isinstance(kind, tuple) and value not in kind):
+        if value.startswith("-") or (option.choices is not None and value not in option.choices):
             return None
-        kwargs[name] = value
+        kwargs[option.name] = value
     kwargs["files"] = tuple(files)
     return command, kwargs
 
@@ -119,13 +85,13 @@ def _run(argv: list[str] | None) -> object:
 
         gc.enable()  # see main: only a one-file run goes without the cycle collector
     if parsed is None:
-        from sealer.commands import cli
+        from sealer.cli.app import cli
 
         return cli.main(args=argv, prog_name="sealer", standalone_mode=False)
-    from sealer import clitools
+    from sealer.cli import sopsfiles
 
     command, kwargs = parsed
-    run: Callable[..., None] = clitools.decrypt if command == "decrypt" else clitools.encrypt
+    run: Callable[..., None] = sopsfiles.decrypt if command == "decrypt" else sopsfiles.encrypt
     try:
         run(**kwargs)
     except (SealerError, SystemExit):
@@ -211,7 +177,3 @@ def main(argv: list[str] | None = None) -> NoReturn:
     finally:
         gc.enable()
     sys.exit(code)
-
-
-if __name__ == "__main__":
-    main()

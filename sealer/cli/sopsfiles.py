@@ -1,55 +1,22 @@
-"""What the CLI commands share, without click: writing results, notes on stderr, and the bodies of
-`sealer encrypt` and `sealer decrypt`.
-
-The click commands (`sealer.commands`) and the fast entry point for simple encrypt/decrypt command lines
-(`sealer.cli`) both call these, so both run the same code. click is imported only to print a note or a
-progress bar.
-"""
+"""The bodies of `sealer encrypt` and `sealer decrypt`, without click: the click commands (sealer.cli.sops) and
+the fast path (sealer.cli.main) both run these, so both run the same code. Their keyword arguments are the
+parameters of the option tables in sealer.cli.options."""
 
 from __future__ import annotations
 
-import sys
-
+from sealer.cli.output import note, plural, progress, write_results
 from sealer.errors import InputError
 
-
-def emit(text: str, out: str | None = None, mode: int | None = None) -> None:
-    """Write everything at once, after all work succeeded: to OUT atomically, or to stdout."""
-    if out and out != "-":
-        from sealer.io.files import atomic_write
-
-        atomic_write(out, text.encode(), mode)
-    else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from sealer.sops.keys.service import Opener
 
 
-def note(message: str) -> None:
-    """A note on stderr; names in it come from input, so each line is escaped (sealer.safetext)."""
-    import click
+def opener(age_key_file: str | None) -> Opener:
+    """The identities a command decrypts with: the SOPS_AGE_* sources, plus --age-key-file."""
+    from sealer.sops.keys.service import Opener
 
-    from sealer.safetext import printable_lines
-
-    click.echo(printable_lines(message), err=True)
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def write_results(results: list[tuple[str, str]], in_place: bool, out: str | None) -> None:
-    """Write after every file succeeded: in place (atomic per file), to OUT, or to stdout."""
-    from sealer.io.files import atomic_write
-
-    if in_place:
-        for path, text in results:
-            atomic_write(path, text.encode())
-    elif out and out != "-":
-        if len(results) != 1:
-            raise InputError("-o/--output takes one input file", field="--output")
-        atomic_write(out, results[0][1].encode())
-    else:
-        emit("---\n".join(text for _, text in results) if len(results) > 1 else results[0][1])
+    return Opener(age_key_file=age_key_file)
 
 
 def check_targets(files: tuple[str, ...], in_place: bool, out: str | None) -> tuple[str, ...]:
@@ -61,42 +28,14 @@ def check_targets(files: tuple[str, ...], in_place: bool, out: str | None) -> tu
     return files
 
 
-def progress(items, label: str):
-    """A progress bar on stderr when there are many files and someone is watching."""
-    items = list(items)
-    if len(items) > 20 and sys.stderr.isatty():
-        import click
-
-        return click.progressbar(items, label=label, file=sys.stderr)
-    return _Plain(items)
-
-
-class _Plain:
-    """contextlib.nullcontext(items), without importing contextlib."""
-
-    def __init__(self, items: list) -> None:
-        self.items = items
-
-    def __enter__(self) -> list:
-        return self.items
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-def opener(age_key_file: str | None):
-    from sealer.sops.keyservice import Opener
-
-    return Opener(age_key_file=age_key_file)
-
-
 def encrypt(files: tuple[str, ...], age: str | None, vault: str | None, encrypted_regex: str | None,
             unencrypted_regex: str | None, encrypted_suffix: str | None, unencrypted_suffix: str | None,
-            mac_only_encrypted: bool, kind: str, in_place: bool, out: str | None, input_type: str | None,
-            filename_override: str | None, scope: str | None = None) -> None:
+            mac_only_encrypted: bool, kind: str, scope: str | None, in_place: bool, out: str | None,
+            input_type: str | None, filename_override: str | None) -> None:
     from sealer.io.files import locked, read_input
     from sealer.scope import Scope
-    from sealer.sops import keyservice, operations
+    from sealer.sops import operations
+    from sealer.sops.keys import service as keyservice
 
     files = check_targets(files, in_place, out)
     rule_flags = {"encrypted_regex": encrypted_regex, "unencrypted_regex": unencrypted_regex,

@@ -1,0 +1,148 @@
+"""Options more than one command takes, and the one definition of `encrypt`'s and `decrypt`'s options.
+
+Those two tables (`ENCRYPT`, `DECRYPT`) serve twice: each `Option` is a click decorator for the commands
+(`sealer.cli.sops`), and the fast parser (`sealer.cli.parse_simple`) reads the same tables, so the fast path
+cannot drift from click. Importing this module imports no click (the fast path must not pay its ~40 ms);
+click is imported when a decorator is applied, by which time the click application has imported it anyway.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sealer.sealed.controllerapi import Controller
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
+SCOPES = ("strict", "namespace-wide", "cluster-wide")
+OUTPUT_FORMATS = ("yaml", "json")
+INPUT_TYPES = ("yaml", "json")
+
+
+class Option:
+    """One option: its flags, the parameter it fills, and either a flag, a free value (``metavar``) or a choice.
+    Applied to a function, it is that option's click decorator."""
+
+    __slots__ = ("choices", "default", "flags", "help", "is_flag", "metavar", "name")
+
+    def __init__(self, flags: tuple[str, ...], name: str, help: str, *, metavar: str | None = None,
+                 choices: tuple[str, ...] | None = None, default: str | None = None, is_flag: bool = False) -> None:
+        self.flags, self.name, self.help = flags, name, help
+        self.metavar, self.choices, self.default, self.is_flag = metavar, choices, default, is_flag
+
+    def __call__(self, f: Callable) -> Callable:
+        import click
+
+        extra: dict[str, object] = {}
+        if self.is_flag:
+            extra["is_flag"] = True
+        if self.choices is not None:
+            extra["type"] = click.Choice(self.choices)
+        if self.default is not None:
+            extra.update(default=self.default, show_default=True)
+        if self.metavar is not None:
+            extra["metavar"] = self.metavar
+        return click.option(*self.flags, self.name, help=self.help, **extra)(f)
+
+
+def apply(table: tuple[Option, ...]) -> Callable[[Callable], Callable]:
+    """A decorator adding every option of ``table``, in the table's order (click's help shows them so)."""
+
+    def decorate(f: Callable) -> Callable:
+        for option in reversed(table):
+            f = option(f)
+        return f
+
+    return decorate
+
+
+def defaults(table: tuple[Option, ...]) -> dict[str, object]:
+    """What click passes for options not given: False for a flag, else the default (None unless set)."""
+    return {o.name: False if o.is_flag else o.default for o in table}
+
+
+# --- SOPS ------------------------------------------------------------------------------------------------------
+
+AGE_KEY_FILE = Option(("--age-key-file",), "age_key_file", "age identities, in addition to the SOPS_AGE_* sources.",
+                      metavar="PATH")
+OUTPUT = Option(("-o", "--output"), "out", "Write here (atomically) instead of stdout.", metavar="OUT")
+INPUT_TYPE = Option(("--input-type",), "input_type", "Format of the input (default: from the file name).",
+                    choices=INPUT_TYPES)
+
+ENCRYPT = (
+    Option(("--age",), "age", "age recipients (age1..., ssh-ed25519, ssh-rsa).", metavar="RECIPIENT,..."),
+    Option(("--hc-vault-transit",), "vault", "Vault Transit keys, e.g. https://vault:8200/v1/transit/keys/name.",
+           metavar="URI,..."),
+    Option(("--encrypted-regex",), "encrypted_regex", "Encrypt only values under keys matching this regex.",
+           metavar="RE"),
+    Option(("--unencrypted-regex",), "unencrypted_regex", "Leave values under keys matching this regex in plaintext.",
+           metavar="RE"),
+    Option(("--encrypted-suffix",), "encrypted_suffix", "Encrypt only values under keys ending with this suffix.",
+           metavar="S"),
+    Option(("--unencrypted-suffix",), "unencrypted_suffix", "Leave values under keys ending with this suffix in "
+           "plaintext (default _unencrypted).", metavar="S"),
+    Option(("--mac-only-encrypted",), "mac_only_encrypted", "The MAC covers encrypted values only.", is_flag=True),
+    Option(("--kind",), "kind", "For Secrets: keep kind Secret (Flux), or wrap as a sealer.dev SopsSecret.",
+           choices=("secret", "sopssecret"), default="secret"),
+    Option(("--scope",), "scope", "--kind sopssecret: where the controller may decrypt it (default: strict, or the "
+           "Secret's sealedsecrets.bitnami.com annotations).", choices=SCOPES),
+    Option(("-i", "--in-place"), "in_place", "Replace each FILE with its encrypted form.", is_flag=True),
+    OUTPUT,
+    INPUT_TYPE,
+    Option(("--filename-override",), "filename_override", "Path to match .sops.yaml rules against (for stdin).",
+           metavar="PATH"),
+)
+
+DECRYPT = (
+    Option(("-i", "--in-place"), "in_place", "Replace each FILE with its plaintext (think twice).", is_flag=True),
+    OUTPUT,
+    Option(("--extract",), "extract", 'Print one value or subtree, e.g. \'["data"]["password"]\'.', metavar="PATH"),
+    Option(("--ignore-mac",), "ignore_mac", "Do not verify the MAC (recovering a damaged file).", is_flag=True),
+    Option(("--decode",), "decode", "Secrets: show data values base64-decoded (as stringData).", is_flag=True),
+    AGE_KEY_FILE,
+    INPUT_TYPE,
+)
+
+ENCRYPT_DEFAULTS = defaults(ENCRYPT)
+DECRYPT_DEFAULTS = defaults(DECRYPT)
+
+
+# --- the cluster and the controller ----------------------------------------------------------------------------
+
+def cluster_options(f: Callable, purpose: str = "fetching the cert when --cert is not given") -> Callable:
+    """Where the cluster is (the user's kubeconfig): for the published cert, or the controller's service proxy."""
+    import click
+
+    from sealer.kube import CONTROLLER_NAMESPACE
+
+    f = click.option("--controller-namespace", default=CONTROLLER_NAMESPACE, show_default=True,
+                     help="Namespace of the sealer controller.")(f)
+    f = click.option("--context", "kube_context", metavar="NAME", help="kubeconfig context.")(f)
+    return click.option("--kubeconfig", metavar="PATH", envvar="KUBECONFIG",
+                        help=f"kubeconfig for {purpose}.")(f)
+
+
+def controller_options(f: Callable) -> Callable:
+    """How to reach the controller's HTTP API: --controller-url, else the API server's service proxy."""
+    import click
+
+    from sealer.kube import CONTROLLER_NAME
+
+    f = click.option("--timeout", default=30.0, show_default=True, metavar="SECONDS",
+                     type=click.FloatRange(min=0, min_open=True), help="Per request.")(f)
+    f = click.option("--controller-url", envvar="SEALER_CONTROLLER_URL", metavar="URL",
+                     help="Talk to the controller directly (e.g. a port-forward) instead of through the API "
+                          "server's service proxy; env SEALER_CONTROLLER_URL.")(f)
+    f = click.option("--controller-name", default=CONTROLLER_NAME, show_default=True,
+                     help="The controller's Service (port named http).")(f)
+    return cluster_options(f, "the API server's service proxy to the controller")
+
+
+def controller_client(options: dict) -> Controller:
+    """The controller client that `controller_options` describe."""
+    from sealer.sealed import controllerapi
+
+    return controllerapi.Controller(options["controller_url"], namespace=options["controller_namespace"],
+                                    name=options["controller_name"], kubeconfig=options["kubeconfig"],
+                                    context=options["kube_context"], timeout=options["timeout"])
