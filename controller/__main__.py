@@ -8,7 +8,8 @@ import random
 import sys
 from typing import NoReturn
 
-from controller import runtime, served
+from controller import served
+from controller.config import Config, parse_duration
 from sealer import __version__
 from sealer.sealed import keys
 
@@ -21,7 +22,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {printable(message)} (see --help)\n")
 
 
-def parse_args(argv: list[str] | None = None) -> tuple[runtime.Config, argparse.Namespace]:
+def parse_args(argv: list[str] | None = None) -> tuple[Config, argparse.Namespace]:
     p = _Parser(prog="python -m controller", description=__doc__)
     p.add_argument("--import-bitnami-keys", action="store_true",
                    help="also load Bitnami's keys (sealedsecrets.bitnami.com/sealed-secrets-key=active)")
@@ -52,18 +53,16 @@ def parse_args(argv: list[str] | None = None) -> tuple[runtime.Config, argparse.
     p.add_argument("--version", action="version", version=f"sealer controller {__version__}")
     args = p.parse_args(argv)
     try:
-        config = runtime.Config(import_bitnami_keys=args.import_bitnami_keys, bitnami_compat=args.bitnami_compat,
-                                key_renew_period=runtime.parse_duration(args.key_renew_period),
-                                resync_period=runtime.parse_duration(args.resync_period), key_bits=args.key_bits,
-                                http_host=args.http_host, http_port=args.http_port,
-                                allow_unscoped_sops=args.allow_unscoped_sops, **scope_options(args))
-        vault = vaultsync_options(args)
+        config = Config(import_bitnami_keys=args.import_bitnami_keys, bitnami_compat=args.bitnami_compat,
+                        key_renew_period=parse_duration(args.key_renew_period),
+                        resync_period=parse_duration(args.resync_period), key_bits=args.key_bits,
+                        http_host=args.http_host, http_port=args.http_port,
+                        allow_unscoped_sops=args.allow_unscoped_sops, **scope_options(args), **vault_options(args))
         if not keys.MIN_BITS <= args.key_bits <= keys.MAX_BITS or args.key_bits % 256:
             raise ValueError(f"--key-bits: must be a multiple of 256 from {keys.MIN_BITS} to {keys.MAX_BITS}, "
                              f"got {args.key_bits}")
     except ValueError as e:  # one line, exit code 2, like argparse's own usage errors
         p.error(str(e))
-    args.vault_options = vault
     return config, args
 
 
@@ -96,8 +95,7 @@ def ensure_peering(name: str, namespaces: list[str] | None) -> None:
     for ns in namespaces:
         body = {"apiVersion": "kopf.dev/v1", "kind": "KopfPeering", "metadata": {"name": name, "namespace": ns}}
         try:
-            kube.custom.create_namespaced_custom_object("kopf.dev", "v1", ns, "kopfpeerings", body,
-                                                        _preload_content=False)
+            kube.create_object("kopf.dev/v1", "kopfpeerings", ns, body)
         except kubernetes.client.ApiException as e:
             if e.status in (403, 404):
                 raise SystemExit(f"python -m controller: error: cannot create KopfPeering {name} in namespace {ns} "
@@ -107,15 +105,15 @@ def ensure_peering(name: str, namespaces: list[str] | None) -> None:
                 raise
 
 
-def vaultsync_options(args: argparse.Namespace) -> object:
-    from controller.vault.sync import Options
-
-    seconds = {name: runtime.parse_duration(getattr(args, name)).total_seconds()
+def vault_options(args: argparse.Namespace) -> dict[str, float]:
+    """--vault-retry-min, --vault-retry-max (at least the minimum), --vault-store-check-period, in seconds."""
+    seconds = {name: parse_duration(getattr(args, name)).total_seconds()
                for name in ("vault_retry_min", "vault_retry_max", "vault_store_check_period")}
     if min(seconds.values()) <= 0:
         raise ValueError("--vault-retry-min, --vault-retry-max and --vault-store-check-period must be above 0")
-    return Options(seconds["vault_retry_min"], max(seconds["vault_retry_min"], seconds["vault_retry_max"]),
-                   seconds["vault_store_check_period"])
+    return {"vault_retry_min": seconds["vault_retry_min"],
+            "vault_retry_max": max(seconds["vault_retry_min"], seconds["vault_retry_max"]),
+            "vault_store_check": seconds["vault_store_check_period"]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,24 +127,23 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         sys.stderr.write(f"python -m controller: error: {e}\n")
         return 2
-    runtime.ACTIVE_CONFIG = config
-    from controller.vault import sync as vaultsync
-
-    vaultsync.ACTIVE_OPTIONS = args.vault_options
     import kopf
 
-    import controller.handlers  # noqa: F401 - registers the handlers with kopf
+    from controller import app as operator
 
+    built = operator.build(config)
+    registry = operator.registry(built)
     kopf.configure(verbose=args.verbose)  # kopf's log format and levels, for our loggers too
-    watched = served.Served.of(config).watched_namespaces()  # None: cluster-wide
+    watched = built.served.watched_namespaces()  # None: cluster-wide
     where: dict[str, object] = {"clusterwide": True} if watched is None else {"namespaces": watched}
     if args.standalone:
-        kopf.run(standalone=True, **where)
+        kopf.run(registry=registry, standalone=True, **where)
     else:
         # A peering name makes peering mandatory, and replicas of equal priority all pause: give each replica a
         # random priority (the highest leads) and make sure the peering object(s) exist.
         ensure_peering(args.peering, watched)
-        kopf.run(peering_name=args.peering, priority=random.randint(1, 2**30), **where)  # noqa: S311
+        kopf.run(registry=registry, peering_name=args.peering, priority=random.randint(1, 2**30),  # noqa: S311
+                 **where)
     return 0
 
 

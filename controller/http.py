@@ -12,10 +12,10 @@ from typing import Any
 
 from sealer.errors import SealerError
 from sealer.io import manifests
+from sealer.kube import MAX_BODY
 from sealer.sealed import sealedsecret as sealer_sealed
 
 log = logging.getLogger("sealer.controller.http")
-MAX_BODY = 4 << 20
 
 
 def _objects(data: bytes) -> list[dict[str, Any]]:

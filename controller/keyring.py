@@ -8,7 +8,6 @@ ring without a restart.
 from __future__ import annotations
 
 import base64
-import binascii
 import datetime as dt
 import secrets
 import threading
@@ -17,13 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sealer.errors import InputError, SealerError
+from sealer.kube import CERTS_CONFIGMAP, CONTROLLER_NAME
 from sealer.sealed import keys as sealer_keys
 
 LABEL = "sealer.dev/sealing-key"
 BITNAMI_LABEL = "sealedsecrets.bitnami.com/sealed-secrets-key"
 ACTIVE = "active"
 CREATED_ANNOTATION = "sealer.dev/created-at"
-CERTS_CONFIGMAP = "sealer-certs"
 KEY_PREFIX = "sealer-key-"
 
 
@@ -62,9 +61,8 @@ def parse_key_secret(obj: Mapping[str, Any]) -> SealingKey:
     name = str(meta.get("name") or "?")
     data = obj.get("data") or {}
     try:
-        key_pem = base64.b64decode(data.get("tls.key") or "", validate=True)
-        cert_pem = base64.b64decode(data.get("tls.crt") or "", validate=True)
-    except (binascii.Error, ValueError):
+        key_pem, cert_pem = sealer_keys.secret_pem(data, "tls.key"), sealer_keys.secret_pem(data, "tls.crt")
+    except ValueError:
         raise InputError("invalid base64 in tls.key or tls.crt", source=f"Secret {name}") from None
     if not key_pem or not cert_pem:
         raise InputError("needs tls.key and tls.crt", source=f"Secret {name}")
@@ -87,7 +85,7 @@ def new_key_secret(namespace: str, bits: int = sealer_keys.DEFAULT_BITS, now: dt
                    name: str | None = None) -> dict[str, Any]:
     """A freshly generated key as the Secret that stores it."""
     now = now or dt.datetime.now(dt.UTC)
-    key, cert = sealer_keys.generate(bits=bits, cn="sealer-controller")
+    key, cert = sealer_keys.generate(bits=bits, cn=CONTROLLER_NAME)
     return {
         "apiVersion": "v1",
         "kind": "Secret",

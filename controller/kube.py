@@ -136,3 +136,50 @@ class Kube:
             if self._missing(e):
                 return None
             raise
+
+    def get_cluster_object(self, api_version: str, plural: str, name: str) -> dict[str, Any] | None:
+        group, version = api_version.split("/")
+        try:
+            return self._json(self.custom.get_cluster_custom_object(group, version, plural, name,
+                                                                    _preload_content=False))
+        except self._k.client.ApiException as e:
+            if self._missing(e):
+                return None
+            raise
+
+    def create_object(self, api_version: str, plural: str, namespace: str, body: dict[str, Any]) -> None:
+        group, version = api_version.split("/")
+        self.custom.create_namespaced_custom_object(group, version, namespace, plural, body, _preload_content=False)
+
+    def patch_status(self, api_version: str, plural: str, namespace: str, name: str,
+                     status: dict[str, Any]) -> None:
+        """Merge-patch a custom object's status subresource."""
+        group, version = api_version.split("/")
+        self.custom.patch_namespaced_custom_object_status(group, version, namespace, plural, name,
+                                                          {"status": status}, _preload_content=False)
+
+    def get_namespace(self, name: str) -> dict[str, Any] | None:
+        try:
+            return self._json(self.core.read_namespace(name, _preload_content=False))
+        except self._k.client.ApiException as e:
+            if self._missing(e):
+                return None
+            raise
+
+    def delete_secret(self, namespace: str, name: str) -> None:
+        self.core.delete_namespaced_secret(name, namespace, _preload_content=False)
+
+    def request_token(self, namespace: str, service_account: str, audiences: list[str],
+                      expiration_seconds: int) -> str | None:
+        """A TokenRequest for the ServiceAccount: its token, or None when the answer holds none."""
+        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                "spec": {"audiences": audiences, "expirationSeconds": expiration_seconds}}
+        resp = self.core.create_namespaced_service_account_token(service_account, namespace, body,
+                                                                 _preload_content=False)
+        return (self._json(resp).get("status") or {}).get("token")
+
+    def patch_workload(self, kind: str, namespace: str, name: str, body: dict[str, Any]) -> None:
+        """Patch a Deployment, StatefulSet or DaemonSet (a rollout restart)."""
+        apps = self._k.client.AppsV1Api(self.api)
+        patch = getattr(apps, f"patch_namespaced_{kind.lower().replace('set', '_set')}")
+        patch(name, namespace, body, _preload_content=False)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter as _Counts
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sealer import __version__
@@ -105,13 +105,11 @@ def observe(kind: str, ready: bool, reason: str, seconds: float) -> None:
     RECONCILE.observe(seconds, kind)
 
 
-def render(controller: Any, extra: Sequence[Callable[[], list[str]]] = ()) -> bytes:
+def render(controller: Any) -> bytes:
     lines = ["# HELP sealer_build_info Build information.", "# TYPE sealer_build_info gauge",
              f'sealer_build_info{{version="{__version__}"}} 1',
              "# HELP sealer_keys_loaded Sealing keys loaded.", "# TYPE sealer_keys_loaded gauge",
              f"sealer_keys_loaded {len(controller.keyring)}"]
     for metric in ALL:
         lines += metric.render()
-    for more in extra:
-        lines += more()
     return ("\n".join(lines) + "\n").encode()

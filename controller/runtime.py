@@ -1,61 +1,24 @@
-"""The controller's state and the reconcile steps that touch the API. Handlers call these; decisions are made by
-the pure modules (`keyring`, `sealed`, `secrets`)."""
+"""The controller's state (sealing keys, age identities, the kinds that produce Secrets) and the reconcile steps of
+SealedSecrets and SopsSecrets. Decisions are made by the pure modules (`keyring`, `sealed`, `sopssecret`); every
+Secret is written by `secrets.write`."""
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
-import re
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from controller import agekeys, sealed, secrets, sopssecret
 from controller import keyring as kr
+from controller.config import Config
 from controller.kube import Kube
 from sealer.errors import InputError
+from sealer.kube import BITNAMI_GROUP, GROUP
 
 log = logging.getLogger("sealer.controller")
-
-_DURATION = re.compile(r"^(\d+)(ms|s|m|h|d)$")
-
-
-def parse_duration(text: str) -> dt.timedelta:
-    """`30d`, `12h`, `90s`, `0` (off) — the forms Kubernetes users write."""
-    if text.strip() == "0":
-        return dt.timedelta(0)
-    m = _DURATION.match(text.strip())
-    if not m:
-        raise ValueError(f"invalid duration {text!r} (use e.g. 30d, 12h, 15m, 90s)")
-    n, unit = int(m.group(1)), m.group(2)
-    return {"ms": dt.timedelta(milliseconds=n), "s": dt.timedelta(seconds=n), "m": dt.timedelta(minutes=n),
-            "h": dt.timedelta(hours=n), "d": dt.timedelta(days=n)}[unit]
-
-
-@dataclass
-class Config:
-    namespace: str = field(default_factory=lambda: os.environ.get("POD_NAMESPACE") or "sealer-system")
-    import_bitnami_keys: bool = False
-    bitnami_compat: bool = False
-    key_renew_period: dt.timedelta = dt.timedelta(days=30)
-    resync_period: dt.timedelta = dt.timedelta(minutes=10)
-    key_bits: int = 4096
-    http_host: str = "0.0.0.0"  # noqa: S104 - a pod serves its probes and cert on its own IP
-    http_port: int = 8080
-    allow_unscoped_sops: bool = False  # SopsSecrets without spec.binding (written before scopes) are refused
-    namespaces: tuple[str, ...] = ()  # --namespaces: serve only these (and read `namespace`); () = every namespace
-    label_selector: str = ""  # --label-selector for SealedSecrets, SopsSecrets, VaultSecrets; "" = every object
-
-
-ACTIVE_CONFIG: Config | None = None  # set by __main__ before `controller.handlers` is imported
-
-
-def condition(ready: bool, reason: str, message: str, generation: int | None) -> dict[str, Any]:
-    return {"type": "Ready", "status": "True" if ready else "False", "reason": reason, "message": message,
-            "lastTransitionTime": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "observedGeneration": generation}
 
 
 @dataclass
@@ -75,7 +38,7 @@ class Source:
     kind: str
     plural: str
     reconcile: Callable[[Mapping[str, Any]], Result]
-    groups: tuple[str, ...] = ("sealer.dev",)
+    groups: tuple[str, ...] = (GROUP,)
 
 
 class Controller:
@@ -86,8 +49,7 @@ class Controller:
         self._kube: Kube | None = None
         self._stop = threading.Event()
         self.sources: dict[str, Source] = {}
-        self.register_source(Source("SealedSecret", "sealedsecrets", self.reconcile_sealed,
-                                    ("sealer.dev", "bitnami.com")))
+        self.register_source(Source("SealedSecret", "sealedsecrets", self.reconcile_sealed, (GROUP, BITNAMI_GROUP)))
         self.register_source(Source("SopsSecret", "sopssecrets", self.reconcile_sops))
 
     def register_source(self, source: Source) -> None:
@@ -193,17 +155,11 @@ class Controller:
         """Make the Secret match a ready outcome (create, update or leave it); a failed one never touches it."""
         if not outcome.ready or outcome.secret is None:
             return Result(False, outcome.reason, outcome.message)
-        meta = outcome.secret["metadata"]
-        existing = self.kube.get_secret(meta["namespace"], meta["name"])
-        step = secrets.plan(existing, outcome.secret, (owner.get("metadata") or {}).get("uid"))
-        if step.action == secrets.REFUSE:
-            return Result(False, step.reason, step.message)
-        if step.action == secrets.CREATE:
-            self.kube.create_secret(meta["namespace"], step.body or {})
-        elif step.action == secrets.UPDATE:
-            self.kube.patch_secret(meta["namespace"], meta["name"], step.body or {})
-        changed = step.action != secrets.NOOP
-        return Result(True, outcome.reason, step.message if changed else outcome.message, changed, outcome.warning)
+        done = secrets.write(self.kube, outcome.secret, owner)
+        if done.refused:
+            return Result(False, done.plan.reason, done.plan.message)
+        return Result(True, outcome.reason, done.plan.message if done.changed else outcome.message, done.changed,
+                      outcome.warning)
 
     def owner_of(self, secret: Mapping[str, Any]) -> tuple[Source, dict] | None:
         """The live object (and its source) that controls this Secret, if it is one of ours."""

@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sealer.errors import DecryptionError, InputError
+from sealer.kube import MANAGED_BY, MANAGED_BY_LABEL
 from sealer.sealed import sealedsecret as sealer_sealed
 from sealer.sealed.keys import PrivateKey
 
 SKIP_OWNER_ANNOTATION = "sealedsecrets.bitnami.com/skip-set-owner-references"
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
-MANAGED_BY = "sealer"
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
-"""Writing produced Secrets: who owns an existing Secret, when we may take it over, and what to change.
+"""Writing produced Secrets, for every source (SealedSecret, SopsSecret, VaultSecret): who owns an existing Secret,
+when we may take it over, and what to change.
 
 `plan` is pure (the emulator cannot show every API-server behaviour, so the decisions are unit-tested here);
-`apply` performs the plan. A Secret we do not own is never touched unless it opts in with
-`sealer.dev/managed: "true"` (take over) or `sealer.dev/patch: "true"` (merge our items in, keep its owner); a
-Secret another sealer.dev object produces is never touched at all (Conflict), opt-in or not.
+`write` reads the Secret, plans and performs the plan: the one write path. A Secret we do not own is never
+touched unless it opts in with `sealer.dev/managed: "true"` (take over) or `sealer.dev/patch: "true"` (merge our
+items in, keep its owner); a Secret another sealer.dev object produces is never touched at all (Conflict), opt-in
+or not.
 A failed unseal never reaches this module, so a good existing Secret is never blanked.
 """
 
@@ -11,9 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from controller.sealed import MANAGED_BY, MANAGED_BY_LABEL
+from sealer.kube import GROUP, MANAGED_BY, MANAGED_BY_LABEL
+
+if TYPE_CHECKING:
+    from controller.kube import Kube
 
 MANAGED_ANNOTATION = "sealer.dev/managed"
 PATCH_ANNOTATION = "sealer.dev/patch"
@@ -34,14 +39,12 @@ def _owned_by(existing: Mapping[str, Any], owner_uid: str | None) -> bool:
     return any(r.get("uid") == owner_uid and r.get("controller") for r in refs) if owner_uid else False
 
 
-SOURCE_GROUP = "sealer.dev"  # our own kinds: two of them never share a Secret
-
-
-def _rival(existing: Mapping[str, Any], owner_uid: str | None) -> str | None:
-    """`Kind name` of another sealer.dev object that controls this Secret, if any."""
+def other_controller(existing: Mapping[str, Any], owner_uid: str | None, group: str | None = GROUP) -> str | None:
+    """`Kind name` of an object other than ``owner_uid`` that controls this Secret, of API ``group`` (None: any
+    group). Our own kinds (group sealer.dev) never share a Secret."""
     for ref in (existing.get("metadata") or {}).get("ownerReferences") or []:
-        group = str(ref.get("apiVersion") or "").partition("/")[0]
-        if ref.get("controller") and group == SOURCE_GROUP and ref.get("uid") != owner_uid:
+        if ref.get("controller") and ref.get("uid") != owner_uid and (
+                group is None or str(ref.get("apiVersion") or "").partition("/")[0] == group):
             return f"{ref.get('kind')} {ref.get('name')}"
     return None
 
@@ -64,16 +67,23 @@ def _differs(existing: Mapping[str, Any], desired: Mapping[str, Any], merge: boo
 
 
 def plan(existing: Mapping[str, Any] | None, desired: dict[str, Any], owner_uid: str | None, *,
-         merge: bool = False) -> Plan:
-    """What to do so the Secret matches ``desired``. ``owner_uid`` is the SealedSecret's uid. A Secret made
-    without ownerReferences (Bitnami's skip-set-owner-references) is recognised as ours by our label.
+         merge: bool = False, kind: str = "SealedSecret") -> Plan:
+    """What to do so the Secret matches ``desired``. ``owner_uid`` and ``kind`` are the source object's (``kind``
+    names it in messages). A Secret made without ownerReferences (Bitnami's skip-set-owner-references) is
+    recognised as ours by our label.
 
     ``merge=True`` (a VaultSecret's creationPolicy Merge): the owner asked to write its items into an existing
     Secret it does not own, so items are merged in as with `sealer.dev/patch`, without the annotation; nothing
-    is created."""
+    is created, and a Secret another sealer.dev object produces is left alone."""
+    name = (desired.get("metadata") or {}).get("name")
     if merge:
         if existing is None:
-            return Plan(REFUSE, None, "TargetNotFound", "the Secret to merge into does not exist")
+            return Plan(REFUSE, None, "TargetNotFound", f"Secret {name} does not exist; creationPolicy Merge writes "
+                        "into an existing Secret only")
+        rival = other_controller(existing, owner_uid)
+        if rival:
+            return Plan(REFUSE, None, "Conflict", f"Secret {name} is produced by {rival}; creationPolicy Merge does "
+                        "not write into another sealer object's Secret")
         if not _differs(existing, desired, merge=True):
             return Plan(NOOP)
         if existing.get("immutable"):
@@ -81,7 +91,7 @@ def plan(existing: Mapping[str, Any] | None, desired: dict[str, Any], owner_uid:
         return Plan(UPDATE, {"data": dict(desired.get("data") or {})}, "Merged", "merged items into the Secret")
     if existing is None:
         return Plan(CREATE, desired, "Created", "created the Secret")
-    rival = _rival(existing, owner_uid)
+    rival = other_controller(existing, owner_uid)
     if rival:  # first come, first served, whatever the annotations say: never a flip-flop between two sources
         return Plan(REFUSE, None, "Conflict", f"the Secret is already produced by {rival} of this namespace; two "
                     "sources cannot write one Secret: rename one of them (or delete the other)")
@@ -96,7 +106,7 @@ def plan(existing: Mapping[str, Any] | None, desired: dict[str, Any], owner_uid:
                     "merged items into a Secret it does not own (sealer.dev/patch)")
     if not ours and annotations.get(MANAGED_ANNOTATION) != "true":
         return Plan(REFUSE, None, "NotOwned",
-                    "a Secret with this name exists and is not managed by this SealedSecret; annotate it "
+                    f"a Secret with this name exists and is not managed by this {kind}; annotate it "
                     'sealer.dev/managed: "true" to let the controller take it over')
     if not _differs(existing, desired, merge=False):
         return Plan(NOOP)
@@ -111,3 +121,34 @@ def plan(existing: Mapping[str, Any] | None, desired: dict[str, Any], owner_uid:
     taken = not ours
     return Plan(UPDATE, body, "TakenOver" if taken else "Updated",
                 "took over the existing Secret" if taken else "updated the Secret")
+
+
+@dataclass(frozen=True)
+class Written:
+    """What `write` did: the plan, and the Secret as the API returned it (the existing one when nothing changed;
+    None when refused)."""
+
+    plan: Plan
+    secret: dict[str, Any] | None = None
+
+    @property
+    def refused(self) -> bool:
+        return self.plan.action == REFUSE
+
+    @property
+    def changed(self) -> bool:
+        return self.plan.action in (CREATE, UPDATE)
+
+
+def write(kube: Kube, desired: dict[str, Any], owner: Mapping[str, Any], *, merge: bool = False) -> Written:
+    """Make the Secret match ``desired`` for the source object ``owner``: read it, plan, create or patch it.
+    Never deletes; API errors propagate (the caller reports them)."""
+    meta = desired["metadata"]
+    existing = kube.get_secret(meta["namespace"], meta["name"])
+    step = plan(existing, desired, (owner.get("metadata") or {}).get("uid"), merge=merge,
+                kind=str(owner.get("kind") or "SealedSecret"))
+    if step.action == CREATE:
+        return Written(step, kube.create_secret(meta["namespace"], step.body or {}))
+    if step.action == UPDATE:
+        return Written(step, kube.patch_secret(meta["namespace"], meta["name"], step.body or {}))
+    return Written(step, None if step.action == REFUSE else existing)

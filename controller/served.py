@@ -162,7 +162,7 @@ class Served:
 
     @classmethod
     def of(cls, config: Any) -> Served:
-        """From a runtime.Config (its `namespace`, `namespaces` and `label_selector`)."""
+        """From a config.Config (its `namespace`, `namespaces` and `label_selector`)."""
         return cls(config.namespace, tuple(config.namespaces),
                    parse_selector(config.label_selector) if config.label_selector else None)
 

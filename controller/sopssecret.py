@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from controller.sealed import MANAGED_BY, MANAGED_BY_LABEL, Outcome, owner_reference
+from controller.sealed import Outcome, owner_reference
 from sealer.errors import DecryptionError, InputError, MacMismatch, ScopeMismatch
+from sealer.kube import MANAGED_BY, MANAGED_BY_LABEL
 from sealer.sops import kubernetes
-from sealer.sops.keyservice import Opener
+from sealer.sops.keys.service import Opener
 
 
 def decryption_secret(obj: Mapping[str, Any]) -> str | None:

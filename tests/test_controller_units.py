@@ -12,7 +12,8 @@ import pytest
 
 from controller import keyring as kr
 from controller import sealed, secrets
-from controller.runtime import parse_duration
+from controller.config import parse_duration
+from sealer.kube import MANAGED_BY, MANAGED_BY_LABEL
 from sealer.sealed import sealedsecret as sealer_sealed
 from sealer.sealed.hybrid import Scope
 
@@ -20,7 +21,7 @@ UID = "uid-123"
 
 
 def desired(data: dict[str, str] | None = None, owner: bool = True) -> dict:
-    meta: dict = {"name": "db", "namespace": "app", "labels": {sealed.MANAGED_BY_LABEL: sealed.MANAGED_BY}}
+    meta: dict = {"name": "db", "namespace": "app", "labels": {MANAGED_BY_LABEL: MANAGED_BY}}
     if owner:
         meta["ownerReferences"] = [{"apiVersion": "sealer.dev/v1alpha1", "kind": "SealedSecret", "name": "db",
                                     "uid": UID, "controller": True}]
@@ -41,7 +42,7 @@ def test_plan_creates_when_missing() -> None:
 
 
 def test_plan_is_a_noop_when_already_right() -> None:
-    assert secrets.plan(existing({"p": "eA=="}, UID, labels={sealed.MANAGED_BY_LABEL: "sealer"}), desired(),
+    assert secrets.plan(existing({"p": "eA=="}, UID, labels={MANAGED_BY_LABEL: "sealer"}), desired(),
                         UID).action == secrets.NOOP
 
 
@@ -90,7 +91,7 @@ def test_plan_refuses_a_secret_another_sealer_source_produces(annotation: str | 
 
 
 def test_skip_owner_references_is_recognised_by_label() -> None:
-    mine = existing({"p": "b2xk"}, labels={sealed.MANAGED_BY_LABEL: sealed.MANAGED_BY})
+    mine = existing({"p": "b2xk"}, labels={MANAGED_BY_LABEL: MANAGED_BY})
     assert secrets.plan(mine, desired(owner=False), UID).action == secrets.UPDATE
     assert secrets.plan(existing({"p": "b2xk"}), desired(owner=False), UID).action == secrets.REFUSE
 

@@ -19,7 +19,7 @@ from controller import secrets as ksecrets
 from controller.vault import spec as vs
 from controller.vault.client import Clients, StoreClient, VaultError
 from controller.vault.sync import Backoff
-from tests.openbao import Bao, OpenBaoError, openbao, start_openbao  # noqa: F401  (fixture)
+from tests.openbao import Bao, OpenBaoError, start_openbao
 
 # --- specs --------------------------------------------------------------------------------------------------
 

@@ -1,1 +1,1 @@
-"""VaultSecret: store and secret specs (pure), the Vault client per store, the refresh loop."""
+"""VaultStore, ClusterVaultStore, VaultSecret: specs (pure), one Vault client per store, the sync, the refresh loop."""

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from controller import metrics
 from controller.vault.spec import AppRoleAuth, KubernetesAuth, SecretKeyRef, StoreSpec, TokenAuth
 from sealer.errors import SealerError
+from sealer.vaulterrors import http_status
 
 log = logging.getLogger("sealer.controller.vault")
 
@@ -47,18 +48,6 @@ class Credentials(Protocol):
     def secret_value(self, ref: SecretKeyRef) -> str: ...
 
     def service_account_token(self, namespace: str, name: str, audiences: tuple[str, ...]) -> str: ...
-
-
-def _status_of(e: Exception) -> int | None:
-    import hvac.exceptions as hx
-
-    table = {hx.InvalidRequest: 400, hx.Unauthorized: 401, hx.Forbidden: 403, hx.InvalidPath: 404,
-             hx.RateLimitExceeded: 429, hx.InternalServerError: 500, hx.VaultNotInitialized: 501,
-             hx.BadGateway: 502, hx.VaultDown: 503}
-    for cls, code in table.items():
-        if isinstance(e, cls):
-            return code
-    return None
 
 
 @dataclass
@@ -114,7 +103,7 @@ class StoreClient:
         try:
             result = fn()
         except hx.VaultError as e:
-            status = _status_of(e)
+            status = http_status(e)
             metrics.VAULT_REQUESTS.inc(operation, str(status or "error"))
             if status == 404:
                 raise VaultError(NOT_FOUND, f"{what}: not found in Vault ({self.store.ref})", 404) from None

@@ -13,14 +13,14 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sealer import duration
 from sealer.errors import InputError
+from sealer.kube import API_VERSION, MANAGED_BY, MANAGED_BY_LABEL
 
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
-MANAGED_BY = "sealer"
 FORCE_SYNC_ANNOTATION = "sealer.dev/force-sync"
 RESTARTED_AT_ANNOTATION = "sealer.dev/restartedAt"
 STORE_KINDS = ("VaultStore", "ClusterVaultStore")
@@ -30,9 +30,6 @@ WORKLOAD_KINDS = {"Deployment": "deployments", "StatefulSet": "statefulsets", "D
 
 _ITEM_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 _OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")  # DNS-1123 subdomain
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-_DURATION = re.compile(r"^(0|(\d+(\.\d+)?(ms|s|m|h))+)$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 class SpecError(InputError):
@@ -41,10 +38,11 @@ class SpecError(InputError):
 
 def parse_go_duration(text: str, field_name: str) -> float:
     """Seconds from a Go/Kubernetes duration (`1h30m`, `15m`, `90s`, `1.5h`; `0` = never). ESO writes these."""
-    text = str(text).strip()
-    if not _DURATION.match(text):
-        raise SpecError(f"invalid duration {text!r} (use e.g. 1h, 15m, 90s, 1h30m or 0)", field=field_name)
-    return sum(float(n) * _UNITS[u] for n, u in _DURATION_PART.findall(text))
+    found = duration.seconds(text)
+    if found is None:
+        raise SpecError(f"invalid duration {str(text).strip()!r} (use e.g. 1h, 15m, 90s, 1h30m or 0)",
+                        field=field_name)
+    return found
 
 
 # --- stores -----------------------------------------------------------------------------------------------
@@ -500,7 +498,7 @@ def hash_changed(previous: str | None, current: str, key: bytes) -> bool:
 
 def owner_reference(obj: Mapping[str, Any]) -> dict[str, Any]:
     meta = obj.get("metadata") or {}
-    return {"apiVersion": obj.get("apiVersion") or "sealer.dev/v1alpha1", "kind": obj.get("kind") or "VaultSecret",
+    return {"apiVersion": obj.get("apiVersion") or API_VERSION, "kind": obj.get("kind") or "VaultSecret",
             "name": meta.get("name"), "uid": meta.get("uid"), "controller": True, "blockOwnerDeletion": True}
 
 
@@ -522,15 +520,5 @@ def desired_secret(obj: Mapping[str, Any], spec: VaultSecretSpec, data: Mapping[
             "data": {k: base64.b64encode(v).decode() for k, v in sorted(data.items())}}
 
 
-def item_names(data: Mapping[str, Any], limit: int = 10) -> str:
-    names = sorted(data)
-    more = f" and {len(names) - limit} more" if len(names) > limit else ""
-    return ", ".join(names[:limit]) + more
-
-
 def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def uniq(seq: Sequence[str]) -> list[str]:
-    return list(dict.fromkeys(seq))

@@ -1,8 +1,9 @@
 """The VaultSecret runtime: read Vault through the store's shared client, write the Secret through
-`secrets.plan`, restart workloads when the data changed, decide when to read again.
+`secrets.write` (the one write path of every source), restart workloads when the data changed, decide when to
+read again.
 
-Decisions live in the pure modules (`vaultspec`, `secrets`); this module makes the API and Vault calls. A failed
-read never reaches `secrets.plan`: the existing Secret stays byte-identical whatever Vault does. The only
+Decisions live in the pure modules (`vault.spec`, `secrets`); this module makes the API and Vault calls. A failed
+read never reaches `secrets.write`: the existing Secret stays byte-identical whatever Vault does. The only
 deletion is the one the user asked for: every path answered 404 and `deletionPolicy: Delete`.
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import json
 import logging
 import random
 import secrets as pysecrets
@@ -24,27 +24,15 @@ from controller import metrics, secrets
 from controller.runtime import Controller, Result
 from controller.vault import spec as vs
 from controller.vault.client import INVALID, NOT_FOUND, Clients, StoreClient, VaultError
+from sealer.kube import API_VERSION, MANAGED_BY, MANAGED_BY_LABEL
 
 log = logging.getLogger("sealer.controller.vault")
 
-GROUP, VERSION = "sealer.dev", "v1alpha1"
 HMAC_SECRET = "sealer-vault-hmac"  # noqa: S105 - a Secret's name
 PLURALS = {"VaultStore": "vaultstores", "ClusterVaultStore": "clustervaultstores", "VaultSecret": "vaultsecrets"}
 # Reasons that a later read may fix by itself: retried with backoff. Anything else waits for a spec change.
 RETRIED = {"VaultUnavailable", "PermissionDenied", "NotFound", "StoreNotFound", "StoreNotReady", "StoreNotAllowed",
            "InvalidStore", "TargetNotFound", "NotOwned", "Immutable", "ApiError", "InvalidSpec"}
-
-
-@dataclass
-class Options:
-    """`python -m controller --vault-...` flags."""
-
-    retry_min: float = 1.0  # first retry after a failed sync, seconds (then doubling, with jitter)
-    retry_max: float = 300.0  # longest pause between retries
-    store_check: float = 60.0  # how often each store's token is renewed when due and its status re-checked
-
-
-ACTIVE_OPTIONS = Options()  # set by __main__ before `controller.handlers` is imported
 
 
 def now_rfc3339() -> str:
@@ -58,6 +46,7 @@ class Sync:
     result: Result
     status: dict[str, Any] = field(default_factory=dict)
     retry: bool = False  # a failure worth retrying with backoff
+    refresh_seconds: float | None = None  # spec.refreshInterval, when the spec could be read
 
 
 @dataclass
@@ -101,12 +90,8 @@ class KubeCredentials:
                                       "UTF-8 text") from None
 
     def service_account_token(self, namespace: str, name: str, audiences: tuple[str, ...]) -> str:
-        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-                "spec": {"audiences": list(audiences), "expirationSeconds": 600}}
-        kube = self._controller.kube
         try:
-            resp = kube.core.create_namespaced_service_account_token(name, namespace, body, _preload_content=False)
-            token = (json.loads(resp.data).get("status") or {}).get("token")
+            token = self._controller.kube.request_token(namespace, name, list(audiences), 600)
         except Exception as e:
             status = getattr(e, "status", None)
             raise VaultError(INVALID if status == 404 else "ApiError",
@@ -121,10 +106,10 @@ class VaultSync:
     """State shared by the Vault handlers: store objects seen on the watch, store clients, the HMAC key,
     per-VaultSecret locks and backoff."""
 
-    def __init__(self, controller: Controller, *, retry_min: float = 1.0, retry_max: float = 300.0) -> None:
+    def __init__(self, controller: Controller) -> None:
         self.controller = controller
         self.clients = Clients(KubeCredentials(controller))
-        self.retry_min, self.retry_max = retry_min, retry_max
+        self.retry_min, self.retry_max = controller.config.vault_retry_min, controller.config.vault_retry_max
         self._stores: dict[tuple[str, str | None, str], dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
@@ -180,18 +165,10 @@ class VaultSync:
         if found is not None:
             return found
         # not seen on the watch yet (start-up order): ask the API
-        ns = namespace if kind == "VaultStore" else None
         kube = self.controller.kube
-        try:
-            if ns is None:
-                resp = kube.custom.get_cluster_custom_object(GROUP, VERSION, PLURALS[kind], name,
-                                                             _preload_content=False)
-                return json.loads(resp.data)
-            return kube.get_object(f"{GROUP}/{VERSION}", PLURALS[kind], ns, name)
-        except Exception as e:
-            if getattr(e, "status", None) == 404:
-                return None
-            raise
+        if kind == "VaultStore":
+            return kube.get_object(API_VERSION, PLURALS[kind], namespace or "", name)
+        return kube.get_cluster_object(API_VERSION, PLURALS[kind], name)
 
     def store_client(self, obj: Mapping[str, Any]) -> StoreClient:
         return self.clients.get(vs.parse_store(obj))
@@ -237,14 +214,14 @@ class VaultSync:
             self._locks.pop(uid, None)
             self._backoff.pop(uid, None)
 
-    def next_delay(self, uid: str, sync: Sync, refresh_seconds: float | None) -> float | None:
+    def next_delay(self, uid: str, sync: Sync) -> float | None:
         """Seconds until the next sync: the refresh interval after a success (None = only when woken),
         backoff with jitter after a failure worth retrying."""
         with self._lock:
             backoff = self._backoff.setdefault(uid, Backoff(self.retry_min, self.retry_max))
         if sync.result.ready:
             backoff.reset()
-            return refresh_seconds if refresh_seconds else None
+            return sync.refresh_seconds if sync.refresh_seconds else None
         if sync.retry:
             return backoff.next()
         return None
@@ -255,13 +232,12 @@ class VaultSync:
         read."""
         return self.sync(body, drift=True).result
 
-    def _untouched(self, uid: str, body: Mapping[str, Any]) -> bool:
+    def _untouched(self, uid: str, spec: vs.VaultSecretSpec) -> bool:
         with self._lock:
             written = self._written.get(uid)
         if written is None:
             return False
         try:
-            spec = vs.parse_vault_secret(body)
             secret = self.controller.kube.get_secret(spec.namespace, spec.target.name)
         except Exception:
             return False
@@ -276,10 +252,16 @@ class VaultSync:
         uid = str((body.get("metadata") or {}).get("uid") or "")
         started = time.monotonic()
         with self._lock_for(uid):
-            if drift and self._untouched(uid, body):
-                return Sync(Result(True, "Synced", "the Secret holds the synced data"))
+            timed = True
             try:
-                return self._sync(body)
+                spec = vs.parse_vault_secret(body)  # once per sync: the refresh loop reads refresh_seconds back
+                if drift and self._untouched(uid, spec):
+                    timed = False  # no Vault read, no write: not a sync to time
+                    return Sync(Result(True, "Synced", "the Secret holds the synced data"),
+                                refresh_seconds=spec.refresh_seconds)
+                done = self._sync(body, spec)
+                done.refresh_seconds = spec.refresh_seconds
+                return done
             except VaultError as e:
                 return Sync(Result(False, e.reason, e.message), retry=e.reason in RETRIED)
             except vs.SpecError as e:
@@ -290,11 +272,11 @@ class VaultSync:
                 return Sync(Result(False, "ApiError", f"Kubernetes API error ({status or type(e).__name__})"),
                             retry=True)
             finally:
-                metrics.VAULT_SYNC_DURATION.observe(time.monotonic() - started)
+                if timed:
+                    metrics.VAULT_SYNC_DURATION.observe(time.monotonic() - started)
 
-    def _sync(self, body: Mapping[str, Any]) -> Sync:
+    def _sync(self, body: Mapping[str, Any], spec: vs.VaultSecretSpec) -> Sync:
         meta = body.get("metadata") or {}
-        spec = vs.parse_vault_secret(body)
         store_obj = self.find_store(spec.store_kind, spec.namespace, spec.store_name)
         if store_obj is None:
             where = f"namespace {spec.namespace}" if spec.store_kind == "VaultStore" else "the cluster"
@@ -326,31 +308,15 @@ class VaultSync:
         previous = (body.get("status") or {}).get("dataHash")
         key = self.hmac_key()
         digest = vs.data_hmac(key, data)
-        desired = vs.desired_secret(body, spec, data)
-        kube = self.controller.kube
-        existing = kube.get_secret(spec.namespace, spec.target.name)
         merge = spec.target.creation_policy == vs.MERGE
-        if merge and existing is None:
-            return Sync(Result(False, "TargetNotFound", f"Secret {spec.target.name} does not exist; creationPolicy "
-                                                        "Merge writes into an existing Secret only"), retry=True)
-        rival = _controller(existing, meta.get("uid"), secrets.SOURCE_GROUP) if merge and existing else None
-        if rival:  # Merge too leaves alone a Secret another sealer.dev object produces (plan checks the others)
-            return Sync(Result(False, "Conflict", f"Secret {spec.target.name} is produced by {rival}; creationPolicy "
-                                                  "Merge does not write into another sealer object's Secret"),
-                        retry=True)
-        step = secrets.plan(existing, desired, meta.get("uid"), merge=merge)
-        if step.action == secrets.REFUSE:
-            message = step.message.replace("this SealedSecret", "this VaultSecret")
-            return Sync(Result(False, step.reason, message), retry=True)
-        after = existing
-        if step.action == secrets.CREATE:
-            after = kube.create_secret(spec.namespace, step.body or {})
-        elif step.action == secrets.UPDATE:
-            after = kube.patch_secret(spec.namespace, spec.target.name, step.body or {})
-        wrote = step.action != secrets.NOOP
-        if not merge and after is not None:
+        done = secrets.write(self.controller.kube, vs.desired_secret(body, spec, data), body, merge=merge)
+        step = done.plan
+        if done.refused:
+            return Sync(Result(False, step.reason, step.message), retry=True)
+        wrote = done.changed
+        if not merge and done.secret is not None:
             with self._lock:
-                self._written[str(meta.get("uid") or "")] = (spec.target.name, self._secret_digest(after))
+                self._written[str(meta.get("uid") or "")] = (spec.target.name, self._secret_digest(done.secret))
         now = now_rfc3339()
         status: dict[str, Any] = {"refreshTime": now, "dataHash": digest}
         items = vs.plural(len(data), "item")
@@ -367,14 +333,8 @@ class VaultSync:
         return Sync(Result(True, step.reason if wrote else "Synced", message, wrote), status)
 
     def _namespace_labels(self, namespace: str) -> dict[str, str]:
-        kube = self.controller.kube
-        try:
-            resp = kube.core.read_namespace(namespace, _preload_content=False)
-        except Exception as e:
-            if getattr(e, "status", None) == 404:
-                return {}
-            raise
-        return (json.loads(resp.data).get("metadata") or {}).get("labels") or {}
+        found = self.controller.kube.get_namespace(namespace) or {}
+        return (found.get("metadata") or {}).get("labels") or {}
 
     def _not_found(self, body: Mapping[str, Any], spec: vs.VaultSecretSpec, missing: list[str],
                    all_missing: bool) -> Sync:
@@ -385,7 +345,7 @@ class VaultSync:
             kube = self.controller.kube
             existing = kube.get_secret(spec.namespace, spec.target.name)
             if existing is not None and _ours(existing, (body.get("metadata") or {}).get("uid"), spec):
-                kube.core.delete_namespaced_secret(spec.target.name, spec.namespace)
+                kube.delete_secret(spec.namespace, spec.target.name)
                 message += f"; deleted Secret {spec.target.name} (deletionPolicy Delete)"
                 return Sync(Result(False, NOT_FOUND, message, True), {"dataHash": None}, retry=True)
         return Sync(Result(False, NOT_FOUND, message + "; the existing Secret is kept"), retry=True)
@@ -395,15 +355,11 @@ class VaultSync:
         workload is logged, not an error: the Secret is already written."""
         if not spec.rollout_restart:
             return ""
-        import kubernetes
-
-        apps = kubernetes.client.AppsV1Api(self.controller.kube.api)
         patch = {"spec": {"template": {"metadata": {"annotations": {vs.RESTARTED_AT_ANNOTATION: now}}}}}
         done = []
         for kind, name in spec.rollout_restart:
-            fn = getattr(apps, f"patch_namespaced_{kind.lower().replace('set', '_set')}")
             try:
-                fn(name, spec.namespace, patch, _preload_content=False)
+                self.controller.kube.patch_workload(kind, spec.namespace, name, patch)
                 done.append(f"{kind} {name}")
             except Exception as e:
                 log.warning("VaultSecret %s/%s: could not restart %s %s (%s)", spec.namespace, spec.name, kind, name,
@@ -415,22 +371,12 @@ class VaultSync:
         patch for it while it runs)."""
         meta = body.get("metadata") or {}
         try:
-            self.controller.kube.custom.patch_namespaced_custom_object_status(
-                GROUP, VERSION, meta.get("namespace"), "vaultsecrets", meta.get("name"), {"status": dict(status)},
-                _preload_content=False)
+            self.controller.kube.patch_status(API_VERSION, "vaultsecrets", meta.get("namespace"), meta.get("name"),
+                                              dict(status))
         except Exception as e:
             if getattr(e, "status", None) != 404:  # deleted meanwhile: nothing to tell
                 log.warning("VaultSecret %s/%s: status not written (%s)", meta.get("namespace"), meta.get("name"),
                             getattr(e, "status", None) or type(e).__name__)
-
-
-def _controller(existing: Mapping[str, Any], uid: str | None, group: str | None = None) -> str | None:
-    """`Kind name` of the object other than `uid` that controls the Secret (of API `group`, if given), if any."""
-    for ref in (existing.get("metadata") or {}).get("ownerReferences") or []:
-        if ref.get("controller") and ref.get("uid") != uid and (
-                group is None or str(ref.get("apiVersion") or "").partition("/")[0] == group):
-            return f"{ref.get('kind')} {ref.get('name')}"
-    return None
 
 
 def _ours(existing: Mapping[str, Any], uid: str | None, spec: vs.VaultSecretSpec) -> bool:
@@ -439,5 +385,5 @@ def _ours(existing: Mapping[str, Any], uid: str | None, spec: vs.VaultSecretSpec
     meta = existing.get("metadata") or {}
     if any(r.get("uid") == uid and r.get("controller") for r in meta.get("ownerReferences") or []):
         return True
-    return spec.target.creation_policy == vs.ORPHAN and _controller(existing, uid) is None and (
-        meta.get("labels") or {}).get(vs.MANAGED_BY_LABEL) == vs.MANAGED_BY
+    return spec.target.creation_policy == vs.ORPHAN and secrets.other_controller(existing, uid, None) is None and (
+        meta.get("labels") or {}).get(MANAGED_BY_LABEL) == MANAGED_BY

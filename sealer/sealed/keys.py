@@ -11,7 +11,9 @@ import binascii
 import datetime as dt
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -210,6 +212,18 @@ def keys_from_pem(data: bytes, origin: str) -> list[PrivateKey]:
     return keys
 
 
+def secret_pem(data: Mapping[str, Any], item: str) -> bytes | None:
+    """The PEM in item `tls.key` or `tls.crt` of a key Secret's data (kubernetes.io/tls, Bitnami's layout and the
+    controller's): None when the item is absent, ValueError when it is not base64. Callers name the source."""
+    raw = data.get(item)
+    if raw is None:
+        return None
+    try:
+        return base64.b64decode(raw, validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        raise ValueError(f"invalid base64 in {item}") from None
+
+
 def _keys_from_secrets(data: bytes, origin: str) -> list[PrivateKey]:
     from sealer.io import manifests
 
@@ -221,13 +235,12 @@ def _keys_from_secrets(data: bytes, origin: str) -> list[PrivateKey]:
         items = doc.get("data") or {}
         if not isinstance(items, dict):
             raise KeyMaterialError("must be a mapping", source=origin, field=f"{name}: data")
-        raw = items.get("tls.key")
-        if raw is None:
-            continue
         try:
-            pem = base64.b64decode(raw, validate=True)
-        except (binascii.Error, TypeError, ValueError):
+            pem = secret_pem(items, "tls.key")
+        except ValueError:
             raise KeyMaterialError("invalid base64", source=origin, field=f"{name}: data.tls.key") from None
+        if pem is None:
+            continue
         keys.extend(keys_from_pem(pem, f"{origin}: {name}"))
     if not keys:
         raise KeyMaterialError("no Secret with data.tls.key found (expected a key backup from "

@@ -1,0 +1,78 @@
+"""The operator built from a Config: the controller's state, what it serves, the Vault runtime, and an explicit
+kopf registry with every handler. Nothing is built at import time: `build` twice gives two independent apps."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import kopf
+
+from controller import agekeys, served
+from controller.config import Config
+from controller.runtime import Controller, Source
+from controller.vault.refresh import Refresher
+from controller.vault.sync import VaultSync
+
+
+@dataclass
+class App:
+    """What the handlers share. The `when=` filters are here: kopf is blind to an object its filters reject (no
+    handler, no status, no Event, no finalizer, not even its bookkeeping annotation)."""
+
+    config: Config
+    controller: Controller
+    served: served.Served  # --namespaces, --label-selector
+    vault: VaultSync
+    refresher: Refresher
+
+    def start(self) -> None:
+        """At operator start-up: keys and age identities loaded, key renewal and HTTP running."""
+        from controller import http
+
+        self.controller.load_keys()
+        self.controller.load_age_identities()
+        threading.Thread(target=self.controller.renewal_loop, name="key-renewal", daemon=True).start()
+        http.start(self.controller)
+
+    def in_scope(self, namespace: str | None, labels: Any, **_: Any) -> bool:
+        """A SealedSecret, SopsSecret or VaultSecret this controller serves."""
+        return self.served.serves(namespace, labels)
+
+    def in_served_namespace(self, namespace: str | None, **_: Any) -> bool:
+        return self.served.serves_namespace(namespace)
+
+    def in_controller_namespace(self, namespace: str | None, **_: Any) -> bool:
+        return namespace == self.config.namespace
+
+    def holds_age_identities(self, namespace: str | None, body: Any, **_: Any) -> bool:
+        """A Secret of the controller's namespace with `.agekey` items, or one that had them."""
+        return namespace == self.config.namespace and (
+            agekeys.holds_identities(body) or self.controller.age.knows(body.get("metadata", {}).get("name", "")))
+
+    def owner_served(self, secret: Any) -> bool:
+        """With --label-selector, drift is undone only for a Secret whose owner this controller serves (another
+        controller may serve the other labels)."""
+        if self.served.selector is None:
+            return True
+        found = self.controller.owner_of(secret)
+        meta = (found[1].get("metadata") or {}) if found is not None else {}
+        return found is not None and self.served.serves(meta.get("namespace"), meta.get("labels"))
+
+
+def build(config: Config) -> App:
+    controller = Controller(config)
+    vault = VaultSync(controller)
+    controller.register_source(Source("VaultSecret", "vaultsecrets", vault.reconcile))
+    return App(config, controller, served.Served.of(config), vault, Refresher(vault))
+
+
+def registry(app: App) -> kopf.OperatorRegistry:
+    """Every handler, registered with explicit ids (kopf keeps progress under them in annotations)."""
+    from controller.handlers import lifecycle, sealed, secrets, sops, stores, vault
+
+    registry = kopf.OperatorRegistry()
+    for module in (lifecycle, sealed, sops, secrets, vault, stores):
+        module.register(registry, app)
+    return registry

@@ -1,0 +1,42 @@
+"""Secrets: the ones we produce (drift is put back), sealing keys and age identities in the controller's namespace.
+
+Secrets are watched with `kopf.on.event` only: `on.create`/`on.update` would make kopf copy the Secret (with its
+data) into a last-handled-configuration annotation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from controller import keyring, status
+from controller.app import App
+from sealer.kube import MANAGED_BY, MANAGED_BY_LABEL
+
+
+def register(registry: kopf.OperatorRegistry, app: App) -> None:
+    controller = app.controller
+
+    @kopf.on.event("v1", "secrets", id="produced_secret", labels={MANAGED_BY_LABEL: MANAGED_BY},
+                   when=app.in_served_namespace, registry=registry)
+    def produced_secret(type: str, body: Any, **_: Any) -> None:
+        if type in ("MODIFIED", "DELETED") and app.owner_served(body):
+            controller.restore_drift(type, body, status.notify)
+
+    @kopf.on.event("v1", "secrets", id="key_secret", labels={keyring.LABEL: kopf.PRESENT},
+                   when=app.in_controller_namespace, registry=registry)
+    def key_secret(type: str, body: Any, **_: Any) -> None:
+        if type is not None:
+            controller.on_key_event(type, body)
+
+    @kopf.on.event("v1", "secrets", id="bitnami_key_secret", labels={keyring.BITNAMI_LABEL: kopf.PRESENT},
+                   when=app.in_controller_namespace, registry=registry)
+    def bitnami_key_secret(type: str, body: Any, **_: Any) -> None:
+        if type is not None and app.config.import_bitnami_keys:
+            controller.on_key_event(type, body)
+
+    @kopf.on.event("v1", "secrets", id="age_identity_secret", when=app.holds_age_identities, registry=registry)
+    def age_identity_secret(type: str, body: Any, **_: Any) -> None:
+        if type is not None:
+            controller.on_age_event(type, body)

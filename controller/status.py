@@ -1,0 +1,76 @@
+"""The Ready condition, Events and metrics of every kind the controller serves: what a reconcile tells the owner.
+
+Messages never carry plaintext. A failure is logged and posted as a Warning, but one that repeats unchanged (a
+resync, a retry with backoff) posts no new Event, and the condition keeps its lastTransitionTime, as Kubernetes
+conventions ask.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from controller import metrics
+from controller.runtime import Result
+from sealer.safetext import printable
+
+log = logging.getLogger("sealer.controller")
+
+
+def condition(ready: bool, reason: str, message: str, generation: int | None) -> dict[str, Any]:
+    return {"type": "Ready", "status": "True" if ready else "False", "reason": reason, "message": message,
+            "lastTransitionTime": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "observedGeneration": generation}
+
+
+def ready_condition(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The object's Ready condition as it stands ({} when it has none)."""
+    return next((c for c in ((body.get("status") or {}).get("conditions") or []) if c.get("type") == "Ready"), {})
+
+
+def is_ready(body: Mapping[str, Any]) -> bool:
+    return ready_condition(body).get("status") == "True"
+
+
+def set_ready(kind: str, result: Result, body: Any, meta: Any, patch: Any, *, announce: bool) -> None:
+    """The Ready condition (into ``patch``) and its Events. ``announce``: post an informational Event for a
+    success."""
+    previous = ready_condition(body)
+    message = printable(result.message)  # names from objects: no control characters in status, Events or logs
+    new = condition(result.ready, result.reason, message, meta.get("generation"))
+    if previous.get("status") == new["status"] and previous.get("lastTransitionTime"):
+        new["lastTransitionTime"] = previous["lastTransitionTime"]
+    repeated = all(previous.get(k) == new[k] for k in ("status", "reason", "message"))
+    patch.status["observedGeneration"] = meta.get("generation")
+    patch.status["conditions"] = [new]
+    if not result.ready:
+        log.warning("%s %s/%s: %s: %s", kind, meta.get("namespace"), meta.get("name"), result.reason, message)
+        if not repeated:
+            kopf.warn(body, reason=result.reason, message=message)
+    elif result.warning and not repeated:  # ready, with something the owner must fix (an unscoped SopsSecret)
+        log.warning("%s %s/%s: %s", kind, meta.get("namespace"), meta.get("name"), message)
+        kopf.warn(body, reason=result.reason, message=message)
+    elif announce:
+        kopf.info(body, reason=result.reason, message=message)
+
+
+def report(kind: str, result: Result, started: float, body: Any, meta: Any, patch: Any) -> None:
+    """One reconcile of a source (SealedSecret, SopsSecret, VaultSecret): metrics, then the condition and Events
+    (a success is announced when it changed the Secret). ``started``: its time.monotonic() at the start."""
+    metrics.observe(kind, result.ready, result.reason, time.monotonic() - started)
+    set_ready(kind, result, body, meta, patch, announce=result.changed)
+
+
+def report_store(result: Result, body: Any, meta: Any, patch: Any) -> None:
+    """A VaultStore's or ClusterVaultStore's check: its condition, announced when it becomes ready."""
+    set_ready(body.get("kind", "VaultStore"), result, body, meta, patch, announce=not is_ready(body))
+
+
+def notify(owner: Mapping[str, Any], reason: str, message: str) -> None:
+    """An informational Event on a source object (a Secret restored from it)."""
+    kopf.info(owner, reason=reason, message=printable(message))
