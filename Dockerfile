@@ -12,6 +12,8 @@ COPY requirements/base.txt requirements/build.txt ./requirements/
 RUN pip install --require-hashes -r requirements/build.txt \
     && pip wheel --require-hashes --wheel-dir /wheels -r requirements/base.txt
 COPY pyproject.toml README.md ./
+# The product's two packages only: not testkit/ (the API emulator and `sealer demo`, a distribution of its own);
+# tests/test_wheel.py checks what is copied here: nothing imports kmock, only `sealer demo` (lazily) the test kit.
 COPY sealer ./sealer
 COPY controller ./controller
 RUN pip wheel --no-deps --no-build-isolation --wheel-dir /wheels .

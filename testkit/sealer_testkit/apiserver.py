@@ -1,9 +1,7 @@
 """A Kubernetes API for `sealer demo` and the controller tests: kmock's emulator in a background thread, a
 kubeconfig, a sync client. It is the one stand-in of the demo, and what the tests run the controller against.
 
-    from tests.kube import kube              # pytest fixture (tests/kube.py): a fresh, empty API server per test
-
-    def test_it(kube, tmp_path):
+    def test_it(kube, tmp_path):             # `kube`: tests/conftest.py's fixture, a fresh, empty API server per test
         kube.client.create({"apiVersion": "sealer.dev/v1alpha1", "kind": "SealedSecret",
                             "metadata": {"name": "s", "namespace": "ns"}, "spec": {...}})
         op = kube.spawn([sys.executable, "-m", "controller"], log=tmp_path / "controller.log")
