@@ -1,34 +1,23 @@
-"""Shared fixtures: real key pairs made at test time (never committed) and the CLI run as a real process."""
+"""Shared fixtures: real key pairs made at test time (never committed), the CLI run as a real process, a fresh
+Kubernetes API emulator per test and one OpenBao dev server per session. Helpers live in modules named for what
+they hold (keypairs, cli_process, controller_process, openbao, ...); test modules import those, never each other."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from sealer.sealed import keys
+from tests.cli_process import run_sealer
+from tests.keypairs import KeyPair, make_keypair
 
+if TYPE_CHECKING:
+    from sealer_testkit.apiserver import KubeServer
 
-@dataclass(frozen=True)
-class KeyPair:
-    key_path: Path
-    cert_path: Path
-    private: keys.PrivateKey
-    cert: keys.SealingCert
-
-
-def make_keypair(directory: Path, bits: int = 2048, cn: str = "test") -> KeyPair:
-    directory.mkdir(parents=True, exist_ok=True)
-    key, cert = keys.generate(bits=bits, cn=cn)
-    key_path, cert_path = directory / "sealer.key", directory / "sealer.crt"
-    key_path.write_bytes(keys.private_key_pem(key))
-    key_path.chmod(0o600)
-    cert_path.write_bytes(keys.cert_pem(cert))
-    return KeyPair(key_path, cert_path, keys.load_private_keys(str(key_path))[0], keys.load_cert(str(cert_path)))
+    from tests.openbao import Bao
 
 
 @pytest.fixture(scope="session")
@@ -47,17 +36,28 @@ def kp4096(tmp_path_factory: pytest.TempPathFactory) -> KeyPair:
     return make_keypair(tmp_path_factory.mktemp("kp4096"), 4096)
 
 
-def run_sealer(*args: str | os.PathLike[str], input: bytes | str | None = None, cwd: Path | None = None,
-               env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run `python -m sealer ARGS` as its own process, the way a user does; text stdout/stderr."""
-    if isinstance(input, bytes):
-        input = input.decode()
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SEALER_")}
-    full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "sealer", *map(str, args)], input=input if input is not None else "",
-                          capture_output=True, text=True, cwd=cwd, env=full_env, timeout=120)
+@pytest.fixture
+def sealer_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    return run_sealer
 
 
 @pytest.fixture
-def sealer_cli():
-    return run_sealer
+def kube(tmp_path: Path) -> Iterator[KubeServer]:
+    """A fresh, empty API server with SEALER_RESOURCES for one test; processes it spawned are stopped after it.
+
+    The emulator (`sealer_testkit.apiserver`, imported here lazily so modules without it still collect) lists in
+    its docstring what is and is not emulated."""
+    from sealer_testkit.apiserver import KubeServer
+
+    with KubeServer(tmp_path / "kube") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bao]:
+    """One OpenBao dev server per pytest process, shared by every module; stopped at exit. Tests must not stop it:
+    they use `tests.openbao.start_openbao` for that."""
+    from tests.openbao import start_openbao
+
+    with start_openbao(tmp_path_factory.mktemp("openbao")) as bao:
+        yield bao

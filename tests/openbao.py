@@ -4,9 +4,9 @@ OpenBao speaks Vault's HTTP API unchanged, so hvac, the `sops` binary and the `b
 The server listens on 127.0.0.1 on a free port, keeps its state in memory, runs with a temporary HOME (so no
 `~/.vault-token` of the developer is read or written) and is stopped by the pid we started, also when a test fails.
 
-Use it from a test module with `from tests.openbao import openbao` (the session fixture, shared by every module that
-imports it: one server per pytest process), or start a private server with `with start_openbao(tmp_path) as bao:`
-for tests that stop or reconfigure it. Helpers talk to the HTTP API with the standard library only.
+Tests take the session fixture `openbao` (tests/conftest.py: one server per pytest process, shared by every
+module), or start a private server with `with start_openbao(tmp_path) as bao:` for tests that stop or reconfigure
+it. Helpers talk to the HTTP API with the standard library only.
 """
 
 from __future__ import annotations
@@ -261,21 +261,16 @@ def start_openbao(tmp_path: Path, *, tls: bool = False, config_hcl: str | None =
         bao.stop()
 
 
-_SHARED = pytest.StashKey[Bao]()
+def kv2_put(bao: Bao, path: str, data: dict[str, Any], mount: str = "secret") -> int:
+    """Write a KV v2 secret; returns its new version."""
+    return bao.api("POST", f"{mount}/data/{path}", {"data": data})["data"]["version"]
 
 
-@pytest.fixture(scope="session")
-def openbao(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Bao:
-    """One dev server per pytest process, shared by every module that imports this fixture; stopped at exit.
-
-    Importing the fixture into several modules gives each its own fixture definition, so the server is kept in
-    the config stash to start it only once. Tests must not stop it: use `start_openbao` for that.
-    """
-    bao = request.config.stash.get(_SHARED, None)
-    if bao is not None and bao.alive():
-        return bao
-    stack = contextlib.ExitStack()
-    bao = stack.enter_context(start_openbao(tmp_path_factory.mktemp("openbao")))
-    request.config.add_cleanup(stack.close)
-    request.config.stash[_SHARED] = bao
-    return bao
+def approle_login(bao: Bao, role: str, policy: str, **params: Any) -> tuple[str, str]:
+    """Enable AppRole (once per server), make a role with `policy`; returns (role_id, secret_id)."""
+    mounts = bao.api("GET", "sys/auth")
+    if "approle/" not in mounts.get("data", mounts):
+        bao.api("POST", "sys/auth/approle", {"type": "approle"})
+    bao.api("POST", f"auth/approle/role/{role}", {"token_policies": [policy], **params})
+    role_id = bao.api("GET", f"auth/approle/role/{role}/role-id")["data"]["role_id"]
+    return role_id, bao.api("POST", f"auth/approle/role/{role}/secret-id", {})["data"]["secret_id"]

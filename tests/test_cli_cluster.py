@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
+from sealer_testkit.apiserver import KubeServer
 
 from controller import keyring as kr
-from tests.conftest import run_sealer
-from tests.kube import KubeServer, kube  # noqa: F401  (fixture)
+from tests.cli_process import run_sealer
 
 SECRET = "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: app}\nstringData: {password: fetched}\n"
 

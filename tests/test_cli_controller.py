@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sealer_testkit.apiserver import KubeServer, free_port, write_kubeconfig
 
 from controller import keyring as kr
-from tests.conftest import KeyPair, run_sealer
-from tests.kube import KubeServer, kube, write_kubeconfig  # noqa: F401  (fixture)
-from tests.test_controller_e2e import NS, free_port, published_cert, start_controller
+from tests.cli_process import run_sealer
+from tests.controller_process import NS, published_cert, start_controller
+from tests.keypairs import KeyPair
 
 PLANT = "PLANTED-validate-9c41e"
 SERVICE = "sealer-controller"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import KeyPair, run_sealer
-from tests.test_cli_seal import unsealed_items
+from tests.cli_process import run_sealer, unsealed_items
+from tests.keypairs import KeyPair
 
 SECRET = ("apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: prod}}\ntype: Opaque\n"
           "stringData: {{password: {value}, token: tok-{value}}}\n")

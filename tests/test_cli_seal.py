@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from sealer.sealed import keys
-from tests.conftest import KeyPair, run_sealer
+from tests.cli_process import run_sealer, unsealed_items
+from tests.keypairs import KeyPair
 
 SECRET = """\
 apiVersion: v1
@@ -41,11 +42,6 @@ data:
 stringData:
   password: "p&ss:w0rd@x/?#"
 """
-
-
-def unsealed_items(out: str) -> dict[str, bytes]:
-    (doc,) = [d for d in yaml.safe_load_all(out) if d]
-    return {k: base64.b64decode(v) for k, v in (doc.get("data") or {}).items()}
 
 
 def seal(kp: KeyPair, tmp_path: Path, text: str, *args: str):
@@ -246,10 +242,30 @@ def test_cert_from_url(kp2048, tmp_path):
         server.shutdown()
 
 
-def test_seal_reads_cert_from_env(kp2048, tmp_path):
+def test_seal_reads_cert_from_env(kp2048, kp2048b, tmp_path):
     (tmp_path / "in.yaml").write_text(SECRET)
     r = run_sealer("seal", tmp_path / "in.yaml", env={"SEALER_CERT": str(kp2048.cert_path)})
     assert r.returncode == 0, r.stderr
+    # sealed to THAT cert: its fingerprint, its private key opens it, the other key does not
+    ss = yaml.safe_load(r.stdout)
+    assert ss["kind"] == "SealedSecret"
+    assert ss["metadata"]["annotations"] == {"sealer.dev/key-fingerprint": kp2048.cert.fingerprint}
+    (tmp_path / "sealed.yaml").write_text(r.stdout)
+    u = run_sealer("unseal", tmp_path / "sealed.yaml", "--key", kp2048.key_path)
+    assert u.returncode == 0, u.stderr
+    assert unsealed_items(u.stdout) == {"username": b"admin", "password": b"p&ss:w0rd@x/?#"}
+    wrong = run_sealer("unseal", tmp_path / "sealed.yaml", "--key", kp2048b.key_path)
+    assert wrong.returncode != 0 and "p&ss" not in wrong.stdout
+    # --cert on the command line wins over the variable
+    r = run_sealer("seal", tmp_path / "in.yaml", "--cert", kp2048b.cert_path,
+                   env={"SEALER_CERT": str(kp2048.cert_path)})
+    assert r.returncode == 0, r.stderr
+    assert yaml.safe_load(r.stdout)["metadata"]["annotations"]["sealer.dev/key-fingerprint"] == kp2048b.cert.fingerprint
+    # neither the variable nor --cert (and no kubeconfig to fetch from): refused, nothing sealed to another cert
+    r = run_sealer("seal", tmp_path / "in.yaml",
+                   env={"HOME": str(tmp_path / "home"), "KUBECONFIG": str(tmp_path / "no-kubeconfig")})
+    assert r.returncode == 2 and r.stdout == ""
+    assert "--cert" in r.stderr
 
 
 # --- keys generate, cert ------------------------------------------------------------------------------

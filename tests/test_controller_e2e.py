@@ -12,63 +12,22 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sealer_testkit.apiserver import KubeServer, free_port
 
 from controller import keyring as kr
-from tests.conftest import run_sealer
-from tests.kube import KubeServer, free_port, kube  # noqa: F401  (fixture)
+from tests.cli_process import run_sealer
+from tests.controller_process import (
+    NS,
+    SS,
+    published_cert,
+    ready_condition,
+    seal,
+    secret_items,
+    start_controller,
+    wait_ready,
+)
 
-NS = "sealer-system"
 PLANT = "PLANTED-e2e-secret-7f3a"
-SS = ("sealer.dev/v1alpha1", "SealedSecret")
-
-
-def start_controller(kube: KubeServer, tmp_path: Path, *extra: str, log_name: str = "controller.log"):
-    port = free_port()
-    argv = [sys.executable, "-m", "controller", "--standalone", "--key-bits", "2048", "--http-host", "127.0.0.1",
-            "--http-port", str(port), "--resync-period", "2s", "--key-renew-period", "0", *extra]
-    proc = kube.spawn(argv, log=tmp_path / log_name, env={"POD_NAMESPACE": NS})
-    proc.wait_for_log("sealer controller ready", timeout=60)
-    return proc, port
-
-
-def published_cert(kube: KubeServer, tmp_path: Path, fingerprint_not: str | None = None) -> tuple[Path, str]:
-    def ready():
-        cm = kube.client.find("v1", "ConfigMap", kr.CERTS_CONFIGMAP, NS)
-        data = (cm or {}).get("data") or {}
-        if data.get("cert.pem") and data.get("fingerprint") != fingerprint_not:
-            return data
-        return None
-
-    data = kube.client.wait_for(ready, timeout=30, message="certs ConfigMap")
-    path = tmp_path / f"cert-{data['fingerprint'][:8]}.pem"
-    path.write_text(data["cert.pem"])
-    return path, data["fingerprint"]
-
-
-def seal(tmp_path: Path, cert: Path, name: str, namespace: str, value: str) -> dict:
-    src = tmp_path / f"{namespace}-{name}.yaml"
-    src.write_text(f"apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: {namespace}, labels: "
-                   f"{{app: web}}}}\ntype: Opaque\nstringData: {{password: {value}, user: admin}}\n")
-    r = run_sealer("seal", src, "--cert", cert)
-    assert r.returncode == 0, r.stderr
-    return yaml.safe_load(r.stdout)
-
-
-def secret_items(kube: KubeServer, name: str, namespace: str) -> dict[str, bytes] | None:
-    s = kube.client.find("v1", "Secret", name, namespace)
-    return {k: base64.b64decode(v) for k, v in (s.get("data") or {}).items()} if s else None
-
-
-def ready_condition(kube: KubeServer, name: str, namespace: str) -> dict | None:
-    obj = kube.client.find(*SS, name, namespace) or {}
-    conds = (obj.get("status") or {}).get("conditions") or []
-    return conds[0] if conds else None
-
-
-def wait_ready(kube: KubeServer, name: str, namespace: str, status: str, timeout: float = 30) -> dict:
-    return kube.client.wait_for(
-        lambda: (c := ready_condition(kube, name, namespace)) and c["status"] == status and c,
-        timeout=timeout, message=f"{namespace}/{name} Ready={status}")
 
 
 def test_sealed_secret_lifecycle(kube: KubeServer, tmp_path: Path) -> None:

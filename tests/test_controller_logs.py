@@ -16,11 +16,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from sealer_testkit.apiserver import child_env
+from sealer_testkit.apiserver import KubeServer, child_env, free_port
 
 from sealer.sops.keys import age as age_mod
-from tests.kube import KubeServer, free_port, kube  # noqa: F401  (fixture)
-from tests.test_controller_e2e import NS, published_cert, seal, start_controller
+from tests.controller_process import NS, published_cert, seal, start_controller
 
 PLANTS = {"encryptedData": "PLANTED-encrypted-data-4b1f", "template": "PLANTED-template-data-77c2",
           "stringData": "PLANTED-string-data-0e9a", "data": "PLANTED-secret-data-c3d8",

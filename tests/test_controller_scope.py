@@ -19,13 +19,13 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
+from sealer_testkit.apiserver import KubeServer, free_port, parse_label_selector
 
 from controller import keyring as kr
 from controller import served
 from controller.__main__ import parse_args
-from controller.sealed import MANAGED_BY, MANAGED_BY_LABEL
-from tests.kube import KubeServer, free_port, kube, parse_label_selector  # noqa: F401  (fixture)
-from tests.test_controller_e2e import NS, SS, published_cert, seal, secret_items, start_controller, wait_ready
+from sealer.kube import MANAGED_BY, MANAGED_BY_LABEL
+from tests.controller_process import NS, SS, published_cert, seal, secret_items, start_controller, wait_ready
 
 A, B = "team-a", "team-b"
 

@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sealer_testkit.apiserver import KubeServer
 
 from controller import agekeys, sopssecret
-from controller.sealed import MANAGED_BY, MANAGED_BY_LABEL
+from sealer.kube import MANAGED_BY, MANAGED_BY_LABEL
 from sealer.sops.binding import BOUND_REGEX
-from tests.conftest import run_sealer
-from tests.kube import KubeServer, kube  # noqa: F401  (fixture)
-from tests.openbao import openbao  # noqa: F401  (fixture)
+from tests.cli_process import run_sealer
+from tests.controller_process import NS, secret_items, start_controller
 from tests.sops_helpers import SOPS, AgeKey, Workspace, make_age_key, ok
-from tests.test_controller_e2e import NS, start_controller
+from tests.sopssecret_objects import as_stored, identities_secret, ring
 
 PLANT = "PLANTED-sops-value-91c2"
 SECRET = f"""\
@@ -39,31 +39,6 @@ data:
   ca.crt: {base64.b64encode(b"-- not a real cert --").decode()}
 """
 EXPECTED = {"username": b"admin", "password": PLANT.encode(), "ca.crt": b"-- not a real cert --"}
-
-
-def as_stored(obj: dict, uid: str = "uid-1") -> dict:
-    """What a real API server returns: keys sorted (objects are stored as JSON), server metadata, GitOps labels,
-    kopf's bookkeeping annotation and our own status."""
-    stored = json.loads(json.dumps(obj, sort_keys=True))
-    meta = stored["metadata"]
-    meta.update(uid=uid, resourceVersion="4711", generation=3, creationTimestamp="2026-11-22T09:00:00Z",
-                managedFields=[{"manager": "kustomize-controller", "operation": "Apply"}])
-    meta.setdefault("labels", {})["kustomize.toolkit.fluxcd.io/name"] = "apps"
-    meta.setdefault("annotations", {})["kopf.zalando.org/last-handled-configuration"] = "{}"
-    stored["status"] = {"conditions": [{"type": "Ready", "status": "True"}]}
-    return json.loads(json.dumps(stored, sort_keys=True))
-
-
-def identities_secret(key: AgeKey, name: str = "sealer-age", item: str = "age.agekey") -> dict:
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": NS},
-            "data": {item: base64.b64encode(key.path.read_bytes()).decode()}}
-
-
-def ring(*keys: AgeKey) -> list:
-    r = agekeys.AgeRing()
-    for i, k in enumerate(keys):
-        r.sync(identities_secret(k, name=f"id-{i}"))
-    return r.identities()
 
 
 def decoded(secret: dict) -> dict[str, bytes]:
@@ -222,11 +197,6 @@ def _ready(kube: KubeServer, name: str, namespace: str, status: str, timeout: fl
     return kube.client.wait_for(cond, timeout=timeout, message=f"SopsSecret {namespace}/{name} Ready={status}")
 
 
-def _items(kube: KubeServer, name: str, namespace: str) -> dict[str, bytes] | None:
-    s = kube.client.find("v1", "Secret", name, namespace)
-    return decoded(s) if s else None
-
-
 def test_controller_decrypts_sopssecrets_from_both_writers(kube: KubeServer, tmp_path: Path, by_sealer: dict,
                                                            by_sops: dict, cluster_key: AgeKey, ws: Workspace) -> None:
     for ns in (NS, "app", "team"):
@@ -238,7 +208,7 @@ def test_controller_decrypts_sopssecrets_from_both_writers(kube: KubeServer, tmp
     kube.client.create(identities_secret(cluster_key))
     proc.wait_for_log("age identities from Secret sealer-age: 1", timeout=30)
     _ready(kube, "db", "app", "True", timeout=30)  # the 2 s resync retries it
-    assert _items(kube, "db", "app") == EXPECTED
+    assert secret_items(kube, "db", "app") == EXPECTED
     secret = kube.client.get("v1", "Secret", "db", "app")
     assert secret["metadata"]["ownerReferences"][0]["kind"] == "SopsSecret"
 
@@ -247,12 +217,12 @@ def test_controller_decrypts_sopssecrets_from_both_writers(kube: KubeServer, tmp
     other["metadata"]["name"] = "db2"
     kube.client.create(other)
     _ready(kube, "db2", "app", "True")
-    assert _items(kube, "db2", "app") == EXPECTED
+    assert secret_items(kube, "db2", "app") == EXPECTED
     copied = as_api(by_sops)
     copied["metadata"]["namespace"] = "team"  # metadata is outside a mac_only_encrypted MAC: the binding is not
     kube.client.create(copied)
     assert "bound to app/*" in _ready(kube, "db", "team", "False")["message"]
-    assert _items(kube, "db", "team") is None
+    assert secret_items(kube, "db", "team") is None
 
     # tamper: remove an item in place → MACMismatch, and the good Secret stays byte-identical
     before = kube.client.get("v1", "Secret", "db", "app")["data"]
@@ -268,7 +238,7 @@ def test_controller_decrypts_sopssecrets_from_both_writers(kube: KubeServer, tmp
 
     # drift: a hand edit of the produced Secret is put back
     kube.client.patch("v1", "Secret", "db2", {"data": {"password": base64.b64encode(b"hand").decode()}}, "app")
-    kube.client.wait_for(lambda: _items(kube, "db2", "app") == EXPECTED, timeout=30, message="restored")
+    kube.client.wait_for(lambda: secret_items(kube, "db2", "app") == EXPECTED, timeout=30, message="restored")
 
     # nothing secret in the log, the events or the status
     text = proc.log_text()

@@ -10,90 +10,37 @@ from __future__ import annotations
 import base64
 import re
 import secrets
-import sys
 import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.kube import KubeServer, kube  # noqa: F401  (fixture)
-from tests.openbao import Bao, openbao, start_again, start_openbao  # noqa: F401  (fixture)
-from tests.test_controller_e2e import free_port
+from sealer_testkit.apiserver import KubeServer
 
-NS = "sealer-system"
-VS = ("sealer.dev/v1alpha1", "VaultSecret")
-STORE = ("sealer.dev/v1alpha1", "VaultStore")
-CSTORE = ("sealer.dev/v1alpha1", "ClusterVaultStore")
+from tests.controller_process import NS, assert_no_leak, secret_items
+from tests.openbao import Bao, approle_login, kv2_put, start_again, start_openbao
+from tests.vault_resources import (
+    CSTORE,
+    STORE,
+    VS,
+    start_vault_controller,
+    store,
+    token_auth,
+    token_secret,
+    vault_secret,
+    wait_cond,
+    wait_items,
+)
+
 READ_ALL = 'path "*" { capabilities = ["read", "list"] }'
 
 
 # --- helpers ------------------------------------------------------------------------------------------------
 
 
-def start_controller(kube: KubeServer, tmp_path: Path, *extra: str, log_name: str = "controller.log"):
-    port = free_port()
-    argv = [sys.executable, "-m", "controller", "--standalone", "--key-bits", "2048", "--http-host", "127.0.0.1",
-            "--http-port", str(port), "--resync-period", "0", "--key-renew-period", "0",
-            "--vault-retry-min", "200ms", "--vault-retry-max", "1s", "--vault-store-check-period", "1s", *extra]
-    proc = kube.spawn(argv, log=tmp_path / log_name, env={"POD_NAMESPACE": NS})
-    proc.wait_for_log("sealer controller ready", timeout=60)
-    return proc, port
-
-
 def uniq(prefix: str) -> str:
     """Paths and names unique per test: the OpenBao server is shared by the whole session."""
     return f"{prefix}-{secrets.token_hex(4)}"
-
-
-def kv2_put(bao: Bao, path: str, data: dict[str, Any], mount: str = "secret") -> int:
-    return bao.api("POST", f"{mount}/data/{path}", {"data": data})["data"]["version"]
-
-
-def token_secret(kube: KubeServer, namespace: str, token: str, name: str = "vault-token") -> None:
-    kube.client.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace},
-                       "type": "Opaque", "data": {"token": base64.b64encode(token.encode()).decode()}})
-
-
-def store(bao: Bao, name: str, namespace: str, auth: dict[str, Any], **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": STORE[0], "kind": STORE[1], "metadata": {"name": name, "namespace": namespace},
-            "spec": {"server": bao.addr, "auth": auth, **spec}}
-
-
-def token_auth(name: str = "vault-token") -> dict[str, Any]:
-    return {"token": {"secretRef": {"name": name, "key": "token"}}}
-
-
-def vault_secret(name: str, namespace: str, store_name: str, **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": VS[0], "kind": VS[1], "metadata": {"name": name, "namespace": namespace},
-            "spec": {"storeRef": {"kind": "VaultStore", "name": store_name}, **spec}}
-
-
-def items(kube: KubeServer, name: str, namespace: str) -> dict[str, bytes] | None:
-    s = kube.client.find("v1", "Secret", name, namespace)
-    return {k: base64.b64decode(v) for k, v in (s.get("data") or {}).items()} if s else None
-
-
-def cond(kube: KubeServer, kind: tuple[str, str], name: str, namespace: str | None) -> dict[str, Any]:
-    obj = kube.client.find(*kind, name, namespace) or {}
-    return ((obj.get("status") or {}).get("conditions") or [{}])[0]
-
-
-def wait_cond(kube: KubeServer, name: str, namespace: str | None, status: str, reason: str | None = None,
-              kind: tuple[str, str] = VS, timeout: float = 30) -> dict[str, Any]:
-    def ok() -> dict[str, Any] | None:
-        c = cond(kube, kind, name, namespace)
-        return c if c.get("status") == status and (reason is None or c.get("reason") == reason) else None
-
-    return kube.client.wait_for(ok, timeout=timeout,
-                                message=f"{kind[1]} {namespace}/{name} Ready={status} {reason or ''}; "
-                                        f"last: {cond(kube, kind, name, namespace)}")
-
-
-def wait_items(kube: KubeServer, name: str, namespace: str, check: Callable[[dict[str, bytes]], bool],
-               timeout: float = 30) -> dict[str, bytes]:
-    return kube.client.wait_for(lambda: (i := items(kube, name, namespace)) is not None and check(i) and i,
-                                timeout=timeout, message=f"Secret {namespace}/{name}: {items(kube, name, namespace)}")
 
 
 def force_sync(kube: KubeServer, name: str, namespace: str) -> None:
@@ -104,12 +51,6 @@ def force_sync(kube: KubeServer, name: str, namespace: str) -> None:
 def scrape(port: int) -> dict[str, float]:
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
     return {k: float(v) for k, v in (line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))}
-
-
-def assert_no_leak(everything: str, *planted: str) -> None:
-    for value in planted:
-        for form in (value, base64.b64encode(value.encode()).decode()):
-            assert form not in everything, f"planted value leaked: {form[:6]}..."
 
 
 # --- tests --------------------------------------------------------------------------------------------------
@@ -125,7 +66,7 @@ def test_token_auth_kv2_data_from_property_version_and_status(kube: KubeServer, 
     openbao.write_policy(f"{base}-read", READ_ALL)
     token = openbao.create_token(f"{base}-read")
 
-    proc, port = start_controller(kube, tmp_path)
+    proc, port = start_vault_controller(kube, tmp_path)
     token_secret(kube, "app", token)
     kube.client.create(store(openbao, "vault", "app", token_auth()))
     kube.client.create(vault_secret("db", "app", "vault", data=[
@@ -178,16 +119,6 @@ def test_token_auth_kv2_data_from_property_version_and_status(kube: KubeServer, 
     assert not kube.server_errors()
 
 
-def approle_login(bao: Bao, role: str, policy: str, **params: Any) -> tuple[str, str]:
-    """Enable AppRole (once per server), make a role with `policy`; returns (role_id, secret_id)."""
-    mounts = bao.api("GET", "sys/auth")
-    if "approle/" not in mounts.get("data", mounts):
-        bao.api("POST", "sys/auth/approle", {"type": "approle"})
-    bao.api("POST", f"auth/approle/role/{role}", {"token_policies": [policy], **params})
-    role_id = bao.api("GET", f"auth/approle/role/{role}/role-id")["data"]["role_id"]
-    return role_id, bao.api("POST", f"auth/approle/role/{role}/secret-id", {})["data"]["secret_id"]
-
-
 def test_approle_kv1_cluster_store_and_who_may_use_it(kube: KubeServer, openbao: Bao, tmp_path: Path) -> None:
     mount = uniq("kv1")
     openbao.api("POST", f"sys/mounts/{mount}", {"type": "kv", "options": {"version": "1"}})
@@ -207,7 +138,7 @@ def test_approle_kv1_cluster_store_and_who_may_use_it(kube: KubeServer, openbao:
     # a VaultStore of another namespace, with the name the VaultSecret in `app` asks for below
     token_secret(kube, "other", openbao.token)
     client.create(store(openbao, "private", "other", token_auth(), mount=mount, kvVersion=1))
-    proc, port = start_controller(kube, tmp_path)
+    proc, port = start_vault_controller(kube, tmp_path)
 
     ref = {"storeRef": {"kind": "ClusterVaultStore", "name": "shared"},
            "data": [{"secretKey": "password", "remoteRef": {"path": "shared/db", "property": "password"}}]}
@@ -220,7 +151,7 @@ def test_approle_kv1_cluster_store_and_who_may_use_it(kube: KubeServer, openbao:
     assert "does not allow namespace web" in wait_cond(kube, "db", "web", "False", "StoreNotAllowed")["message"]
     assert "VaultStore private not found in namespace app" in wait_cond(kube, "sneaky", "app", "False",
                                                                          "StoreNotFound")["message"]
-    assert items(kube, "db", "web") is None and items(kube, "sneaky", "app") is None
+    assert secret_items(kube, "db", "web") is None and secret_items(kube, "sneaky", "app") is None
     assert "appRole auth" in wait_cond(kube, "shared", None, "True", "Valid", kind=CSTORE)["message"]
     m = scrape(port)
     assert m['sealer_vault_requests_total{operation="login",status="200"}'] == 1  # one AppRole login, shared
@@ -242,7 +173,7 @@ def test_refresh_drift_rollout_restart_and_policies(kube: KubeServer, openbao: B
     client.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "theirs", "namespace": "app",
                                                                       "labels": {"owner": "someone"}},
                    "data": {"keep": base64.b64encode(b"mine").decode()}})
-    proc, _ = start_controller(kube, tmp_path)
+    proc, _ = start_vault_controller(kube, tmp_path)
     data = [{"secretKey": "password", "remoteRef": {"path": f"{base}/app", "property": "password"}}]
     client.create(vault_secret("owned", "app", "vault", refreshInterval="1s", data=data,
                                rolloutRestartTargets=[{"kind": "Deployment", "name": "web"}]))
@@ -267,7 +198,7 @@ def test_refresh_drift_rollout_restart_and_policies(kube: KubeServer, openbao: B
     wait_items(kube, "deleted", "app", lambda i: i == {"k": b"v"})
     wait_items(kube, "retained", "app", lambda i: i == {"k": b"v"})
     assert "creationPolicy Merge" in wait_cond(kube, "merge-missing", "app", "False", "TargetNotFound")["message"]
-    assert items(kube, "nobody", "app") is None
+    assert secret_items(kube, "nobody", "app") is None
     wait_cond(kube, "owned", "app", "True")
     deployment = client.get("apps/v1", "Deployment", "web", "app")
     assert "annotations" not in deployment["spec"]["template"]["metadata"]  # not restarted on the first sync
@@ -280,7 +211,7 @@ def test_refresh_drift_rollout_restart_and_policies(kube: KubeServer, openbao: B
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", restarted)
     assert "restarted Deployment web" in wait_cond(kube, "owned", "app", "True", "Updated")["message"]
     # refreshInterval 0: read once; force-sync reads again
-    assert items(kube, "theirs", "app")["password"] == b"one"
+    assert secret_items(kube, "theirs", "app")["password"] == b"one"
     force_sync(kube, "merge", "app")
     wait_items(kube, "theirs", "app", lambda i: i == {"keep": b"mine", "password": b"two"})
 
@@ -298,11 +229,11 @@ def test_refresh_drift_rollout_restart_and_policies(kube: KubeServer, openbao: B
 
     # an authoritative not-found: Delete removes the Secret, Retain keeps it
     openbao.api("DELETE", f"secret/metadata/{base}/gone")
-    client.wait_for(lambda: items(kube, "deleted", "app") is None, timeout=15, message="Secret deleted")
+    client.wait_for(lambda: secret_items(kube, "deleted", "app") is None, timeout=15, message="Secret deleted")
     client.wait_for(lambda: "deleted Secret deleted (deletionPolicy Delete)" in " ".join(
         e["message"] for e in client.events("app", name="deleted", kind="VaultSecret")), message="deletion Event")
     assert "kept" in wait_cond(kube, "retained", "app", "False", "NotFound")["message"]
-    assert items(kube, "retained", "app") == {"k": b"v"}
+    assert secret_items(kube, "retained", "app") == {"k": b"v"}
     kv2_put(openbao, f"{base}/gone", {"k": "back"})  # it comes back: both recover by themselves
     wait_items(kube, "deleted", "app", lambda i: i == {"k": b"back"}, timeout=15)
     wait_items(kube, "retained", "app", lambda i: i == {"k": b"back"}, timeout=15)
@@ -324,14 +255,14 @@ def test_denied_policy_and_vault_outage_keep_the_secret(kube: KubeServer, tmp_pa
         seed(plant_value)
         token_secret(kube, "app", token_id)
         kube.client.create(store(bao, "vault", "app", token_auth()))
-        proc, port = start_controller(kube, tmp_path)
+        proc, port = start_vault_controller(kube, tmp_path)
         kube.client.create(vault_secret("db", "app", "vault", refreshInterval="1s",
                                         dataFrom=[{"path": "app/db"}]))
         kube.client.create(vault_secret("denied", "app", "vault", refreshInterval="1s",
                                         dataFrom=[{"path": "forbidden/db"}]))
         wait_items(kube, "db", "app", lambda i: i == {"password": plant_value.encode()})
         assert "permission denied" in wait_cond(kube, "denied", "app", "False", "PermissionDenied")["message"]
-        assert items(kube, "denied", "app") is None
+        assert secret_items(kube, "denied", "app") is None
         before = kube.client.get("v1", "Secret", "db", "app")
 
         bao.stop()
@@ -370,7 +301,7 @@ def test_token_renewed_not_relogged_and_revoked_on_shutdown(kube: KubeServer, tm
         kube.client.create(store(bao, "vault", "app", {"appRole": {"roleId": role_id,
                                                                    "secretIdRef": {"name": "approle", "key": "id"}}}))
         accessors_before = set(bao.api("LIST", "auth/token/accessors")["data"]["keys"])
-        proc, port = start_controller(kube, tmp_path)
+        proc, port = start_vault_controller(kube, tmp_path)
         kube.client.create(vault_secret("db", "app", "vault", refreshInterval="500ms",
                                         dataFrom=[{"path": "app/db"}]))
         wait_items(kube, "db", "app", lambda i: i == {"password": b"p"})
@@ -409,7 +340,7 @@ def test_kubernetes_auth_through_the_emulators_token_apis(kube: KubeServer, open
         "audience": "vault", "token_policies": [f"{mount}-read"], "token_ttl": "60s"})
     path = uniq("k8s/db")
     kv2_put(openbao, path, {"password": "via-kubernetes-auth-7c1"})  # sealer:allow credential (planted)
-    proc, _ = start_controller(kube, tmp_path)
+    proc, _ = start_vault_controller(kube, tmp_path)
 
     def k8s_store(name: str, account: str) -> dict[str, Any]:
         return store(openbao, name, ns, {"kubernetes": {"mount": mount, "role": "app",
@@ -423,7 +354,7 @@ def test_kubernetes_auth_through_the_emulators_token_apis(kube: KubeServer, open
     kube.client.create(vault_secret("denied", ns, "wrong", data=[
         {"secretKey": "password", "remoteRef": {"path": path, "property": "password"}}]))
     assert wait_cond(kube, "denied", ns, "False", "PermissionDenied")
-    assert items(kube, "denied", ns) is None
+    assert secret_items(kube, "denied", ns) is None
     issued = kube.call(lambda: sorted({(ns_, sa) for ns_, sa, *_ in kube.emulator._tokens.values()}))
     assert issued == [(ns, "intruder"), (ns, "vault-reader")]  # TokenRequest by the controller, per store
     assert kube.call(lambda: kube.emulator.token_reviews) >= 1  # OpenBao asked the API server (the bound one)

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.kube import pid_gone
+from sealer_testkit.apiserver import pid_gone
 
 
 def _env() -> dict[str, str]:

@@ -21,7 +21,7 @@ import pytest
 
 from bench.fuzz import alias_bomb
 from sealer.sops.keys import age
-from tests.conftest import KeyPair
+from tests.keypairs import KeyPair
 
 PLANT = "planted-Zq8vLm3nP0rT-value"  # must never appear in any output
 TIMEOUT = 60  # seconds; each case takes well under 2 s when it works

@@ -131,6 +131,11 @@ def test_lint_custom_rule_description_is_escaped(tmp_path: Path) -> None:
     assert r.returncode == 1, r.stderr
     for text in _report_texts("sarif", r.stdout):
         assert_safe(text, "sarif")
+    # the custom rule did fire, and its description is still there to read, escaped (not dropped)
+    run = json.loads(r.stdout)["runs"][0]
+    assert "acme-key" in [x["ruleId"] for x in run["results"]]
+    (described,) = [x["shortDescription"]["text"] for x in run["tool"]["driver"]["rules"] if x["id"] == "acme-key"]
+    assert described.startswith("evil\\x1b[31mRED") and "pwned" in described
 
 
 # --- error messages ------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_sealer
+from tests.cli_process import run_sealer
 from tests.sops_helpers import SECRET_REGEX, AgeKey, Workspace, load_doc, make_age_key, ok, write_editor
 
 LEAK = "Zq7-LEAKED-VALUE-x9"  # planted in every file: must never reach stdout or stderr
@@ -726,6 +726,12 @@ def test_keys_generate_refuses_sizes_and_validities_out_of_range_at_once(tmp_pat
 def test_keys_generate_accepts_the_usual_sizes(tmp_path: Path, bits: str) -> None:
     r = run_sealer("keys", "generate", "--out-dir", tmp_path / "k", "--bits", bits, "--days", "36500")
     assert r.returncode == 0, r.stderr
+    # a pair of exactly that size, valid for the ~100 years asked, the private half readable by its owner only
+    assert sorted(p.name for p in (tmp_path / "k").iterdir()) == ["sealer.crt", "sealer.key"]
+    assert stat.S_IMODE((tmp_path / "k" / "sealer.key").stat().st_mode) == 0o600
+    described = json.loads(ok(run_sealer("cert", "--cert", tmp_path / "k" / "sealer.crt", "-o", "json")))
+    assert described["keyAlgorithm"] == f"RSA-{bits}" and described["status"] == "valid"
+    assert int(described["notAfter"][:4]) - int(described["notBefore"][:4]) in (99, 100)
 
 
 def _age_generate_into(target: Path, cwd: Path, user: list[str] | None = None) -> subprocess.CompletedProcess[str]:

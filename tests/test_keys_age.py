@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sealer_testkit.apiserver import KubeServer
 
-from tests.conftest import run_sealer
-from tests.kube import KubeServer, kube  # noqa: F401  (fixture)
+from tests.cli_process import run_sealer
 from tests.sops_helpers import SOPS, needs_sops
 
 PLANT = "PLANTED-age-generate-51d2"

@@ -1,5 +1,5 @@
-"""The Kubernetes API fixture (tests/kube.py) itself: the emulator's API semantics, the process helpers, and a real
-kopf operator run as its own process against it (the shape the controller's tests will take)."""
+"""The Kubernetes API fixture (`kube` in tests/conftest.py) itself: the emulator's API semantics, the process
+helpers, and a real kopf operator run as its own process against it (the shape the controller's tests will take)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,10 @@ import pytest
 pytest.importorskip("kmock")
 pytest.importorskip("kopf")
 
-from tests.kube import (
+from sealer_testkit.apiserver import (
     KubeError,
     KubeServer,
     WaitTimeout,
-    kube,  # noqa: F401  (the fixture)
     parse_label_selector,
     pid_gone,
     spawn,

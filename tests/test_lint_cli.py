@@ -18,7 +18,7 @@ import pytest
 
 from sealer.lint import scan, walk
 from sealer.lint.context import Options
-from tests.conftest import run_sealer
+from tests.cli_process import run_sealer
 
 
 def pw() -> str:
@@ -163,9 +163,20 @@ def test_baseline_by_content_survives_moves_but_not_a_new_value(tmp_path):
 
 
 def test_sarif_report_works_as_a_baseline(tmp_path):
-    (tmp_path / "s.yaml").write_text(secret_yaml(pw()))
-    run_sealer("lint", "s.yaml", "--format", "sarif", "-o", "base.sarif", cwd=tmp_path)
-    assert run_sealer("lint", "s.yaml", "--baseline", "base.sarif", cwd=tmp_path).returncode == 0
+    first = secret_yaml(pw())
+    (tmp_path / "s.yaml").write_text(first)
+    r = run_sealer("lint", "s.yaml", "--format", "sarif", "-o", "base.sarif", cwd=tmp_path)
+    assert r.returncode == 1, r.stderr
+    results = json.loads((tmp_path / "base.sarif").read_text())["runs"][0]["results"]
+    assert [(x["ruleId"], x["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+             x["locations"][0]["physicalLocation"]["region"]["startLine"]) for x in results] == [
+        ("plaintext-secret", "s.yaml", 6)]
+    r = run_sealer("lint", "s.yaml", "--baseline", "base.sarif", "--format", "json", cwd=tmp_path)
+    assert r.returncode == 0 and findings(r) == [] and "1 in the baseline" in r.stderr
+    # a secret added after the baseline was taken is still reported; the baselined one is not
+    (tmp_path / "s.yaml").write_text(first + "---\n" + secret_yaml(pw(), name="api"))
+    r = run_sealer("lint", "s.yaml", "--baseline", "base.sarif", "--format", "json", cwd=tmp_path)
+    assert r.returncode == 1 and findings(r) == [("s.yaml", 13, "plaintext-secret")]
 
 
 def test_config_disables_excludes_and_adds_custom_rules(tmp_path):

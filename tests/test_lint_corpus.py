@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_sealer
+from tests.cli_process import run_sealer
 from tests.lint_corpus import build
 
 

@@ -23,7 +23,7 @@ from sealer.lint import detectors
 from sealer.lint.context import CertInfo, Options
 from sealer.lint.scan import scan_text
 from sealer.sealed import sealedsecret as sealed
-from tests.conftest import KeyPair
+from tests.keypairs import KeyPair
 
 ALNUM = string.ascii_letters + string.digits
 

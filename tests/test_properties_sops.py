@@ -31,8 +31,9 @@ from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.tag import Tag
 
 from sealer.errors import DecryptionError, InputError, SealerError
-from sealer.sops import keyservice, operations
+from sealer.sops import operations
 from sealer.sops.keys import age
+from sealer.sops.keys import service as keyservice
 from tests import sops_helpers
 from tests.sops_helpers import AgeKey, Workspace, make_age_key, needs_sops, ok
 

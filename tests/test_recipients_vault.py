@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from sealer.errors import DecryptionError, InputError, SealerError
 from sealer.sops.keys import vault as V
-from tests.openbao import Bao, openbao, start_openbao  # noqa: F401 - openbao is a fixture
+from tests.openbao import Bao, start_openbao
 
 SOPS = Path(sys.executable).parent / "sops"
 needs_sops = pytest.mark.skipif(not SOPS.exists(), reason="sops not installed in the venv")

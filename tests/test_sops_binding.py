@@ -16,7 +16,7 @@ from sealer.scope import Scope
 from sealer.sops import binding
 from sealer.sops.tree import Rule
 from tests.sops_helpers import AgeKey, Workspace, edit_spec, make_age_key, needs_sops, ok, sops_block, write_editor
-from tests.test_controller_sops import as_stored, ring
+from tests.sopssecret_objects import as_stored, ring
 
 PLANT = "PLANTED-binding-value-3f1"  # sealer:allow (a planted value)
 SECRET = f"""\

@@ -1,6 +1,6 @@
 """The SOPS commands as a user runs them: byte stability of edits, tampering, no plaintext leaks, ergonomics.
 
-Every command runs as a real process (tests.conftest.run_sealer) in a workspace with its own HOME, so neither
+Every command runs as a real process (tests.cli_process.run_sealer) in a workspace with its own HOME, so neither
 sealer nor sops can see the caller's keys. The real `sops` binary checks what sealer writes.
 """
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import run_sealer
-from tests.openbao import Bao, openbao  # noqa: F401  (fixture)
+from tests.cli_process import run_sealer
+from tests.openbao import Bao
 
 SOPS = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "sops"
 SECRET = "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: prod}\nstringData: {password: VAULTPLANT42}\n"

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sealer_testkit.apiserver import KubeServer
 
 from sealer.sops.binding import BOUND_REGEX
-from tests.conftest import run_sealer
-from tests.kube import KubeServer
+from tests.cli_process import run_sealer
+from tests.controller_process import NS, published_cert, start_controller
 from tests.sops_helpers import SOPS, AgeKey, Workspace, make_age_key, ok
-from tests.test_controller_e2e import NS, published_cert, start_controller
 
 PLANT = "PLANTED-team-a-secret-5d2"  # sealer:allow (team-a's value: must never reach team-b, logs or status)
 PLANT_B = "PLANTED-team-b-own-8e1"  # sealer:allow (team-b's own value, for positive controls)
@@ -233,7 +233,8 @@ def test_copied_sealedsecret_does_not_unseal(cluster: Cluster, scope: str) -> No
 
 def test_cluster_wide_sealedsecret_goes_anywhere_by_design(cluster: Cluster) -> None:
     cluster.apply(cluster.sealed("s-cluster", "team-a", "cluster-wide"), "team-b")
-    cluster.condition(SEALED_KIND, "s-cluster", "team-b", "True")
+    assert cluster.condition(SEALED_KIND, "s-cluster", "team-b", "True")["reason"] == "Unsealed"
+    assert cluster.items("s-cluster", "team-b") == {"password": PLANT.encode()}
 
 
 def test_scope_annotations_on_a_copy_do_not_widen_it(cluster: Cluster) -> None:

@@ -33,17 +33,13 @@ import pytest
 from sealer_testkit.apiserver import KubeServer, Proc
 
 from controller.vault import spec as vs
-from tests.openbao import Bao, start_openbao
-from tests.test_controller_vault import (
+from tests.controller_process import NS, assert_no_leak, secret_items
+from tests.openbao import Bao, approle_login, kv2_put, start_openbao
+from tests.vault_resources import (
     CSTORE,
-    NS,
     STORE,
     VS,
-    approle_login,
-    assert_no_leak,
-    items,
-    kv2_put,
-    start_controller,
+    start_vault_controller,
     store,
     token_auth,
     token_secret,
@@ -154,7 +150,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "matchExpressions": [{"key": "tenant", "operator": "In", "values": ["a"]}]}))
         c.create(_cluster_store(bao, "for-b", PLATFORM_AUTH, namespaces=[B]))
 
-        proc, _ = start_controller(kube, base)
+        proc, _ = start_vault_controller(kube, base)
         stack.callback(proc.stop)
         w = World(bao, kube, proc, audit, role_id)
         # every positive control of the setup works before any attack starts
@@ -221,7 +217,7 @@ def refused(w: World, name: str, reason: str, says: str, namespace: str = B,
 
 def no_secret(w: World, *names: str, namespace: str = B) -> None:
     for name in names:
-        assert items(w.kube, name, namespace) is None, name
+        assert secret_items(w.kube, name, namespace) is None, name
 
 
 # --- a. a VaultSecret uses only a VaultStore of its own namespace ------------------------------------------------

@@ -1,0 +1,28 @@
+"""The CLI as a user runs it: `python -m sealer` as its own process, and reading back what `sealer unseal` printed."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+
+def run_sealer(*args: str | os.PathLike[str], input: bytes | str | None = None, cwd: Path | None = None,
+               env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `python -m sealer ARGS` as its own process, the way a user does; text stdout/stderr."""
+    if isinstance(input, bytes):
+        input = input.decode()
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SEALER_")}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "sealer", *map(str, args)], input=input if input is not None else "",
+                          capture_output=True, text=True, cwd=cwd, env=full_env, timeout=120)
+
+
+def unsealed_items(out: str) -> dict[str, bytes]:
+    """The items of the one Secret `sealer unseal` printed, decoded."""
+    (doc,) = [d for d in yaml.safe_load_all(out) if d]
+    return {k: base64.b64decode(v) for k, v in (doc.get("data") or {}).items()}
