@@ -435,7 +435,7 @@ def _click_params(args: list[str]) -> dict | None:
 
     from sealer.cli import app as commands
 
-    command = commands.cli.commands.get(args[0]) if args else None
+    command = commands.cli.get_command(None, args[0]) if args else None
     if command is None:
         return None
     try:
@@ -487,7 +487,8 @@ def test_cli_module_still_exposes_the_click_group() -> None:
     import click
 
     assert isinstance(sealer_cli.cli, click.Group)
-    assert "decrypt" in sealer_cli.cli.commands
+    assert "decrypt" in sealer_cli.cli.list_commands(None)
+    assert sealer_cli.cli.get_command(None, "decrypt").name == "decrypt"
     with pytest.raises(AttributeError):
         sealer_cli.no_such_name  # noqa: B018
 
