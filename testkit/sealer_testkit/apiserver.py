@@ -89,6 +89,8 @@ import jsonpointer
 import kmock
 from kmock._internal import parsing as _kmock_parsing  # kmock 0.8 internals: see _parse_path below
 
+from sealer.kube import API_VERSION, BITNAMI_API_VERSION
+
 T = TypeVar("T")
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -154,12 +156,12 @@ SEALER_RESOURCES: tuple[Resource, ...] = (
     Resource("coordination.k8s.io/v1", "leases", "Lease", namespaced=True),
     Resource("kopf.dev/v1", "clusterkopfpeerings", "ClusterKopfPeering", namespaced=False),
     Resource("kopf.dev/v1", "kopfpeerings", "KopfPeering", namespaced=True),
-    Resource("sealer.dev/v1alpha1", "sealedsecrets", "SealedSecret", namespaced=True, status=True),
-    Resource("sealer.dev/v1alpha1", "sopssecrets", "SopsSecret", namespaced=True, status=True),
-    Resource("sealer.dev/v1alpha1", "vaultsecrets", "VaultSecret", namespaced=True, status=True),
-    Resource("sealer.dev/v1alpha1", "vaultstores", "VaultStore", namespaced=True, status=True),
-    Resource("sealer.dev/v1alpha1", "clustervaultstores", "ClusterVaultStore", namespaced=False, status=True),
-    Resource("bitnami.com/v1alpha1", "sealedsecrets", "SealedSecret", namespaced=True, status=True),
+    Resource(API_VERSION, "sealedsecrets", "SealedSecret", namespaced=True, status=True),
+    Resource(API_VERSION, "sopssecrets", "SopsSecret", namespaced=True, status=True),
+    Resource(API_VERSION, "vaultsecrets", "VaultSecret", namespaced=True, status=True),
+    Resource(API_VERSION, "vaultstores", "VaultStore", namespaced=True, status=True),
+    Resource(API_VERSION, "clustervaultstores", "ClusterVaultStore", namespaced=False, status=True),
+    Resource(BITNAMI_API_VERSION, "sealedsecrets", "SealedSecret", namespaced=True, status=True),
     Resource("apps/v1", "deployments", "Deployment", namespaced=True, status=True),
     Resource("apps/v1", "statefulsets", "StatefulSet", namespaced=True, status=True),
     Resource("apps/v1", "daemonsets", "DaemonSet", namespaced=True, status=True),

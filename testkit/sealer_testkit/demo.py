@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-CONTROLLER_NS = "sealer-system"
+from sealer.kube import API_VERSION, CERTS_CONFIGMAP, CONTROLLER_NAMESPACE
+
 APP_NS = "payments"
 STEP_TIMEOUT = 60.0
 
@@ -190,7 +191,7 @@ def start_cluster(d: Demo) -> None:
     with d.step("Kubernetes API", "Kubernetes API (the one stand-in: kmock's emulator, in this process)") as s:
         d.kube = KubeServer(d.work / "kube").start()
         d.env["KUBECONFIG"] = str(d.kube.kubeconfig)
-        for ns in (CONTROLLER_NS, APP_NS):
+        for ns in (CONTROLLER_NAMESPACE, APP_NS):
             d.kube.client.ensure_namespace(ns)
         s.result = f"serving {d.kube.url}; KUBECONFIG={_short_path(str(d.kube.kubeconfig), d.work)}"
 
@@ -199,10 +200,10 @@ def start_cluster(d: Demo) -> None:
         port = free_port()
         proc = d.spawn([sys.executable, "-m", "controller", "--standalone", "--http-host", "127.0.0.1",
                         "--http-port", str(port), "--resync-period", "2s"], log,
-                       env={"POD_NAMESPACE": CONTROLLER_NS, "PYTHONUNBUFFERED": "1"})
+                       env={"POD_NAMESPACE": CONTROLLER_NAMESPACE, "PYTHONUNBUFFERED": "1"})
         d.wait("controller ready", lambda: "sealer controller ready" in log.read_text(errors="replace"),
                proc=proc, log=log)
-        cm = d.kube.client.find("v1", "ConfigMap", "sealer-certs", CONTROLLER_NS) or {}
+        cm = d.kube.client.find("v1", "ConfigMap", CERTS_CONFIGMAP, CONTROLLER_NAMESPACE) or {}
         fp = (cm.get("data") or {}).get("fingerprint", "?")
         s.result = f"pid {proc.pid}; made an RSA-4096 sealing key, published its cert (fingerprint {fp[:16]}...)"
 
@@ -222,7 +223,7 @@ def seal_step(d: Demo) -> None:
         items = _items(secret)
         if items.get("password") != "correct horse battery staple & friends":
             raise DemoFailed("the Secret's password is not the sealed one")
-        cond = d.wait("status", lambda: _ready(d.kube.client.find("sealer.dev/v1alpha1", "SealedSecret",
+        cond = d.wait("status", lambda: _ready(d.kube.client.find(API_VERSION, "SealedSecret",
                                                                    "payments-db", APP_NS)))
         d.say("    the Secret the controller wrote (values decoded here for the demo):")
         d.show("\n".join(f"{k}: {v}" for k, v in sorted(items.items())), "      ")
@@ -232,12 +233,12 @@ def seal_step(d: Demo) -> None:
 
 def sops_step(d: Demo) -> None:
     with d.step("SopsSecret", "SOPS-encrypt a Secret for the cluster's age identity, the controller decrypts it") as s:
-        r = d.sealer("keys", "age-generate", "-n", CONTROLLER_NS)
+        r = d.sealer("keys", "age-generate", "-n", CONTROLLER_NAMESPACE)
         import yaml
 
         d.kube.client.create(yaml.safe_load(r.stdout))
         recipient = next(w for w in r.stderr.split() if w.startswith("age1"))
-        d.say(f"    (identity Secret {CONTROLLER_NS}/sealer-age applied; recipient {recipient[:20]}...)")
+        d.say(f"    (identity Secret {CONTROLLER_NAMESPACE}/sealer-age applied; recipient {recipient[:20]}...)")
         (d.work / "db.yaml").write_text(EXAMPLE_MANIFEST.format(name="payments-sops"))
         d.sealer("encrypt", "--age", recipient, "--kind", "sopssecret", str(d.work / "db.yaml"), "-o",
                  str(d.work / "db.sops.yaml"))
@@ -296,11 +297,11 @@ def vault_step(d: Demo) -> None:
         c = d.kube.client
         c.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "vault-token", "namespace": APP_NS},
                   "data": {"token": base64.b64encode(token.encode()).decode()}})
-        c.create({"apiVersion": "sealer.dev/v1alpha1", "kind": "VaultStore",
+        c.create({"apiVersion": API_VERSION, "kind": "VaultStore",
                   "metadata": {"name": "vault", "namespace": APP_NS},
                   "spec": {"server": addr, "mount": "secret", "kvVersion": 2,
                            "auth": {"token": {"secretRef": {"name": "vault-token", "key": "token"}}}}})
-        c.create({"apiVersion": "sealer.dev/v1alpha1", "kind": "VaultSecret",
+        c.create({"apiVersion": API_VERSION, "kind": "VaultSecret",
                   "metadata": {"name": "payments-api", "namespace": APP_NS},
                   "spec": {"storeRef": {"kind": "VaultStore", "name": "vault"}, "refreshInterval": "1m",
                            "dataFrom": [{"path": "payments/api"}], "target": {"name": "payments-api"}}})
