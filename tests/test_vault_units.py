@@ -19,7 +19,7 @@ from controller import secrets as ksecrets
 from controller.vault import spec as vs
 from controller.vault.client import Clients, StoreClient, VaultError
 from controller.vault.sync import Backoff
-from tests.openbao import Bao, OpenBaoError, start_openbao
+from tests.openbao import Bao, OpenBaoError, approle_login, start_openbao
 
 # --- specs --------------------------------------------------------------------------------------------------
 
@@ -245,16 +245,6 @@ def spec_for(bao: Bao, auth: dict[str, Any], **extra: Any) -> vs.StoreSpec:
     return vs.parse_store(obj)
 
 
-def approle(bao: Bao, role: str, policy: str, **params: Any) -> tuple[str, str]:
-    mounts = bao.api("GET", "sys/auth")
-    if "approle/" not in mounts.get("data", mounts):
-        bao.api("POST", "sys/auth/approle", {"type": "approle"})
-    bao.api("POST", f"auth/approle/role/{role}", {"token_policies": [policy], **params})
-    role_id = bao.api("GET", f"auth/approle/role/{role}/role-id")["data"]["role_id"]
-    secret_id = bao.api("POST", f"auth/approle/role/{role}/secret-id", {})["data"]["secret_id"]
-    return role_id, secret_id
-
-
 def test_token_client_reads_kv2_and_maps_errors(openbao: Bao) -> None:
     base = f"units-{secrets.token_hex(4)}"
     openbao.api("POST", f"secret/data/{base}/a", {"data": {"k": "v1"}})
@@ -301,7 +291,7 @@ def test_approle_renews_before_expiry_and_revokes_on_close(openbao: Bao) -> None
     base = f"units-{secrets.token_hex(4)}"
     openbao.api("POST", f"secret/data/{base}", {"data": {"k": "v"}})
     openbao.write_policy(f"{base}-p", 'path "secret/*" { capabilities = ["read"] }')
-    role_id, secret_id = approle(openbao, base, f"{base}-p", token_ttl="60s", token_max_ttl="1h")
+    role_id, secret_id = approle_login(openbao, base, f"{base}-p", token_ttl="60s", token_max_ttl="1h")
     clock = Clock()
     creds = FakeCredentials({"s": secret_id})
     auth = {"appRole": {"roleId": role_id, "secretIdRef": {"name": "s", "key": "id"}}}
@@ -329,7 +319,7 @@ def test_approle_renews_before_expiry_and_revokes_on_close(openbao: Bao) -> None
 
 def test_approle_wrong_secret_id_is_permission_denied(openbao: Bao) -> None:
     base = f"units-{secrets.token_hex(4)}"
-    role_id, _ = approle(openbao, base, "default")
+    role_id, _ = approle_login(openbao, base, "default")
     auth = {"appRole": {"roleId": role_id, "secretIdRef": {"name": "s", "key": "id"}}}
     client = StoreClient(spec_for(openbao, auth), FakeCredentials({"s": "wrong-secret-id"}))
     with pytest.raises(VaultError) as e:
