@@ -602,6 +602,31 @@ def _sops_path(data: bytes) -> object:
     return paths.parse(data.decode("utf-8", "replace"))
 
 
+def gotemplate_seeds() -> list[bytes]:
+    return [
+        b'postgres://{{ .user }}:{{ .password | urlquery }}@db/app',
+        b'{{- range $k, $v := . }}\n{{ $k }}={{ $v | quote }}\n{{- end }}',
+        b'{{ define "x" }}[{{ . | upper }}]{{ end }}{{ if and .user (not .missing) }}{{ template "x" .user }}'
+        b'{{ else if eq .port "5432" }}pg{{ else }}{{ .password | b64enc }}{{ end }}',
+        b'{{ $l := splitList "," .csv }}{{ range $i, $e := $l }}{{ if eq $i 1 }}{{ continue }}{{ end }}'
+        b'{{ printf "%d:%q " $i $e }}{{ end }}{{ toPrettyJson (dict "n" (len $l) "l" (sortAlpha $l)) }}',
+        b'{{ with fromJson .json }}{{ .a | add 1 }} {{ dig "c" "d" "-" . }}{{ end }} {{ regexReplaceAll "(o+)" '
+        b'.password "${1}0" | sha256sum | trunc 8 }} {{ .user | snakecase | indent 2 | nindent 4 }}',
+        b'{{/* comment */}}{{ "\\u00e9\\x41" }}{{ 1.5e3 }}{{ 0x1F }}{{ \'a\' }}{{ `raw` }}{{ .missing | default 3 }}',
+    ]
+
+
+@target("gotemplate", "raw", gotemplate_seeds, leak_check=True)
+def _gotemplate(data: bytes) -> object:
+    """A SealedSecret's spec.template.data value (Go text/template + sprig) over items that hold PLANTED."""
+    from sealer import gotemplate
+
+    items = {"user": b"admin", "password": PLANTED.encode(), "port": b"5432", "csv": b"b,a," + PLANTED.encode(),
+             "json": b'{"a": 1, "c": {"d": "' + PLANTED.encode() + b'"}}'}
+    return gotemplate.render_items(data.decode("utf-8", "surrogateescape"), items, name="cfg",
+                                   field="spec.template.data.cfg")
+
+
 @target("controller-answer", "json", answer_seeds)
 def _controller_answer(data: bytes) -> object:
     """What `validate` / `reencrypt --controller` read from the controller: a rotated SealedSecret or a Status."""
