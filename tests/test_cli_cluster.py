@@ -9,17 +9,9 @@ from sealer_testkit.apiserver import KubeServer
 
 from controller import keyring as kr
 from tests.cli_process import run_sealer
+from tests.controller_process import publish
 
 SECRET = "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: app}\nstringData: {password: fetched}\n"
-
-
-def publish(kube: KubeServer, namespace: str = "sealer-system") -> kr.SealingKey:
-    """What the controller does: a key Secret and the certs ConfigMap (the controller's e2e tests cover that it
-    does; here only the CLI side is under test)."""
-    ring = kr.Keyring()
-    ring.put(kube.client.create(kr.new_key_secret(namespace, bits=2048)))
-    kube.client.create(kr.certs_configmap(namespace, ring))
-    return ring.current()
 
 
 def test_seal_without_cert_uses_the_published_cert(kube: KubeServer, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import sys
 import click
 
 from sealer import kube
-from sealer.cli.options import CONTEXT, OUTPUT_FORMATS, cluster_options
+from sealer.cli.options import CONTEXT, OUTPUT_FORMATS, cluster_of, cluster_options
 from sealer.cli.output import emit
 from sealer.errors import InputError
 
@@ -18,16 +18,11 @@ if TYPE_CHECKING:
 
 
 def load_cert(cert: str | None, cluster: dict | None = None) -> SealingCert:
-    """The sealing cert from --cert, else from the cluster (``cluster``: the cluster options); valid now."""
+    """The sealing cert from --cert, else from the cluster (``cluster``: `options.cluster_of`); valid now."""
     from sealer.sealed import keys as k
 
     if not cert:
-        from sealer.sealed import clustercert
-
-        cluster = cluster or {}
-        namespace = cluster.get("controller_namespace") or kube.CONTROLLER_NAMESPACE
-        pem = clustercert.fetch(namespace, cluster.get("kubeconfig"), cluster.get("kube_context"))
-        source = f"ConfigMap {namespace}/{kube.CERTS_CONFIGMAP}"
+        pem, source = cluster_cert_pem(cluster or {})
         loaded = k.parse_cert(pem, source)
         loaded.check_valid(source)
         return loaded
@@ -36,8 +31,27 @@ def load_cert(cert: str | None, cluster: dict | None = None) -> SealingCert:
     return loaded
 
 
+def cluster_cert_pem(cluster: dict) -> tuple[bytes, str]:
+    """(PEM, where from) of the cluster's sealing cert. With a controller name or URL in ``cluster``, that
+    controller's /v1/cert.pem (through the API server's service proxy, as kubeseal fetches it); else the ConfigMap
+    the controller publishes (readable by every authenticated user: no services/proxy right needed)."""
+    namespace = cluster.get("controller_namespace") or kube.CONTROLLER_NAMESPACE
+    if cluster.get("controller_name") or cluster.get("controller_url"):
+        from sealer.cli.options import controller_client
+
+        controller = controller_client({**cluster, "controller_namespace": namespace,
+                                        "controller_name": cluster.get("controller_name") or kube.CONTROLLER_NAME})
+        return controller.cert_pem(), controller.where() + "/v1/cert.pem"
+    from sealer.sealed import clustercert
+
+    pem = clustercert.fetch(namespace, cluster.get("kubeconfig"), cluster.get("kube_context"),
+                            overrides=cluster.get("overrides") or kube.NO_OVERRIDES)
+    return pem, f"ConfigMap {namespace}/{kube.CERTS_CONFIGMAP}"
+
+
 @click.group(context_settings=CONTEXT, invoke_without_command=True)
-@click.option("--cert", envvar="SEALER_CERT", metavar="FILE_OR_URL", help="Certificate (env SEALER_CERT).")
+@click.option("--cert", envvar=["SEALER_CERT", "SEALED_SECRETS_CERT"], metavar="FILE_OR_URL",
+              help="Certificate (env SEALER_CERT or SEALED_SECRETS_CERT).")
 @click.option("-o", "--output", "fmt", type=click.Choice(("text", *OUTPUT_FORMATS)), default="text",
               show_default=True)
 @click.pass_context
@@ -67,9 +81,11 @@ def cert(ctx: click.Context, cert: str | None, fmt: str) -> None:
 
 @cert.command("fetch", context_settings=CONTEXT)
 @cluster_options
-def cert_fetch(kubeconfig: str | None, kube_context: str | None, controller_namespace: str) -> None:
+def cert_fetch(kubeconfig: str | None, kube_context: str | None, controller_namespace: str, **options) -> None:
     """Print the cert the controller publishes (ConfigMap sealer-certs), fetched through your kubeconfig."""
     from sealer.sealed import clustercert
 
-    emit(clustercert.fetch(controller_namespace, kubeconfig, kube_context, cert_option=False).decode())
+    overrides = cluster_of(options)["overrides"]
+    emit(clustercert.fetch(controller_namespace, kubeconfig, kube_context, cert_option=False,
+                           overrides=overrides).decode())
 

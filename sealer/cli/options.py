@@ -118,9 +118,53 @@ def cluster_options(f: Callable, purpose: str = "fetching the cert when --cert i
 
     f = click.option("--controller-namespace", default=CONTROLLER_NAMESPACE, show_default=True,
                      help="Namespace of the sealer controller.")(f)
+    f = kubectl_options(f)
     f = click.option("--context", "kube_context", metavar="NAME", help="kubeconfig context.")(f)
     return click.option("--kubeconfig", metavar="PATH", envvar="KUBECONFIG",
                         help=f"kubeconfig for {purpose}.")(f)
+
+
+# kubectl's flags that override the kubeconfig, as kubeseal takes them: (flags, parameter, help, is_flag, multiple)
+KUBECTL_FLAGS = (
+    (("-s", "--server"), "kube_server", "API server address (overrides the kubeconfig).", False, False),
+    (("--token",), "kube_token", "Bearer token for the API server.", False, False),
+    (("--user",), "kube_user", "kubeconfig user entry to use.", False, False),
+    (("--cluster",), "kube_cluster", "kubeconfig cluster entry to use.", False, False),
+    (("--as",), "kube_as", "User to impersonate.", False, False),
+    (("--as-group",), "kube_as_group", "Group to impersonate (with --as).", False, True),
+    (("--certificate-authority",), "kube_ca", "CA file for the API server's certificate.", False, False),
+    (("--client-certificate",), "kube_client_cert", "Client certificate file for TLS.", False, False),
+    (("--client-key",), "kube_client_key", "Client key file for TLS.", False, False),
+    (("--insecure-skip-tls-verify",), "kube_insecure", "Do not check the API server's certificate.", True, False),
+)
+
+
+def kubectl_options(f: Callable) -> Callable:
+    """kubectl's connection flags (`--server`, `--token`, `--as`, ...): read by `kube_overrides`."""
+    import click
+
+    for flags, name, text, is_flag, multiple in reversed(KUBECTL_FLAGS):
+        f = click.option(*flags, name, help=text, is_flag=is_flag, multiple=multiple,
+                         metavar=None if is_flag else "VALUE")(f)
+    return f
+
+
+def kube_overrides(options: dict):  # -> sealer.kube.ClientOverrides
+    """kubectl's flags from a command's parameters, for the kubeconfig loading in sealer.kube."""
+    from sealer.kube import ClientOverrides
+
+    return ClientOverrides(server=options.get("kube_server"), token=options.get("kube_token"),
+                           user=options.get("kube_user"), cluster=options.get("kube_cluster"),
+                           as_user=options.get("kube_as"), as_groups=tuple(options.get("kube_as_group") or ()),
+                           certificate_authority=options.get("kube_ca"),
+                           client_certificate=options.get("kube_client_cert"),
+                           client_key=options.get("kube_client_key"), insecure=bool(options.get("kube_insecure")))
+
+
+def cluster_of(options: dict) -> dict:
+    """The cluster options of a command's parameters, as `load_cert` takes them."""
+    names = ("kubeconfig", "kube_context", "controller_namespace", "controller_name", "controller_url", "timeout")
+    return {**{k: options.get(k) for k in names}, "overrides": kube_overrides(options)}
 
 
 def controller_options(f: Callable) -> Callable:
@@ -145,4 +189,5 @@ def controller_client(options: dict) -> Controller:
 
     return controllerapi.Controller(options["controller_url"], namespace=options["controller_namespace"],
                                     name=options["controller_name"], kubeconfig=options["kubeconfig"],
-                                    context=options["kube_context"], timeout=options["timeout"])
+                                    context=options["kube_context"], timeout=options.get("timeout") or 30.0,
+                                    overrides=options.get("overrides") or kube_overrides(options))

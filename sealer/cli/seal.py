@@ -7,51 +7,123 @@ import click
 from sealer import kube
 from sealer.cli.cert import load_cert
 from sealer.cli.keys import load_keys
-from sealer.cli.options import CONTEXT, OUTPUT_FORMATS, SCOPES, cluster_options, controller_client, controller_options
+from sealer.cli.options import (
+    CONTEXT,
+    OUTPUT_FORMATS,
+    SCOPES,
+    cluster_of,
+    cluster_options,
+    controller_client,
+    controller_options,
+)
 from sealer.cli.output import emit, note, plural
 from sealer.errors import DecryptionError, InputError, SealerError
 
+CERT_ENV = ["SEALER_CERT", "SEALED_SECRETS_CERT"]  # sealer's, then kubeseal's
+
+
+def format_for(fmt: str | None, out: str | None, default: str = "yaml") -> str:
+    """-o/--format when given, else the output file's extension (.json, .yaml/.yml), else ``default``."""
+    if fmt:
+        return fmt
+    ext = (out or "").rsplit(".", 1)[-1].lower() if "." in (out or "") else ""
+    return {"json": "json", "yaml": "yaml", "yml": "yaml"}.get(ext, default)
+
+
+def context_namespace(cluster: dict) -> str | None:
+    """The kubeconfig context's namespace ("default" when it names none), None without a kubeconfig."""
+    from sealer.kube import context_namespace as from_kubeconfig
+
+    return from_kubeconfig(cluster.get("kubeconfig"), cluster.get("kube_context"))
+
+
+def raw_value(from_files: tuple[str, ...]) -> bytes:
+    """The one value `--raw` seals: --from-file PATH or NAME=PATH (kubectl's syntax; the name is not used), else
+    stdin, as kubeseal reads it."""
+    from sealer.io.files import read_input
+
+    files = [f for spec in from_files for f in spec.split(",") if f]
+    if len(files) > 1:
+        raise InputError("--raw seals one value: give one --from-file", field="--from-file")
+    path = files[0].split("=", 1)[-1] if files else "-"
+    return read_input(path)[0]
+
+
+def raw_target(scope, namespace: str | None, name: str | None, cluster: dict) -> tuple[str, str]:
+    """(namespace, name) for --raw: -n, else the kubeconfig context's where the scope needs one (sealing says what
+    is still missing)."""
+    from sealer.sealed.hybrid import Scope
+
+    if not namespace and scope is not Scope.CLUSTER_WIDE:
+        namespace = context_namespace(cluster)
+    return namespace or "", name or ""
+
+
+def gap_namespace(obj, scope, cluster: dict) -> str | None:
+    """The namespace for a Secret that has none and no -n: the kubeconfig context's, as kubeseal takes it (None
+    when the scope needs none or there is no kubeconfig: sealing then says what is missing)."""
+    from sealer.io import manifests
+    from sealer.sealed import hybrid
+    from sealer.sealed.hybrid import Scope
+
+    meta = manifests.metadata(obj)
+    if meta.get("namespace"):
+        return None
+    chosen = scope or hybrid.scope_from_annotations(meta.get("annotations"))
+    return None if chosen is Scope.CLUSTER_WIDE else context_namespace(cluster)
+
 
 @click.command(context_settings=CONTEXT)
-@click.argument("file", default="-", required=False)
-@click.option("--cert", envvar="SEALER_CERT", metavar="FILE_OR_URL", help="Sealing certificate (env SEALER_CERT).")
+@click.argument("file", default=None, required=False)
+@click.option("-f", "--secret-file", metavar="FILE", help="The Secret manifest (kubeseal's name for FILE).")
+@click.option("--cert", envvar=CERT_ENV, metavar="FILE_OR_URL",
+              help="Sealing certificate: path, file://, http(s):// (env SEALER_CERT or SEALED_SECRETS_CERT).")
 @click.option("--scope", type=click.Choice(SCOPES), help="Default: from the Secret's annotations, else strict.")
-@click.option("-n", "--namespace", help="Namespace, when the Secret has none.")
+@click.option("-n", "--namespace", help="Namespace, when the Secret has none (default: the kubeconfig context's).")
 @click.option("--name", help="Name, when the Secret has none (needed with --raw for strict scope).")
-@click.option("-o", "--output", "fmt", type=click.Choice(OUTPUT_FORMATS), default="yaml", show_default=True)
-@click.option("-w", "--write", "out", metavar="OUT", help="Write here (atomically) instead of stdout.")
+@click.option("-o", "--output", "--format", "fmt", type=click.Choice(OUTPUT_FORMATS),
+              help="Output format (default: from -w's extension, else yaml).")
+@click.option("-w", "--write", "--sealed-secret-file", "out", metavar="OUT",
+              help="Write here (atomically) instead of stdout.")
 @click.option("--api-version", default=kube.API_VERSION, show_default=True,
               type=click.Choice((kube.API_VERSION, kube.BITNAMI_API_VERSION)))
-@click.option("--raw", is_flag=True, help="Seal one value (--from-file) and print its base64 ciphertext.")
-@click.option("--from-file", metavar="PATH", help="With --raw: the value to seal ('-' for stdin).")
+@click.option("--raw", is_flag=True, help="Seal one value (--from-file, else stdin) and print its base64 ciphertext.")
+@click.option("--from-file", "from_files", multiple=True, metavar="[NAME=]PATH",
+              help="With --raw: the value to seal ('-' for stdin).")
 @click.option("--merge-into", metavar="FILE", help="Add or replace items in this SealedSecret, in place.")
 @click.option("--allow-empty-data", is_flag=True, help="Seal a Secret with no items.")
+@click.option("--controller-name", metavar="NAME",
+              help="Without --cert: fetch the cert from this controller's /v1/cert.pem through the API server's "
+                   "service proxy (default: the ConfigMap the controller publishes).")
 @cluster_options
-def seal(file: str, cert: str | None, scope: str | None, namespace: str | None, name: str | None, fmt: str,
-         out: str | None, api_version: str, raw: bool, from_file: str | None, merge_into: str | None,
-         allow_empty_data: bool, kubeconfig: str | None, kube_context: str | None,
-         controller_namespace: str) -> None:
+def seal(file: str | None, secret_file: str | None, cert: str | None, scope: str | None, namespace: str | None,
+         name: str | None, fmt: str | None, out: str | None, api_version: str, raw: bool, from_files: tuple[str, ...],
+         merge_into: str | None, allow_empty_data: bool, **options) -> None:
     """Encrypt Secret manifests (FILE or stdin) into SealedSecrets for the cluster's certificate.
 
-    Without --cert, the cert the controller publishes is fetched through your kubeconfig.
+    Without --cert, the cert the controller publishes is fetched through your kubeconfig. A Secret without a
+    namespace gets -n, else the kubeconfig context's (as kubeseal does).
     """
-    cluster = {"kubeconfig": kubeconfig, "kube_context": kube_context, "controller_namespace": controller_namespace}
+    cluster = cluster_of(options)
     from sealer.io import manifests
     from sealer.io.files import read_input
     from sealer.sealed import sealedsecret as sealed
     from sealer.sealed.hybrid import Scope
 
+    if file and secret_file:
+        raise InputError("give the Secret as FILE or -f/--secret-file, not both", field="-f")
+    file = file or secret_file or "-"
+    fmt = format_for(fmt, out)
     chosen = Scope(scope) if scope else None
     if raw:
-        if not from_file:
-            raise InputError("--raw needs --from-file PATH", field="--from-file")
         if merge_into:
             raise InputError("--raw and --merge-into do not combine", field="--raw")
-        value, _ = read_input(from_file)
+        value = raw_value(from_files)
         c = load_cert(cert, cluster)
-        emit(sealed.seal_value(c, value, chosen or Scope.STRICT, namespace or "", name or ""), out)
+        ns, nm = raw_target(chosen or Scope.STRICT, namespace, name, cluster)
+        emit(sealed.seal_value(c, value, chosen or Scope.STRICT, ns, nm), out)
         return
-    if from_file:
+    if from_files:
         raise InputError("--from-file only goes with --raw", field="--from-file")
     data, source = read_input(file)
     objects = manifests.load_objects(data, source)
@@ -59,16 +131,18 @@ def seal(file: str, cert: str | None, scope: str | None, namespace: str | None, 
         raise InputError("no Secret in input", source=source)
     c = load_cert(cert, cluster)
     if merge_into:
-        _merge(objects, source, merge_into, c, namespace, name)
+        merge_into_file(objects, source, merge_into, c, namespace, name)
         return
     if name and len(objects) > 1:
         raise InputError("--name applies to a single Secret, input has several", field="--name")
     result = sealed.each(objects, source, lambda obj: sealed.seal_secret(
-        obj, c, scope=chosen, namespace=namespace, name=name, api_version=api_version, allow_empty=allow_empty_data))
+        obj, c, scope=chosen, namespace=namespace or gap_namespace(obj, chosen, cluster), name=name,
+        api_version=api_version, allow_empty=allow_empty_data))
     emit(manifests.dump_objects(result, fmt), out)
 
 
-def _merge(objects, source: str, target: str, cert, namespace: str | None, name: str | None) -> None:
+def merge_into_file(objects, source: str, target: str, cert, namespace: str | None, name: str | None) -> None:
+    """--merge-into: the one Secret of ``objects`` sealed into the SealedSecret file ``target``, in place."""
     from sealer.io.files import locked
 
     if len(objects) != 1:
@@ -99,9 +173,10 @@ def _merge_locked(secret, target: str, cert, namespace: str | None, name: str | 
 
 @click.command(context_settings=CONTEXT)
 @click.argument("file", default="-", required=False)
-@click.option("--key", "key_paths", multiple=True, metavar="PATH",
+@click.option("--key", "--recovery-private-key", "key_paths", multiple=True, metavar="PATH",
               help="Private key: PEM, or a YAML/JSON backup of key Secrets. Repeatable.")
-@click.option("-o", "--output", "fmt", type=click.Choice(OUTPUT_FORMATS), default="yaml", show_default=True)
+@click.option("-o", "--output", "--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default="yaml",
+              show_default=True)
 def unseal(file: str, key_paths: tuple[str, ...], fmt: str) -> None:
     """Decrypt SealedSecrets (sealer.dev or bitnami.com) offline into Secrets, for recovery.
 
@@ -123,7 +198,7 @@ def unseal(file: str, key_paths: tuple[str, ...], fmt: str) -> None:
 @click.command(context_settings=CONTEXT)
 @click.argument("files", nargs=-1, required=True)
 @click.option("--key", "key_paths", multiple=True, metavar="PATH", help="Old private key(s). Repeatable.")
-@click.option("--cert", envvar="SEALER_CERT", metavar="FILE_OR_URL", help="New sealing certificate.")
+@click.option("--cert", envvar=CERT_ENV, metavar="FILE_OR_URL", help="New sealing certificate.")
 @click.option("--controller", "via_controller", is_flag=True,
               help="Let the controller re-seal to its newest key (POST /v1/rotate); no --key/--cert.")
 @click.option("-i", "--in-place", is_flag=True, help="Rewrite the files (atomically) instead of printing.")

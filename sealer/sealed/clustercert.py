@@ -5,13 +5,14 @@ Imports the Kubernetes client only when called (it is slow to import, and `--cer
 from __future__ import annotations
 
 from sealer.errors import InputError, KeyMaterialError, yaml_error_message
-from sealer.kube import CERTS_CONFIGMAP, CONTROLLER_NAMESPACE, load_kubeconfig
+from sealer.kube import CERTS_CONFIGMAP, CONTROLLER_NAMESPACE, NO_OVERRIDES, ClientOverrides, load_kubeconfig
 
 
 def fetch(namespace: str = CONTROLLER_NAMESPACE, kubeconfig: str | None = None, context: str | None = None,
-          timeout: float = 10.0, cert_option: bool = True) -> bytes:
+          timeout: float = 10.0, cert_option: bool = True, overrides: ClientOverrides = NO_OVERRIDES) -> bytes:
     """PEM bytes of the current sealing cert; InputError with a next step when it cannot be had.
-    ``cert_option``: the calling command has a --cert option to suggest (seal has, `cert fetch` has not)."""
+    ``cert_option``: the calling command has a --cert option to suggest (seal has, `cert fetch` has not).
+    ``overrides``: kubectl's flags (--server, --token, --as, ...)."""
     import kubernetes
 
     source = f"ConfigMap {namespace}/{CERTS_CONFIGMAP}"
@@ -22,8 +23,12 @@ def fetch(namespace: str = CONTROLLER_NAMESPACE, kubeconfig: str | None = None, 
         return InputError(f"no usable kubeconfig: {_problem(e, where)}; pass --kubeconfig PATH (or set KUBECONFIG) "
                           f"and --context NAME{instead}", source=where)
 
-    load_kubeconfig(kubeconfig, context, unusable)
-    api = kubernetes.client.CoreV1Api()
+    configuration = type.__call__(kubernetes.client.Configuration)
+    load_kubeconfig(kubeconfig, context, unusable, configuration, overrides)
+    client = kubernetes.client.ApiClient(configuration)
+    for header, value in overrides.headers().items():
+        client.set_default_header(header, value)
+    api = kubernetes.client.CoreV1Api(client)
     try:
         cm = api.read_namespaced_config_map(CERTS_CONFIGMAP, namespace, _request_timeout=timeout)
     except kubernetes.client.ApiException as e:

@@ -18,7 +18,7 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from sealer.errors import DecryptionError, InputError
-from sealer.kube import CONTROLLER_NAME, CONTROLLER_NAMESPACE, MAX_BODY, load_kubeconfig
+from sealer.kube import CONTROLLER_NAME, CONTROLLER_NAMESPACE, MAX_BODY, NO_OVERRIDES, ClientOverrides, load_kubeconfig
 
 DEFAULT_TIMEOUT = 30.0
 _SERVER_PREFIX = "request body: "  # how the controller names what it was sent
@@ -76,14 +76,14 @@ class Controller:
 
     def __init__(self, url: str | None = None, *, namespace: str = CONTROLLER_NAMESPACE, name: str = CONTROLLER_NAME,
                  kubeconfig: str | None = None, context: str | None = None,
-                 timeout: float = DEFAULT_TIMEOUT) -> None:
+                 timeout: float = DEFAULT_TIMEOUT, overrides: ClientOverrides = NO_OVERRIDES) -> None:
         if url is not None:
             parsed = urllib.parse.urlsplit(url)
             if parsed.scheme not in ("http", "https") or not parsed.netloc:
                 raise InputError(f"not an http(s) URL: {url!r}", field="--controller-url")
         self.url = url.rstrip("/") if url else None
         self.namespace, self.name = namespace, name
-        self.kubeconfig, self.context = kubeconfig, context
+        self.kubeconfig, self.context, self.overrides = kubeconfig, context, overrides
         self.timeout = timeout
         self._client: Any = None  # kubernetes ApiClient, made on first use
 
@@ -99,7 +99,14 @@ class Controller:
         host = self._api().configuration.host if self._client is not None else "the API server"
         return f"{host}{self.proxy_path}"
 
-    # --- the two calls ----------------------------------------------------------------------------------------
+    # --- the calls --------------------------------------------------------------------------------------------
+
+    def cert_pem(self) -> bytes:
+        """The sealing cert the controller serves (GET /v1/cert.pem), as `kubeseal --controller-name` fetches it."""
+        status, body = self._request("GET", "/v1/cert.pem", None)
+        if status != 200:
+            raise self._failure("/v1/cert.pem", status, body)
+        return body
 
     def verify(self, obj: Mapping[str, Any]) -> str | None:
         """None if the cluster's keys open every item of the SealedSecret, else why not (item names only)."""
@@ -150,15 +157,18 @@ class Controller:
         if len(body) > MAX_BODY:
             raise InputError(f"the SealedSecret is {len(body)} bytes as JSON, above the controller's limit of "
                              f"{MAX_BODY} bytes")
-        if self.url:
-            return self._post_direct(self.url + path, body)
-        return self._post_proxy(self.proxy_path + path, body)
+        return self._request("POST", path, body)
 
-    def _post_direct(self, url: str, body: bytes) -> tuple[int, bytes]:
+    def _request(self, method: str, path: str, body: bytes | None) -> tuple[int, bytes]:
+        if self.url:
+            return self._direct(method, self.url + path, body)
+        return self._proxy(method, self.proxy_path + path, body)
+
+    def _direct(self, method: str, url: str, body: bytes | None) -> tuple[int, bytes]:
         import urllib.error
         import urllib.request
 
-        request = urllib.request.Request(url, data=body, method="POST",  # noqa: S310 - checked: http(s) only
+        request = urllib.request.Request(url, data=body, method=method,  # noqa: S310 - checked: http(s) only
                                          headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - http(s) only
@@ -179,25 +189,26 @@ class Controller:
                                   "URL", source=self.kubeconfig or "kubeconfig")
 
             configuration = kubernetes.client.Configuration()
-            load_kubeconfig(self.kubeconfig, self.context, unusable, configuration)
+            load_kubeconfig(self.kubeconfig, self.context, unusable, configuration, self.overrides)
             self._client = kubernetes.client.ApiClient(configuration)
         return self._client
 
-    def _post_proxy(self, path: str, body: bytes) -> tuple[int, bytes]:
-        """POST through the API server with the kubeconfig's TLS settings and credentials (tokens from exec
+    def _proxy(self, method: str, path: str, body: bytes | None) -> tuple[int, bytes]:
+        """POST (or GET) through the API server with the kubeconfig's TLS settings and credentials (tokens from exec
         plugins and OIDC refreshers included: the client's auth settings produce the header)."""
         import kubernetes
         import urllib3
 
         client = self._api()
         configuration = client.configuration
-        headers = {"Content-Type": "application/json", "Accept": "application/json, */*"}
+        headers = {"Content-Type": "application/json", "Accept": "application/json, */*", **self.overrides.headers()}
         for setting in configuration.auth_settings().values():
             if setting.get("in") == "header" and setting.get("value"):
                 headers[setting["key"]] = setting["value"]
         url = configuration.host + path
         try:  # the client serialises JSON bodies itself
-            response = client.rest_client.request("POST", url, headers=headers, body=json.loads(body),
+            response = client.rest_client.request(method, url, headers=headers,
+                                                  body=None if body is None else json.loads(body),
                                                   _request_timeout=self.timeout)
             if getattr(response, "data", None) is None:
                 response.read()

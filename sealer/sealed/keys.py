@@ -161,8 +161,16 @@ def parse_cert(data: bytes, source: str) -> SealingCert:
 
 
 def read_cert_source(location: str) -> bytes:
-    """Bytes of a cert from a file path or an http(s) URL (as ``kubeseal --cert`` accepts)."""
-    if location.startswith(("http://", "https://")):
+    """Bytes of a cert from a file path, a file:// URL or an http(s) URL (as ``kubeseal --cert`` accepts)."""
+    path = location
+    if location.startswith("file://"):  # file:///abs/path, or file://localhost/abs/path; percent-escapes decoded
+        import urllib.parse
+
+        parsed = urllib.parse.urlsplit(location)
+        if parsed.netloc not in ("", "localhost"):
+            raise KeyMaterialError("a file:// URL must name a local file (file:///path)", source=location)
+        path = urllib.parse.unquote(parsed.path)
+    elif location.startswith(("http://", "https://")):
         import urllib.error
         import urllib.request
 
@@ -175,7 +183,7 @@ def read_cert_source(location: str) -> bytes:
             reason = getattr(e, "reason", e)
             raise KeyMaterialError(f"fetching certificate failed: {reason}", source=location) from None
     try:
-        with open(location, "rb") as f:
+        with open(path, "rb") as f:
             return f.read()
     except OSError as e:
         raise KeyMaterialError(f"cannot read certificate: {e.strerror}", source=location) from None

@@ -28,8 +28,14 @@ T = TypeVar("T")
 API_VERSIONS = (API_VERSION, BITNAMI_API_VERSION)
 KIND = "SealedSecret"
 FINGERPRINT_ANNOTATION = "sealer.dev/key-fingerprint"
+# Bitnami's first format, spec.data: one ciphertext of the whole Secret as JSON. Its controller opens it unless
+# started with --accept-deprecated-v1-data=false; so do sealer's controller and `sealer unseal`.
+V1_DATA_REFUSED = ("uses the deprecated single-blob format (spec.data), refused by --accept-deprecated-v1-data=false; "
+                   "re-seal it with encryptedData (sealer reencrypt)")
 
-_TEMPLATE_REF = re.compile(r"^\{\{-?\s*(?:\.([A-Za-z_][A-Za-z0-9_]*)|index\s+\.\s+\"([-._a-zA-Z0-9]+)\")\s*-?\}\}$")
+# The common whole-value reference, answered without loading the template engine (same bytes as Go's).
+_TEMPLATE_REF = re.compile(r"\{\{(?:-?[ \t\r\n]+)?(?:\.(\w+)|index[ \t\r\n]+\.[ \t\r\n]+\"([-.\w]+)\")"
+                           r"(?:[ \t\r\n]+-?)?\}\}", re.ASCII)
 
 
 def is_sealed_secret(obj: Mapping[str, Any]) -> bool:
@@ -122,13 +128,15 @@ def check_sealed(obj: Mapping[str, Any]) -> Mapping[str, str]:
     spec = obj.get("spec")
     if not isinstance(spec, Mapping):
         raise InputError("missing or not a mapping", field="spec")
-    if spec.get("data") is not None:
-        raise InputError("the deprecated single-blob format is not supported; re-seal with encryptedData",
-                         field="spec.data")
     encrypted = spec.get("encryptedData")
     encrypted = {} if encrypted is None else encrypted  # (an empty list or `false` is no mapping either)
     if not isinstance(encrypted, Mapping):
         raise InputError("must be a mapping of key to base64 ciphertext", field="spec.encryptedData")
+    if spec.get("data") is not None:  # Bitnami's error, in our words: one object, one format
+        if not isinstance(spec["data"], str):
+            raise InputError("must be a base64 string (the deprecated single-blob format)", field="spec.data")
+        if encrypted:
+            raise InputError("encryptedData and the deprecated data cannot be used together", field="spec.data")
     for key, value in encrypted.items():
         manifests.check_secret_key(key, "spec.encryptedData")
         if not isinstance(value, str):
@@ -159,15 +167,57 @@ def _ordered(keys: Sequence[PrivateKey], hint: str | None) -> list[PrivateKey]:
     return sorted(keys, key=lambda k: k.fingerprint != hint) if hint else list(keys)
 
 
-def open_items(obj: Mapping[str, Any], keys: Sequence[PrivateKey]) -> dict[str, bytes]:
-    """Every encryptedData item in plaintext. All failing items are named in one DecryptionError."""
-    return {item: value for item, (value, _) in open_items_with_keys(obj, keys).items()}
+def open_items(obj: Mapping[str, Any], keys: Sequence[PrivateKey], *, accept_v1_data: bool = True,
+               ) -> dict[str, bytes]:
+    """Every encryptedData item (or, in the deprecated format, every item of the sealed Secret) in plaintext. All
+    failing items are named in one DecryptionError."""
+    return {item: value for item, (value, _) in open_items_with_keys(obj, keys, accept_v1_data=accept_v1_data).items()}
 
 
-def open_items_with_keys(obj: Mapping[str, Any], keys: Sequence[PrivateKey]) -> dict[str, tuple[bytes, PrivateKey]]:
+def is_v1_data(obj: Mapping[str, Any]) -> bool:
+    """Bitnami's deprecated single-blob format (spec.data)?"""
+    spec = obj.get("spec")
+    return isinstance(spec, Mapping) and spec.get("data") is not None
+
+
+def open_v1_data(obj: Mapping[str, Any], keys: Sequence[PrivateKey]) -> tuple[dict[str, Any], PrivateKey]:
+    """The Secret sealed whole in spec.data (JSON, as Bitnami's codec wrote it; label from the SealedSecret's own
+    name, namespace and scope) and the key that opened it."""
+    check_sealed(obj)
+    if not keys:
+        raise InputError("no private keys given", field="--key")
+    order = _ordered(keys, (manifests.metadata(obj).get("annotations") or {}).get(FINGERPRINT_ANNOTATION))
+    try:
+        ct = base64.b64decode(obj["spec"]["data"], validate=True)
+    except (binascii.Error, ValueError):
+        raise DecryptionError("ciphertext is not valid base64", field="spec.data") from None
+    try:
+        plaintext, index = hybrid.decrypt_indexed([k.key for k in order], ct, label_of(obj))
+    except DecryptionError as e:
+        raise DecryptionError(e.message, field="spec.data") from None
+    import json
+
+    try:
+        secret = json.loads(plaintext)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        secret = None
+    if not isinstance(secret, dict) or not isinstance(secret.get("metadata", {}), Mapping):
+        raise InputError("opens, but holds no Secret as JSON", field="spec.data")
+    secret.setdefault("kind", "Secret")  # Bitnami's decoder is told the kind; tolerate its absence as it does
+    return secret, order[index]
+
+
+def open_items_with_keys(obj: Mapping[str, Any], keys: Sequence[PrivateKey], *, accept_v1_data: bool = True,
+                         ) -> dict[str, tuple[bytes, PrivateKey]]:
     """Every item in plaintext with the key that opened it. Tries the fingerprint-hinted key first, then the
-    one that last worked, then the rest."""
+    one that last worked, then the rest. ``accept_v1_data``: open the deprecated spec.data format (Bitnami's
+    default), else refuse it."""
     encrypted = check_sealed(obj)
+    if is_v1_data(obj):
+        if not accept_v1_data:
+            raise InputError(V1_DATA_REFUSED, field="spec.data")
+        secret, key = open_v1_data(obj, keys)
+        return {item: (value, key) for item, value in manifests.secret_items(secret).items()}
     if not keys:
         raise InputError("no private keys given", field="--key")
     label = label_of(obj)
@@ -193,20 +243,27 @@ def open_items_with_keys(obj: Mapping[str, Any], keys: Sequence[PrivateKey]) -> 
 
 
 def _template_value(template: str, opened: Mapping[str, bytes], item: str) -> bytes:
+    """A spec.template.data value rendered as Bitnami's controller does: Go text/template with sprig, the
+    decrypted items as a map of strings."""
     if "{{" not in template:
         return template.encode()
-    m = _TEMPLATE_REF.match(template.strip())
-    ref = m and (m.group(1) or m.group(2))
-    if not ref:
-        raise InputError("only literal values and {{ .item }} references are supported offline",
-                         field=f"spec.template.data.{item}")
-    if ref not in opened:
-        raise InputError(f"refers to {ref!r}, which is not in encryptedData", field=f"spec.template.data.{item}")
-    return opened[ref]
+    m = _TEMPLATE_REF.fullmatch(template)
+    ref = m and next(g for g in m.groups() if g)
+    if ref and ref in opened:
+        return opened[ref]
+    from sealer import gotemplate
+
+    return gotemplate.render_items(template, opened, name=item, field=f"spec.template.data.{item}")
 
 
-def unseal(obj: Mapping[str, Any], keys: Sequence[PrivateKey]) -> dict[str, Any]:
-    """The Secret a controller would write for this SealedSecret (without the ownerReference)."""
+def unseal(obj: Mapping[str, Any], keys: Sequence[PrivateKey], *, accept_v1_data: bool = True) -> dict[str, Any]:
+    """The Secret a controller would write for this SealedSecret (without the ownerReference).
+    ``accept_v1_data``: open Bitnami's deprecated spec.data format (its controller's default), else refuse it."""
+    if is_v1_data(obj):
+        if not accept_v1_data:
+            check_sealed(obj)
+            raise InputError(V1_DATA_REFUSED, field="spec.data")
+        return _unseal_v1(obj, keys)
     opened = open_items(obj, keys)
     meta = manifests.metadata(obj)
     spec = obj["spec"]
@@ -237,6 +294,34 @@ def unseal(obj: Mapping[str, Any], keys: Sequence[PrivateKey]) -> dict[str, Any]
     return secret
 
 
+def _unseal_v1(obj: Mapping[str, Any], keys: Sequence[PrivateKey]) -> dict[str, Any]:
+    """The Secret sealed whole in spec.data, named as the SealedSecret is (as Bitnami's controller writes it)."""
+    inner, _ = open_v1_data(obj, keys)
+    items = manifests.secret_items(inner)
+    meta = manifests.metadata(obj)
+    tmeta = manifests.clean_metadata(manifests.metadata(inner))
+    tmeta.pop("namespace", None)
+    tmeta["name"] = meta["name"]
+    if meta.get("namespace"):
+        tmeta["namespace"] = meta["namespace"]
+    secret: dict[str, Any] = {"apiVersion": "v1", "kind": "Secret", "metadata": tmeta}
+    if inner.get("type"):
+        secret["type"] = inner["type"]
+    if inner.get("immutable") is not None:
+        secret["immutable"] = inner["immutable"]
+    secret["data"] = {k: manifests.b64(v) for k, v in items.items()}
+    return secret
+
+
+def _template_of(secret: Mapping[str, Any]) -> dict[str, Any]:
+    """spec.template for a Secret: its metadata, type and immutable (no data)."""
+    template: dict[str, Any] = {"metadata": manifests.clean_metadata(manifests.metadata(secret))}
+    for field in ("type", "immutable"):
+        if secret.get(field) is not None:
+            template[field] = secret[field]
+    return template
+
+
 # --- editing an existing SealedSecret in place --------------------------------------------------------
 
 def _set_fingerprint(obj: MutableMapping[str, Any], fp: str | None) -> None:
@@ -256,6 +341,9 @@ def merge_into(obj: MutableMapping[str, Any], secret: Mapping[str, Any], cert: S
     """Add or replace the Secret's items in an existing SealedSecret; other ciphertexts stay byte-identical.
     Sealed with the SealedSecret's own name, namespace and scope. Returns the items written."""
     check_sealed(obj)
+    if is_v1_data(obj):
+        raise InputError("is in the deprecated single-blob format: re-seal it first (sealer reencrypt)",
+                         field="spec.data")
     meta = manifests.metadata(obj)
     resolve_target(secret, meta.get("namespace") or None, meta.get("name"))
     items = manifests.secret_items(secret)
@@ -276,7 +364,10 @@ def merge_into(obj: MutableMapping[str, Any], secret: Mapping[str, Any], cert: S
 def reencrypt(obj: MutableMapping[str, Any], keys: Sequence[PrivateKey], cert: SealingCert) -> int:
     """Re-seal items to a new cert, same label (scope, name, namespace) and template; returns how many
     changed. Items already sealed to the cert's key are left byte-identical, so running it twice is a no-op
-    and the Git diff shows only real changes. Opens everything before changing anything."""
+    and the Git diff shows only real changes. Opens everything before changing anything. The deprecated spec.data
+    format becomes encryptedData (each item re-sealed) and a template, as Bitnami's re-encrypt does."""
+    if is_v1_data(obj):
+        return _reencrypt_v1(obj, keys, cert)
     opened = open_items_with_keys(obj, keys)
     label = label_of(obj)
     fresh = {k: manifests.b64(hybrid.encrypt(cert.public_key, v, label))
@@ -286,6 +377,19 @@ def reencrypt(obj: MutableMapping[str, Any], keys: Sequence[PrivateKey], cert: S
     if fresh or opened:
         _set_fingerprint(obj, cert.fingerprint)
     return len(fresh)
+
+
+def _reencrypt_v1(obj: MutableMapping[str, Any], keys: Sequence[PrivateKey], cert: SealingCert) -> int:
+    secret = _unseal_v1(obj, keys)
+    label = label_of(obj)
+    spec = obj["spec"]
+    items = manifests.secret_items(secret)
+    spec["encryptedData"] = {k: manifests.b64(hybrid.encrypt(cert.public_key, v, label)) for k, v in items.items()}
+    if spec.get("template") is None:
+        spec["template"] = _template_of(secret)
+    del spec["data"]
+    _set_fingerprint(obj, cert.fingerprint)
+    return len(items)
 
 
 def located(err: SealerError, obj: Mapping[str, Any], source: str) -> SealerError:
