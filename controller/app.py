@@ -3,6 +3,7 @@ kopf registry with every handler. Nothing is built at import time: `build` twice
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,8 @@ from controller.config import Config
 from controller.runtime import Controller, Source
 from controller.vault.refresh import Refresher
 from controller.vault.sync import VaultSync
+
+log = logging.getLogger("sealer.controller")
 
 
 @dataclass
@@ -50,6 +53,23 @@ class App:
         """A Secret of the controller's namespace with `.agekey` items, or one that had them."""
         return namespace == self.config.namespace and (
             agekeys.holds_identities(body) or self.controller.age.knows(body.get("metadata", {}).get("name", "")))
+
+    def produced(self, namespace: str | None, body: Any, **_: Any) -> bool:
+        """A Secret one of our sources produced, in a served namespace: drift on it is put back. Found by its
+        controller ownerReference (a template may set its own managed-by label); bitnami.com owners only with
+        --bitnami-compat."""
+        return self.served.serves_namespace(namespace) and self.controller.source_ref(body) is not None
+
+    def write_status(self, body: Any, plural: str, patch: Any) -> None:
+        """Merge-patch the status a loop computed (kopf applies no patch for a daemon while it runs)."""
+        meta = body.get("metadata") or {}
+        try:
+            self.controller.kube.patch_status(str(body.get("apiVersion")), plural, meta.get("namespace"),
+                                              meta.get("name"), dict(patch.get("status") or {}))
+        except Exception as e:
+            if getattr(e, "status", None) != 404:  # deleted meanwhile: nothing to tell
+                log.warning("%s %s/%s: status not written (%s)", body.get("kind"), meta.get("namespace"),
+                            meta.get("name"), getattr(e, "status", None) or type(e).__name__)
 
     def owner_served(self, secret: Any) -> bool:
         """With --label-selector, drift is undone only for a Secret whose owner this controller serves (another

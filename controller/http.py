@@ -1,6 +1,7 @@
 """HTTP on one port: /healthz, /v1/cert.pem, POST /v1/verify (200 opens / 409 does not), POST /v1/rotate
 (re-seal to the newest key), /metrics. Served from a thread with its own event loop, so it stays up while kopf
-handlers run."""
+handlers run. With --rate-limit, /v1/verify and /v1/rotate answer 429 to a client over its rate, as Bitnami's
+(per path and X-Forwarded-For)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from typing import Any
 
 from sealer.errors import SealerError
@@ -22,8 +24,40 @@ def _objects(data: bytes) -> list[dict[str, Any]]:
     return manifests.load_objects(data, "request body")
 
 
+class RateLimit:
+    """A token bucket per (path, client): `rate` a second, `burst` more at once (Bitnami's MaxBurst). Buckets are
+    few and small; the table is cleared when it grows past `max_clients`, so a flood of client ids cannot grow it."""
+
+    def __init__(self, rate: float, burst: int, max_clients: int = 65536) -> None:
+        self.rate, self.capacity, self.max_clients = rate, burst + 1.0, max_clients
+        self._buckets: dict[tuple[str, str], tuple[float, float]] = {}
+
+    def allow(self, path: str, client: str, now: float | None = None) -> bool:
+        if self.rate <= 0:
+            return True
+        now = time.monotonic() if now is None else now
+        if len(self._buckets) >= self.max_clients:
+            self._buckets.clear()
+        tokens, last = self._buckets.get((path, client), (self.capacity, now))
+        tokens = min(self.capacity, tokens + (now - last) * self.rate)
+        allowed = tokens >= 1.0
+        self._buckets[(path, client)] = (tokens - 1.0 if allowed else tokens, now)
+        return allowed
+
+
 def make_app(controller: Any) -> Any:
     from aiohttp import web
+
+    config = controller.config
+    limit = RateLimit(config.verify_rate, config.verify_burst)
+
+    @web.middleware
+    async def rate_limited(request: Any, handler: Any) -> Any:
+        if request.path in ("/v1/verify", "/v1/rotate"):
+            client = request.headers.get("X-Forwarded-For") or request.remote or ""
+            if not limit.allow(request.path, client):
+                return web.Response(status=429, text="too many requests\n")
+        return await handler(request)
 
     async def healthz(_: Any) -> Any:
         ok = len(controller.keyring) > 0
@@ -38,7 +72,8 @@ def make_app(controller: Any) -> Any:
 
     def _open_all(data: bytes) -> None:
         for obj in _objects(data):
-            sealer_sealed.open_items(obj, controller.keyring.private_keys())
+            sealer_sealed.open_items(obj, controller.keyring.private_keys(),
+                                     accept_v1_data=controller.config.accept_deprecated_v1_data)
 
     def _rotate_all(data: bytes, cert: Any) -> list[dict[str, Any]]:
         objects = _objects(data)
@@ -71,7 +106,7 @@ def make_app(controller: Any) -> Any:
 
         return web.Response(body=m.render(controller), content_type="text/plain", charset="utf-8")
 
-    app = web.Application(client_max_size=MAX_BODY)
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[rate_limited])
     app.add_routes([web.get("/healthz", healthz), web.get("/v1/cert.pem", cert), web.post("/v1/verify", verify),
                     web.post("/v1/rotate", rotate), web.get("/metrics", metrics)])
     return app

@@ -151,10 +151,14 @@ class Kube:
         group, version = api_version.split("/")
         self.custom.create_namespaced_custom_object(group, version, namespace, plural, body, _preload_content=False)
 
-    def patch_status(self, api_version: str, plural: str, namespace: str, name: str,
+    def patch_status(self, api_version: str, plural: str, namespace: str | None, name: str,
                      status: dict[str, Any]) -> None:
-        """Merge-patch a custom object's status subresource."""
+        """Merge-patch a custom object's status subresource (namespace None: a cluster-scoped object)."""
         group, version = api_version.split("/")
+        if namespace is None:
+            self.custom.patch_cluster_custom_object_status(group, version, plural, name, {"status": status},
+                                                           _preload_content=False)
+            return
         self.custom.patch_namespaced_custom_object_status(group, version, namespace, plural, name,
                                                           {"status": status}, _preload_content=False)
 

@@ -16,14 +16,20 @@ handler, its JSON formatter, the handler that posts INFO records of `kopf.object
   watch streams, requests) stays as it was.
 - then the message is made one printable line (sealer.safetext): names from objects cannot forge a log line,
   drive a terminal or issue a CI workflow command. Tracebacks keep their lines, each escaped and redacted.
+
+`configure()` then sets where and how records are written (--log-level, --log-format text|json, --log-info-stdout);
+the JSON lines are built from the already safe record, so they carry nothing the text lines would not.
 """
 
 from __future__ import annotations
 
 import ast
+import datetime as dt
+import json
 import logging
 import re
-from typing import Any
+import sys
+from typing import Any, TextIO
 
 from sealer.safetext import printable
 
@@ -117,3 +123,67 @@ def install() -> None:
 
     factory.sealer_safe = True  # type: ignore[attr-defined]
     logging.setLogRecordFactory(factory)
+
+
+TEXT_FORMAT = "[%(asctime)s] %(name)-20.20s [%(levelname)-8.8s] %(message)s"  # kopf's own layout
+_LEVEL_NAMES = {"WARNING": "WARN", "CRITICAL": "ERROR"}  # slog's names, as Bitnami's JSON logs spell them
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time (RFC 3339, UTC), level, logger, msg; `object` (apiVersion, kind, namespace,
+    name, uid) when kopf logs about an object, `error` with a traceback. Bitnami's controller (slog) writes time,
+    level and msg; log pipelines that parse those keep working."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "level": _LEVEL_NAMES.get(record.levelname, record.levelname),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        ref = getattr(record, "k8s_ref", None)
+        if isinstance(ref, dict):
+            line["object"] = {k: v for k, v in ref.items() if isinstance(v, str)}
+        if record.exc_text:
+            line["error"] = record.exc_text
+        elif record.exc_info and record.exc_info[0] is not None:
+            line["error"] = safe_lines(self.formatException(record.exc_info))
+        if record.stack_info:
+            line["stack"] = record.stack_info
+        return json.dumps(line, ensure_ascii=True, default=str)
+
+
+class _BelowWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno < logging.WARNING
+
+
+class _SealerHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Ours, so that `configure` run again replaces rather than adds."""
+
+
+def configure(level: int = logging.INFO, fmt: str = "text", info_to_stdout: bool = False,
+              stdout: TextIO | None = None, stderr: TextIO | None = None) -> None:
+    """Root handlers for the controller: `level` filters what is written, not what is logged, so INFO records of
+    kopf.objects still become Kubernetes Events at --log-level error. Replaces kopf.configure()."""
+    formatter: logging.Formatter = JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT)
+    out, err = stdout or sys.stdout, stderr or sys.stderr
+    handlers: list[logging.Handler] = []
+    if info_to_stdout:
+        low, high = _SealerHandler(out), _SealerHandler(err)
+        low.addFilter(_BelowWarning())
+        high.setLevel(max(level, logging.WARNING))
+        handlers += [low, high]
+    else:
+        handlers.append(_SealerHandler(err))
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        handler.setLevel(max(handler.level, level))
+    root = logging.getLogger()
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h, _SealerHandler)] + handlers
+    root.setLevel(min(level, logging.INFO))  # INFO is still logged (and posted as Events) below the handlers
+    debug = level <= logging.DEBUG
+    asyncio_log = logging.getLogger("asyncio")  # as kopf.configure: asyncio's chatter only in debug
+    asyncio_log.propagate = debug
+    asyncio_log.handlers[:] = [] if debug else [logging.NullHandler()]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter as _Counts
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sealer import __version__
@@ -42,6 +42,33 @@ class Counter:
             items = sorted(self._values.items())
         return [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} counter",
                 *(f"{self.name}{_labels(self.label_names, k)} {v}" for k, v in items)]
+
+
+class Gauge:
+    """A value per label set; `forget` drops one when its object is gone (as Bitnami unregisters them)."""
+
+    def __init__(self, name: str, help: str, labels: Sequence[str] = ()) -> None:
+        self.name, self.help, self.label_names = name, help, tuple(labels)
+        self._values: dict[tuple[str, ...], float] = {}
+
+    def set(self, value: float, *labels: str) -> None:
+        with _lock:
+            self._values[tuple(labels)] = value
+
+    def forget(self, match: Callable[[tuple[str, ...]], bool]) -> None:
+        with _lock:
+            for key in [k for k in self._values if match(k)]:
+                del self._values[key]
+
+    def value(self, *labels: str) -> float | None:
+        with _lock:
+            return self._values.get(tuple(labels))
+
+    def render(self) -> list[str]:
+        with _lock:
+            items = sorted(self._values.items())
+        return [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} gauge",
+                *(f"{self.name}{_labels(self.label_names, k)} {v:g}" for k, v in items)]
 
 
 class Histogram:
@@ -90,12 +117,28 @@ VAULT_SYNC_DURATION = Histogram("sealer_vault_sync_duration_seconds", "Time for 
 ALL: list[Counter | Histogram] = [UNSEAL, UNSEAL_ERRORS, SOPS_DECRYPT, SOPS_ERRORS, VAULT_SYNC, VAULT_SYNC_ERRORS,
                                   VAULT_REQUESTS, RECONCILE, VAULT_SYNC_DURATION]
 
+# Bitnami's names (its pkg/controller/metrics.go), shown with --bitnami-compat beside ours so its documented alerts
+# and dashboards keep working. They count SealedSecrets of both groups.
+BITNAMI_UNSEAL_REQUESTS = Counter("sealed_secrets_controller_unseal_requests_total",
+                                  "Total number of sealed secret unseal requests")
+BITNAMI_UNSEAL_ERRORS = Counter("sealed_secrets_controller_unseal_errors_total",
+                                "Total number of sealed secret unseal errors by reason", ["reason", "namespace"])
+BITNAMI_CONDITION = Gauge("sealed_secrets_controller_condition_info",
+                          "Current SealedSecret condition status. Values are -1 (false), 0 (unknown or absent), "
+                          "1 (true)", ["namespace", "name", "condition"])
+BITNAMI: list[Counter | Gauge] = [BITNAMI_UNSEAL_REQUESTS, BITNAMI_UNSEAL_ERRORS, BITNAMI_CONDITION]
+
+# sealer's reasons in Bitnami's reason words: it failed to unseal, the Secret is not ours, or writing it failed
+_BITNAMI_REASON = {"UnsealFailed": "unseal", "NoKeys": "unseal", "InvalidSpec": "unseal", "NotOwned": "unmanaged",
+                   "Conflict": "unmanaged", "Superseded": "unmanaged"}
+_CONDITION_VALUE = {"True": 1.0, "False": -1.0}
+
 _OUTCOME: dict[str, tuple[Counter, Counter]] = {
     "SealedSecret": (UNSEAL, UNSEAL_ERRORS), "SopsSecret": (SOPS_DECRYPT, SOPS_ERRORS),
     "VaultSecret": (VAULT_SYNC, VAULT_SYNC_ERRORS)}
 
 
-def observe(kind: str, ready: bool, reason: str, seconds: float) -> None:
+def observe(kind: str, ready: bool, reason: str, seconds: float, namespace: str = "") -> None:
     """One reconcile of ``kind`` finished: count it by outcome and time it."""
     ok, errors = _OUTCOME[kind]
     if ready:
@@ -103,6 +146,21 @@ def observe(kind: str, ready: bool, reason: str, seconds: float) -> None:
     else:
         errors.inc(reason)
     RECONCILE.observe(seconds, kind)
+    if kind == "SealedSecret":
+        BITNAMI_UNSEAL_REQUESTS.inc()
+        if not ready:
+            BITNAMI_UNSEAL_ERRORS.inc(_BITNAMI_REASON.get(reason, "update"), namespace)
+
+
+def observe_conditions(namespace: str, name: str, conditions: Sequence[dict[str, Any]]) -> None:
+    """A SealedSecret's conditions as written (Bitnami's ObserveCondition)."""
+    for c in conditions:
+        BITNAMI_CONDITION.set(_CONDITION_VALUE.get(str(c.get("status")), 0.0), namespace, name, str(c.get("type")))
+
+
+def forget_conditions(namespace: str, name: str) -> None:
+    """The SealedSecret is gone (Bitnami's UnregisterCondition)."""
+    BITNAMI_CONDITION.forget(lambda key: key[:2] == (namespace, name))
 
 
 def render(controller: Any) -> bytes:
@@ -112,4 +170,10 @@ def render(controller: Any) -> bytes:
              f"sealer_keys_loaded {len(controller.keyring)}"]
     for metric in ALL:
         lines += metric.render()
+    if getattr(getattr(controller, "config", None), "bitnami_compat", False):
+        lines += ["# HELP sealed_secrets_controller_build_info Build information.",
+                  "# TYPE sealed_secrets_controller_build_info gauge",
+                  f'sealed_secrets_controller_build_info{{revision="{__version__}"}} 1']
+        for bitnami in BITNAMI:
+            lines += bitnami.render()
     return ("\n".join(lines) + "\n").encode()

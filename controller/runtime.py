@@ -44,12 +44,13 @@ class Source:
 class Controller:
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.keyring = kr.Keyring()
+        self.keyring = kr.Keyring(config.key_policy)
         self.age = agekeys.AgeRing()
         self._kube: Kube | None = None
         self._stop = threading.Event()
         self.sources: dict[str, Source] = {}
-        self.register_source(Source("SealedSecret", "sealedsecrets", self.reconcile_sealed, (GROUP, BITNAMI_GROUP)))
+        self.register_source(Source("SealedSecret", "sealedsecrets", self.reconcile_sealed,
+                                    (GROUP, BITNAMI_GROUP) if config.bitnami_compat else (GROUP,)))
         self.register_source(Source("SopsSecret", "sopssecrets", self.reconcile_sops))
 
     def register_source(self, source: Source) -> None:
@@ -65,20 +66,21 @@ class Controller:
 
     def load_keys(self) -> None:
         ns = self.config.namespace
-        found = self.kube.list_secrets(ns, f"{kr.LABEL}={kr.ACTIVE}")
-        if self.config.import_bitnami_keys:
-            found += self.kube.list_secrets(ns, f"{kr.BITNAMI_LABEL}={kr.ACTIVE}")
+        found = kr.list_key_secrets(self.kube, ns, self.config.import_bitnami_keys)
         for obj in found:
             note = self.keyring.sync(obj, self.config.import_bitnami_keys)
             if note:
                 log.info(note)
-        if self.keyring.needs_renewal(self.config.key_renew_period):
-            self.create_key("no sealing key" if not len(self.keyring) else "renewal period elapsed")
+        why = self.keyring.renewal_due(self.config.key_renew_period, at_start=True)
+        if why:
+            self.create_key(why)
+        due = self.keyring.next_renewal(self.config.key_renew_period)
+        log.info("next key renewal %s", f"due at {due.isoformat()}" if due else "off (--key-renew-period 0)")
         self.publish_certs()
 
     def create_key(self, why: str) -> None:
         name = kr.next_key_name(self.keyring)
-        body = kr.new_key_secret(self.config.namespace, self.config.key_bits, name=name)
+        body = kr.new_key_secret(self.config.namespace, self.config.key_bits, name=name, policy=self.keyring.policy)
         created = self.kube.create_secret_if_absent(self.config.namespace, body)
         if created is None:  # another replica made this generation first: use theirs
             created = self.kube.get_secret(self.config.namespace, name)
@@ -117,7 +119,8 @@ class Controller:
     # --- SealedSecrets --------------------------------------------------------------------------------
 
     def reconcile_sealed(self, body: Mapping[str, Any]) -> Result:
-        return self.write(sealed.desired(body, self.keyring.private_keys()), body)
+        return self.write(sealed.desired(body, self.keyring.private_keys(),
+                                         accept_v1_data=self.config.accept_deprecated_v1_data), body)
 
     # --- SopsSecrets ----------------------------------------------------------------------------------
 
@@ -161,16 +164,24 @@ class Controller:
         return Result(True, outcome.reason, done.plan.message if done.changed else outcome.message, done.changed,
                       outcome.warning)
 
-    def owner_of(self, secret: Mapping[str, Any]) -> tuple[Source, dict] | None:
-        """The live object (and its source) that controls this Secret, if it is one of ours."""
-        meta = secret.get("metadata") or {}
-        for ref in meta.get("ownerReferences") or []:
+    def source_ref(self, secret: Mapping[str, Any]) -> tuple[Source, Mapping[str, Any]] | None:
+        """The source and controller ownerReference of a Secret one of our kinds produced (no API call)."""
+        for ref in (secret.get("metadata") or {}).get("ownerReferences") or []:
             source = self.sources.get(ref.get("kind") or "")
             group = (ref.get("apiVersion") or "").partition("/")[0]
             if source and ref.get("controller") and group in source.groups:
-                owner = self.kube.get_object(ref["apiVersion"], source.plural, meta.get("namespace"), ref["name"])
-                return (source, owner) if owner is not None else None
+                return source, ref
         return None
+
+    def owner_of(self, secret: Mapping[str, Any]) -> tuple[Source, dict] | None:
+        """The live object (and its source) that controls this Secret, if it is one of ours."""
+        found = self.source_ref(secret)
+        if found is None:
+            return None
+        source, ref = found
+        owner = self.kube.get_object(ref["apiVersion"], source.plural, (secret.get("metadata") or {}).get("namespace"),
+                                     ref["name"])
+        return (source, owner) if owner is not None else None
 
     def restore_drift(self, event_type: str, secret: Mapping[str, Any],
                       notify: Callable[[Mapping[str, Any], str, str], None]) -> bool:

@@ -4,8 +4,10 @@ when we may take it over, and what to change.
 `plan` is pure (the emulator cannot show every API-server behaviour, so the decisions are unit-tested here);
 `write` reads the Secret, plans and performs the plan: the one write path. A Secret we do not own is never
 touched unless it opts in with `sealer.dev/managed: "true"` (take over) or `sealer.dev/patch: "true"` (merge our
-items in, keep its owner); a Secret another sealer.dev object produces is never touched at all (Conflict), opt-in
-or not.
+items, labels and annotations in, keep its owner; with both, merge and take ownership), or Bitnami's
+`sealedsecrets.bitnami.com/` spellings of the same, which mean exactly the same; a Secret another sealer.dev object
+produces is never touched at all (Conflict), opt-in or not. A Secret Bitnami's controller made for a bitnami.com
+SealedSecret is adopted by the sealer.dev SealedSecret of the same name (what `sealer migrate bitnami` turns it into).
 A failed unseal never reaches this module, so a good existing Secret is never blanked.
 """
 
@@ -15,13 +17,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sealer.kube import GROUP, MANAGED_BY, MANAGED_BY_LABEL
+from sealer.kube import BITNAMI_GROUP, GROUP, MANAGED_BY, MANAGED_BY_LABEL
 
 if TYPE_CHECKING:
     from controller.kube import Kube
 
 MANAGED_ANNOTATION = "sealer.dev/managed"
 PATCH_ANNOTATION = "sealer.dev/patch"
+BITNAMI_MANAGED_ANNOTATION = "sealedsecrets.bitnami.com/managed"
+BITNAMI_PATCH_ANNOTATION = "sealedsecrets.bitnami.com/patch"
+# on a Secret made without ownerReferences whose template sets its own managed-by label: our mark instead of the label
+PRODUCED_ANNOTATION = "sealer.dev/produced"
 
 CREATE, UPDATE, NOOP, REFUSE = "create", "update", "noop", "refuse"
 
@@ -49,6 +55,46 @@ def other_controller(existing: Mapping[str, Any], owner_uid: str | None, group: 
     return None
 
 
+def _opted(existing: Mapping[str, Any], *names: str) -> bool:
+    annotations = (existing.get("metadata") or {}).get("annotations") or {}
+    return any(annotations.get(n) == "true" for n in names)
+
+
+def produced_mark(secret: Mapping[str, Any]) -> bool:
+    """Our mark on a Secret made without ownerReferences (Bitnami's skip-set-owner-references)."""
+    meta = secret.get("metadata") or {}
+    return ((meta.get("labels") or {}).get(MANAGED_BY_LABEL) == MANAGED_BY
+            or (meta.get("annotations") or {}).get(PRODUCED_ANNOTATION) == "true")
+
+
+def bitnami_predecessor(existing: Mapping[str, Any], owner: Mapping[str, Any]) -> bool:
+    """The Secret was made by Bitnami's controller for the bitnami.com SealedSecret that ``owner`` (a sealer.dev
+    SealedSecret) replaces. Bitnami names a Secret after its SealedSecret and owns it by a controller
+    ownerReference (`metav1.IsControlledBy`, which compares uids), so same kind, same name, group bitnami.com."""
+    if str(owner.get("apiVersion") or "").partition("/")[0] != GROUP or owner.get("kind") != "SealedSecret":
+        return False
+    name = (existing.get("metadata") or {}).get("name")
+    return any(r.get("controller") and r.get("kind") == "SealedSecret" and r.get("name") == name
+               and str(r.get("apiVersion") or "").partition("/")[0] == BITNAMI_GROUP
+               for r in (existing.get("metadata") or {}).get("ownerReferences") or [])
+
+
+def _merge_meta(existing: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """The labels and annotations a patch merges in (Bitnami merges the template's): not our managed-by mark,
+    which would claim a Secret we only write items into."""
+    em, dm = existing.get("metadata") or {}, desired.get("metadata") or {}
+    out: dict[str, dict[str, str]] = {}
+    for field in ("labels", "annotations"):
+        want = {k: v for k, v in (dm.get(field) or {}).items()
+                if not (field == "labels" and k == MANAGED_BY_LABEL and v == MANAGED_BY)
+                and not (field == "annotations" and k == PRODUCED_ANNOTATION)}
+        have = em.get(field) or {}
+        changed = {k: v for k, v in want.items() if have.get(k) != v}
+        if changed:
+            out[field] = changed
+    return out
+
+
 def _differs(existing: Mapping[str, Any], desired: Mapping[str, Any], merge: bool) -> bool:
     if merge:
         have = existing.get("data") or {}
@@ -67,10 +113,17 @@ def _differs(existing: Mapping[str, Any], desired: Mapping[str, Any], merge: boo
 
 
 def plan(existing: Mapping[str, Any] | None, desired: dict[str, Any], owner_uid: str | None, *,
-         merge: bool = False, kind: str = "SealedSecret") -> Plan:
+         merge: bool = False, kind: str = "SealedSecret", adopt: bool = False, superseded: bool = False) -> Plan:
     """What to do so the Secret matches ``desired``. ``owner_uid`` and ``kind`` are the source object's (``kind``
     names it in messages). A Secret made without ownerReferences (Bitnami's skip-set-owner-references) is
-    recognised as ours by our label.
+    recognised as ours by our mark (`produced_mark`). ``adopt``: the Secret is Bitnami's for the object we replace
+    (`bitnami_predecessor`), ours to take over without an annotation.
+
+    A `patch` annotation (either spelling) merges, as Bitnami does, whoever owns the Secret: items, and the
+    template's labels and annotations, never removing anything; with `managed` too, our ownerReference replaces
+    the Secret's (Bitnami's "take ownership").
+
+    ``superseded``: the owner is a bitnami.com SealedSecret whose Secret the sealer.dev one of its name adopted.
 
     ``merge=True`` (a VaultSecret's creationPolicy Merge): the owner asked to write its items into an existing
     Secret it does not own, so items are merged in as with `sealer.dev/patch`, without the annotation; nothing
@@ -92,22 +145,38 @@ def plan(existing: Mapping[str, Any] | None, desired: dict[str, Any], owner_uid:
     if existing is None:
         return Plan(CREATE, desired, "Created", "created the Secret")
     rival = other_controller(existing, owner_uid)
+    if rival and superseded:
+        return Plan(REFUSE, None, "Superseded", f"the Secret was adopted by the {GROUP} {kind} of the same name "
+                    f"(the migration): delete this one with `kubectl delete sealedsecrets.bitnami.com {name} "
+                    "--cascade=orphan`; the Secret stays")
     if rival:  # first come, first served, whatever the annotations say: never a flip-flop between two sources
         return Plan(REFUSE, None, "Conflict", f"the Secret is already produced by {rival} of this namespace; two "
                     "sources cannot write one Secret: rename one of them (or delete the other)")
-    annotations = (existing.get("metadata") or {}).get("annotations") or {}
     desired_refs = (desired.get("metadata") or {}).get("ownerReferences")
-    labels = (existing.get("metadata") or {}).get("labels") or {}
-    ours = _owned_by(existing, owner_uid) or (not desired_refs and labels.get(MANAGED_BY_LABEL) == MANAGED_BY)
-    if not ours and annotations.get(PATCH_ANNOTATION) == "true":
-        if not _differs(existing, desired, merge=True):
+    ours = _owned_by(existing, owner_uid) or adopt or (not desired_refs and produced_mark(existing))
+    managed = _opted(existing, MANAGED_ANNOTATION, BITNAMI_MANAGED_ANNOTATION)
+    if _opted(existing, PATCH_ANNOTATION, BITNAMI_PATCH_ANNOTATION):
+        body: dict[str, Any] = {}
+        if _differs(existing, desired, merge=True):
+            body["data"] = dict(desired.get("data") or {})
+        meta = _merge_meta(existing, desired)
+        take = managed and desired_refs and not _owned_by(existing, owner_uid)
+        if take:
+            meta["ownerReferences"] = desired_refs  # type: ignore[assignment]
+        if meta:
+            body["metadata"] = meta
+        if not body:
             return Plan(NOOP)
-        return Plan(UPDATE, {"data": dict(desired.get("data") or {})}, "Merged",
-                    "merged items into a Secret it does not own (sealer.dev/patch)")
-    if not ours and annotations.get(MANAGED_ANNOTATION) != "true":
+        if existing.get("immutable") and "data" in body:
+            return Plan(REFUSE, None, "Immutable", "the Secret is immutable and its content differs")
+        return Plan(UPDATE, body, "TakenOver" if take else "Merged",
+                    "merged into the Secret and took ownership (managed and patch)" if take else
+                    "merged into the Secret (patch)")
+    if not ours and not managed:
         return Plan(REFUSE, None, "NotOwned",
                     f"a Secret with this name exists and is not managed by this {kind}; annotate it "
-                    'sealer.dev/managed: "true" to let the controller take it over')
+                    'sealer.dev/managed: "true" (or sealedsecrets.bitnami.com/managed) to let the controller take '
+                    "it over")
     if not _differs(existing, desired, merge=False):
         return Plan(NOOP)
     body = {k: v for k, v in desired.items() if k not in ("apiVersion", "kind")}
@@ -118,6 +187,9 @@ def plan(existing: Mapping[str, Any] | None, desired: dict[str, Any], owner_uid:
     if existing.get("immutable") and _differs(existing, desired, merge=False):
         return Plan(REFUSE, None, "Immutable", "the Secret is immutable and its content differs; delete it to "
                     "let the controller recreate it")
+    if adopt and not _owned_by(existing, owner_uid):
+        return Plan(UPDATE, body, "Adopted", "adopted the Secret Bitnami's controller made for the bitnami.com "
+                    "SealedSecret of this name")
     taken = not ours
     return Plan(UPDATE, body, "TakenOver" if taken else "Updated",
                 "took over the existing Secret" if taken else "updated the Secret")
@@ -140,13 +212,26 @@ class Written:
         return self.plan.action in (CREATE, UPDATE)
 
 
+def _adopted_from(existing: Mapping[str, Any], owner: Mapping[str, Any]) -> bool:
+    """``owner`` is a bitnami.com SealedSecret and a sealer.dev SealedSecret of its name controls the Secret: the
+    migration adopted it (`bitnami_predecessor` seen from the other side)."""
+    if str(owner.get("apiVersion") or "").partition("/")[0] != BITNAMI_GROUP or owner.get("kind") != "SealedSecret":
+        return False
+    name = (owner.get("metadata") or {}).get("name")
+    return any(ref.get("controller") and ref.get("kind") == "SealedSecret" and ref.get("name") == name
+               and str(ref.get("apiVersion") or "").partition("/")[0] == GROUP
+               for ref in (existing.get("metadata") or {}).get("ownerReferences") or [])
+
+
 def write(kube: Kube, desired: dict[str, Any], owner: Mapping[str, Any], *, merge: bool = False) -> Written:
     """Make the Secret match ``desired`` for the source object ``owner``: read it, plan, create or patch it.
     Never deletes; API errors propagate (the caller reports them)."""
     meta = desired["metadata"]
     existing = kube.get_secret(meta["namespace"], meta["name"])
     step = plan(existing, desired, (owner.get("metadata") or {}).get("uid"), merge=merge,
-                kind=str(owner.get("kind") or "SealedSecret"))
+                kind=str(owner.get("kind") or "SealedSecret"),
+                adopt=existing is not None and bitnami_predecessor(existing, owner),
+                superseded=existing is not None and _adopted_from(existing, owner))
     if step.action == CREATE:
         return Written(step, kube.create_secret(meta["namespace"], step.body or {}))
     if step.action == UPDATE:

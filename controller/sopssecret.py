@@ -66,6 +66,7 @@ def desired(obj: Mapping[str, Any], identities: Sequence[Any], env: Mapping[str,
                            "ciphertext: bind it with `sealer rescope -i FILE` (or let the controller accept "
                            "unscoped SopsSecrets with --allow-unscoped-sops)")
         message += "; unscoped (no spec.binding): bind it with `sealer rescope -i FILE`"
-    secret["metadata"].setdefault("labels", {})[MANAGED_BY_LABEL] = MANAGED_BY
+    # a template's own managed-by (Helm, Flux...) is kept; the ownerReference marks the Secret ours either way
+    secret["metadata"].setdefault("labels", {}).setdefault(MANAGED_BY_LABEL, MANAGED_BY)
     secret["metadata"]["ownerReferences"] = [owner_reference(obj)]
     return Outcome(True, "Decrypted", message, secret, warning=scope is None)

@@ -1,5 +1,8 @@
 """The Ready condition, Events and metrics of every kind the controller serves: what a reconcile tells the owner.
 
+SealedSecrets (both groups) also get Bitnami's condition type `Synced`, the same status, reason and message as
+`Ready`: Argo CD's built-in health check for bitnami.com SealedSecrets and Bitnami's `condition_info` metric read it.
+
 Messages never carry plaintext. A failure is logged and posted as a Warning, but one that repeats unchanged (a
 resync, a retry with backoff) posts no new Event, and the condition keeps its lastTransitionTime, as Kubernetes
 conventions ask.
@@ -22,8 +25,11 @@ from sealer.safetext import printable
 log = logging.getLogger("sealer.controller")
 
 
-def condition(ready: bool, reason: str, message: str, generation: int | None) -> dict[str, Any]:
-    return {"type": "Ready", "status": "True" if ready else "False", "reason": reason, "message": message,
+SYNCED_KINDS = frozenset({"SealedSecret"})  # Bitnami's kind; the others have no Bitnami counterpart to mimic
+
+
+def condition(ready: bool, reason: str, message: str, generation: int | None, type: str = "Ready") -> dict[str, Any]:
+    return {"type": type, "status": "True" if ready else "False", "reason": reason, "message": message,
             "lastTransitionTime": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "observedGeneration": generation}
 
@@ -48,6 +54,10 @@ def set_ready(kind: str, result: Result, body: Any, meta: Any, patch: Any, *, an
     repeated = all(previous.get(k) == new[k] for k in ("status", "reason", "message"))
     patch.status["observedGeneration"] = meta.get("generation")
     patch.status["conditions"] = [new]
+    if kind in SYNCED_KINDS:
+        patch.status["conditions"] = [new, {**new, "type": "Synced"}]
+        metrics.observe_conditions(str(meta.get("namespace") or ""), str(meta.get("name") or ""),
+                                   patch.status["conditions"])
     if not result.ready:
         log.warning("%s %s/%s: %s: %s", kind, meta.get("namespace"), meta.get("name"), result.reason, message)
         if not repeated:
@@ -62,7 +72,7 @@ def set_ready(kind: str, result: Result, body: Any, meta: Any, patch: Any, *, an
 def report(kind: str, result: Result, started: float, body: Any, meta: Any, patch: Any) -> None:
     """One reconcile of a source (SealedSecret, SopsSecret, VaultSecret): metrics, then the condition and Events
     (a success is announced when it changed the Secret). ``started``: its time.monotonic() at the start."""
-    metrics.observe(kind, result.ready, result.reason, time.monotonic() - started)
+    metrics.observe(kind, result.ready, result.reason, time.monotonic() - started, str(meta.get("namespace") or ""))
     set_ready(kind, result, body, meta, patch, announce=result.changed)
 
 

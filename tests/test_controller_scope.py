@@ -66,8 +66,8 @@ def settle(kube: KubeServer, proc, name: str, namespace: str, resyncs: int = 2) 
     edit_by_hand(kube, name, namespace, b"sentinel-edit")
     kube.client.wait_for(lambda: (secret_items(kube, name, namespace) or {}).get("password") != b"sentinel-edit",
                          timeout=30, message="the in-scope Secret restored")
-    done = proc.log_text().count("Timer 'sealed_secret' succeeded")
-    proc.wait_for_log("Timer 'sealed_secret' succeeded", timeout=30, count=done + resyncs)
+    done = proc.log_text().count("Resync 'sealed_secret' succeeded")
+    proc.wait_for_log("Resync 'sealed_secret' succeeded", timeout=30, count=done + resyncs)
 
 
 def watches(kube: KubeServer) -> list[urllib.parse.SplitResult]:

@@ -90,6 +90,23 @@ def test_plan_refuses_a_secret_another_sealer_source_produces(annotation: str | 
     assert secrets.plan(current, desired(), "the-first").action != secrets.REFUSE  # the first keeps it
 
 
+def test_a_bitnami_sealedsecret_whose_secret_was_adopted_is_told_it_is_superseded() -> None:
+    """During the migration both objects exist: the bitnami.com one steps back with the next step to take; any
+    other object meeting a sealer.dev producer (a VaultSecret of the same name, a recreated SealedSecret) is still
+    a Conflict."""
+    current = existing({"p": "eA=="})
+    current["metadata"]["ownerReferences"] = [{"apiVersion": "sealer.dev/v1alpha1", "kind": "SealedSecret",
+                                               "name": "db", "uid": "the-sealer-one", "controller": True}]
+    bitnami = {"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret", "metadata": {"name": "db", "uid": UID}}
+    assert secrets._adopted_from(current, bitnami)
+    step = secrets.plan(current, desired(), UID, superseded=True)
+    assert (step.action, step.reason) == (secrets.REFUSE, "Superseded") and "--cascade=orphan" in step.message
+    for other in ({**bitnami, "apiVersion": "sealer.dev/v1alpha1"}, {**bitnami, "kind": "VaultSecret"},
+                  {**bitnami, "metadata": {"name": "other", "uid": UID}}):
+        assert not secrets._adopted_from(current, other)
+    assert secrets.plan(current, desired(), UID).reason == "Conflict"
+
+
 def test_skip_owner_references_is_recognised_by_label() -> None:
     mine = existing({"p": "b2xk"}, labels={MANAGED_BY_LABEL: MANAGED_BY})
     assert secrets.plan(mine, desired(owner=False), UID).action == secrets.UPDATE

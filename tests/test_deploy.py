@@ -44,6 +44,7 @@ DEPLOY = ROOT / "deploy"
 EXAMPLES = DEPLOY / "examples"
 NAMESPACED = DEPLOY / "namespaced"  # the namespaced variant (a Component): checked on its own, see _compose()
 COMPONENTS = (DEPLOY / "bitnami-compat", NAMESPACED)  # kustomize Components: not part of `kubectl apply -k deploy/`
+ARGOCD = DEPLOY / "argocd"  # health checks for Argo CD's own ConfigMap: not part of `kubectl apply -k deploy/`
 
 NS = "sealer-system"
 GROUP = "sealer.dev"
@@ -79,7 +80,8 @@ def _objects(paths: list[Path]) -> list[tuple[Path, dict]]:
 def installed() -> list[tuple[Path, dict]]:
     """Every Kubernetes object under deploy/ except the examples (bitnami-compat's files included; the namespaced
     variant replaces RBAC instead of adding to it, so it is checked on its own)."""
-    return _objects([p for p in _yaml_files(DEPLOY) if EXAMPLES not in p.parents and NAMESPACED not in p.parents])
+    return _objects([p for p in _yaml_files(DEPLOY)
+                     if EXAMPLES not in p.parents and NAMESPACED not in p.parents and ARGOCD not in p.parents])
 
 
 def examples() -> list[tuple[Path, dict]]:
@@ -595,7 +597,7 @@ def test_kustomization_lists_every_file_and_only_existing_ones() -> None:
     assert "namespace" not in k, "a global namespace would rewrite RoleBinding subjects"
     listed = set(k["resources"])
     on_disk = {str(p.relative_to(DEPLOY)) for p in DEPLOY.rglob("*")
-               if p.is_file() and EXAMPLES not in p.parents and not any(c in p.parents for c in COMPONENTS)}
+               if p.is_file() and not any(c in p.parents for c in (EXAMPLES, ARGOCD, *COMPONENTS))}
     on_disk.discard("kustomization.yaml")
     assert listed == on_disk
     for component in COMPONENTS:

@@ -1,14 +1,17 @@
-"""SealedSecrets (sealer.dev, and bitnami.com with --bitnami-compat): on change, and every --resync-period."""
+"""SealedSecrets (sealer.dev, and bitnami.com with --bitnami-compat): on change, and every --resync-period (a
+daemon without a finalizer, see `resync`)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
 import kopf
 
-from controller import status
+from controller import metrics, status
 from controller.app import App
+from controller.handlers import resync
 from sealer.kube import BITNAMI_GROUP, GROUP, VERSION
 
 
@@ -17,12 +20,23 @@ def register(registry: kopf.OperatorRegistry, app: App) -> None:
         started = time.monotonic()
         status.report("SealedSecret", app.controller.reconcile_sealed(body), started, body, meta, patch)
 
-    resync = app.config.resync_period.total_seconds()
+    async def resync_sealed(body: Any, meta: Any) -> None:
+        started = time.monotonic()
+        result = await asyncio.to_thread(app.controller.reconcile_sealed, body)
+        patch = kopf.Patch()
+        status.report("SealedSecret", result, started, body, meta, patch)
+        await asyncio.to_thread(app.write_status, body, "sealedsecrets", patch)
+
+    def gone(body: Any) -> None:
+        meta = body.get("metadata") or {}
+        metrics.forget_conditions(str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+
+    resync_seconds = app.config.resync_period.total_seconds()
     on: dict[str, Any] = {"id": "sealed_secret", "when": app.in_scope, "registry": registry}
     for group in (GROUP, BITNAMI_GROUP) if app.config.bitnami_compat else (GROUP,):
         kopf.on.update(group, VERSION, "sealedsecrets", field="spec", **on)(sealed_secret)
         kopf.on.create(group, VERSION, "sealedsecrets", **on)(sealed_secret)
         kopf.on.resume(group, VERSION, "sealedsecrets", **on)(sealed_secret)
-        if resync > 0:
-            kopf.timer(group, VERSION, "sealedsecrets", interval=resync, initial_delay=resync, idle=0, **on)(
-                sealed_secret)
+        if resync_seconds > 0:
+            resync.periodic(registry, group, VERSION, "sealedsecrets", id="sealed_secret_resync", when=app.in_scope,
+                            interval=resync_seconds, tick=resync_sealed, on_gone=gone)

@@ -12,14 +12,12 @@ import kopf
 
 from controller import keyring, status
 from controller.app import App
-from sealer.kube import MANAGED_BY, MANAGED_BY_LABEL
 
 
 def register(registry: kopf.OperatorRegistry, app: App) -> None:
     controller = app.controller
 
-    @kopf.on.event("v1", "secrets", id="produced_secret", labels={MANAGED_BY_LABEL: MANAGED_BY},
-                   when=app.in_served_namespace, registry=registry)
+    @kopf.on.event("v1", "secrets", id="produced_secret", when=app.produced, registry=registry)
     def produced_secret(type: str, body: Any, **_: Any) -> None:
         if type in ("MODIFIED", "DELETED") and app.owner_served(body):
             controller.restore_drift(type, body, status.notify)

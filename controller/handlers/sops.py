@@ -1,7 +1,8 @@
-"""SopsSecrets: on change, and every --resync-period."""
+"""SopsSecrets: on change, and every --resync-period (a daemon without a finalizer, see `resync`)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -9,6 +10,7 @@ import kopf
 
 from controller import status
 from controller.app import App
+from controller.handlers import resync
 from sealer.kube import GROUP, VERSION
 
 
@@ -17,10 +19,18 @@ def register(registry: kopf.OperatorRegistry, app: App) -> None:
         started = time.monotonic()
         status.report("SopsSecret", app.controller.reconcile_sops(body), started, body, meta, patch)
 
+    async def resync_sops(body: Any, meta: Any) -> None:
+        started = time.monotonic()
+        result = await asyncio.to_thread(app.controller.reconcile_sops, body)
+        patch = kopf.Patch()
+        status.report("SopsSecret", result, started, body, meta, patch)
+        await asyncio.to_thread(app.write_status, body, "sopssecrets", patch)
+
     on: dict[str, Any] = {"id": "sops_secret", "when": app.in_scope, "registry": registry}
     kopf.on.update(GROUP, VERSION, "sopssecrets", **on)(sops_secret)
     kopf.on.create(GROUP, VERSION, "sopssecrets", **on)(sops_secret)
     kopf.on.resume(GROUP, VERSION, "sopssecrets", **on)(sops_secret)
-    resync = app.config.resync_period.total_seconds()
-    if resync > 0:
-        kopf.timer(GROUP, VERSION, "sopssecrets", interval=resync, initial_delay=resync, idle=0, **on)(sops_secret)
+    resync_seconds = app.config.resync_period.total_seconds()
+    if resync_seconds > 0:
+        resync.periodic(registry, GROUP, VERSION, "sopssecrets", id="sops_secret_resync", when=app.in_scope,
+                        interval=resync_seconds, tick=resync_sops)

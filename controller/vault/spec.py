@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from controller.secrets import PRODUCED_ANNOTATION
 from sealer import duration
 from sealer.errors import InputError
 from sealer.kube import API_VERSION, MANAGED_BY, MANAGED_BY_LABEL
@@ -37,9 +38,10 @@ class SpecError(InputError):
 
 
 def parse_go_duration(text: str, field_name: str) -> float:
-    """Seconds from a Go/Kubernetes duration (`1h30m`, `15m`, `90s`, `1.5h`; `0` = never). ESO writes these."""
+    """Seconds from a Go/Kubernetes duration (`1h30m`, `15m`, `90s`, `1.5h`; `0` = never). ESO writes these; a
+    negative one, which Go's syntax allows, means nothing here."""
     found = duration.seconds(text)
-    if found is None:
+    if found is None or found < 0:
         raise SpecError(f"invalid duration {str(text).strip()!r} (use e.g. 1h, 15m, 90s, 1h30m or 0)",
                         field=field_name)
     return found
@@ -410,7 +412,6 @@ def parse_vault_secret(obj: Mapping[str, Any]) -> VaultSecretSpec:
     template = raw_target.get("template") or {}
     tmeta = template.get("metadata") or {}
     labels = {str(k): str(v) for k, v in (tmeta.get("labels") or {}).items()}
-    labels.pop(MANAGED_BY_LABEL, None)  # ours to set
     target_name = raw_target.get("name") or name
     if not isinstance(target_name, str):
         raise SpecError("must be a string", field="spec.target.name")
@@ -504,16 +505,20 @@ def owner_reference(obj: Mapping[str, Any]) -> dict[str, Any]:
 
 def desired_secret(obj: Mapping[str, Any], spec: VaultSecretSpec, data: Mapping[str, bytes]) -> dict[str, Any]:
     """The Secret to write. Owner: ownerReference (controller) + our label; Orphan: our label, no reference;
-    Merge: only the items matter (secrets.plan merges them into the existing Secret)."""
+    Merge: only the items matter (secrets.plan merges them into the existing Secret). A template's own managed-by
+    label (Helm, Argo CD...) is kept, as for a SealedSecret; an Orphan Secret then carries our produced mark."""
     t = spec.target
     meta: dict[str, Any] = {"name": t.name, "namespace": spec.namespace}
     labels = dict(t.labels)
+    annotations = dict(t.annotations)
     if t.creation_policy != MERGE:
-        labels[MANAGED_BY_LABEL] = MANAGED_BY
+        labels.setdefault(MANAGED_BY_LABEL, MANAGED_BY)
+    if t.creation_policy == ORPHAN and labels[MANAGED_BY_LABEL] != MANAGED_BY:  # no ownerReference, not our label
+        annotations[PRODUCED_ANNOTATION] = "true"
     if labels:
         meta["labels"] = labels
-    if t.annotations:
-        meta["annotations"] = dict(t.annotations)
+    if annotations:
+        meta["annotations"] = annotations
     if t.creation_policy == OWNER:
         meta["ownerReferences"] = [owner_reference(obj)]
     return {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": t.type or "Opaque",

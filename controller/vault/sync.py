@@ -24,7 +24,7 @@ from controller import metrics, secrets
 from controller.runtime import Controller, Result
 from controller.vault import spec as vs
 from controller.vault.client import INVALID, NOT_FOUND, Clients, StoreClient, VaultError
-from sealer.kube import API_VERSION, MANAGED_BY, MANAGED_BY_LABEL
+from sealer.kube import API_VERSION
 
 log = logging.getLogger("sealer.controller.vault")
 
@@ -380,10 +380,10 @@ class VaultSync:
 
 
 def _ours(existing: Mapping[str, Any], uid: str | None, spec: vs.VaultSecretSpec) -> bool:
-    """Ours to delete: controlled by this VaultSecret, or (Orphan) labelled by us and controlled by nothing else
+    """Ours to delete: controlled by this VaultSecret, or (Orphan) marked by us and controlled by nothing else
     (our label alone is also on every Secret another sealer object produces)."""
     meta = existing.get("metadata") or {}
     if any(r.get("uid") == uid and r.get("controller") for r in meta.get("ownerReferences") or []):
         return True
-    return spec.target.creation_policy == vs.ORPHAN and secrets.other_controller(existing, uid, None) is None and (
-        meta.get("labels") or {}).get(MANAGED_BY_LABEL) == MANAGED_BY
+    return (spec.target.creation_policy == vs.ORPHAN and secrets.other_controller(existing, uid, None) is None
+            and secrets.produced_mark(existing))
