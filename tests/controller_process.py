@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 from sealer_testkit.apiserver import KubeServer, Proc, free_port
 
+from controller import keyring as kr
 from sealer.kube import CERTS_CONFIGMAP
 from tests.cli_process import run_sealer
 
@@ -77,3 +78,12 @@ def assert_no_leak(everything: str, *planted: str) -> None:
     for value in planted:
         for form in (value, base64.b64encode(value.encode()).decode()):
             assert form not in everything, f"planted value leaked: {form[:6]}..."
+
+
+def publish(kube: KubeServer, namespace: str = "sealer-system") -> kr.SealingKey:
+    """What the controller does: a key Secret and the certs ConfigMap (the controller's e2e tests cover that it
+    does; here only the CLI side is under test)."""
+    ring = kr.Keyring()
+    ring.put(kube.client.create(kr.new_key_secret(namespace, bits=2048)))
+    kube.client.create(kr.certs_configmap(namespace, ring))
+    return ring.current()
