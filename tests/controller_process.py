@@ -11,7 +11,7 @@ import yaml
 from sealer_testkit.apiserver import KubeServer, Proc, free_port
 
 from controller import keyring as kr
-from sealer.kube import CERTS_CONFIGMAP
+from sealer.kube import CERTS_CONFIGMAP, CONTROLLER_NAME
 from tests.cli_process import run_sealer
 
 NS = "sealer-system"
@@ -87,3 +87,26 @@ def publish(kube: KubeServer, namespace: str = "sealer-system") -> kr.SealingKey
     ring.put(kube.client.create(kr.new_key_secret(namespace, bits=2048)))
     kube.client.create(kr.certs_configmap(namespace, ring))
     return ring.current()
+
+
+class Cluster:
+    """One emulator and one controller behind the API server's service proxy, for a test module's read-only cases
+    (the controller takes seconds to start): make one per module in a fixture, stop ``kube`` afterwards."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.kube = KubeServer(directory / "kube").start()
+        self.proc, self.port = start_controller(self.kube, directory)
+        self.cert, self.fingerprint = published_cert(self.kube, directory)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.kube.proxy_to(NS, CONTROLLER_NAME, self.url)
+        self.env = {"KUBECONFIG": str(self.kube.kubeconfig), "HOME": str(directory)}
+
+    def access(self, how: str) -> tuple[list[str], dict[str, str]]:
+        """Command-line options and environment for reaching the controller: "proxy", "url" or "env"."""
+        if how == "proxy":
+            return ["--kubeconfig", str(self.kube.kubeconfig)], {}
+        if how == "url":
+            return ["--controller-url", self.url], {}
+        return [], {"SEALER_CONTROLLER_URL": self.url}
+

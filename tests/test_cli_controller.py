@@ -17,7 +17,7 @@ from sealer_testkit.apiserver import KubeServer, free_port, write_kubeconfig
 
 from controller import keyring as kr
 from tests.cli_process import run_sealer
-from tests.controller_process import NS, published_cert, start_controller
+from tests.controller_process import NS, Cluster, published_cert, start_controller
 from tests.keypairs import KeyPair
 
 PLANT = "PLANTED-validate-9c41e"
@@ -52,26 +52,6 @@ def sealer(*args, env: dict | None = None, **kw):
     assert "Traceback" not in r.stderr, r.stderr
     assert PLANT not in r.stdout + r.stderr
     return r
-
-
-class Cluster:
-    """One emulator + one controller for the module's read-only tests (the controller takes seconds to start)."""
-
-    def __init__(self, directory: Path) -> None:
-        self.dir = directory
-        self.kube = KubeServer(directory / "kube").start()
-        self.proc, self.port = start_controller(self.kube, directory)
-        self.cert, self.fingerprint = published_cert(self.kube, directory)
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.kube.proxy_to(NS, SERVICE, self.url)
-
-    def access(self, how: str) -> tuple[list[str], dict[str, str]]:
-        """Command-line options and environment for reaching the controller one way or the other."""
-        if how == "proxy":
-            return ["--kubeconfig", str(self.kube.kubeconfig)], {}
-        if how == "url":
-            return ["--controller-url", self.url], {}
-        return [], {"SEALER_CONTROLLER_URL": self.url}  # "env"
 
 
 @pytest.fixture(scope="module")

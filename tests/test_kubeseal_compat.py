@@ -22,7 +22,7 @@ from sealer_testkit.apiserver import KubeServer, free_port, write_kubeconfig
 from tests import reference_sealed as ref
 from tests.bitnami_cluster import v1_sealed
 from tests.cli_process import run_sealer, unsealed_items
-from tests.controller_process import NS, publish, published_cert, start_controller
+from tests.controller_process import Cluster, publish, published_cert, start_controller
 from tests.keypairs import KeyPair
 
 ENV = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
@@ -244,18 +244,6 @@ def test_fetch_cert_and_kubectl_flags(kube: KubeServer, tmp_path: Path) -> None:
     r = run_sealer("cert", "fetch", "--kubeconfig", kube.kubeconfig, "--as", "a", "--as-group", "g1", "--as-group",
                    "g2", env={**ENV, **home})
     assert r.returncode == 2 and "--as-group" in r.stderr
-
-
-class Cluster:
-    """One emulator and one controller (it takes seconds to start) for the controller cases."""
-
-    def __init__(self, directory: Path) -> None:
-        self.dir = directory
-        self.kube = KubeServer(directory / "kube").start()
-        self.proc, self.port = start_controller(self.kube, directory)
-        self.cert, self.fingerprint = published_cert(self.kube, directory)
-        self.kube.proxy_to(NS, "sealer-controller", f"http://127.0.0.1:{self.port}")
-        self.env = {"KUBECONFIG": str(self.kube.kubeconfig), "HOME": str(directory)}
 
 
 @pytest.fixture(scope="module")
