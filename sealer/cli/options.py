@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
 SCOPES = ("strict", "namespace-wide", "cluster-wide")
 OUTPUT_FORMATS = ("yaml", "json")
-INPUT_TYPES = ("yaml", "json")
+INPUT_TYPES = ("yaml", "json", "dotenv", "ini", "binary")
 
 
 class Option:

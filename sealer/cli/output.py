@@ -16,7 +16,7 @@ def emit(text: str, out: str | None = None, mode: int | None = None) -> None:
     if out and out != "-":
         from sealer.io.files import atomic_write
 
-        atomic_write(out, text.encode(), mode)
+        atomic_write(out, text.encode("utf-8", "surrogateescape"), mode)
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -41,11 +41,11 @@ def write_results(results: list[tuple[str, str]], in_place: bool, out: str | Non
 
     if in_place:
         for path, text in results:
-            atomic_write(path, text.encode())
+            atomic_write(path, text.encode("utf-8", "surrogateescape"))
     elif out and out != "-":
         if len(results) != 1:
             raise InputError("-o/--output takes one input file", field="--output")
-        atomic_write(out, results[0][1].encode())
+        atomic_write(out, results[0][1].encode("utf-8", "surrogateescape"))
     else:
         emit("---\n".join(text for _, text in results) if len(results) > 1 else results[0][1])
 

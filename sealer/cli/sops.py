@@ -81,7 +81,8 @@ def edit(file: str, age_key_file: str | None) -> None:
         return click.confirm("Edit again? (no: stop; your text is kept in a private recovery file)", default=True,
                              err=True)
 
-    suffix = ".json" if tree.format == "json" else ".yaml"
+    suffix = {"yaml": ".yaml", "json": ".json", "dotenv": ".env", "ini": ".ini"}.get(tree.format,
+                                                                                  os.path.splitext(file)[1])
     try:
         edited = editor.edit_text(plaintext, suffix, accept, retry, name=os.path.basename(file))
     except SealerError as e:

@@ -53,8 +53,13 @@ class Decrypted:
         self.undecryptable_comments = undecryptable_comments
 
 
+def value_format(tree: stores.Tree) -> str:
+    """The format a tree's values are written in: the binary store keeps its one value as JSON does."""
+    return "json" if tree.format == "binary" else tree.format
+
+
 def resolve(tree: stores.Tree, node: ScalarNode) -> tuple[str, object]:
-    if tree.format == "json":
+    if tree.format in ("json", "binary"):
         return values.resolve_json(node)
     return resolve_yaml(node, implicit_tag)
 
@@ -74,10 +79,16 @@ def _set(leaf: Leaf, node: ScalarNode) -> None:
         leaf.node.json_kind = node.json_kind
 
 
-def metadata_of(tree: stores.Tree, source: str) -> Metadata:
+def metadata_of(tree: stores.Tree, source: str, ignore_mac: bool = False) -> Metadata:
+    """With ``ignore_mac`` a block without a MAC is read too, as sops reads it under --ignore-mac."""
     if tree.metadata is None:
         raise InputError("not a SOPS file: no `sops` metadata block", source=source)
-    return parse_metadata(tree.metadata, source)
+    data = tree.metadata
+    if ignore_mac and isinstance(data, dict) and not data.get("mac"):
+        metadata = parse_metadata({**data, "mac": "absent"}, source)
+        metadata.mac = ""
+        return metadata
+    return parse_metadata(data, source)
 
 
 def encrypt_tree(tree: stores.Tree, data_key: bytes, metadata: Metadata, previous: Previous | None = None,
@@ -92,6 +103,7 @@ def encrypt_tree(tree: stores.Tree, data_key: bytes, metadata: Metadata, previou
     rule = metadata.rule
     previous = previous or Previous()
     mac = Mac(rule.mac_only_encrypted)
+    fmt = value_format(tree)
     w = walk(tree.roots)
     for leaf in w.leaves:
         try:
@@ -102,7 +114,12 @@ def encrypt_tree(tree: stores.Tree, data_key: bytes, metadata: Metadata, previou
             continue
         if isinstance(leaf.node.value, str) and codec.is_encrypted(leaf.node.value) and kind == scalars.STR:
             raise InputError("value is already an ENC[...] ciphertext", field=leaf.where)
-        plaintext = scalars.to_bytes(kind, value)
+        if tree.format == "binary" and kind == scalars.STR:
+            from sealer.sops.stores import binary
+
+            plaintext = binary.plaintext(value)  # type: ignore[arg-type]
+        else:
+            plaintext = scalars.to_bytes(kind, value)
         encrypted = rule.encrypts(leaf.path)
         mac.add(plaintext, encrypted)
         if not encrypted or (kind == scalars.STR and plaintext == b""):
@@ -115,7 +132,7 @@ def encrypt_tree(tree: stores.Tree, data_key: bytes, metadata: Metadata, previou
             # Unchanged: reproduce the ciphertext. A float printed as `3` reads back as an int with the same
             # bytes (and MAC); keep its original type rather than churn the file.
             kind, iv = old[0], old[2]
-        _set(leaf, values.encrypted_node(codec.encrypt(key, plaintext, aad(leaf.path), kind, iv), tree.format))
+        _set(leaf, values.encrypted_node(codec.encrypt(key, plaintext, aad(leaf.path), kind, iv), fmt))
     for comment in w.comments:
         owner = comment.candidates[0]
         text = comment.text
@@ -141,7 +158,7 @@ def open_data_key(metadata: Metadata, opener: Opener) -> bytes:
 def decrypt_tree(tree: stores.Tree, source: str, opener: Opener | None = None, data_key: bytes | None = None,
                  ignore_mac: bool = False) -> Decrypted:
     """Decrypt in place and verify the MAC. Nothing is written by callers unless this returns."""
-    metadata = metadata_of(tree, source)
+    metadata = metadata_of(tree, source, ignore_mac)
     for unsupported in ("encrypted_comment_regex", "unencrypted_comment_regex"):
         if metadata.extra.get(unsupported):
             raise InputError(f"files encrypted under {unsupported} are not supported by sealer yet; use sops",
@@ -182,7 +199,7 @@ def decrypt_tree(tree: stores.Tree, source: str, opener: Opener | None = None, d
                 raise DecryptionError("decrypted value does not match its declared type", source=source,
                                       field=leaf.where) from None
             previous.values[leaf.loc] = (kind, plaintext, iv)
-            pending.append((leaf, values.format_value(kind, value, tree.format)))
+            pending.append((leaf, values.format_value(kind, value, value_format(tree))))
             mac.add(plaintext, encrypted_by_rule)
             continue
         try:

@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 
 
 def load(data: bytes, source: str, fmt: str | None = None) -> stores.Tree:
+    if stores.detect_format(source, data, fmt) == "binary":  # its bytes are the value: no BOM stripped
+        from sealer.sops.stores import binary
+
+        return binary.load_bytes(data, source)
     return stores.load(data, source, fmt)
 
 
@@ -104,19 +108,28 @@ def decrypt(tree: stores.Tree, source: str, opener: Opener, *, ignore_mac: bool 
 
 
 def _extracted(node: Node, fmt: str) -> str:
-    """A scalar prints as its bare value (no newline, like sops); a subtree in the file's format."""
+    """A string prints bare and a mapping as a whole file, as sops prints them; any other value as sops' store
+    prints one value (YAML: with a newline; JSON: without)."""
+    json_like = fmt in ("json", "binary")
     if node.id == "scalar":
         kind, value = document.resolve(stores.Tree([node], None, fmt), node)
         if kind in ("str", "bytes"):
             return str(value)  # strings print bare, with no newline, as sops prints them
+        if json_like:
+            from sealer.sops.stores import json
+
+            return json.value_text(node)
         if kind == "null":
             return "null\n"
         return values.format_value(kind, value, "yaml").value + "\n"
-    sub = stores.Tree([node], None, fmt)
+    if fmt == "binary":
+        raise InputError("a binary-store file has one value, `data`: extract [\"data\"] or decrypt it whole",
+                         field="--extract")
     if fmt == "json":
-        import json
+        from sealer.sops.stores import json
 
-        return json.dumps(values.to_data(node), indent="\t", ensure_ascii=False) + "\n"
+        return json.value_text(node) + ("\n" if node.id == "mapping" else "")
+    sub = stores.Tree([node], None, fmt)
     sub.layout = stores.Layout(mapping=4, sequence=6, offset=4)
     return stores.dumps(sub)
 

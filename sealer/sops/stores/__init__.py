@@ -1,6 +1,7 @@
-"""SOPS files on disk: one store per format, as in sops (`yaml`, `json`), behind `load` and `dumps`. Every store
-gives the tree as YAML nodes (`sealer.sops.nodes`), so one walker serves all formats; `values` makes the nodes
-for values, `sops_block` reads and writes the `sops` entry.
+"""SOPS files on disk: one store per format, as in sops (`yaml`, `json`, `dotenv`, `ini`, `binary`), behind `load` and
+`dumps`. Every store gives the tree as YAML nodes (`sealer.sops.nodes`), so one walker serves all formats;
+`values` makes the nodes for values, `sops_block` reads and writes the `sops` entry, `flat` the flattened
+metadata of dotenv and INI.
 
 A store is imported when a file of its format is first read or written: a one-file YAML decrypt never loads the
 JSON store.
@@ -19,20 +20,18 @@ if TYPE_CHECKING:
 
 
 class Layout:
-    __slots__ = ("explicit_start", "final_newline", "json_indent", "mapping", "offset", "sequence")
+    __slots__ = ("explicit_start", "json_indent", "mapping", "offset", "sequence")
 
     def __init__(self, mapping: int = 2, sequence: int = 2, offset: int = 0, explicit_start: bool = False,
-                 json_indent: str = "\t", final_newline: bool = True) -> None:
+                 json_indent: str = "\t") -> None:
         self.mapping = mapping
         self.sequence = sequence
         self.offset = offset
         self.explicit_start = explicit_start
         self.json_indent = json_indent
-        self.final_newline = final_newline
 
     def _key(self) -> tuple[object, ...]:
-        return (self.mapping, self.sequence, self.offset, self.explicit_start, self.json_indent,
-                self.final_newline)
+        return (self.mapping, self.sequence, self.offset, self.explicit_start, self.json_indent)
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not Layout:
@@ -42,8 +41,8 @@ class Layout:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return ("Layout(mapping={!r}, sequence={!r}, offset={!r}, explicit_start={!r}, json_indent={!r}, "
-                "final_newline={!r})").format(*self._key())
+        return "Layout(mapping={!r}, sequence={!r}, offset={!r}, explicit_start={!r}, json_indent={!r})".format(
+            *self._key())
 
 
 class Tree:
@@ -66,10 +65,16 @@ def detect_format(source: str, data: bytes, forced: str | None = None) -> str:
     if forced:
         return forced
     lower = source.lower()
+    if lower.endswith(".env"):
+        return "dotenv"
+    if lower.endswith(".ini"):
+        return "ini"
     if lower.endswith(".json"):
         return "json"
     if lower.endswith((".yaml", ".yml")):
         return "yaml"
+    if "." in lower.rsplit("/", 1)[-1].lstrip("."):  # sops: any other file name is the binary store
+        return "binary"
     return "json" if data.lstrip()[:1] == b"{" else "yaml"
 
 
@@ -96,6 +101,18 @@ def _store(fmt: str) -> ModuleType:
         from sealer.sops.stores import json
 
         return json
+    if fmt == "dotenv":
+        from sealer.sops.stores import dotenv
+
+        return dotenv
+    if fmt == "ini":
+        from sealer.sops.stores import ini
+
+        return ini
+    if fmt == "binary":
+        from sealer.sops.stores import binary
+
+        return binary
     from sealer.sops.stores import yaml
 
     return yaml

@@ -1,5 +1,6 @@
 """The JSON store: parsed with the standard library and rebuilt as nodes, so one walker serves both stores. sops
-reads every JSON number as a float64, and so do we; duplicate keys and key order survive, as in sops."""
+reads every JSON number as a float64, and so do we; duplicate keys and key order survive, as in sops. Like sops,
+a whole file always ends with a newline and a value printed alone (`--extract`) never does."""
 
 from __future__ import annotations
 
@@ -36,8 +37,7 @@ def load(text: str, source: str) -> Tree:
             root.value.remove(pair)
             metadata = sops_block.metadata_data(pair[1], source)
     indent = re.search(r"\n([ \t]+)\"", text)
-    return Tree([root], metadata, "json", Layout(json_indent=indent.group(1) if indent else "\t",
-                                                 final_newline=text.endswith("\n")))
+    return Tree([root], metadata, "json", Layout(json_indent=indent.group(1) if indent else "\t"))
 
 
 def dump(tree: Tree) -> str:
@@ -45,9 +45,14 @@ def dump(tree: Tree) -> str:
     if tree.metadata is not None:
         entry = (values.json_str(sops_block.METADATA_KEY), values.from_data(tree.metadata, True))
         root = MappingNode(root.tag, [*root.value, entry])
+    return value_text(root, tree.layout.json_indent) + "\n"
+
+
+def value_text(node: Node, indent: str = "\t") -> str:
+    """One value as sops' JSON store prints it, with no final newline."""
     out: list[str] = []
-    _emit_json(root, tree.layout.json_indent, 0, out)
-    return "".join(out) + ("\n" if tree.layout.final_newline else "")
+    _emit_json(node, indent, 0, out)
+    return "".join(out)
 
 
 def _emit_json(node: Node, indent: str, depth: int, out: list[str]) -> None:
