@@ -50,7 +50,7 @@ def other_controller(existing: Mapping[str, Any], owner_uid: str | None, group: 
     group). Our own kinds (group sealer.dev) never share a Secret."""
     for ref in (existing.get("metadata") or {}).get("ownerReferences") or []:
         if ref.get("controller") and ref.get("uid") != owner_uid and (
-                group is None or str(ref.get("apiVersion") or "").partition("/")[0] == group):
+                group is None or _group(ref) == group):
             return f"{ref.get('kind')} {ref.get('name')}"
     return None
 
@@ -67,16 +67,30 @@ def produced_mark(secret: Mapping[str, Any]) -> bool:
             or (meta.get("annotations") or {}).get(PRODUCED_ANNOTATION) == "true")
 
 
+def _group(obj: Mapping[str, Any]) -> str:
+    return str(obj.get("apiVersion") or "").partition("/")[0]
+
+
+def _twin_controls(existing: Mapping[str, Any], owner: Mapping[str, Any], owner_group: str, twin_group: str) -> bool:
+    """``owner`` is a SealedSecret of ``owner_group``, and the SealedSecret of its name in ``twin_group`` controls
+    the Secret. Bitnami names a Secret after its SealedSecret and owns it by a controller ownerReference
+    (`metav1.IsControlledBy`, which compares uids), so same kind and name, the other group."""
+    if _group(owner) != owner_group or owner.get("kind") != "SealedSecret":
+        return False
+    name = (owner.get("metadata") or {}).get("name")
+    return any(r.get("controller") and r.get("kind") == "SealedSecret" and r.get("name") == name
+               and _group(r) == twin_group for r in (existing.get("metadata") or {}).get("ownerReferences") or [])
+
+
 def bitnami_predecessor(existing: Mapping[str, Any], owner: Mapping[str, Any]) -> bool:
     """The Secret was made by Bitnami's controller for the bitnami.com SealedSecret that ``owner`` (a sealer.dev
-    SealedSecret) replaces. Bitnami names a Secret after its SealedSecret and owns it by a controller
-    ownerReference (`metav1.IsControlledBy`, which compares uids), so same kind, same name, group bitnami.com."""
-    if str(owner.get("apiVersion") or "").partition("/")[0] != GROUP or owner.get("kind") != "SealedSecret":
-        return False
-    name = (existing.get("metadata") or {}).get("name")
-    return any(r.get("controller") and r.get("kind") == "SealedSecret" and r.get("name") == name
-               and str(r.get("apiVersion") or "").partition("/")[0] == BITNAMI_GROUP
-               for r in (existing.get("metadata") or {}).get("ownerReferences") or [])
+    SealedSecret) replaces: ours to adopt."""
+    return _twin_controls(existing, owner, GROUP, BITNAMI_GROUP)
+
+
+def _adopted_from(existing: Mapping[str, Any], owner: Mapping[str, Any]) -> bool:
+    """``owner`` is a bitnami.com SealedSecret whose Secret the sealer.dev one of its name adopted (the migration)."""
+    return _twin_controls(existing, owner, BITNAMI_GROUP, GROUP)
 
 
 def _merge_meta(existing: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, dict[str, str]]:
@@ -210,17 +224,6 @@ class Written:
     @property
     def changed(self) -> bool:
         return self.plan.action in (CREATE, UPDATE)
-
-
-def _adopted_from(existing: Mapping[str, Any], owner: Mapping[str, Any]) -> bool:
-    """``owner`` is a bitnami.com SealedSecret and a sealer.dev SealedSecret of its name controls the Secret: the
-    migration adopted it (`bitnami_predecessor` seen from the other side)."""
-    if str(owner.get("apiVersion") or "").partition("/")[0] != BITNAMI_GROUP or owner.get("kind") != "SealedSecret":
-        return False
-    name = (owner.get("metadata") or {}).get("name")
-    return any(ref.get("controller") and ref.get("kind") == "SealedSecret" and ref.get("name") == name
-               and str(ref.get("apiVersion") or "").partition("/")[0] == GROUP
-               for ref in (existing.get("metadata") or {}).get("ownerReferences") or [])
 
 
 def write(kube: Kube, desired: dict[str, Any], owner: Mapping[str, Any], *, merge: bool = False) -> Written:

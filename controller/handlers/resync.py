@@ -12,10 +12,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import kopf
+
+from controller import status
 
 log = logging.getLogger("sealer.controller")
 
@@ -101,3 +104,22 @@ def periodic(registry: kopf.OperatorRegistry, group: str, version: str, plural: 
                 log.info("Resync '%s' succeeded: %s", name, where)
 
     daemon(registry, group, version, plural, id=id, when=when, run=run, on_gone=on_gone, cancellation_timeout=10.0)
+
+
+def reconcilers(app: Any, kind: str, plural: str, reconcile: Callable[[Any], Any]) -> tuple[
+        Callable[..., None], Callable[[Any, Any], Awaitable[None]]]:
+    """The change handler and the resync tick of a kind reconciled by ``reconcile(body)``: both report status,
+    Events and metrics the same way; the tick (no kopf patch of its own) writes its status itself."""
+    def on_change(body: Any, meta: Any, patch: Any, **_: Any) -> None:
+        started = time.monotonic()
+        status.report(kind, reconcile(body), started, body, meta, patch)
+
+    async def tick(body: Any, meta: Any) -> None:
+        started = time.monotonic()
+        result = await asyncio.to_thread(reconcile, body)
+        patch = kopf.Patch()
+        status.report(kind, result, started, body, meta, patch)
+        await asyncio.to_thread(app.write_status, body, plural, patch)
+
+    return on_change, tick
+

@@ -3,29 +3,19 @@ daemon without a finalizer, see `resync`)."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 import kopf
 
-from controller import metrics, status
+from controller import metrics
 from controller.app import App
 from controller.handlers import resync
 from sealer.kube import BITNAMI_GROUP, GROUP, VERSION
 
 
 def register(registry: kopf.OperatorRegistry, app: App) -> None:
-    def sealed_secret(body: Any, meta: Any, patch: Any, **_: Any) -> None:
-        started = time.monotonic()
-        status.report("SealedSecret", app.controller.reconcile_sealed(body), started, body, meta, patch)
-
-    async def resync_sealed(body: Any, meta: Any) -> None:
-        started = time.monotonic()
-        result = await asyncio.to_thread(app.controller.reconcile_sealed, body)
-        patch = kopf.Patch()
-        status.report("SealedSecret", result, started, body, meta, patch)
-        await asyncio.to_thread(app.write_status, body, "sealedsecrets", patch)
+    sealed_secret, resync_sealed = resync.reconcilers(app, "SealedSecret", "sealedsecrets",
+                                                      app.controller.reconcile_sealed)
 
     def gone(body: Any) -> None:
         meta = body.get("metadata") or {}

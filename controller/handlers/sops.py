@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 import kopf
 
-from controller import status
 from controller.app import App
 from controller.handlers import resync
 from sealer.kube import GROUP, VERSION
 
 
 def register(registry: kopf.OperatorRegistry, app: App) -> None:
-    def sops_secret(body: Any, meta: Any, patch: Any, **_: Any) -> None:
-        started = time.monotonic()
-        status.report("SopsSecret", app.controller.reconcile_sops(body), started, body, meta, patch)
-
-    async def resync_sops(body: Any, meta: Any) -> None:
-        started = time.monotonic()
-        result = await asyncio.to_thread(app.controller.reconcile_sops, body)
-        patch = kopf.Patch()
-        status.report("SopsSecret", result, started, body, meta, patch)
-        await asyncio.to_thread(app.write_status, body, "sopssecrets", patch)
-
+    sops_secret, resync_sops = resync.reconcilers(app, "SopsSecret", "sopssecrets", app.controller.reconcile_sops)
     on: dict[str, Any] = {"id": "sops_secret", "when": app.in_scope, "registry": registry}
     kopf.on.update(GROUP, VERSION, "sopssecrets", **on)(sops_secret)
     kopf.on.create(GROUP, VERSION, "sopssecrets", **on)(sops_secret)
