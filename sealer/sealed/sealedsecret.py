@@ -285,12 +285,17 @@ def unseal(obj: Mapping[str, Any], keys: Sequence[PrivateKey], *, accept_v1_data
             data[item] = _template_value(value, opened, item)
         else:
             raise InputError("must be a string or null", field=f"spec.template.data.{item}")
-    secret: dict[str, Any] = {"apiVersion": "v1", "kind": "Secret", "metadata": tmeta}
-    if template.get("type"):
-        secret["type"] = template["type"]
-    if template.get("immutable") is not None:
-        secret["immutable"] = template["immutable"]
-    secret["data"] = {k: manifests.b64(v) for k, v in data.items()}
+    return _secret(tmeta, template, data)
+
+
+def _secret(meta: dict[str, Any], shape: Mapping[str, Any], items: Mapping[str, bytes]) -> dict[str, Any]:
+    """The Secret: ``meta``, the type and immutability ``shape`` (a template, or a v1 blob's Secret) says, items."""
+    secret: dict[str, Any] = {"apiVersion": "v1", "kind": "Secret", "metadata": meta}
+    if shape.get("type"):
+        secret["type"] = shape["type"]
+    if shape.get("immutable") is not None:
+        secret["immutable"] = shape["immutable"]
+    secret["data"] = {k: manifests.b64(v) for k, v in items.items()}
     return secret
 
 
@@ -304,13 +309,7 @@ def _unseal_v1(obj: Mapping[str, Any], keys: Sequence[PrivateKey]) -> dict[str, 
     tmeta["name"] = meta["name"]
     if meta.get("namespace"):
         tmeta["namespace"] = meta["namespace"]
-    secret: dict[str, Any] = {"apiVersion": "v1", "kind": "Secret", "metadata": tmeta}
-    if inner.get("type"):
-        secret["type"] = inner["type"]
-    if inner.get("immutable") is not None:
-        secret["immutable"] = inner["immutable"]
-    secret["data"] = {k: manifests.b64(v) for k, v in items.items()}
-    return secret
+    return _secret(tmeta, inner, items)
 
 
 def _template_of(secret: Mapping[str, Any]) -> dict[str, Any]:
