@@ -26,7 +26,16 @@ PLAIN = {
                "empty =\nport: 5432\nspaced = \"  padded  \"\nhash = a#b ; inline\ncontinued = one \\\n  two\n"
                "block = \"\"\"l1\nl2\"\"\"\n`k=v` = quoted key\npassword_unencrypted = clear\n\n[empty section]\n",
     "dup.ini": "[s]\na=1\na=2\n[s]\nb=3\n[DEFAULT]\nc=4\n",
+    "block.ini": "; first line of a block\n; second line, also secret\n[sec]\nkey = value\n",
 }
+
+
+def test_an_ini_comment_block_is_one_encrypted_value(ws: tuple[Workspace, AgeKey]) -> None:
+    """sops encrypts consecutive comment lines as one comment: no line of the block stays in clear."""
+    w, key = ws
+    for tool in ("sops", "sealer"):
+        text = _encrypt(w, key, tool, "block.ini").read_text()
+        assert "second line" not in text and len(re.findall(r"^; ENC\[", text, re.M)) == 1, (tool, text)
 
 
 @pytest.fixture(scope="module")

@@ -129,6 +129,13 @@ class Leaf:
         return out or "<root>"
 
 
+def _lines(token: object) -> list[str]:
+    """The comment lines of a ruamel CommentToken: one per line break, unless the store says the token is one
+    comment whatever its line breaks (`whole`: an INI comment block, which sops encrypts as one value)."""
+    value = token.value  # type: ignore[attr-defined]
+    return [value] if getattr(token, "whole", False) else value.split("\n")
+
+
 class CommentLine:
     """One `# ...` line inside a ruamel CommentToken, with the paths it may belong to (most likely first)."""
 
@@ -142,11 +149,11 @@ class CommentLine:
     @property
     def text(self) -> str:
         """What follows the '#'."""
-        line = self.token.value.split("\n")[self.line_index]
+        line = _lines(self.token)[self.line_index]
         return line.lstrip()[1:]
 
     def replace(self, text: str) -> None:
-        lines = self.token.value.split("\n")
+        lines = _lines(self.token)
         line = lines[self.line_index]
         indent = line[: len(line) - len(line.lstrip())]
         lines[self.line_index] = f"{indent}#{text}"
@@ -234,7 +241,7 @@ def _comments(node: Node, chain: list[_Container], out: Walk, seen: set[int], le
             continue
         seen.add(id(token))
         column = token.column
-        for i, line in enumerate(token.value.split("\n")):
+        for i, line in enumerate(_lines(token)):
             stripped = line.lstrip()
             if not stripped.startswith("#"):
                 column = None

@@ -4,6 +4,7 @@ comments as tokens the shared tree walker encrypts."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 
@@ -89,22 +90,23 @@ def _put(node: Any, token: str | int, value: Any) -> None:
         node[token] = value
 
 
-class _OneLine(str):
-    """A comment's text that the tree walker must see as one line even when it holds line breaks (an INI comment
-    block is one comment to sops, encrypted whole)."""
+@functools.cache
+def _whole_comment() -> type:
+    from ruamel.yaml.tokens import CommentToken
 
-    __slots__ = ()
+    class WholeComment(CommentToken):
+        __slots__ = ()
+        whole = True  # sealer.sops.tree reads it: one comment, line breaks included
 
-    def split(self, sep: str | None = None, maxsplit: int = -1) -> list[str]:  # type: ignore[override]
-        return [str(self)] if sep == "\n" else super().split(sep, maxsplit)
+    return WholeComment
 
 
 def comment_token(text: str) -> object:
-    """A comment the shared walker encrypts and decrypts: `#` and sops' comment value."""
+    """A comment the shared walker encrypts and decrypts as one value, line breaks included: an INI comment block
+    is one comment to sops."""
     from ruamel.yaml.error import CommentMark
-    from ruamel.yaml.tokens import CommentToken
 
-    return CommentToken(_OneLine(text), CommentMark(0), None)
+    return _whole_comment()(text, CommentMark(0), None)
 
 
 def comment_lines(node: Node) -> list[str]:
