@@ -186,6 +186,81 @@ def test_age_ring_reads_every_agekey_item_and_skips_bad_ones(ws: Workspace) -> N
     assert len(r) == 0
 
 
+# --- payloads in other stores: a dotenv item becomes items (spec.envs), JSON-store SopsSecrets ----------------
+
+ENV_FILE = f"# database\nDB_USER=admin\nDB_PASSWORD={PLANT}\nMULTI=a\\nb\n"
+
+
+def envs_sopssecret(ws: Workspace, key: AgeKey, env_text: str, name: str = "app", namespace: str = "app",
+                    envs: list | None = None) -> dict:
+    """`sealer encrypt --kind sopssecret` of a Secret holding a dotenv file as the item `app.env` (and `ca.crt`),
+    with `spec.envs: [app.env]` added by hand in plaintext, as the README says."""
+    src = ws.write(f"{namespace}-{name}-env.yaml", yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace},
+        "stringData": {"app.env": env_text}, "data": {"ca.crt": base64.b64encode(b"-- ca --").decode()}}))
+    r = run_sealer("encrypt", "--age", key.recipient, "--kind", "sopssecret", src, env=ws.env())
+    assert r.returncode == 0, r.stderr
+    obj = yaml.safe_load(r.stdout)
+    obj["spec"]["envs"] = ["app.env"] if envs is None else envs
+    return obj
+
+
+def test_dotenv_item_becomes_one_item_per_key(ws: Workspace, cluster_key: AgeKey) -> None:
+    """Flux's secretGenerator `envs` for a decrypted .env: one item per KEY, by sops' dotenv rules (comments
+    skipped, `\\n` a line break); the file item itself is not written."""
+    out = sopssecret.desired(as_stored(envs_sopssecret(ws, cluster_key, ENV_FILE)), ring(cluster_key), {})
+    assert (out.ready, out.reason, out.message) == (True, "Decrypted", "decrypted 4 items")
+    assert decoded(out.secret) == {"DB_USER": b"admin", "DB_PASSWORD": PLANT.encode(), "MULTI": b"a\nb",
+                                   "ca.crt": b"-- ca --"}
+
+
+@pytest.mark.parametrize(("env_text", "envs", "words"), [
+    ("../escape=1\n", None, "not a valid Secret item name"),
+    ("kube-system/db=1\n", None, "not a valid Secret item name"),
+    ("A=1\nA=2\n", None, "sets 'A' twice"),
+    (f"ca.crt={PLANT}\n", None, "sets 'ca.crt', which is already an item"),
+    (f"A={PLANT}\nsops_mac=ENC[x]\n", None, "has sops_* lines"),
+    (f"A=1\n{PLANT}\n", None, "no '='"),
+    ("A=1\n", ["missing.env"], "names no item"),
+    ("A=1\n", "app.env", "must be a list"),
+])
+def test_hostile_dotenv_payload_is_invalid_spec(ws: Workspace, cluster_key: AgeKey, env_text: str, envs,
+                                                words: str) -> None:
+    """A tenant's dotenv item cannot step outside its Secret's items: a key naming a path or another Secret, a key
+    set twice, one that would overwrite another item, or sops' metadata prefix are refused, no Secret is built,
+    and the message names the item, never a value."""
+    obj = envs_sopssecret(ws, cluster_key, env_text, envs=envs)
+    out = sopssecret.desired(as_stored(obj), ring(cluster_key), {})
+    assert (out.ready, out.reason) == (False, "InvalidSpec"), out.message
+    assert words in out.message and "spec.envs" in out.message and PLANT not in out.message
+    assert out.secret is None
+
+
+@pytest.mark.parametrize("writer", ["sealer", "sops"])
+def test_json_store_sopssecret(writer: str, ws: Workspace, cluster_key: AgeKey) -> None:
+    """A SopsSecret written as JSON (the JSON store) opens like a YAML one, from either writer."""
+    if writer == "sealer":
+        src = ws.write("db-secret.json", json.dumps(yaml.safe_load(SECRET)))
+        r = run_sealer("encrypt", "--age", cluster_key.recipient, "--kind", "sopssecret", src, env=ws.env())
+        assert r.returncode == 0, r.stderr
+        text = r.stdout
+    else:
+        if SOPS is None:
+            pytest.skip("the sops binary is needed")
+        src = ws.write("hand.json", json.dumps({
+            "apiVersion": "sealer.dev/v1alpha1", "kind": "SopsSecret", "metadata": {"name": "db", "namespace": "app"},
+            "spec": {"binding": "app/db", "data": {"ca.crt": base64.b64encode(b"-- not a real cert --").decode()},
+                     "stringData": {"password": PLANT, "username": "admin"},
+                     "template": {"metadata": {"labels": {"app": "billing"}}, "type": "Opaque"}}}, indent=2))
+        ws.write(".sops.yaml", f"creation_rules:\n  - path_regex: hand\\.(yaml|json)$\n    encrypted_regex: "
+                               f"'{BOUND_REGEX}'\n    mac_only_encrypted: true\n    age: {cluster_key.recipient}\n")
+        text = ok(ws.sops("encrypt", src))
+    assert text.lstrip().startswith("{")
+    out = sopssecret.desired(as_stored(json.loads(text)), ring(cluster_key), {})
+    assert (out.ready, out.reason) == (True, "Decrypted"), out.message
+    assert decoded(out.secret) == EXPECTED
+
+
 # --- end to end: the controller process and the emulator -------------------------------------------------------
 
 def _ready(kube: KubeServer, name: str, namespace: str, status: str, timeout: float = 30) -> dict:
@@ -273,3 +348,42 @@ def test_vault_transit_sopssecret_opens_with_the_controllers_vault(openbao, tmp_
     out = sopssecret.desired(obj, [], {**controller_env, "VAULT_ADDR": "http://127.0.0.1:1"})
     assert (out.ready, out.reason) == (False, "DecryptFailed")
     assert env["VAULT_TOKEN"] not in out.message
+
+
+def test_controller_expands_dotenv_items_and_holds_tenants_to_their_own(kube: KubeServer, tmp_path: Path,
+                                                                        ws: Workspace, cluster_key: AgeKey) -> None:
+    """End to end: a SopsSecret whose dotenv item becomes items; a tenant (namespace `team`, which can encrypt for
+    the cluster's public recipient too) whose dotenv names `app`'s namespace and Secret gets only items of its own
+    Secret, one that would overwrite another item gets InvalidSpec and no Secret, and app's SopsSecret copied
+    into `team` is a ScopeMismatch. app's Secret stays byte-identical throughout."""
+    for ns in (NS, "app", "team"):
+        kube.client.ensure_namespace(ns)
+    kube.client.create(identities_secret(cluster_key))
+    proc, _port = start_controller(kube, tmp_path)
+    app = envs_sopssecret(ws, cluster_key, ENV_FILE)
+    kube.client.create(as_api(app))
+    _ready(kube, "app", "app", "True")
+    want = {"DB_USER": b"admin", "DB_PASSWORD": PLANT.encode(), "MULTI": b"a\nb", "ca.crt": b"-- ca --"}
+    assert secret_items(kube, "app", "app") == want
+    before = kube.client.get("v1", "Secret", "app", "app")["data"]
+
+    hostile = envs_sopssecret(ws, cluster_key, "namespace=app\nname=app\nDB_PASSWORD=pwned\n", namespace="team")
+    kube.client.create(as_api(hostile))
+    _ready(kube, "app", "team", "True")
+    assert secret_items(kube, "app", "team") == {"namespace": b"app", "name": b"app", "DB_PASSWORD": b"pwned",
+                                                 "ca.crt": b"-- ca --"}
+    clash = envs_sopssecret(ws, cluster_key, "ca.crt=evil\n", name="clash", namespace="team")
+    kube.client.create(as_api(clash))
+    cond = _ready(kube, "clash", "team", "False")
+    assert cond["reason"] == "InvalidSpec" and "already an item" in cond["message"]
+    assert secret_items(kube, "clash", "team") is None
+    copied = as_api(app)
+    copied["metadata"]["namespace"] = "team"
+    copied["metadata"]["name"] = "copied"
+    kube.client.create(copied)
+    assert _ready(kube, "copied", "team", "False")["reason"] == "ScopeMismatch"
+    assert secret_items(kube, "copied", "team") is None
+    assert kube.client.get("v1", "Secret", "app", "app")["data"] == before
+    everything = proc.log_text() + json.dumps(kube.client.events()) + json.dumps(
+        [o.get("status") for o in kube.client.list("sealer.dev/v1alpha1", "SopsSecret")])
+    assert PLANT not in everything and "pwned" not in everything

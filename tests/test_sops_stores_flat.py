@@ -25,7 +25,7 @@ PLAIN = {
     "app.ini": "; top comment\nname = global\n\n[database]\n# hash comment\nurl = postgres://u:p@h/db?a=b\n"
                "empty =\nport: 5432\nspaced = \"  padded  \"\nhash = a#b ; inline\ncontinued = one \\\n  two\n"
                "block = \"\"\"l1\nl2\"\"\"\n`k=v` = quoted key\npassword_unencrypted = clear\n\n[empty section]\n",
-    "dup.ini": "[s]\na=1\na=2\n[s]\nb=3\n[DEFAULT]\nc=4\n",
+    "dup.ini": "[s]\na=1\n[s]\nb=3\n[DEFAULT]\nc=4\n",  # a repeated section is kept; a repeated key is refused
     "block.ini": "; first line of a block\n; second line, also secret\n[sec]\nkey = value\n",
 }
 
@@ -115,7 +115,8 @@ def test_one_byte_tampering_refused_by_both(ws: tuple[Workspace, AgeKey], name: 
     ("nul.ini", "[s]\na=x\x00\n", "NUL byte"),
     ("noeq.env", "A=1\njust words\n", "no '='"),
     ("unclosed.ini", "[s\na=1\n", "unclosed section"),
-    ("nodelim.ini", "[s]\nflag\n", "key-value delimiter not found"),
+    ("nodelim.ini", "[s]\nflag\n", "key-value delimiter ('=' or ':') not found on line 2"),
+    ("dupkey.ini", "[s]\na=1\na=2\n", "key 'a' appears twice in section [s]"),
     ("emptykey.ini", "[s]\n=1\n", "empty key name"),
     ("openquote.ini", "[s]\na = \"\"\"never closed\nb = 2\n", "missing closing"),
 ])
@@ -127,13 +128,14 @@ def test_malformed_input_one_line_error_no_output(ws: tuple[Workspace, AgeKey], 
     assert res.returncode != 0 and why in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert not (w.files / ("enc." + name)).exists()
-    assert w.sops("encrypt", "--age", key.recipient, name, key=key).returncode != 0 or name.startswith("nul")
+    assert w.sops("encrypt", "--age", key.recipient, name, key=key).returncode != 0 or name.startswith(("nul", "dup"))
 
 
 def test_input_type_overrides_the_file_name(ws: tuple[Workspace, AgeKey]) -> None:
     w, key = ws
     w.write("settings.conf", "[s]\na = 1\n")
-    res = ok(w.sealer("encrypt", "--input-type", "ini", "--age", key.recipient, "settings.conf", key=key))
+    res = ok(w.sealer("encrypt", "--input-type", "ini", "--output-type", "ini", "--age", key.recipient,
+                      "settings.conf", key=key))
     assert "[sops]" in res
     w.write("enc.settings.conf", res)
     assert ok(w.sops("decrypt", "--input-type", "ini", "--output-type", "ini", "enc.settings.conf",

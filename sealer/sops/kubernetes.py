@@ -174,6 +174,7 @@ def open_sopssecret(obj: Mapping[str, Any], opener: Opener, source: str) -> tupl
         data[key] = str(value)
     for key, value in (plain.get("stringData") or {}).items():
         data[key] = base64.b64encode(str(value).encode()).decode()
+    data = expand_envs(data, plain.get(ENVS), source)
     tmeta = template.get("metadata") or {}
     secret: dict[str, Any] = {
         "apiVersion": "v1", "kind": "Secret",
@@ -183,6 +184,62 @@ def open_sopssecret(obj: Mapping[str, Any], opener: Opener, source: str) -> tupl
     if template.get("immutable") is not None:
         secret["immutable"] = bool(template["immutable"])
     return secret, scope
+
+
+ENVS = "envs"
+ITEM_NAME = r"[-._a-zA-Z0-9]{1,253}"  # a Secret item name, as the API server validates it
+
+
+def expand_envs(data: dict[str, str], envs: Any, source: str) -> dict[str, str]:
+    """``data`` (item -> base64) with each item named in `spec.envs` replaced by one item per KEY of the dotenv
+    file it holds, as Flux's kustomize-controller feeds a decrypted `.env` to a secretGenerator's `envs` (read by
+    sops' dotenv rules: `KEY=value` lines, `#` comments, `\\n` a line break). The file's keys become item names
+    only: they cannot name another Secret or namespace, and a key that is not a valid item name, appears twice,
+    or is already an item of the SopsSecret is refused rather than written over. Messages carry names and line
+    numbers, never values."""
+    import base64
+    import re
+
+    if envs is None:
+        return data
+    if not isinstance(envs, list) or not all(isinstance(e, str) for e in envs):
+        raise InputError("must be a list of item names (of spec.data or spec.stringData)", source=source,
+                         field=f"spec.{ENVS}")
+    from sealer.sops.stores import dotenv
+
+    out = dict(data)
+    for i, name in enumerate(envs):
+        field = f"spec.{ENVS}[{i}]"
+        if name not in out:
+            raise InputError(f"names no item of spec.data or spec.stringData: {name!r}", source=source, field=field)
+        try:
+            text = base64.b64decode(out.pop(name)).decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError(f"item {name!r} is not UTF-8 text, so not a dotenv file", source=source,
+                             field=field) from None
+        try:
+            tree = dotenv.load(text, f"{source} item {name}")
+        except SealerError as e:
+            raise InputError(f"item {name!r} is not a dotenv file: {e.message}", source=source, field=field) from None
+        if tree.metadata is not None:
+            raise InputError(f"item {name!r} has sops_* lines: an encrypted dotenv file goes in decrypted (sealer "
+                             "encrypt --kind sopssecret encrypts it), and sops_ is sops' reserved prefix",
+                             source=source, field=field)
+        seen: set[str] = set()
+        for key_node, value_node in tree.roots[0].value:
+            key = str(key_node.value)
+            if not re.fullmatch(ITEM_NAME, key) or key in (".", ".."):
+                raise InputError(f"item {name!r} has a key that is not a valid Secret item name "
+                                 "(letters, digits, '-', '_', '.')", source=source, field=field)
+            if key in seen:
+                raise InputError(f"item {name!r} sets {key!r} twice (one value would be lost)", source=source,
+                                 field=field)
+            if key in out:
+                raise InputError(f"item {name!r} sets {key!r}, which is already an item of this SopsSecret",
+                                 source=source, field=field)
+            seen.add(key)
+            out[key] = base64.b64encode(str(value_node.value).encode()).decode()
+    return out
 
 
 def decode_data(root: MappingNode) -> int:

@@ -2,7 +2,11 @@
 is a new section; keys before the first header are in an unnamed `DEFAULT` section), a repeated key keeps its
 place and takes the last value, `;`/`#` comments belong to the next section or key (an inline one to its key),
 values may be quoted with `"`, `` ` `` or `\"\"\"` (over several lines). Written back as go-ini pretty-prints:
-`=` aligned per section, a blank line between sections, metadata flattened into a last `[sops]` section."""
+`=` aligned per section, a blank line between sections, metadata flattened into a last `[sops]` section.
+
+One rule differs from sops on purpose: a key repeated within one section is refused (go-ini, and so sops, keeps
+only the last value and drops the others without a word). Errors name the line, never its text (it may be a
+secret)."""
 
 from __future__ import annotations
 
@@ -19,12 +23,21 @@ METADATA_SECTION = "sops"
 
 
 class _Section:
-    __slots__ = ("comment", "keys", "name")
+    __slots__ = ("comment", "keys", "line", "name")
 
-    def __init__(self, name: str, comment: str) -> None:
+    def __init__(self, name: str, comment: str, line: int = 0) -> None:
         self.name = name
         self.comment = comment
+        self.line = line
         self.keys: dict[str, list[str]] = {}  # name -> [value, comment]
+
+
+class _Malformed(ValueError):
+    """What is wrong and where (line numbers and key names only), and the key it concerns, if any."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def load(text: str, source: str) -> Tree:
@@ -32,8 +45,8 @@ def load(text: str, source: str) -> Tree:
         raise InputError("an INI file cannot hold a NUL byte", source=source)
     try:
         sections = _parse(text)
-    except ValueError as e:
-        raise InputError(f"not valid INI: {e}", source=source) from None
+    except _Malformed as e:
+        raise InputError(f"not valid INI: {e}", source=source, field=e.field) from None
     metadata = None
     entries: list[tuple[Node, Node]] = []
     for section in sections:
@@ -70,6 +83,7 @@ def _parse(text: str) -> list[_Section]:
     while i < len(lines):
         raw = lines[i] + ("\n" if i < len(lines) - 1 else "")
         i += 1
+        number = i
         line = raw.lstrip()
         if not line:
             continue
@@ -79,21 +93,25 @@ def _parse(text: str) -> list[_Section]:
         if line[0] == "[":
             close = line.rfind("]")
             if close == -1:
-                raise ValueError(f"unclosed section: {line.rstrip()}")
+                raise _Malformed(f"unclosed section header ('[' without ']') on line {number}")
             name = line[1:close]
             if not name:
-                raise ValueError("empty section name")
+                raise _Malformed(f"empty section name on line {number}")
             inline = _inline_comment(line[close + 1:])
             if inline:
                 comment.append(inline)
-            sections.append(_Section(name, "\n".join(comment).strip()))
+            sections.append(_Section(name, "\n".join(comment).strip(), number))
             comment = []
             continue
-        key, offset = _key_name(line.rstrip("\n"))
-        value, i, inline = _value(line[offset:], lines, i)
+        key, offset = _key_name(line.rstrip("\n"), number)
+        value, i, inline = _value(line[offset:], lines, i, f"{sections[-1].name}.{key}", number)
         if inline:
             comment.append(inline)
         section = sections[-1]
+        if key in section.keys:
+            raise _Malformed(f"key {key!r} appears twice in section [{section.name}] (again on line {number}); "
+                             "sops would keep only the last value, so one of them would be lost: remove one",
+                             field=f"{section.name}.{key}")
         section.keys[key] = [value, "\n".join(comment).strip()]
         comment = []
     return sections
@@ -104,7 +122,7 @@ def _inline_comment(rest: str) -> str:
     return rest[pos:].strip() if pos != -1 else ""
 
 
-def _key_name(line: str) -> tuple[str, int]:
+def _key_name(line: str, number: int) -> tuple[str, int]:
     quote = ""
     if line[0] == '"':
         quote = '"""' if len(line) > 6 and line[:3] == '"""' else '"'
@@ -114,21 +132,21 @@ def _key_name(line: str) -> tuple[str, int]:
         start = len(quote)
         pos = line.find(quote, start)
         if pos == -1:
-            raise ValueError(f"missing closing key quote: {line}")
+            raise _Malformed(f"missing closing key quote on line {number}")
         rest = line[pos + start:]
         delim = min((p for p in (rest.find("="), rest.find(":")) if p != -1), default=-1)
         if delim < 0:
-            raise ValueError(f"key-value delimiter not found: {line}")
+            raise _Malformed(f"key-value delimiter ('=' or ':') not found on line {number}")
         return line[start:pos].strip(), pos + delim + start + 1
     end = min((p for p in (line.find("="), line.find(":")) if p != -1), default=-1)
     if end < 0:
-        raise ValueError(f"key-value delimiter not found: {line}")
+        raise _Malformed(f"key-value delimiter ('=' or ':') not found on line {number}")
     if end == 0:
-        raise ValueError(f"empty key name: {line}")
+        raise _Malformed(f"empty key name on line {number}")
     return line[:end].strip(), end + 1
 
 
-def _value(raw: str, lines: list[str], i: int) -> tuple[str, int, str]:
+def _value(raw: str, lines: list[str], i: int, field: str, number: int) -> tuple[str, int, str]:
     """(value, index of the next line, inline comment) as go-ini's readValue reads them."""
     line = raw.lstrip()
     if not line:
@@ -142,7 +160,7 @@ def _value(raw: str, lines: list[str], i: int) -> tuple[str, int, str]:
         value = line[start:]
         while True:
             if i >= len(lines):
-                raise ValueError(f"missing closing key quote from {raw.rstrip()!r}")
+                raise _Malformed(f"missing closing {quote} of the value that starts on line {number}", field=field)
             nxt = lines[i] + ("\n" if i < len(lines) - 1 else "")
             i += 1
             pos = nxt.rfind(quote)
