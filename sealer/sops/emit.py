@@ -4,8 +4,8 @@ ruamel.yaml's Emitter (and `fastyaml`'s transcription of it) looks at a scalar o
 the analysis that picks a style, then the writer that quotes, escapes and folds it: `sealer encrypt` of a 50 MB
 Secret took 43-102 s (issue 13). Here the same decisions are made with regular expressions and `str` methods
 over the whole string, and the writers copy long stretches at once, stepping character by character only where
-ruamel would fold a line (past its width, 65536 columns in sealer: once per such line) or around what it
-escapes. The output is ruamel's, byte for byte, in every case; nothing here chooses differently.
+ruamel would fold a line (past its width: never in sealer, whose width is unlimited as sops'; tests use small
+ones) or around what it escapes. The output is ruamel's, byte for byte, in every case; nothing here chooses differently.
 tests/test_sops_emit.py compares both on generated scalars at small widths, where every folding rule is exercised.
 
 Two users:
@@ -16,6 +16,10 @@ Two users:
   ruamel.yaml can write (comments, anchors, flow collections, ...). Cases these writers do not cover (a root
   scalar, a comment after a block indicator, a plain or single-quoted scalar holding a line break, folded
   scalars, `allow_unicode` off, YAML 1.1) go to ruamel's own methods.
+
+One exception, on purpose: a file in sops' layout (`GO_LAYOUT`, indent 4) is written with go-yaml v3's layout
+and escapes (`_GoEmitter`, `ruamel_emitter(go=True)`), the bytes `sops decrypt` prints; `go_string_style` is
+go-yaml's choice of style for a string value (tests/test_sops_fidelity.py checks both against the real sops).
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-WIDTH = 1 << 16  # the line width sealer gives ruamel.yaml (stores.yaml._ruamel)
+WIDTH = 1 << 40  # the line width sealer gives ruamel.yaml (stores.yaml._ruamel): none, as go-yaml in sops folds
+# no line (a value longer than a width would move to a line of its own, which sops never writes)
 
 _SOB = "\0 \t\r\n\x85\u2028\u2029"  # ruamel's "space or break" (and NUL, which ends a stream)
 _BREAKS = "\n\x85\u2028\u2029"
@@ -189,6 +194,100 @@ def scalar_flags(scalar: str) -> tuple[bool, bool, bool, bool, bool, bool, bool]
 def analyze_scalar(scalar: str) -> write._Analysis:
     """The analysis `fastyaml.write.analyze_scalar` gives (ruamel's), in linear time."""
     return write._Analysis(scalar, *scalar_flags(scalar))
+
+
+# --- go-yaml v3 (sops) ---------------------------------------------------------------------------------------------
+# sops prints every value through go-yaml v3 (`yaml.Node.Encode`, then the emitter): the style of a string is
+# go-yaml's choice, not ruamel's. go-yaml's `is_printable` leaves out what ruamel allows: characters beyond the
+# BMP, NEL, U+FFFE/U+FFFF; go-yaml also keeps tabs out of plain and single-quoted scalars.
+
+_GO_SPECIAL = _Lazy("[^\n\t\x20-\x7e\xa0-\ud7ff\ue000-\ufffd]|\ufeff")
+_GO_BREAKS = "\r\n\x85\u2028\u2029"
+_GO_BREAK = _Lazy("[\r\n\x85\u2028\u2029]")
+_GO_BREAK_SPACE = _Lazy("[\r\n\x85\u2028\u2029] ")
+_GO_SPACE_BREAK = _Lazy(" [\r\n\x85\u2028\u2029]")
+_GO_BLANK = " \t\0\r\n\x85\u2028\u2029"
+_BASE60 = _Lazy(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
+_OLD_BOOL = frozenset(["y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "n", "N", "no", "No", "NO", "off", "Off",
+                       "OFF"])
+
+
+def go_flags(text: str) -> tuple[bool, bool, bool, bool]:
+    """go-yaml v3's yaml_emitter_analyze_scalar in block context: (multiline, block_plain_allowed,
+    single_quoted_allowed, block_allowed)."""
+    if not text:
+        return False, True, True, False
+    block_ind = text.startswith(("---", "..."))
+    first = text[0]
+    followed = len(text) == 1 or text[1] in _GO_BLANK
+    if first in "#,[]{}&*!|>'\"%@`" or (first in "?:-" and followed):
+        block_ind = True
+    if (":" in text and re.search(f":(?:[{_GO_BLANK}]|\\Z)", text[1:])) or \
+            ("#" in text and re.search(f"[{_GO_BLANK}]#", text)):
+        block_ind = True
+    line_breaks = _GO_BREAK.search(text) is not None
+    tabs = "\t" in text
+    special = _GO_SPECIAL.search(text) is not None if not text.isascii() or not text.isprintable() else False
+    leading = first == " " or first in _GO_BREAKS
+    trailing_space = text[-1] == " "
+    trailing = trailing_space or text[-1] in _GO_BREAKS
+    break_space = line_breaks and _GO_BREAK_SPACE.search(text) is not None
+    space_break = line_breaks and _GO_SPACE_BREAK.search(text) is not None
+    plain = single = block = True
+    if leading or trailing:
+        plain = False
+    if trailing_space:
+        block = False
+    if break_space:
+        plain = single = False
+    if space_break or tabs or special:
+        plain = single = False
+    if space_break or special:
+        block = False
+    if line_breaks or block_ind:
+        plain = False
+    return line_breaks, plain, single, block
+
+
+def go_string_style(text: str, plain_ok: bool) -> str | None:
+    """The style go-yaml v3 writes a string value in, as sops prints it: None (plain), "'", '"' or "|".
+
+    ``plain_ok``: the text read back plain is still this string (go-yaml's `resolve`, no YAML 1.1 boolean or
+    base-60 number): the caller decides it, with the resolver it trusts."""
+    _multiline, plain, single, block = go_flags(text)
+    if "\n" in text:
+        return "|" if block else '"'
+    if not plain_ok or _BASE60.match(text) or text in _OLD_BOOL:
+        return '"'
+    if plain:
+        return None
+    return "'" if single else '"'
+
+
+def _go_escape(ch: str) -> str:
+    code = _ESCAPE_REPLACEMENTS.get(ch)
+    if code is not None:
+        return "\\" + code
+    if ch <= "\xff":
+        return f"\\x{ord(ch):02X}"
+    if ch <= "\uffff":
+        return f"\\u{ord(ch):04X}"
+    return f"\\U{ord(ch):08X}"
+
+
+_GO_DQ_ESCAPE = _Lazy('["\\\\\r\n\x85\u2028\u2029\ufeff]|[^\x20-\x7e\xa0-\ud7ff\ue000-\ufffd]')
+
+
+def go_double_quoted(text: str) -> str | None:
+    """The body of a double-quoted scalar as go-yaml writes it, when that differs from ruamel's (which keeps
+    characters beyond the BMP); None otherwise. go-yaml checks for a byte order mark at the start of the whole
+    value, not at each character, so a value that starts with one is escaped through and through, as sops
+    prints it."""
+    if text.startswith("\ufeff"):
+        return "".join(_go_escape(ch) if ch != " " else "\\x20" for ch in text)
+    if text.isascii() or not any(ch > "\uffff" for ch in text):
+        return None
+    return _GO_DQ_ESCAPE.sub(lambda m: _go_escape(m.group()), text)
 
 
 # --- writers -----------------------------------------------------------------------------------------------------
@@ -461,9 +560,16 @@ class _Emitter(_ScalarWriters, write._Emitter):
         self._single_quoted_body(text, split)
         self.write_indicator("'", False)
 
+    go_escapes = False  # go-yaml's escapes in double-quoted scalars (`_GoEmitter`)
+
     def write_double_quoted(self, text: str, split: bool) -> None:
         self.write_indicator('"', True)
-        self._double_quoted_body(text, split)
+        go = go_double_quoted(text) if self.go_escapes else None
+        if go is None:
+            self._double_quoted_body(text, split)
+        else:
+            self._put(go)
+            self.column += len(go)
         self.write_indicator('"', False)
 
     def write_literal(self, text: str) -> None:
@@ -477,26 +583,71 @@ class _Emitter(_ScalarWriters, write._Emitter):
         self._literal_body(text)
 
 
+class _GoEmitter(_Emitter):
+    """go-yaml v3's block layout at sops' indent (`Encoder.SetIndent(4)`), which ruamel's three settings cannot
+    express: a collection is indented to the next multiple of the indent, except directly inside a list item,
+    where it starts just after the `- `; lists are never indentless; `[]` / `{}` stay on the key's line; a block
+    scalar's indentation hint is the indent itself; double-quoted scalars escape what go-yaml escapes."""
+
+    go_escapes = True
+
+    def increase_indent(self, flow: bool = False, sequence: bool | None = None, indentless: bool = False) -> None:
+        self.indents.append((self.indent, sequence))
+        step = self.best_map_indent
+        if self.indent is None:
+            self.indent = step if flow else 0
+        elif self.sequence_context:
+            self.indent += 2  # the first indent inside a list item only skips the "- "
+        else:
+            self.indent = step * ((self.indent + step) // step)
+
+    def empty_flow(self, start: str, end: str, sequence: bool) -> None:
+        self.write_indicator(start, True, whitespace=True)
+        self.write_indicator(end, False)
+
+    def block_sequence(self, node: object) -> None:
+        self.increase_indent(flow=False, sequence=True)
+        for item in node.value:  # type: ignore[attr-defined]
+            self.write_indent()
+            self.write_indicator("-", True, indention=True)
+            self.node(item, sequence=True)
+        self.indent = self.indents.pop()[0]
+
+    def determine_block_hints(self, text: str) -> tuple[str, int, str]:
+        hints, indent, indicator = super().determine_block_hints(text)
+        if indent:
+            hints = str(self.best_map_indent) + hints[1:]
+        return hints, indent, indicator
+
+
+GO_LAYOUT = (4, 6, 4)  # (mapping, sequence, offset) as `stores.yaml` detects the layout of a file sops wrote
+
+
 def serialize(root: object, mapping: int, sequence: int, offset: int, explicit_start: bool,
-              width: int = WIDTH) -> str | None:
+              width: int = WIDTH, go: bool | None = None) -> str | None:
     """One document as ruamel.yaml (this width and indentation) writes it, or None when only ruamel can
-    (comments, anchors, explicit tags, non-empty flow collections, ruamel's own nodes: see `fastyaml`)."""
+    (comments, anchors, explicit tags, non-empty flow collections, ruamel's own nodes: see `fastyaml`).
+    In sops' own layout (`GO_LAYOUT`), or with ``go``, as go-yaml writes it instead: the bytes sops prints."""
+    if go is None:
+        go = (mapping, sequence, offset) == GO_LAYOUT
+    cls = _GoEmitter if go else _Emitter
     try:
-        return _Emitter(mapping, sequence, offset, width).document(root, explicit_start)
+        return cls(mapping, sequence, offset, width).document(root, explicit_start)
     except (Unsupported, AttributeError):
         return None
 
 
 # --- ruamel.yaml's emitter with these writers ----------------------------------------------------------------------
 
-_ruamel_class: Any = None
+_ruamel_classes: dict[bool, Any] = {}
 
 
-def ruamel_emitter() -> Any:
-    """A ruamel.yaml round-trip Emitter class (for `YAML.Emitter`) using this analysis and these writers."""
-    global _ruamel_class
-    if _ruamel_class is None:
+def ruamel_emitter(go: bool = False) -> Any:
+    """A ruamel.yaml round-trip Emitter class (for `YAML.Emitter`) using this analysis and these writers; with
+    ``go``, double-quoted scalars escape what go-yaml escapes (files in sops' layout)."""
+    if go not in _ruamel_classes:
         from ruamel.yaml.emitter import RoundTripEmitter, ScalarAnalysis
+        from ruamel.yaml.events import SequenceEndEvent
 
         class Emitter(_ScalarWriters, RoundTripEmitter):
             def _fast(self) -> bool:
@@ -534,7 +685,12 @@ def ruamel_emitter() -> Any:
                 if not self._fast():
                     return super().write_double_quoted(text, split)
                 self.write_indicator('"', True)
-                self._double_quoted_body(text, split)
+                escaped = go_double_quoted(text) if go else None
+                if escaped is None:
+                    self._double_quoted_body(text, split)
+                else:
+                    self._put(escaped)
+                    self.column += len(escaped)
                 self.write_indicator('"', False)
 
             def write_literal(self, text: Any, comment: Any = None) -> None:
@@ -547,5 +703,51 @@ def ruamel_emitter() -> Any:
                 self.write_line_break()
                 self._literal_body(text)
 
-        _ruamel_class = Emitter
-    return _ruamel_class
+        if go:
+            class GoEmitter(Emitter):
+                """go-yaml's block layout at sops' indent (see `_GoEmitter`), for trees only ruamel can write."""
+
+                def __init__(self, *args: Any, **kwargs: Any) -> None:
+                    super().__init__(*args, **kwargs)
+                    align = self.indents.seq_flow_align
+                    self.indents.seq_flow_align = (  # `[]` / `{}` right after a dash: no alignment spaces
+                        lambda seq_indent, column, pre_comment=False:
+                        align(seq_indent, column, pre_comment) if pre_comment else 0)
+
+                def increase_indent(self, flow: bool = False, sequence: Any = None, indentless: bool = False) -> None:
+                    self.indents.append(self.indent, sequence)
+                    step = self.best_map_indent
+                    if self.indent is None:
+                        self.indent = self.requested_indent if flow else 0
+                    elif self.sequence_context:
+                        self.indent += 2
+                    else:
+                        self.indent = step * ((self.indent + step) // step)
+
+                def determine_block_hints(self, text: Any) -> Any:
+                    hints, indent, indicator = super().determine_block_hints(text)
+                    if indent and hints[:1].isdigit():
+                        hints = str(self.best_map_indent) + hints[1:]
+                    return hints, indent, indicator
+
+                def expect_block_sequence(self) -> None:
+                    self.increase_indent(flow=False, sequence=True)
+                    self.state = self.expect_first_block_sequence_item
+
+                def expect_block_sequence_item(self, first: bool = False) -> None:
+                    if first or not isinstance(self.event, SequenceEndEvent):
+                        if self.event.comment and self.event.comment[1]:
+                            self.write_pre_comment(self.event)
+                        nonl = self.no_newline if self.column == 0 else False
+                        self.write_indent()
+                        self.write_indicator("-", True, indention=True)  # ruamel's, with no dash offset
+                        if nonl or self.best_sequence_indent < 2:
+                            self.no_newline = True
+                        self.states.append(self.expect_block_sequence_item)
+                        self.expect_node(sequence=True)
+                        return
+                    super().expect_block_sequence_item(first)
+
+            Emitter = GoEmitter
+        _ruamel_classes[go] = Emitter
+    return _ruamel_classes[go]

@@ -126,8 +126,32 @@ def unset(root: Node, parts: list[str | int]) -> None:
         del parent.value[last]
         return
     if parent.id == "mapping":
-        for j, (key, _) in enumerate(parent.value):
+        for j, (key, value) in enumerate(parent.value):
             if key.id == "scalar" and key.value == last:
+                if j > 0:
+                    _hand_down_comments(value, parent.value[j - 1][1])
                 del parent.value[j]
                 return
     raise InputError("no such key", field=show(parts))
+
+
+def _hand_down_comments(removed: Node, previous: Node) -> None:
+    """The comment lines after a removed scalar (ruamel keeps them with it; sops keeps them as items of the
+    mapping) stay where they were: they move to the scalar before it. Its own end-of-line comment goes."""
+    if removed.id != "scalar" or previous.id != "scalar":
+        return
+    token = removed.comment[0] if isinstance(removed.comment, list) and removed.comment else None
+    text = getattr(token, "value", None)
+    if not isinstance(text, str) or "\n" not in text.rstrip("\n"):
+        return
+    following = text[text.index("\n"):]  # from the end of the removed line: "\n    # comment\n..."
+    mine = previous.comment[0] if isinstance(previous.comment, list) and previous.comment else None
+    if mine is None:
+        from ruamel.yaml.error import CommentMark
+        from ruamel.yaml.tokens import CommentToken
+
+        if not isinstance(previous.comment, list):
+            previous.comment = [None, None]
+        previous.comment[0] = CommentToken(following, CommentMark(0), None)
+    elif isinstance(getattr(mine, "value", None), str) and mine.value.endswith("\n"):
+        mine.value = mine.value + following[1:]

@@ -31,7 +31,7 @@ _ESCAPE_REPLACEMENTS = {
     "\0": "0", "\x07": "a", "\x08": "b", "\x09": "t", "\x0a": "n", "\x0b": "v", "\x0c": "f", "\x0d": "r",
     "\x1b": "e", '"': '"', "\\": "\\", "\x85": "N", "\xa0": "_", "\u2028": "L", "\u2029": "P",
 }
-_MAX_COLUMN = 60000  # ruamel folds lines at width 65536 (the YAML store sets it); beyond this we let ruamel write
+_MAX_COLUMN = 60000  # a scalar past this column goes to `emit`'s writers (linear time on long lines)
 
 
 def analyze_scalar(scalar: str) -> _Analysis:

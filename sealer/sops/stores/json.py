@@ -55,9 +55,20 @@ def value_text(node: Node, indent: str = "\t") -> str:
     return "".join(out)
 
 
-def _emit_json(node: Node, indent: str, depth: int, out: list[str]) -> None:
+_GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_GO_EXTRA = re.compile("[<>&\u2028\u2029]")
+
+
+def go_string(text: str) -> str:
+    """A JSON string as Go's encoding/json writes it (sops' JSON store): Python's escapes, plus `<`, `>`, `&`
+    (HTML-safe) and U+2028 / U+2029 (JavaScript line separators) as \\u escapes."""
     import json
 
+    out = json.dumps(text, ensure_ascii=False)
+    return _GO_EXTRA.sub(lambda m: _GO_ESCAPES[m.group()], out) if _GO_EXTRA.search(out) else out
+
+
+def _emit_json(node: Node, indent: str, depth: int, out: list[str]) -> None:
     pad, inner = indent * depth, indent * (depth + 1)
     if node.id == "mapping":
         if not node.value:
@@ -65,7 +76,7 @@ def _emit_json(node: Node, indent: str, depth: int, out: list[str]) -> None:
             return
         out.append("{\n")
         for i, (k, v) in enumerate(node.value):
-            out.append(f"{inner}{json.dumps(k.value, ensure_ascii=False)}: ")
+            out.append(f"{inner}{go_string(k.value)}: ")
             _emit_json(v, indent, depth + 1, out)
             out.append(",\n" if i < len(node.value) - 1 else "\n")
         out.append(pad + "}")
@@ -81,7 +92,7 @@ def _emit_json(node: Node, indent: str, depth: int, out: list[str]) -> None:
         out.append(pad + "]")
     else:
         kind = node.json_kind if isinstance(node, values.JsonScalar) else scalars.STR
-        out.append(json.dumps(node.value, ensure_ascii=False) if kind == scalars.STR else node.value)
+        out.append(go_string(node.value) if kind == scalars.STR else node.value)
 
 
 class _Number(str):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from sealer.errors import InputError
-from sealer.sops import emit, scalars
+from sealer.sops import scalars
 from sealer.sops.nodes import MAP_TAG, SEQ_TAG, STR_TAG, MappingNode, ScalarNode, SequenceNode, implicit_tag
 from sealer.sops.tree import resolve_yaml
 
@@ -48,16 +48,20 @@ def format_value(kind: str, value: object, fmt: str) -> ScalarNode:
         text = str(value)
         if fmt == "json":
             return json_str(text)
+        from sealer.sops import emit  # not for JSON: a one-file JSON decrypt never loads the YAML emitter
+
         if "\x85" in text or "\u2028" in text or "\u2029" in text:
             return scalar(text, '"')  # line breaks to YAML 1.1 readers (go-yaml, so sops): only escapes keep them
-        if "\n" in text.rstrip("\n") or (text.endswith("\n") and "\n" in text):
-            # a literal block, unless it cannot hold the text (control characters, a space before a line break
-            # or at the end): then double-quoted with escapes, as go-yaml falls back (tabs it keeps in a block)
-            block = emit.analyze_scalar(text.replace("\t", "x")).allow_block
+        if "\n" in text:
+            # a literal block, unless it cannot hold the text: then double-quoted with escapes (go-yaml's rule)
+            block = emit.go_flags(text)[3] and emit.analyze_scalar(text.replace("\t", "x")).allow_block
             return scalar(text, "|" if block else '"')
-        ambiguous = implicit_tag(text) != STR_TAG or YAML_1_1_BOOLISH.match(text) or \
-            scalars.resolve_plain(text)[0] != scalars.STR
-        return scalar(text, '"' if ambiguous or text != text.strip() else None)
+        try:
+            plain_ok = scalars.resolve_plain(text)[0] == scalars.STR
+        except scalars.UnsupportedValue:
+            plain_ok = False  # an integer beyond int64: go-yaml reads it as a number
+        style = emit.go_string_style(text, plain_ok and implicit_tag(text) == STR_TAG)
+        return scalar(text, style)
     if kind == scalars.INT:
         return typed(str(value), kind, fmt == "json")
     if kind == scalars.FLOAT:

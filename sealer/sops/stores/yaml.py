@@ -3,7 +3,9 @@ edit of a file sops wrote, or of a hand-written manifest, changes only the lines
 
 YAML is read and written by ruamel.yaml's round-trip loader and emitter. Plain files (no comments, anchors,
 tags, ... : what sops and kubectl write) take a fast path instead (`fastyaml`) that builds the same tree and
-writes the same bytes without importing ruamel.yaml; anything else goes to ruamel.yaml.
+writes the same bytes without importing ruamel.yaml; anything else goes to ruamel.yaml. A file in sops' own
+layout (indent 4, lists indented under their key) is written as go-yaml writes it (`emit.GO_LAYOUT`), so
+`sealer decrypt` of a file sops wrote prints what `sops decrypt` prints.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ def load(text: str, source: str) -> Tree:
     may_alias = roots is None and "*" in text  # the fast reader declines anchors and aliases
     if roots is None:
         roots = _compose_ruamel(text, source)
+        if roots and roots[0] is not None and roots[0].id == "mapping":
+            _keep_comments_before_start(text, roots[0])
     metadata: Any | None = None
     out: list[Node] = []
     for i, root in enumerate(roots, 1):
@@ -41,13 +45,67 @@ def load(text: str, source: str) -> Tree:
         except InputError as e:
             raise e.within(source=source) from None
         root = _expand(root, set())
-        for pair in list(root.value):
+        for n, pair in enumerate(list(root.value)):
             if pair[0].id == "scalar" and pair[0].value == sops_block.METADATA_KEY:
+                if n:
+                    _keep_comments_of_removed_key(pair[0], root.value[n - 1][1])
                 root.value.remove(pair)
                 if metadata is None:
                     metadata = sops_block.metadata_data(pair[1], source)
         out.append(root)
     return Tree(out, metadata, "yaml", _guess_layout(text))
+
+
+def _keep_comments_of_removed_key(key: Any, previous: Any) -> None:
+    """Comment lines ruamel attached before the `sops` key (after an empty `[]` / `{}` it gives them to the next
+    key) belong to the document: they go after the value before it, where they were."""
+    comment = getattr(key, "comment", None)
+    before = comment[1] if isinstance(comment, list) and len(comment) > 1 else None
+    if not isinstance(before, list) or not before:
+        return
+    text = "".join(" " * (getattr(getattr(t, "start_mark", None), "column", 0) or 0) + t.value.lstrip(" ")
+                   for t in before if isinstance(getattr(t, "value", None), str))
+    while previous.id != "scalar" and previous.value:  # after a collection: after its last scalar
+        last = previous.value[-1]
+        previous = last[1] if isinstance(last, tuple) else last
+    if not text or not hasattr(previous, "comment"):
+        return
+    from ruamel.yaml.error import CommentMark
+    from ruamel.yaml.tokens import CommentToken
+
+    mine = previous.comment if isinstance(previous.comment, list) else [None, None]
+    eol = mine[0]
+    if isinstance(getattr(eol, "value", None), str) and eol.value.endswith("\n"):
+        eol.value += text
+    else:
+        mine[0] = CommentToken("\n" + text, CommentMark(0), None)
+    previous.comment = mine
+    if previous.id == "sequence":
+        previous.flow_style = True  # an empty list: ruamel writes a comment after `[]` only in flow style
+
+
+def _keep_comments_before_start(text: str, root: Any) -> None:
+    """Comment lines before a first `---`: ruamel's composer drops them, go-yaml (so sops) keeps them as the
+    document's head comment. They become the first mapping's leading comment lines, as without the `---`."""
+    if not text.startswith(("#", "\n", " ")) or getattr(root, "comment", None):
+        return
+    lines: list[str] = []
+    for line in text[:4096].split("\n"):
+        stripped = line.strip()
+        if stripped == "---" or stripped.startswith("--- "):
+            break
+        if stripped and not stripped.startswith("#"):
+            return  # content or a directive before the marker: nothing to keep
+        if stripped:
+            lines.append(stripped)
+    else:
+        return
+    if not lines:
+        return
+    from ruamel.yaml.error import CommentMark
+    from ruamel.yaml.tokens import CommentToken
+
+    root.comment = [None, [CommentToken(line + "\n", CommentMark(0), None) for line in lines]]
 
 
 def dump(tree: Tree) -> str:
@@ -57,13 +115,24 @@ def dump(tree: Tree) -> str:
     layout = tree.layout
     for i, root in enumerate(tree.roots):
         explicit = layout.explicit_start or i > 0
+        column = getattr(getattr(root, "start_mark", None), "column", 0) or 0
+        if column and root.id == "mapping":  # a mapping from inside a document (--extract): its comments too
+            root = _dedent_comments(root, column)
+        _settle_empty_flow_comments(root)
+        if tree.metadata is not None and root.id == "mapping" and root.flow_style:
+            root.flow_style = False  # `{...}` then `sops:` is not YAML: block style, as sops writes every mapping
         text = emit.serialize(root, layout.mapping, layout.sequence, layout.offset, explicit)
+        if text is None and (layout.mapping, layout.sequence, layout.offset) == emit.GO_LAYOUT:
+            light = _to_light(root)  # read by ruamel (the fast reader's subset is narrower), written as go-yaml
+            if light is not None:
+                text = emit.serialize(light, layout.mapping, layout.sequence, layout.offset, explicit)
         if text is None:
             import io
 
             out = io.StringIO()
             y = _ruamel(layout)
-            y.Emitter = emit.ruamel_emitter()  # ruamel's output, in linear time
+            go = (layout.mapping, layout.sequence, layout.offset) == emit.GO_LAYOUT
+            y.Emitter = emit.ruamel_emitter(go=go)  # ruamel's output, in linear time
             y.explicit_start = explicit
             y.serialize(to_ruamel(root), out)
             text = out.getvalue()
@@ -74,16 +143,165 @@ def dump(tree: Tree) -> str:
                 text = text[:-4]
             if text.strip() in ("{}", "--- {}"):
                 text = text.replace("{}", "").rstrip(" \n") + ("\n" if text.startswith("---") else "")
+            if ("{} " in text or "[] " in text) and "#" in text:
+                text = _comments_of_empty_collections(text)
             text += sops_block.metadata_yaml(tree.metadata, tree.layout)
         docs.append(text)
     return "".join(docs)
+
+
+_KEY = r"""(?:[^\s#'"{}\[\]:!&*|>%@`-][^:'"#]*|"[^"\\]*"|'[^']*')"""  # a plain or quoted key, nothing else
+_EMPTY_COLLECTION_COMMENT = rf"^( *)((?:- )*{_KEY}: )(\{{\}}|\[\]) +(#.*)$"
+_BLOCK_SCALAR_START = r"[:-] *[|>][-+0-9]*(?: +#.*)?$"
+
+
+def _comments_of_empty_collections(text: str) -> str:
+    """Comments on the line of an empty `{}` or `[]`, placed as sops places them, so `sops decrypt` of our file
+    prints what it prints for its own: after `{}` the comment goes inside the braces (`e: {`, the comment 4
+    columns in, `}` in column 0, as go-yaml writes it; both tools then drop it on decrypt); after `[]` a clear
+    comment (one `encrypted_comment_regex` leaves clear) goes on the next line, or nowhere when the document's
+    closing comments follow (sops drops it). An encrypted comment after `[]` stays: sops reads it as the list's
+    comment item, as it writes it. Known comment losses: README, SOPS.
+    Lines of a block scalar are content and stay as they are."""
+    import re
+
+    pattern = re.compile(_EMPTY_COLLECTION_COMMENT)
+    block_start = re.compile(_BLOCK_SCALAR_START)
+    out: list[str] = []
+    scalar_indent = -1  # inside a block scalar: the indentation of the line that opened it
+    lines = text.split("\n")
+    for n, line in enumerate(lines):
+        indent = len(line) - len(line.lstrip(" "))
+        if scalar_indent >= 0 and (not line.strip() or indent > scalar_indent):
+            out.append(line)
+            continue
+        scalar_indent = indent if block_start.search(line) else -1
+        m = pattern.match(line)
+        if m and m[3] == "{}":
+            line = f"{m[1]}{m[2]}{{\n{' ' * (len(m[1]) + 4)}{m[4]}\n}}"
+        elif m and not m[4].startswith("#ENC["):
+            rest = [r for r in lines[n + 1:] if r.strip()]
+            closing = not m[1] and bool(rest) and all(r.startswith("#") for r in rest)
+            # go-yaml: the comment goes on the next line, unless the document's closing comments take its place
+            line = f"{m[1]}{m[2]}[]" + ("" if closing else f"\n{m[1]}{m[4]}")
+        out.append(line)
+    return "\n".join(out)
+
+
+def _settle_empty_flow_comments(node: Any, column: int = 0, last_in_root: bool = False, is_root: bool = True) -> None:
+    """Comment lines attached before an empty list (sops writes the comment after `f: []` as the list's only
+    item; decrypting leaves an empty list with a comment) go on the lines after it, as go-yaml prints them:
+    ruamel would write them between the key and the `[]`, which is not YAML. The list's own lines take the column
+    of its key or dash; lines that followed the item keep theirs; after the last key of a document, go-yaml
+    prints the document's closing comments first, then a blank line, then the list's own."""
+    if node.id == "mapping":
+        for n, (key, value) in enumerate(node.value):
+            col = getattr(getattr(key, "start_mark", None), "column", 0) or 0
+            _settle_empty_flow_comments(value, col, is_root and n == len(node.value) - 1, False)
+        return
+    if node.id != "sequence":
+        return
+    if node.value:
+        col = getattr(getattr(node, "start_mark", None), "column", 0) or 0
+        for item in node.value:
+            _settle_empty_flow_comments(item, col, False, False)
+        return
+    comment = node.comment
+    before = comment[1] if isinstance(comment, list) and len(comment) > 1 else None
+    if not before or not isinstance(before, list):
+        return
+    tokens = [t for t in before if isinstance(getattr(t, "value", None), str)]
+    if not tokens:
+        return
+    from ruamel.yaml.error import CommentMark
+    from ruamel.yaml.tokens import CommentToken
+
+    own_column = getattr(getattr(node, "start_mark", None), "column", None)
+    own: list[str] = []
+    after: list[str] = []
+    for t in tokens:
+        line = t.value.lstrip(" ")
+        line += "" if line.endswith("\n") else "\n"
+        col = getattr(getattr(t, "start_mark", None), "column", 0) or 0
+        if own_column is None or col == own_column:
+            own.append(" " * column + line)
+        else:
+            after.append(" " * col + line)
+    text = "".join(after) + "\n" + "".join(own) if last_in_root and after else "".join(own + after)
+    eol = comment[0]
+    if isinstance(getattr(eol, "value", None), str) and eol.value.endswith("\n"):
+        eol.value += text
+    else:
+        comment[0] = CommentToken("\n" + text, CommentMark(0), None)
+    comment[1] = None
+    node.flow_style = True  # an emptied block list: ruamel writes `[]` and then the comment only in flow style
+
+
+def _dedent_comments(root: Any, column: int) -> Any:
+    """A copy of ``root`` whose comment lines start ``column`` columns further left (ruamel keeps a comment's
+    indentation in its text), as sops prints a mapping taken out of its document."""
+    import copy
+    import re
+
+    root = copy.deepcopy(root)
+    pattern = re.compile(rf"(^|\n) {{1,{column}}}")
+
+    def tokens(comment: Any) -> Any:
+        if isinstance(comment, list | tuple):
+            for c in comment:
+                yield from tokens(c)
+        elif isinstance(getattr(comment, "value", None), str):
+            yield comment
+
+    def visit(node: Any) -> None:
+        for token in tokens(getattr(node, "comment", None)):
+            token.value = pattern.sub(r"\1", token.value)
+            mark = getattr(token, "start_mark", None)
+            if mark is not None and getattr(mark, "column", 0) >= column:
+                mark.column -= column
+        if node.id == "mapping":
+            for k, v in node.value:
+                visit(k)
+                visit(v)
+        elif node.id == "sequence":
+            for v in node.value:
+                visit(v)
+
+    visit(root)
+    return root
+
+
+def _to_light(node: Any) -> Node | None:
+    """A copy of a tree made of sealer's nodes, or None when a node carries a comment (only ruamel writes those)."""
+    from sealer.sops.nodes import ScalarNode, SequenceNode
+
+    if getattr(node, "comment", None) or getattr(node, "anchor", None) is not None:
+        return None
+    tag = tag_name(node)
+    if node.id == "scalar":
+        return ScalarNode(tag, node.value, style=node.style) if isinstance(node.value, str) else None
+    if node.id == "mapping":
+        pairs = []
+        for k, v in node.value:
+            k2, v2 = _to_light(k), _to_light(v)
+            if k2 is None or v2 is None:
+                return None
+            pairs.append((k2, v2))
+        return MappingNode(tag, pairs, flow_style=node.flow_style)
+    items = []
+    for v in node.value:
+        v2 = _to_light(v)
+        if v2 is None:
+            return None
+        items.append(v2)
+    return SequenceNode(tag, items, flow_style=node.flow_style)
 
 
 def _ruamel(layout: Layout | None = None) -> Any:
     from ruamel.yaml import YAML
 
     y = YAML(typ="rt")
-    y.width = 1 << 16
+    y.width = emit.WIDTH
     if layout:
         y.indent(mapping=layout.mapping, sequence=layout.sequence, offset=layout.offset)
         y.explicit_start = layout.explicit_start
