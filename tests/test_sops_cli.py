@@ -485,7 +485,7 @@ def test_set_json_values_and_bad_paths(env: Env) -> None:
     ok(env.ws.sealer("set", f.name, '["stringData"]["extra"]', '{"n": 5, "b": true, "l": [1, "x"]}', key=env.key))
     text = f.read_text()
     types = enc_types(text)
-    assert types[(0, "stringData", "extra", "n")] == "int" and types[(0, "stringData", "extra", "b")] == "bool"
+    assert types[(0, "stringData", "extra", "n")] == "float" and types[(0, "stringData", "extra", "b")] == "bool"
     doc = load_doc(ok(env.ws.sops("decrypt", f.name, key=env.key)))
     assert doc["stringData"]["extra"] == {"n": 5, "b": True, "l": [1, "x"]}
     for bad in ("stringData.user", '["stringData"', "[stringData]", ""):

@@ -207,6 +207,19 @@ def test_encryption_rule_fields(tmp_path: Path) -> None:
     assert rules[3].encryption_rule is None
 
 
+@pytest.mark.parametrize("field", ["encrypted_comment_regex", "unencrypted_comment_regex"])
+def test_comment_regex_rule_becomes_the_files_rule(tmp_path: Path, field: str) -> None:
+    """A comment regex is the file's one rule, as in sops: no default `_unencrypted` suffix beside it."""
+    from sealer.sops.keys.service import plan
+    from sealer.sops.tree import Rule
+
+    recipient = "age1lzd99uklcjnc0e7d860axevet2cz99ce9pq6tzuzd05l5nr28ams36nvun"
+    (tmp_path / ".sops.yaml").write_text(f"creation_rules:\n  - age: {recipient}\n    {field}: '^ sops:enc'\n")
+    chosen = plan(str(tmp_path / "f.yaml"), env={}, cwd=str(tmp_path))
+    assert chosen.rule == Rule(**{field: "^ sops:enc"})
+    assert chosen.rule.as_metadata() == {field: "^ sops:enc"}
+
+
 @pytest.mark.parametrize(
     "pair",
     [

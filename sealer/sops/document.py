@@ -16,7 +16,7 @@ from sealer.sops.metadata import Metadata, now_lastmodified
 from sealer.sops.metadata import parse as parse_metadata
 from sealer.sops.nodes import implicit_tag
 from sealer.sops.stores import values
-from sealer.sops.tree import Leaf, Mac, aad, resolve_yaml, walk
+from sealer.sops.tree import Leaf, Mac, Rule, aad, is_list_comment, resolve_yaml, walk
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -59,7 +59,9 @@ def value_format(tree: stores.Tree) -> str:
 
 
 def resolve(tree: stores.Tree, node: ScalarNode) -> tuple[str, object]:
-    if tree.format in ("json", "binary"):
+    """A value's (type, value). A JSON-typed node keeps its JSON type in any store: `set` puts float64 numbers
+    into YAML trees as sops does (a YAML `1000` would read back as an int)."""
+    if tree.format in ("json", "binary") or isinstance(node, values.JsonScalar):
         return values.resolve_json(node)
     return resolve_yaml(node, implicit_tag)
 
@@ -101,10 +103,13 @@ def encrypt_tree(tree: stores.Tree, data_key: bytes, metadata: Metadata, previou
         raise InputError("already encrypted (it has a `sops` metadata block); use `sealer rotate` or `edit`")
     key = AESGCM(data_key)
     rule = metadata.rule
+    if tree.format == "binary":  # one value, always encrypted: sops ignores an encryption rule here
+        rule = Rule(mac_only_encrypted=rule.mac_only_encrypted)
     previous = previous or Previous()
     mac = Mac(rule.mac_only_encrypted)
     fmt = value_format(tree)
     w = walk(tree.roots)
+    w.decide(rule)
     for leaf in w.leaves:
         try:
             kind, value = resolve(tree, leaf.node)
@@ -120,7 +125,7 @@ def encrypt_tree(tree: stores.Tree, data_key: bytes, metadata: Metadata, previou
             plaintext = binary.plaintext(value)  # type: ignore[arg-type]
         else:
             plaintext = scalars.to_bytes(kind, value)
-        encrypted = rule.encrypts(leaf.path)
+        encrypted = leaf.encrypted
         mac.add(plaintext, encrypted)
         if not encrypted or (kind == scalars.STR and plaintext == b""):
             continue
@@ -136,14 +141,14 @@ def encrypt_tree(tree: stores.Tree, data_key: bytes, metadata: Metadata, previou
     for comment in w.comments:
         owner = comment.candidates[0]
         text = comment.text
-        if not rule.encrypts(owner) or codec.is_encrypted(text):
+        if not comment.encrypted or not text or codec.is_encrypted(text):  # sops leaves an empty comment as is
             continue
         plaintext = text.encode()
         iv = previous.comments.get((aad(owner), plaintext))
         comment.replace(codec.encrypt(key, plaintext, aad(owner), scalars.COMMENT, iv))
     metadata.lastmodified = now_lastmodified(now)
     metadata.mac = codec.encrypt(key, mac.hexdigest().encode(), metadata.lastmodified, scalars.STR)
-    tree.metadata = metadata.to_data()
+    tree.metadata = metadata.to_data(tree.format)
 
 
 def open_data_key(metadata: Metadata, opener: Opener) -> bytes:
@@ -159,10 +164,6 @@ def decrypt_tree(tree: stores.Tree, source: str, opener: Opener | None = None, d
                  ignore_mac: bool = False) -> Decrypted:
     """Decrypt in place and verify the MAC. Nothing is written by callers unless this returns."""
     metadata = metadata_of(tree, source, ignore_mac)
-    for unsupported in ("encrypted_comment_regex", "unencrypted_comment_regex"):
-        if metadata.extra.get(unsupported):
-            raise InputError(f"files encrypted under {unsupported} are not supported by sealer yet; use sops",
-                             source=source, field=f"sops.{unsupported}")
     if data_key is None:
         if opener is None:
             raise InputError("no way to open the data key")
@@ -175,13 +176,13 @@ def decrypt_tree(tree: stores.Tree, source: str, opener: Opener | None = None, d
     mac = Mac(rule.mac_only_encrypted)
     previous = Previous()
     w = walk(tree.roots)
+    w.decide(rule)  # by the texts on disk, as sops decides
     pending: list[tuple[Leaf, ScalarNode]] = []
     list_comments: list[tuple[Leaf, str]] = []
     for leaf in w.leaves:
         node = leaf.node
-        encrypted_by_rule = rule.encrypts(leaf.path)
-        if leaf.parent is not None and node.style is None and codec.is_encrypted(node.value) \
-                and node.value.endswith(",type:comment]"):
+        encrypted_by_rule = leaf.encrypted
+        if leaf.parent is not None and is_list_comment(node):
             # sops writes a comment inside a list as a list item; it is a comment, not a value (no MAC)
             try:
                 _, plaintext, _ = codec.decrypt(key, node.value, aad(leaf.path))
@@ -217,8 +218,8 @@ def decrypt_tree(tree: stores.Tree, source: str, opener: Opener | None = None, d
     comment_updates = []
     for comment in w.comments:
         text = comment.text
-        if not codec.is_encrypted(text):
-            continue
+        if not codec.is_encrypted(text) or (rule.by_comments and not comment.encrypted):
+            continue  # sops leaves a comment its comment rule does not encrypt as it is
         for path in comment.candidates:
             try:
                 _, plaintext, iv = codec.decrypt(key, text, aad(path))
@@ -261,18 +262,36 @@ def _restore_list_comments(items: list[tuple[Leaf, str]]) -> None:
         before: list[str] = []
         for i, item in enumerate(seq.value):
             if i in drop:
-                line = f"{' ' * indent}#{texts[i]}\n"
+                # the item's own comment lines (a comment after the list, at an outer column) follow it
+                lines = [f"{' ' * indent}#{texts[i]}\n", *_attached_lines(item, indent)]
                 if kept:
-                    _append_after(kept[-1], line)
+                    _append_after(kept[-1], "".join(lines))
                 else:
-                    before.append(line)
+                    before.extend(lines)
                 continue
             kept.append(item)
         seq.value = kept
         if before:
-            tokens = [CommentToken(line.lstrip(" "), CommentMark(indent), None) for line in before]
+            tokens = [CommentToken(line.lstrip(" "), CommentMark(len(line) - len(line.lstrip(" "))), None)
+                      for line in before]
             existing = seq.comment if isinstance(seq.comment, list) else [None, None]
             seq.comment = [existing[0], [*tokens, *(existing[1] or [])]]
+
+
+def _attached_lines(node: Node, indent: int) -> list[str]:
+    """The comment lines ruamel attached to a list item sealer removes, each ending in a line break."""
+    from ruamel.yaml.tokens import CommentToken
+
+    comment = node.comment if isinstance(node.comment, list) else []
+    out: list[str] = []
+    for token in comment:
+        if not isinstance(token, CommentToken):
+            continue
+        value = token.value
+        if not value.startswith("\n"):  # an end-of-line comment: on a line of its own now
+            value = "\n" + " " * indent + value
+        out.extend(line + "\n" for line in value[1:].split("\n") if line.strip())
+    return out
 
 
 def _append_after(node: Node, line: str) -> None:
@@ -295,7 +314,7 @@ def _append_after(node: Node, line: str) -> None:
 
 
 def check_mac(key: AESGCM, metadata: Metadata, computed: str, source: str) -> None:
-    from hmac import compare_digest
+    from _operator import _compare_digest as compare_digest  # hmac's fallback; `import hmac` loads OpenSSL
 
     try:
         _, stored, _ = codec.decrypt(key, metadata.mac, metadata.lastmodified)

@@ -146,14 +146,38 @@ def reencrypt_edited(original: document.Decrypted, edited: stores.Tree, source: 
 
 
 def value_node(value_json: str, fmt: str) -> Node:
-    """A node for `set`: the value is JSON, as `sops set` takes it ('"text"', 5, true, {"a": 1})."""
+    """A node for `set`: the value is JSON, as `sops set` takes it ('"text"', 5, true, {"a": 1}).
+
+    Decoded as Go's encoding/json decodes into interface{}, as sops does: every number is a float64 (`7` is
+    stored with type float, `12345678901234567890` becomes 1.2345678901234567e+19), and what Go refuses
+    (NaN, Infinity, a number beyond float64 such as 1e400) is refused."""
     import json
+    import math
+
+    def number(text: str) -> float:
+        value = float(text)
+        if math.isinf(value):
+            raise ValueError(text)
+        return value
+
+    def refuse(text: str) -> object:
+        raise ValueError(text)
+
+    def unique(pairs: list[tuple[str, object]]) -> dict[str, object]:
+        out = dict(pairs)
+        if len(out) != len(pairs):
+            raise ValueError("duplicate key")  # sops writes both keys: a file no YAML or JSON reader accepts
+        return out
 
     try:
-        value = json.loads(value_json)
-    except json.JSONDecodeError:
+        value = json.loads(value_json, parse_int=number, parse_float=number, parse_constant=refuse,
+                           object_pairs_hook=unique)
+    except (ValueError, RecursionError):
         raise InputError("VALUE must be JSON, as with sops set: quote strings like '\"text\"' "
                          "(or use --value-stdin / --value-file for a raw string)", field="VALUE") from None
+    if isinstance(value, list):
+        raise InputError("a JSON list cannot be set as one value (sops set refuses it too): set a mapping, or "
+                         "set the list's items one by one", field="VALUE")
     return _node_from_json(value, fmt)
 
 
@@ -162,14 +186,23 @@ def string_node(text: str, fmt: str) -> Node:
 
 
 def _node_from_json(value: object, fmt: str) -> Node:
-    if isinstance(value, dict | list) or value is None:
-        return values.from_data(value, fmt == "json")
+    """Nodes for decoded JSON, numbers typed float in every store (a YAML `1000` node keeps the float type
+    through `values.JsonScalar`, so it is encrypted as sops encrypts it: `type:float`)."""
+    from sealer.sops import scalars
+    from sealer.sops.nodes import MAP_TAG, SEQ_TAG, MappingNode, SequenceNode
+
+    if isinstance(value, dict):
+        pairs = [(values.format_value("str", k, fmt), _node_from_json(v, fmt)) for k, v in value.items()]
+        return MappingNode(MAP_TAG, pairs, flow_style=False)
+    if isinstance(value, list):
+        return SequenceNode(SEQ_TAG, [_node_from_json(v, fmt) for v in value], flow_style=False)
+    if value is None:
+        return values.typed("null", scalars.NULL, fmt == "json")
     if isinstance(value, bool):
         return values.format_value("bool", value, fmt)
-    if isinstance(value, int):
-        return values.format_value("int", value, fmt) if fmt != "json" else values.format_value("float", value, fmt)
     if isinstance(value, float):
-        return values.format_value("float", value, fmt)
+        text = scalars.go_format_float_json(value) if fmt == "json" else scalars.go_format_float_g(value)
+        return values.JsonScalar(text, scalars.FLOAT)
     return values.format_value("str", str(value), fmt)
 
 
@@ -235,10 +268,19 @@ def rescope(tree: stores.Tree, source: str, opener: Opener, scope: Scope | None)
     return reencrypt_edited(original, tree, source), changes
 
 
-def rotate(tree: stores.Tree, source: str, opener: Opener) -> str:
-    """A new data key; every value re-encrypted; the same recipients."""
+def rotate(tree: stores.Tree, source: str, opener: Opener, add: list[KeySpec] | None = None,
+           remove: list[KeySpec] | None = None) -> str:
+    """A new data key; every value re-encrypted; the same recipients (plus ``add``, minus ``remove``: sops'
+    rotate --add-age/--rm-age, sealer.sops.keygroup_edit)."""
     original = document.decrypt_tree(tree, source, opener=opener)
     groups, threshold = recipients_of(original.metadata)
+    if add or remove:
+        from sealer.sops import keygroup_edit
+
+        try:
+            groups = keygroup_edit.edit_recipients(groups, add or [], remove or [])
+        except SealerError as e:
+            raise e.within(source=source) from None
     return _encrypt_with_new_key(tree, source, groups, threshold, original.metadata)
 
 
@@ -282,5 +324,5 @@ def updatekeys(tree: stores.Tree, source: str, opener: Opener, plan: Plan) -> tu
     keep = [k for g in metadata.key_groups for k in g] if len(plan.groups) == 1 == len(metadata.key_groups) else []
     metadata.key_groups = keygroups.wrap(data_key, plan.groups, plan.threshold, wrap_key, keep=keep)
     metadata.shamir_threshold = plan.threshold if len(plan.groups) > 1 else None
-    tree.metadata = metadata.to_data()
+    tree.metadata = metadata.to_data(tree.format)
     return stores.dumps(tree), change

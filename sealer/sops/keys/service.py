@@ -101,7 +101,7 @@ def plan(file_path: str, *, age: str | None = None, vault: str | None = None,
     rule_source: Mapping[str, object] = chosen_rules
     if not rule_source and creation is not None and creation.encryption_rule:
         field, value = creation.encryption_rule
-        if field not in RULE_FLAGS:
+        if field not in Rule.FIELDS:
             raise InputError(f"{field} is not supported by sealer yet", source=config_path,
                              field=f"creation_rules[{creation.index}].{field}")
         rule_source = {field: value}
