@@ -69,6 +69,10 @@ AGE_KEY_FILE = Option(("--age-key-file",), "age_key_file", "age identities, in a
 OUTPUT = Option(("-o", "--output"), "out", "Write here (atomically) instead of stdout.", metavar="OUT")
 INPUT_TYPE = Option(("--input-type",), "input_type", "Format of the input (default: from the file name).",
                     choices=INPUT_TYPES)
+OUTPUT_TYPE = Option(("--output-type",), "output_type", "Format of the output (default: from the file name, as "
+                     "with sops; the input's format for stdin).", choices=INPUT_TYPES)
+FILENAME_OVERRIDE = Option(("--filename-override",), "filename_override", "Use this path instead of FILE to pick "
+                           "the .sops.yaml rule and the formats (for stdin).", metavar="PATH")
 
 ENCRYPT = (
     Option(("--age",), "age", "age recipients (age1..., ssh-ed25519, ssh-rsa).", metavar="RECIPIENT,..."),
@@ -90,8 +94,10 @@ ENCRYPT = (
     Option(("-i", "--in-place"), "in_place", "Replace each FILE with its encrypted form.", is_flag=True),
     OUTPUT,
     INPUT_TYPE,
-    Option(("--filename-override",), "filename_override", "Path to match .sops.yaml rules against (for stdin).",
-           metavar="PATH"),
+    OUTPUT_TYPE,
+    FILENAME_OVERRIDE,
+    Option(("--shamir-secret-sharing-threshold",), "shamir_threshold", "With several key groups: how many groups "
+           "are needed to open the file (overrides .sops.yaml).", metavar="N"),
 )
 
 DECRYPT = (
@@ -102,6 +108,8 @@ DECRYPT = (
     Option(("--decode",), "decode", "Secrets: show data values base64-decoded (as stringData).", is_flag=True),
     AGE_KEY_FILE,
     INPUT_TYPE,
+    OUTPUT_TYPE,
+    FILENAME_OVERRIDE,
 )
 
 ENCRYPT_DEFAULTS = defaults(ENCRYPT)

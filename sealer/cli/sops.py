@@ -159,17 +159,18 @@ def unset(file, path, age_key_file) -> None:
 @click.command(context_settings=CONTEXT)
 @click.argument("files", nargs=-1, required=True)
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@options.INPUT_TYPE
 @AGE_KEY_FILE
-def updatekeys(files, yes, age_key_file) -> None:
+def updatekeys(files, yes, input_type, age_key_file) -> None:
     """Re-wrap each file's data key for the recipients its .sops.yaml rule names now. Values untouched."""
     from sealer.io.files import locked
 
     with locked(files):
-        _updatekeys_files(files, yes, age_key_file)
+        _updatekeys_files(files, yes, age_key_file, input_type)
 
 
-def _updatekeys_files(files, yes: bool, age_key_file: str | None) -> None:
-    from sealer.io.files import atomic_write, read_input
+def _updatekeys_files(files, yes: bool, age_key_file: str | None, input_type: str | None = None) -> None:
+    from sealer.io.files import read_input, write_all
     from sealer.sops import operations
     from sealer.sops.keys import service as keyservice
 
@@ -178,7 +179,7 @@ def _updatekeys_files(files, yes: bool, age_key_file: str | None) -> None:
     with progress(files, "updating keys") as bar:
         for file in bar:
             data, source = read_input(file)
-            tree = operations.load(data, source)
+            tree = operations.load(data, source, input_type)
             plan = keyservice.plan(file, is_secret=operations.is_secret_file(tree), env={})
             text, change = operations.updatekeys(tree, source, opener, plan)
             if text is None:
@@ -189,8 +190,7 @@ def _updatekeys_files(files, yes: bool, age_key_file: str | None) -> None:
             pending.append((file, text))
     if pending and not yes and sys.stdin.isatty() and not click.confirm("Apply?", default=False, err=True):
         raise InputError("not confirmed; nothing written")
-    for file, text in pending:
-        atomic_write(file, text.encode())
+    write_all([(file, text.encode(), None) for file, text in pending])
 
 
 @click.command(context_settings=CONTEXT)
@@ -234,20 +234,67 @@ def _rescope_files(files, scope: str | None, in_place: bool, age_key_file: str |
 
 @click.command(context_settings=CONTEXT)
 @click.argument("files", nargs=-1, required=True)
+@click.option("--add-age", metavar="RECIPIENT,...", help="Also encrypt for these age recipients (first key group).")
+@click.option("--rm-age", metavar="RECIPIENT,...", help="No longer encrypt for these age recipients.")
+@click.option("--add-hc-vault-transit", "add_vault", metavar="URI,...", help="Also encrypt for these Vault keys.")
+@click.option("--rm-hc-vault-transit", "rm_vault", metavar="URI,...", help="No longer encrypt for these Vault keys.")
 @AGE_KEY_FILE
-def rotate(files, age_key_file) -> None:
-    """Give each file a new data key and re-encrypt every value, for the same recipients. In place."""
-    from sealer.io.files import atomic_write, locked, read_input
+def rotate(files, add_age, rm_age, add_vault, rm_vault, age_key_file) -> None:
+    """Give each file a new data key and re-encrypt every value, for the same recipients (with --add-*/--rm-*
+    changes, as sops rotate). In place."""
+    from sealer.io.files import locked, read_input, write_all
     from sealer.sops import operations
+    from sealer.sops.keys.groups import KeySpec
 
+    def specs(kind: str, text: str | None) -> list[KeySpec]:
+        return [KeySpec(kind, v.strip()) for v in (text or "").split(",") if v.strip()]
+
+    add = specs("age", add_age) + specs("hc_vault", add_vault)
+    remove = specs("age", rm_age) + specs("hc_vault", rm_vault)
     opener = sopsfiles.opener(age_key_file)
     results = []
     with locked(files):
         with progress(files, "rotating") as bar:
             for file in bar:
                 data, source = read_input(file)
-                results.append((file, operations.rotate(operations.load(data, source), source, opener)))
-        for file, text in results:
-            atomic_write(file, text.encode())
+                results.append((file, operations.rotate(operations.load(data, source), source, opener, add, remove)))
+        write_all([(file, text.encode(), None) for file, text in results])
     note(f"rotated {plural(len(results), 'file')}")
 
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("file", required=False)
+@options.INPUT_TYPE
+def filestatus(file: str | None, input_type: str | None) -> None:
+    """Print {"encrypted":true} if FILE has a SOPS metadata block with a version and a MAC, else
+    {"encrypted":false}, as `sops filestatus` does. Exit 100 without FILE, 1 if FILE cannot be read or parsed."""
+    from sealer.io.files import read_input
+    from sealer.sops import operations
+
+    if not file:
+        raise _SopsCode("no file specified", 100)
+    try:
+        data, source = read_input(file)
+        tree = operations.load(data, source, input_type)
+        if tree.format == "binary" and tree.metadata is None:
+            import json
+
+            try:  # sops reads a binary-store file as JSON to look for its metadata: other bytes are an error
+                json.loads(data)
+            except ValueError:
+                raise InputError("cannot check file status: not a JSON document (binary store)",
+                                 source=source) from None
+    except SealerError as e:
+        raise _SopsCode(str(e), 1) from None
+    meta = tree.metadata
+    encrypted = isinstance(meta, dict) and bool(meta.get("version")) and bool(meta.get("mac"))
+    click.echo('{"encrypted":%s}' % ("true" if encrypted else "false"))
+
+
+class _SopsCode(SealerError):
+    """An error with the exit code sops gives it (filestatus)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.exit_code = code
