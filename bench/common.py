@@ -176,9 +176,18 @@ def markdown_table(rows: Sequence[Sequence[str]]) -> str:
 
 
 def age_key(workdir: Path) -> tuple[Path, str]:
-    """A fresh age identity from `age-keygen` (the Go peer's own tool): its key file and recipient."""
+    """A fresh age identity: its key file (age-keygen's format) and recipient. `age-keygen` (the Go peer's own
+    tool) when installed, else pyrage (the library sealer uses); either tool reads the file."""
     import re
 
     key_file = workdir / "age-key.txt"
-    subprocess.run(["age-keygen", "-o", str(key_file)], check=True, capture_output=True)
-    return key_file, re.search(r"public key: (age1\S+)", key_file.read_text()).group(1)  # type: ignore[union-attr]
+    if shutil.which("age-keygen"):
+        subprocess.run(["age-keygen", "-o", str(key_file)], check=True, capture_output=True)
+        return key_file, re.search(r"public key: (age1\S+)", key_file.read_text()).group(1)  # type: ignore[union-attr]
+    import pyrage
+
+    identity = pyrage.x25519.Identity.generate()
+    recipient = str(identity.to_public())
+    key_file.write_text(f"# public key: {recipient}\n{identity}\n")
+    key_file.chmod(0o600)
+    return key_file, recipient

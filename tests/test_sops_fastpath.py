@@ -635,6 +635,110 @@ def _cryptography_major() -> int:
     return int(cryptography.__version__.split(".")[0])
 
 
+# What one `sealer encrypt`/`decrypt` of a small file may not import, whatever its store: click (~40 ms), the YAML
+# libraries (ruamel.yaml, PyYAML: only for comments/odd YAML and for an existing .sops.yaml), hashlib and hmac (they
+# load OpenSSL's libcrypto: the MAC uses CPython's own SHA-512), base64 (binascii is its primitive) and the slow
+# standard modules below (dataclasses imports inspect, ast, dis and tokenize: ~13 ms; datetime ~3 ms).
+ONE_FILE_FORBIDDEN = {"click", "ruamel", "yaml", "_hashlib", "hashlib", "hmac", "typing", "tempfile", "subprocess",
+                      "inspect", "shutil", "argparse", "base64", "dataclasses", "datetime"}
+ONE_FILE_INPUTS = {
+    "s.yaml": SECRET,
+    "s.json": '{\n  "user": "alice",\n  "password": "s3cr3t",\n  "nested": {"list": ["a", "b"]}\n}\n',
+    "s.env": "USER=alice\nPASSWORD=s3cr3t\n",
+    "s.ini": "[db]\nuser = alice\npassword = s3cr3t\n",
+    "s.bin": "opaque bytes\n",
+}
+
+
+def _imported_by(ws: Workspace, key, args: list[str]) -> tuple[set[str], subprocess.CompletedProcess[str]]:
+    """Every module a run of `sealer ARGS` imported: top-level names, and sealer's own modules in full."""
+    code = ("import sys, sealer.cli as c\ntry:\n    c.main()\nexcept SystemExit:\n    pass\n"
+            "print(sorted({m if m.startswith('sealer.') else m.split('.')[0] for m in sys.modules}), file=sys.stderr)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEALER_")}
+    env.update(ws.env(key))
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ws.files, env=env,
+                          timeout=120)
+    return set(ast.literal_eval(proc.stderr.strip().splitlines()[-1])), proc
+
+
+@pytest.mark.parametrize("name", sorted(ONE_FILE_INPUTS))
+def test_one_file_of_any_store_imports_no_slow_module(tmp_path: Path, name: str) -> None:
+    """Start-up is most of a one-file run (sops takes ~20-40 ms in all): encrypting or decrypting one file of any
+    store, with no .sops.yaml around, stays off the slow imports."""
+    ws = Workspace(tmp_path)
+    key = make_age_key(tmp_path / "keys", "k")
+    ws.write(name, ONE_FILE_INPUTS[name])
+    forbidden = set(ONE_FILE_FORBIDDEN)
+    if _cryptography_major() < 48:  # cryptography.utils imported typing until 48: slower, still correct
+        forbidden -= {"typing"}
+    imported, proc = _imported_by(ws, key, ["encrypt", "--age", key.recipient, name])
+    assert proc.returncode == 0 and "ENC[AES256_GCM," in proc.stdout, proc.stderr
+    assert imported & forbidden == set(), "encrypt"
+    if name in ("s.json", "s.bin"):  # stores written without the YAML emitter, either way
+        forbidden |= {"sealer.sops.emit", "sealer.sops.fastyaml.read", "sealer.sops.fastyaml.write"}
+        assert imported & forbidden == set(), "encrypt"
+    ws.write("enc-" + name, proc.stdout)
+    imported, proc = _imported_by(ws, key, ["decrypt", "enc-" + name])
+    assert proc.returncode == 0 and ("hunter2" if name == "s.yaml" else "s3cr3t" if "s3cr3t" in ONE_FILE_INPUTS[name]
+                                     else "opaque bytes") in proc.stdout, proc.stderr
+    assert imported & forbidden == set(), "decrypt"
+
+
+def test_one_file_encrypt_skips_dataclasses(tmp_path: Path) -> None:
+    """`sealer.sops.config` (looked up on every encrypt) and the lastmodified stamp stay off dataclasses (which
+    imports inspect, ast, dis, tokenize: ~13 ms) and datetime."""
+    ws = Workspace(tmp_path)
+    key = make_age_key(tmp_path / "keys", "k")
+    ws.write("s.yaml", SECRET)
+    imported, proc = _imported_by(ws, key, ["encrypt", "--age", key.recipient, "s.yaml"])
+    assert proc.returncode == 0, proc.stderr
+    assert {"sealer.sops.config", "sealer.sops.metadata"} <= imported
+    assert imported & {"dataclasses", "inspect", "datetime"} == set()
+    assert re.search(r'lastmodified: "\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"', proc.stdout), proc.stdout
+
+
+def test_config_classes_behave_as_the_dataclasses_did() -> None:
+    """What callers relied on when these were dataclasses: ConfigLookup frozen, hashable, equal by value;
+    CreationRule mutable, equal by its fields (not the compiled regex), unhashable, fresh lists per instance."""
+    from sealer.sops.config import ConfigLookup, CreationRule
+
+    lookup = ConfigLookup("/a/.sops.yaml", "/a/b/.sops.yml")
+    assert lookup == ConfigLookup("/a/.sops.yaml", ignored="/a/b/.sops.yml") != ConfigLookup("/a/.sops.yaml")
+    assert ConfigLookup(None) == ConfigLookup(None, None) and lookup != ("/a/.sops.yaml", "/a/b/.sops.yml")
+    assert len({lookup, ConfigLookup("/a/.sops.yaml", "/a/b/.sops.yml"), ConfigLookup(None)}) == 2
+    assert repr(lookup) == "ConfigLookup(path='/a/.sops.yaml', ignored='/a/b/.sops.yml')"
+    for action in (lambda: setattr(lookup, "path", "x"), lambda: delattr(lookup, "ignored"),
+                   lambda: setattr(lookup, "other", 1)):
+        with pytest.raises(AttributeError):
+            action()
+
+    first, second = CreationRule(index=0), CreationRule(0)
+    assert first == second and first != CreationRule(1) and first != 0
+    first.age.append("age1x")
+    assert second.age == [] and first != second
+    second.age = ["age1x"]
+    assert first == second
+    with pytest.raises(TypeError):
+        hash(first)
+    rule = CreationRule(2, path_regex=r"^prod/", age=["age1y"], shamir_threshold=2, mac_only_encrypted=True)
+    assert rule.matches("prod/s.yaml") and not rule.matches("dev/prod/s.yaml") and first.matches("anything")
+    assert (rule.age, rule.shamir_threshold, rule.mac_only_encrypted, rule.key_groups) == (["age1y"], 2, True, [])
+    assert repr(CreationRule(3)).startswith("CreationRule(index=3, path_regex=None, age=[], ")
+    assert "_path_re" not in repr(rule)
+
+
+def test_lastmodified_without_datetime_is_utc_seconds() -> None:
+    import datetime as dt
+
+    from sealer.sops.metadata import now_lastmodified
+
+    before = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    stamp = dt.datetime.strptime(now_lastmodified(), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    assert before <= stamp <= dt.datetime.now(dt.UTC)
+    assert now_lastmodified(dt.datetime(2024, 5, 1, 12, tzinfo=dt.timezone(dt.timedelta(hours=2)))) == \
+        "2024-05-01T10:00:00Z"
+
+
 # --- files written by sops: list comments and go-yaml layout, on both paths ------------------------------------------
 
 @needs_sops

@@ -6,8 +6,7 @@ associated data is the value's path (``data:password:``), so a ciphertext moved 
 
 from __future__ import annotations
 
-import base64
-import binascii
+import binascii  # base64's own primitives: `import base64` adds base64 and struct to a one-file run
 import os
 import re
 
@@ -37,7 +36,7 @@ def is_encrypted(text: object) -> bool:
 
 
 def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+    return binascii.b2a_base64(data, newline=False).decode("ascii")  # = base64.b64encode
 
 
 def encrypt(key: AESGCM, plaintext: bytes, aad: str, kind: str, iv: bytes | None = None) -> str:
@@ -56,7 +55,8 @@ def parse(text: str) -> tuple[bytes, bytes, bytes, str]:
     if kind not in TYPES:
         raise InputError(f"unknown value type {kind!r} in ENC[...]")
     try:
-        data, iv, tag = (base64.b64decode(m.group(g), validate=True) for g in ("data", "iv", "tag"))
+        # = base64.b64decode(..., validate=True)
+        data, iv, tag = (binascii.a2b_base64(m.group(g), strict_mode=True) for g in ("data", "iv", "tag"))
     except (binascii.Error, ValueError):
         raise InputError("invalid base64 in ENC[...] value") from None
     if len(iv) not in (12, IV_BYTES) or len(tag) != TAG_BYTES:

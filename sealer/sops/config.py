@@ -25,9 +25,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
-
-import yaml
 
 from sealer.errors import (
     TOO_DEEP,
@@ -59,34 +56,84 @@ KeyGroup = dict[str, list[str]]  # {"age": [recipient, ...], "hc_vault": [transi
 _Fail = Callable[[str, str | None], InputError]  # (message, field below the rule) -> error to raise
 
 
-@dataclass(frozen=True)
 class ConfigLookup:
-    """Where discovery ended: the config file sops would use, and a .sops.yml it would skip with a warning."""
+    """Where discovery ended: the config file sops would use, and a .sops.yml it would skip with a warning.
 
+    Immutable and hashable. A plain class, not a dataclass: dataclasses imports inspect (~13 ms of a one-file
+    encrypt, which looks for a .sops.yaml every time).
+    """
+
+    __slots__ = ("ignored", "path")
     path: str | None
-    ignored: str | None = None
+    ignored: str | None
+
+    def __init__(self, path: str | None, ignored: str | None = None) -> None:
+        object.__setattr__(self, "path", path)
+        object.__setattr__(self, "ignored", ignored)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not ConfigLookup:
+            return NotImplemented
+        return (self.path, self.ignored) == (other.path, other.ignored)
+
+    def __hash__(self) -> int:
+        return hash((self.path, self.ignored))
+
+    def __repr__(self) -> str:
+        return f"ConfigLookup(path={self.path!r}, ignored={self.ignored!r})"
 
 
-@dataclass
 class CreationRule:
-    """One entry of ``creation_rules``; ``index`` is its position in the file, for messages."""
+    """One entry of ``creation_rules``; ``index`` is its position in the file, for messages.
 
-    index: int
-    path_regex: str | None = None
-    age: list[str] = field(default_factory=list)
-    hc_vault_transit_uri: list[str] = field(default_factory=list)
-    key_groups: list[KeyGroup] = field(default_factory=list)
-    shamir_threshold: int | None = None
-    encrypted_regex: str | None = None
-    unencrypted_regex: str | None = None
-    encrypted_suffix: str | None = None
-    unencrypted_suffix: str | None = None
-    encrypted_comment_regex: str | None = None
-    unencrypted_comment_regex: str | None = None
-    mac_only_encrypted: bool | None = None
-    # Effective master keys sealer cannot use, as field paths: ["pgp"], ["key_groups[1].kms"], ...
-    unsupported_keys: list[str] = field(default_factory=list)
-    _path_re: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
+    Mutable (``_parse_rule`` fills it in), compared by its fields, unhashable: what ``@dataclass`` gave, without
+    importing dataclasses (see ConfigLookup).
+    """
+
+    _FIELDS = ("index", "path_regex", "age", "hc_vault_transit_uri", "key_groups", "shamir_threshold",
+               *ENCRYPTION_RULE_FIELDS, "mac_only_encrypted", "unsupported_keys")
+    __slots__ = (*_FIELDS, "_path_re")
+
+    def __init__(self, index: int, path_regex: str | None = None, age: list[str] | None = None,
+                 hc_vault_transit_uri: list[str] | None = None, key_groups: list[KeyGroup] | None = None,
+                 shamir_threshold: int | None = None, encrypted_regex: str | None = None,
+                 unencrypted_regex: str | None = None, encrypted_suffix: str | None = None,
+                 unencrypted_suffix: str | None = None, encrypted_comment_regex: str | None = None,
+                 unencrypted_comment_regex: str | None = None, mac_only_encrypted: bool | None = None,
+                 unsupported_keys: list[str] | None = None) -> None:
+        self.index = index
+        self.path_regex = path_regex
+        self.age: list[str] = [] if age is None else age
+        self.hc_vault_transit_uri: list[str] = [] if hc_vault_transit_uri is None else hc_vault_transit_uri
+        self.key_groups: list[KeyGroup] = [] if key_groups is None else key_groups
+        self.shamir_threshold = shamir_threshold
+        self.encrypted_regex = encrypted_regex
+        self.unencrypted_regex = unencrypted_regex
+        self.encrypted_suffix = encrypted_suffix
+        self.unencrypted_suffix = unencrypted_suffix
+        self.encrypted_comment_regex = encrypted_comment_regex
+        self.unencrypted_comment_regex = unencrypted_comment_regex
+        self.mac_only_encrypted = mac_only_encrypted
+        # Effective master keys sealer cannot use, as field paths: ["pgp"], ["key_groups[1].kms"], ...
+        self.unsupported_keys: list[str] = [] if unsupported_keys is None else unsupported_keys
+        # The compiled path_regex (``_parse_rule`` sets it after checking the regex); None matches everything.
+        self._path_re: re.Pattern[str] | None = re.compile(path_regex) if path_regex else None
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not CreationRule:
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self._FIELDS)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return "CreationRule(" + ", ".join(f"{name}={getattr(self, name)!r}" for name in self._FIELDS) + ")"
 
     @property
     def encryption_rule(self) -> tuple[str, str] | None:
@@ -157,6 +204,8 @@ def match_rule(rules: list[CreationRule], config_path: str, file_path: str) -> C
 
 def load_config(path: str) -> list[CreationRule]:
     """Parse the ``creation_rules`` of a .sops.yaml; [] when there are none. InputError names the field."""
+    import yaml  # only when a .sops.yaml exists: PyYAML costs ~15 ms of a one-file encrypt
+
     from sealer.io.manifests import SafeLoader  # refuses duplicate keys (as Go's YAML does), alias bombs and loops
 
     limit = max_input_bytes()
