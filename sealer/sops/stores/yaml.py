@@ -136,11 +136,12 @@ def dump(tree: Tree) -> str:
             y.explicit_start = explicit
             y.serialize(to_ruamel(root), out)
             text = out.getvalue()
+        if text.endswith("\n...\n"):
+            # the end marker ruamel writes after a trailing `|+` block: go-yaml writes none (the block keeps its
+            # lines to the end of the stream or the next `---` without it), and before the `sops` key it would
+            # start a second document, where sops finds no metadata
+            text = text[:-4]
         if tree.metadata is not None:
-            if text.endswith("\n...\n"):
-                # the end marker the emitter writes after a trailing `|+` block: the `sops` key continues the
-                # mapping (kept, it would start a second document and sops would find no metadata)
-                text = text[:-4]
             if text.strip() in ("{}", "--- {}"):
                 text = text.replace("{}", "").rstrip(" \n") + ("\n" if text.startswith("---") else "")
             if ("{} " in text or "[] " in text) and "#" in text:
