@@ -693,6 +693,13 @@ def ruamel_emitter(go: bool = False) -> Any:
                     self.column += len(escaped)
                 self.write_indicator('"', False)
 
+            def choose_scalar_style(self) -> Any:
+                ctag = getattr(self.event, "ctag", None)
+                if self.event.value == "" and getattr(ctag, "handle", None) == "!!" \
+                        and str(self.event.tag) == "tag:yaml.org,2002:str":
+                    return '"'  # `!!str ""`: ruamel writes nothing (its issue 449), which reads as null; go-yaml `""`
+                return super().choose_scalar_style()
+
             def write_literal(self, text: Any, comment: Any = None) -> None:
                 if (isinstance(comment, str) and comment) or not self._fast() or _has_non_nl_break(text):
                     return super().write_literal(text, comment)
