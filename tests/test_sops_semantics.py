@@ -74,6 +74,22 @@ def test_set_stores_json_numbers_as_sops_does(ws: Workspace, key: AgeKey, store:
     assert ok(ws.sealer("decrypt", by_sops.name, key=key)) == want
 
 
+@pytest.mark.parametrize("store", ["yaml", "json"])
+def test_rotate_keeps_every_value_and_type_as_sops_rotate_does(ws: Workspace, key: AgeKey, store: str) -> None:
+    """Decrypted text prints the float 1.0 as `1` and -0.0 as `-0`: rotate re-encrypts from the values
+    themselves, or the file's floats became ints (JSON output then changes)."""
+    plain = ("a: 1.0\nb: -0.0\nc: 2.5\nd: x\ne: 7\nf: true\n" if store == "yaml"
+             else '{"a": 1.0, "b": -0.0, "c": 2.5, "d": "x", "e": 7, "f": true}')
+    by_sops = _sops_made(ws, key, f"by-sops.{store}", plain)
+    by_sealer = ws.write(f"by-sealer.{store}", by_sops.read_text())
+    ok(ws.sealer("rotate", by_sealer.name, key=key))
+    ok(ws.sops("rotate", "-i", by_sops.name, key=key))
+    assert _enc_kinds(by_sealer.read_text()) == _enc_kinds(by_sops.read_text())
+    for output_type in ("json", "yaml"):
+        want = ok(ws.sops("decrypt", "--output-type", output_type, by_sops.name, key=key))
+        assert ok(ws.sops("decrypt", "--output-type", output_type, by_sealer.name, key=key)) == want
+
+
 @pytest.mark.parametrize("value", ["1e400", "NaN", "Infinity", "[1, 2]", '{"a": 1, "a": 2}'])
 def test_set_refuses_what_sops_cannot_store(ws: Workspace, key: AgeKey, value: str) -> None:
     f = _sops_made(ws, key, "f.yaml", "a: 1\n")

@@ -31,14 +31,17 @@ _NUMBERS = {scalars.INT, scalars.FLOAT}
 
 class Previous:
     """Ciphertext facts from before a decryption, for reproducing unchanged values byte for byte:
-    ``values`` maps a leaf's loc to (kind, plaintext, iv), ``comments`` maps (aad, plaintext) to an iv."""
+    ``values`` maps a leaf's loc to (kind, plaintext, iv), ``comments`` maps (aad, plaintext) to an iv.
+    ``exact`` (rotate): every value is re-encrypted from its own type and plaintext, with a new IV, not from the
+    decrypted text (which prints the float 1.0 as `1` and -0.0 as `-0`, both ints when read again)."""
 
-    __slots__ = ("comments", "values")
+    __slots__ = ("comments", "exact", "values")
 
     def __init__(self, values: dict[tuple[object, ...], tuple[str, bytes, bytes]] | None = None,
-                 comments: dict[tuple[str, bytes], bytes] | None = None) -> None:
+                 comments: dict[tuple[str, bytes], bytes] | None = None, exact: bool = False) -> None:
         self.values = {} if values is None else values
         self.comments = {} if comments is None else comments
+        self.exact = exact
 
 
 class Decrypted:
@@ -125,6 +128,9 @@ def encrypt_tree(tree: stores.Tree, data_key: bytes, metadata: Metadata, previou
             plaintext = binary.plaintext(value)  # type: ignore[arg-type]
         else:
             plaintext = scalars.to_bytes(kind, value)
+        old = previous.values.get(leaf.loc)
+        if previous.exact and old is not None:
+            kind, plaintext, old = old[0], old[1], None  # rotate: the value as it was, a new IV
         encrypted = leaf.encrypted
         mac.add(plaintext, encrypted)
         if not encrypted or (kind == scalars.STR and plaintext == b""):
@@ -132,7 +138,6 @@ def encrypt_tree(tree: stores.Tree, data_key: bytes, metadata: Metadata, previou
         if kind == scalars.BYTES:
             kind = scalars.STR  # go-yaml decodes !!binary to a Go string; sops types it str
         iv = None
-        old = previous.values.get(leaf.loc)
         if old is not None and old[1] == plaintext and (old[0] == kind or {old[0], kind} == _NUMBERS):
             # Unchanged: reproduce the ciphertext. A float printed as `3` reads back as an int with the same
             # bytes (and MAC); keep its original type rather than churn the file.

@@ -59,12 +59,12 @@ def encrypt(tree: stores.Tree, plan: Plan, source: str, sopssecret: bool = False
 
 
 def _encrypt_with_new_key(tree: stores.Tree, source: str, groups: list[list[KeySpec]], threshold: int | None,
-                          metadata: Metadata) -> str:
+                          metadata: Metadata, previous: document.Previous | None = None) -> str:
     data_key = document.new_data_key()
     metadata.key_groups = keygroups.wrap(data_key, groups, threshold, wrap_key)
     metadata.shamir_threshold = threshold if len(groups) > 1 else None
     try:
-        document.encrypt_tree(tree, data_key, metadata)
+        document.encrypt_tree(tree, data_key, metadata, previous)
     except SealerError as e:
         raise e.within(source=source) from None
     return stores.dumps(tree)
@@ -281,7 +281,8 @@ def rotate(tree: stores.Tree, source: str, opener: Opener, add: list[KeySpec] | 
             groups = keygroup_edit.edit_recipients(groups, add or [], remove or [])
         except SealerError as e:
             raise e.within(source=source) from None
-    return _encrypt_with_new_key(tree, source, groups, threshold, original.metadata)
+    exact = document.Previous(original.previous.values, exact=True)  # types kept: 1.0 stays a float
+    return _encrypt_with_new_key(tree, source, groups, threshold, original.metadata, exact)
 
 
 class KeyChange:
