@@ -264,17 +264,6 @@ def go_string_style(text: str, plain_ok: bool) -> str | None:
     return "'" if single else '"'
 
 
-def _go_escape(ch: str) -> str:
-    code = _ESCAPE_REPLACEMENTS.get(ch)
-    if code is not None:
-        return "\\" + code
-    if ch <= "\xff":
-        return f"\\x{ord(ch):02X}"
-    if ch <= "\uffff":
-        return f"\\u{ord(ch):04X}"
-    return f"\\U{ord(ch):08X}"
-
-
 _GO_DQ_ESCAPE = _Lazy('["\\\\\r\n\x85\u2028\u2029\ufeff]|[^\x20-\x7e\xa0-\ud7ff\ue000-\ufffd]')
 
 
@@ -284,10 +273,10 @@ def go_double_quoted(text: str) -> str | None:
     value, not at each character, so a value that starts with one is escaped through and through, as sops
     prints it."""
     if text.startswith("\ufeff"):
-        return "".join(_go_escape(ch) if ch != " " else "\\x20" for ch in text)
+        return "".join(_escape(ch) if ch != " " else "\\x20" for ch in text)
     if text.isascii() or not any(ch > "\uffff" for ch in text):
         return None
-    return _GO_DQ_ESCAPE.sub(lambda m: _go_escape(m.group()), text)
+    return _GO_DQ_ESCAPE.sub(lambda m: _escape(m.group()), text)
 
 
 # --- writers -----------------------------------------------------------------------------------------------------
