@@ -36,12 +36,11 @@ def plural(n: int, word: str) -> str:
 
 
 def write_results(results: list[tuple[str, str]], in_place: bool, out: str | None) -> None:
-    """Write after every file succeeded: in place (atomic per file), to OUT, or to stdout."""
-    from sealer.io.files import atomic_write
+    """Write after every file succeeded: in place (all files or none, see write_all), to OUT, or to stdout."""
+    from sealer.io.files import atomic_write, write_all
 
     if in_place:
-        for path, text in results:
-            atomic_write(path, text.encode("utf-8", "surrogateescape"))
+        write_all([(path, text.encode("utf-8", "surrogateescape"), None) for path, text in results])
     elif out and out != "-":
         if len(results) != 1:
             raise InputError("-o/--output takes one input file", field="--output")

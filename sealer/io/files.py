@@ -9,6 +9,7 @@ from sealer.errors import InputError, SealerError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the one-file decrypt path must not import typing (sealer.cli: start-up time)
+    from collections.abc import Callable
     from typing import BinaryIO
 
 STDIN = "-"
@@ -60,7 +61,8 @@ def read_input(path: str, limit: int | None = None) -> tuple[bytes, str]:
 #   - symlinks are written through (as sops does): the link stays a link, its target gets the new content;
 #   - the target keeps its mode, and its owner and group where the kernel lets us (root, or a group we are in);
 #   - the new content goes to a temp file created 0600 beside the target (same directory, same file system),
-#     is fsync'ed, and replaces the target in one rename; the directory is fsync'ed after it;
+#     is fsync'ed, and replaces the target in one rename; the directory is fsync'ed after it (once per directory
+#     for a write of several files, whose fsyncs run in a few threads: see _in_parallel);
 #   - the temp file is removed on every exit Python can see: errors, Ctrl-C, and SIGTERM / SIGHUP, which are
 #     caught while a write is in progress and end the command with exit 143 / 129 and the file as it was.
 #     Only SIGKILL (or a power cut) between the temp's creation and the rename can leave a `.NAME.XXXX.tmp`;
@@ -205,6 +207,7 @@ class _Staged:
         self.path, self.data = path, data
         self.target, self.existing = _resolve(path)
         self.tmp: str | None = None
+        self.fd: int | None = None  # the temp file, open until synced
         if self.existing is not None:
             import stat
 
@@ -217,21 +220,29 @@ class _Staged:
                                                    else _default_mode())
 
     def stage(self) -> None:
+        """Write the temp file, left open for ``sync`` (which write_all may run in another thread)."""
         if self.stream:
             return
         import tempfile
 
         directory, name = os.path.split(self.target)
         with _Blocked():
-            fd, self.tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")  # 0600
-        with os.fdopen(fd, "wb") as f:
-            f.write(self.data)
-            f.flush()
-            _test_hold(self.tmp)
-            if self.existing is not None:
-                _keep_owner(f.fileno(), self.existing)
-            os.fchmod(f.fileno(), self.mode)
-            os.fsync(f.fileno())
+            self.fd, self.tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")  # 0600
+        view = memoryview(self.data)
+        while view:
+            view = view[os.write(self.fd, view):]
+        _test_hold(self.tmp)
+        if self.existing is not None:
+            _keep_owner(self.fd, self.existing)
+        os.fchmod(self.fd, self.mode)
+
+    def sync(self) -> None:
+        """fsync the temp file and close it (in a worker thread for a bulk write: os.fsync releases the GIL)."""
+        fd, self.fd = self.fd, None
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def commit(self) -> None:
         if self.stream:
@@ -242,12 +253,81 @@ class _Staged:
             self.tmp = None
 
     def discard(self) -> None:
+        if self.fd is not None:
+            import contextlib
+
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = None
         if self.tmp is not None:
             import contextlib
 
             with contextlib.suppress(OSError):
                 os.unlink(self.tmp)
             self.tmp = None
+
+
+_SYNC_THREADS = 16  # fsyncs in flight at once in a write of several files
+_SYNC_BATCH = 256  # temp files open at once, at most (fewer when RLIMIT_NOFILE is low)
+
+
+def _batch_size() -> int:
+    import resource
+
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return _SYNC_BATCH if soft == resource.RLIM_INFINITY else max(1, min(_SYNC_BATCH, soft // 4))
+
+
+def _in_parallel(jobs: list[tuple[str, Callable[[], None]]]) -> None:
+    """Run each (path, fsync) job, the first OSError as InputError naming its path. Several jobs run in up to
+    _SYNC_THREADS threads: os.fsync releases the GIL and a journalling file system commits concurrent fsyncs
+    together, where one after the other each waits for its own commit (most of a bulk `encrypt -i` on a busy disk).
+
+    The threads start with SIGINT/SIGTERM/SIGHUP blocked (inherited from the main thread's mask at their start), so
+    signals reach the main thread only and `_Blocked` keeps its meaning. A signal's exception in the main thread
+    stops them after their current fsync and waits for them: no thread holds a temp file once this returns."""
+    if len(jobs) == 1:
+        path, job = jobs[0]
+        try:
+            job()
+        except OSError as e:
+            raise _write_error(e, path) from None
+        return
+    import threading
+
+    failed: list[tuple[str, BaseException]] = []
+    stop: list[bool] = []
+
+    def work(part: list[tuple[str, Callable[[], None]]]) -> None:
+        for path, job in part:
+            if stop or failed:
+                return
+            try:
+                job()
+            except BaseException as e:  # reported by the main thread
+                failed.append((path, e))
+
+    count = min(_SYNC_THREADS, len(jobs))
+    threads: list[threading.Thread] = []
+    try:
+        with _Blocked():  # each thread inherits this mask
+            for i in range(count):
+                thread = threading.Thread(target=work, args=(jobs[i::count],), name="sealer-fsync", daemon=True)
+                thread.start()
+                threads.append(thread)
+        for thread in threads:
+            thread.join()
+    except BaseException:
+        stop.append(True)
+        with _Blocked():
+            for thread in threads:
+                thread.join()
+        raise
+    if failed:
+        path, error = failed[0]
+        if isinstance(error, OSError):
+            raise _write_error(error, path) from None
+        raise error
 
 
 def atomic_write(path: str, data: bytes, mode: int | None = None) -> None:
@@ -264,12 +344,19 @@ def write_all(files: list[tuple[str, bytes, int | None]]) -> None:
     target as it was (a key pair is never half written)."""
     staged: list[_Staged] = []
     current = files[0][0] if files else ""
+    batch_size = _batch_size() if len(files) > 1 else 1
     with _Signals(current) as signals:
         try:
-            for path, data, mode in files:
+            batch: list[_Staged] = []
+            for i, (path, data, mode) in enumerate(files):
                 current = signals.source = path
                 staged.append(_Staged(path, data, mode))
                 staged[-1].stage()
+                if staged[-1].fd is not None:
+                    batch.append(staged[-1])
+                if batch and (len(batch) == batch_size or i == len(files) - 1):
+                    _in_parallel([(s.path, s.sync) for s in batch])  # complete and fsync'ed before any rename
+                    batch = []
             done: list[_Staged] = []
             with _Blocked():
                 try:
@@ -299,8 +386,9 @@ def write_all(files: list[tuple[str, bytes, int | None]]) -> None:
             if isinstance(e, OSError):
                 raise _write_error(e, current) from None
             raise
-    for directory in {os.path.dirname(s.target) for s in staged if not s.stream}:
-        _fsync_directory(directory)
+    directories = {os.path.dirname(s.target) for s in staged if not s.stream}  # once each, after its renames
+    if directories:
+        _in_parallel([(d, lambda d=d: _fsync_directory(d)) for d in directories])
 
 
 # --- advisory locks for read-modify-write ----------------------------------------------------------------------
