@@ -30,13 +30,15 @@ LEAK = "Zq7-BULK-LEAK-x9"
 
 SHIM = '''\
 """Tests only: log fsyncs and renames of the sealer process to FSYNC_LOG; fail (ENOSPC) the fsync of a file whose
-name contains FSYNC_FAIL; sleep FSYNC_SLEEP seconds in each fsync of a file; lower RLIMIT_NOFILE to FSYNC_NOFILE."""
+name contains FSYNC_FAIL; sleep FSYNC_SLEEP seconds in each fsync of a file; lower RLIMIT_NOFILE to FSYNC_NOFILE
+(the hard limit too with FSYNC_NOFILE_HARD)."""
 import _thread, errno, json, os, time  # not threading: a test checks the one-file path never imports it
 _log = os.environ.get("FSYNC_LOG")
 if os.environ.get("FSYNC_NOFILE"):
     import resource
-    _hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    resource.setrlimit(resource.RLIMIT_NOFILE, (int(os.environ["FSYNC_NOFILE"]), _hard))
+    _soft = int(os.environ["FSYNC_NOFILE"])
+    _hard = _soft if os.environ.get("FSYNC_NOFILE_HARD") else resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (_soft, _hard))
 if _log:
     _fsync, _replace, _lock = os.fsync, os.replace, _thread.allocate_lock()
     _fail, _sleep = os.environ.get("FSYNC_FAIL"), float(os.environ.get("FSYNC_SLEEP") or 0)
@@ -148,7 +150,8 @@ def test_a_bulk_write_syncs_every_file_in_parallel_before_renaming_and_each_dire
         ws: Workspace, age_key: AgeKey, command: str) -> None:
     files = prepare(ws, age_key, command)
     before = snapshot(ws, files)
-    r = ws.sealer(*ARGS[command], *files, key=age_key, **shimmed(ws, FSYNC_SLEEP="0.02", FSYNC_NOFILE="128"))
+    r = ws.sealer(*ARGS[command], *files, key=age_key, **shimmed(ws, FSYNC_SLEEP="0.02", FSYNC_NOFILE="128",
+                                                                     FSYNC_NOFILE_HARD="1"))
     assert r.returncode == 0, r.stderr
     assert LEAK not in r.stdout + r.stderr
     log = events(ws)
@@ -176,6 +179,20 @@ def test_a_bulk_write_syncs_every_file_in_parallel_before_renaming_and_each_dire
     if SOPS is not None:  # the real sops reads what the threaded write left (first, middle, last)
         for i in (0, N // 2 + 1, N - 1):
             assert load_doc(ok(ws.sops("decrypt", files[i], key=age_key)))["stringData"]["user"] == f"admin{i}"
+
+
+def test_more_files_than_the_soft_open_file_limit(ws: Workspace, age_key: AgeKey) -> None:
+    """Each locked file holds a descriptor: sealer raises the soft RLIMIT_NOFILE toward the hard one, as Go
+    programs (sops) do, instead of stopping with "Too many open files" at the soft limit."""
+    files = [f"m{i:03d}.yaml" for i in range(300)]
+    for i, name in enumerate(files):
+        ws.write(name, SECRET.format(i=i, leak=LEAK))
+    ws.write(".sops.yaml", f"creation_rules:\n  - age: {age_key.recipient}\n    encrypted_regex: {SECRET_REGEX}\n")
+    r = ws.sealer("encrypt", "-i", *files, key=age_key, **shimmed(ws, FSYNC_NOFILE="256"))
+    assert r.returncode == 0, r.stderr
+    assert all(LEAK.encode() not in (ws.files / n).read_bytes() for n in files)
+    r = ws.sealer("rotate", *files, key=age_key, **shimmed(ws, FSYNC_NOFILE="256", FSYNC_NOFILE_HARD="1"))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and LEAK not in r.stderr  # no way up
 
 
 def test_a_symlink_in_a_bulk_write_is_written_through(ws: Workspace, age_key: AgeKey) -> None:

@@ -452,6 +452,21 @@ def _lock_one(path: str, taken: set[tuple[int, int]]) -> int | None:
             raise
 
 
+def _raise_open_file_limit(needed: int) -> None:
+    """One descriptor per locked file: raise the soft RLIMIT_NOFILE toward the hard one (as Go programs, sops
+    among them, do at start), so `encrypt -i` over thousands of files does not stop at 1,024."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(hard, needed)
+        if target > soft:
+            import contextlib
+
+            with contextlib.suppress(ValueError, OSError):  # the reads then report the limit, naming the file
+                resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
 class locked:
     """Hold an exclusive advisory lock on each of ``paths`` (their targets, in one global order so that two
     processes locking several files cannot deadlock) from the read to the write of a read-modify-write."""
@@ -462,6 +477,8 @@ class locked:
 
     def __enter__(self) -> locked:
         taken: set[tuple[int, int]] = set()
+        if len(self.paths) > 64:
+            _raise_open_file_limit(len(self.paths) + 512)
         try:
             for path in sorted(self.paths, key=os.path.realpath):
                 fd = _lock_one(path, taken)
