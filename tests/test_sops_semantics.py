@@ -74,6 +74,16 @@ def test_set_stores_json_numbers_as_sops_does(ws: Workspace, key: AgeKey, store:
     assert ok(ws.sealer("decrypt", by_sops.name, key=key)) == want
 
 
+@pytest.mark.parametrize("value", ["-0.5", "-7", "-1e3"])
+def test_set_takes_a_negative_number_without_dashes_as_sops_does(ws: Workspace, key: AgeKey, value: str) -> None:
+    by_sops = _sops_made(ws, key, "by-sops.yaml", "a: 1\n")
+    by_sealer = ws.write("by-sealer.yaml", by_sops.read_text())
+    ok(ws.sops("set", by_sops.name, '["a"]', value, key=key))
+    ok(ws.sealer("set", by_sealer.name, '["a"]', value, key=key))  # not read as an option `-0`
+    want = ok(ws.sops("decrypt", by_sops.name, key=key))
+    assert ok(ws.sops("decrypt", by_sealer.name, key=key)) == want
+
+
 @pytest.mark.parametrize("store", ["yaml", "json"])
 def test_rotate_keeps_every_value_and_type_as_sops_rotate_does(ws: Workspace, key: AgeKey, store: str) -> None:
     """Decrypted text prints the float 1.0 as `1` and -0.0 as `-0`: rotate re-encrypts from the values

@@ -121,7 +121,7 @@ def _value_from(value: str | None, value_stdin: bool, value_file: str | None, fm
     return operations.string_node(text, fmt)
 
 
-@click.command("set", context_settings=CONTEXT)
+@click.command("set", context_settings={**CONTEXT, "ignore_unknown_options": True})  # `-0.5` is a value, as for sops
 @click.argument("file")
 @click.argument("path")
 @click.argument("value", required=False)
