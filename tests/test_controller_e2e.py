@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sealer_testkit.apiserver import KubeServer, free_port
+from sealer_testkit.apiserver import KubeError, KubeServer, free_port
 
 from controller import keyring as kr
 from tests.cli_process import run_sealer
@@ -187,11 +187,17 @@ def test_large_sealedsecret_is_handled(kube: KubeServer, tmp_path: Path) -> None
     assert secret_items(kube, "big", "app")["bundle"] == blob.read_bytes()
     # an update is still noticed (the diff base is a digest, not a copy)
     resealed = yaml.safe_load(run_sealer("seal", src, "--cert", cert).stdout)
-    live = kube.client.get(*SS, "big", "app")
-    live["spec"]["encryptedData"]["bundle"] = resealed["spec"]["encryptedData"]["bundle"]
-    live["spec"]["encryptedData"]["extra"] = seal(tmp_path, cert, "big", "app", "more")["spec"]["encryptedData"][
-        "password"]
-    kube.client.replace(live)
+    extra = seal(tmp_path, cert, "big", "app", "more")["spec"]["encryptedData"]["password"]
+    for attempt in range(5):  # the controller may still be writing its own annotations: get, change, replace again
+        live = kube.client.get(*SS, "big", "app")
+        live["spec"]["encryptedData"]["bundle"] = resealed["spec"]["encryptedData"]["bundle"]
+        live["spec"]["encryptedData"]["extra"] = extra
+        try:
+            kube.client.replace(live)
+            break
+        except KubeError as e:
+            if e.status != 409 or attempt == 4:
+                raise
     kube.client.wait_for(lambda: (secret_items(kube, "big", "app") or {}).get("extra") == b"more", timeout=60,
                          message="the update unsealed")
     annotations = kube.client.get(*SS, "big", "app")["metadata"].get("annotations") or {}
