@@ -236,6 +236,46 @@ def test_hostile_dotenv_payload_is_invalid_spec(ws: Workspace, cluster_key: AgeK
     assert out.secret is None
 
 
+_DESIRED_IN_A_PROCESS = """
+import json, sys
+from pathlib import Path
+from controller import sopssecret
+from tests.sops_helpers import AgeKey
+from tests.sopssecret_objects import as_stored, ring
+obj, key = json.loads(Path(sys.argv[1]).read_text()), AgeKey(sys.argv[2], sys.argv[3], Path(sys.argv[4]))
+out = sopssecret.desired(as_stored(obj), ring(key), {})
+print(json.dumps([out.ready, out.secret is None, out.message]))
+"""
+
+
+@pytest.mark.parametrize("field", ["encrypted_regex", "unencrypted_regex", "encrypted_comment_regex"])
+def test_a_catastrophic_rule_regex_is_refused_not_run(by_sealer: dict, cluster_key: AgeKey, field: str,
+                                                      tmp_path: Path) -> None:
+    """A tenant writes the sops metadata, rule regexes included: `^(a+)+$` on a key of 40 `a`s and a `!` would
+    backtrack for hours in Python's re (sops' RE2 is linear; re holds the GIL, so the whole controller stalls).
+    It is refused unrun. Run in a process of its own: a regression hangs that process, not the test run."""
+    import subprocess
+    import sys
+
+    obj = copy.deepcopy(by_sealer)
+    meta = obj["sops"]
+    for f in ("encrypted_regex", "unencrypted_regex", "encrypted_suffix", "unencrypted_suffix"):
+        meta.pop(f, None)
+    meta[field] = "^(a+)+$"
+    obj["spec"]["stringData"]["a" * 40 + "!"] = "x"
+    (tmp_path / "obj.json").write_text(json.dumps(obj))
+    root = Path(__file__).resolve().parents[1]
+    try:
+        r = subprocess.run([sys.executable, "-c", _DESIRED_IN_A_PROCESS, str(tmp_path / "obj.json"),
+                            cluster_key.identity, cluster_key.recipient, str(cluster_key.path)],
+                           capture_output=True, text=True, cwd=root, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the controller ran the regex (still backtracking after 120 s)")
+    assert r.returncode == 0, r.stderr[-2000:]
+    ready, no_secret, message = json.loads(r.stdout)
+    assert not ready and no_secret and "too costly" in message and field in message, message
+
+
 @pytest.mark.parametrize("writer", ["sealer", "sops"])
 def test_json_store_sopssecret(writer: str, ws: Workspace, cluster_key: AgeKey) -> None:
     """A SopsSecret written as JSON (the JSON store) opens like a YAML one, from either writer."""

@@ -207,6 +207,26 @@ def test_encryption_rule_fields(tmp_path: Path) -> None:
     assert rules[3].encryption_rule is None
 
 
+@pytest.mark.parametrize("pattern", ["(a+)+$", "^(a|aa)*b", "(x*y?)*z", "^(" + "(a)" * 11 + ")$"])
+def test_a_regex_that_backtracks_exponentially_is_refused(tmp_path: Path, pattern: str) -> None:
+    """sops runs rule regexes with RE2 (linear time); Python's re would backtrack for hours on some: refused with
+    the field named (sealer/regexcost.py). Plain alternations and anchors stay fine."""
+    from sealer.sops.tree import Rule
+
+    with pytest.raises(InputError, match="too costly") as e:
+        Rule(encrypted_regex=pattern)
+    assert e.value.field == "encrypted_regex"
+    recipient = "age1lzd99uklcjnc0e7d860axevet2cz99ce9pq6tzuzd05l5nr28ams36nvun"
+    (tmp_path / ".sops.yaml").write_text(f"creation_rules:\n  - age: {recipient}\n    encrypted_regex: '{pattern}'\n")
+    (tmp_path / "f.yaml").write_text("a: 1\n")
+    r = subprocess.run([sys.executable, "-m", "sealer", "encrypt", "f.yaml"], capture_output=True, text=True,
+                       cwd=tmp_path, timeout=60)
+    assert r.returncode == 2 and "too costly" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert r.stdout == ""
+    for fine in ("^(data|stringData)$", "^(binding|data|stringData)$", "_secret$", "^(.*_key|password)$"):
+        Rule(encrypted_regex=fine)
+
+
 @pytest.mark.parametrize("field", ["encrypted_comment_regex", "unencrypted_comment_regex"])
 def test_comment_regex_rule_becomes_the_files_rule(tmp_path: Path, field: str) -> None:
     """A comment regex is the file's one rule, as in sops: no default `_unencrypted` suffix beside it."""

@@ -92,6 +92,11 @@ class Rule:
                     re.compile(getattr(self, f))
                 except re.error as e:
                     raise InputError(f"invalid regular expression: {e}", field=f) from None
+                from sealer import regexcost
+
+                if regexcost.exponential(getattr(self, f)):
+                    raise InputError("regular expression too costly: a repeated group that repeats or alternates "
+                                     "(sops' RE2 runs it in linear time, Python's re could take hours)", field=f)
 
     @classmethod
     def default(cls, mac_only_encrypted: bool = False) -> Rule:

@@ -6,6 +6,7 @@ import re
 import warnings
 from typing import Any
 
+from sealer import regexcost
 from sealer.gotemplate.execute import Func
 from sealer.gotemplate.sprig.cast import fn, sized
 from sealer.gotemplate.values import GoError, StrList
@@ -18,10 +19,9 @@ def _regex(pattern: str, subject: str) -> re.Pattern[str]:
     pattern has the shorter the input it may scan (a template must not stall the controller)."""
     if re.search(r"\(\?P?<[^>]*>|\\[zZAG]|\(\?[=!<#]|\\[pP]|\[\[:", pattern):
         raise GoError("regular expression feature not supported")
-    plain = re.sub(r"\\.|\[(?:\\.|[^\]])*\]", "x", pattern)  # escapes and classes cannot nest quantifiers
-    if re.search(r"\((?:[^()]*[*+{|][^()]*)\)[*+{?]", plain) or plain.count("(") > 10:
+    if regexcost.exponential(pattern):
         raise GoError("regular expression too costly (a repeated group that repeats or alternates)")
-    quantifiers = len(re.findall(r"[*+]|\{\d*,?\d*\}", plain))
+    quantifiers = len(re.findall(r"[*+]|\{\d*,?\d*\}", regexcost.plain(pattern)))
     if quantifiers > 2 or len(subject) > (65536, 4096, 512)[quantifiers]:
         raise GoError("regular expression too costly for an input of this size")
     try:
