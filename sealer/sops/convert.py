@@ -14,7 +14,14 @@ if TYPE_CHECKING:
 
 FORMATS = ("yaml", "json", "dotenv", "ini", "binary")
 _FLAT = ("dotenv", "ini")
-_YAML_LAYOUT = {"mapping": 4, "sequence": 6, "offset": 4}  # go-yaml's, as sops writes a file it did not read
+
+
+def _go_layout():  # -> stores.Layout
+    """go-yaml's layout, as sops writes a YAML file it did not read."""
+    from sealer.sops import emit, stores
+
+    mapping, sequence, offset = emit.GO_LAYOUT
+    return stores.Layout(mapping=mapping, sequence=sequence, offset=offset)
 
 
 def sops_string(kind: str, value: object) -> str:
@@ -106,7 +113,7 @@ def convert(tree: Tree, fmt: str, typed: Typed | None = None) -> Tree:
         _yaml_comments_to_dotenv(tree, roots[0])
     out = stores.Tree(roots, None, fmt)
     if fmt == "yaml":
-        out.layout = stores.Layout(**_YAML_LAYOUT)
+        out.layout = _go_layout()
     return out
 
 
@@ -141,7 +148,7 @@ def _convert_binary(tree: Tree, fmt: str) -> Tree:
     key = values.json_str(binary.DATA_KEY) if fmt == "json" else values.scalar(binary.DATA_KEY)
     out = stores.Tree([MappingNode(MAP_TAG, [(key, node)], flow_style=False)], None, fmt)
     if fmt == "yaml":
-        out.layout = stores.Layout(**_YAML_LAYOUT)
+        out.layout = _go_layout()
     return out
 
 

@@ -8,10 +8,9 @@ lastmodified stay as they are, as sops leaves them.
 from __future__ import annotations
 
 from sealer.errors import InputError, SealerError
-from sealer.sops import document, stores
-from sealer.sops.keys import groups as keygroups
+from sealer.sops import document, operations, stores
 from sealer.sops.keys.groups import KeySpec
-from sealer.sops.keys.service import recipients_of, wrap_key
+from sealer.sops.keys.service import recipients_of
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -31,16 +30,9 @@ def _rewrap(tree: stores.Tree, source: str, opener: Opener, edit, threshold: int
         if threshold is not None and threshold < 2 and len(groups) > 1:
             raise InputError("with several key groups the Shamir threshold must be at least 2",
                              field="--shamir-secret-sharing-threshold")
-        data_key = document.open_data_key(metadata, opener)
-        from sealer.sops.codec import AESGCM
-
-        document.check_mac_key(AESGCM(data_key), metadata, source)
-        metadata.key_groups = keygroups.wrap(data_key, groups, threshold, wrap_key)
+        return operations.rewrap(tree, metadata, opener, source, groups, threshold)
     except SealerError as e:
         raise e.within(source=source) from None
-    metadata.shamir_threshold = threshold if len(groups) > 1 else None
-    tree.metadata = metadata.to_data(tree.format)
-    return stores.dumps(tree)
 
 
 def add_group(tree: stores.Tree, source: str, opener: Opener, group: list[KeySpec],

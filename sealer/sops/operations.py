@@ -318,12 +318,19 @@ def updatekeys(tree: stores.Tree, source: str, opener: Opener, plan: Plan) -> tu
         (plan.threshold or None) == (current_threshold or None)
     if not change and same_shape:
         return None, change
+    keep = [k for g in metadata.key_groups for k in g] if len(plan.groups) == 1 == len(metadata.key_groups) else []
+    return rewrap(tree, metadata, opener, source, plan.groups, plan.threshold, keep), change
+
+
+def rewrap(tree: stores.Tree, metadata: Metadata, opener: Opener, source: str, groups: list[list[KeySpec]],
+           threshold: int | None, keep: list | None = None) -> str:
+    """The file with its own data key (checked against the MAC) wrapped for ``groups``; values, lastmodified and
+    the MAC untouched (updatekeys, groups add/delete). ``keep``: wrapped entries to reuse byte for byte."""
     data_key = document.open_data_key(metadata, opener)
     from sealer.sops.codec import AESGCM
 
     document.check_mac_key(AESGCM(data_key), metadata, source)  # the key we re-wrap must be the file's key
-    keep = [k for g in metadata.key_groups for k in g] if len(plan.groups) == 1 == len(metadata.key_groups) else []
-    metadata.key_groups = keygroups.wrap(data_key, plan.groups, plan.threshold, wrap_key, keep=keep)
-    metadata.shamir_threshold = plan.threshold if len(plan.groups) > 1 else None
+    metadata.key_groups = keygroups.wrap(data_key, groups, threshold, wrap_key, keep=keep or [])
+    metadata.shamir_threshold = threshold if len(groups) > 1 else None
     tree.metadata = metadata.to_data(tree.format)
-    return stores.dumps(tree), change
+    return stores.dumps(tree)
