@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from controller.config import parse_duration
-from controller.vault import spec as vs
+from controller.vault import fields as vfields
 from sealer import duration
 
 # input -> Go's time.ParseDuration result in nanoseconds, None where Go returns an error. Recorded with GO_PROGRAM.
@@ -95,13 +95,13 @@ def test_flags_refuse_negatives_and_non_durations(text: str) -> None:
 
 @pytest.mark.parametrize(("text", "seconds"), [("+0", 0), (".5h", 1800), ("500us", 0.0005), ("2h45m0.5s", 9900.5)])
 def test_refresh_interval_takes_go_durations(text: str, seconds: float) -> None:
-    assert vs.parse_go_duration(text, "spec.refreshInterval") == seconds
+    assert vfields.parse_go_duration(text, "spec.refreshInterval") == seconds
 
 
 @pytest.mark.parametrize("text", ["-1m", "-.5h", "1d"])
 def test_refresh_interval_refuses_negatives(text: str) -> None:
-    with pytest.raises(vs.SpecError, match=r"^spec\.refreshInterval: invalid duration .* \(use e\.g\. 1h, 15m"):
-        vs.parse_go_duration(text, "spec.refreshInterval")
+    with pytest.raises(vfields.SpecError, match=r"^spec\.refreshInterval: invalid duration .* \(use e\.g\. 1h, 15m"):
+        vfields.parse_go_duration(text, "spec.refreshInterval")
 
 
 # --- against Go itself, when a toolchain is installed ------------------------------------------------------------

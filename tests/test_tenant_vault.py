@@ -32,7 +32,9 @@ from typing import Any
 import pytest
 from sealer_testkit.apiserver import KubeServer, Proc
 
+from controller.vault import fields as vfields
 from controller.vault import spec as vs
+from controller.vault import store as vstore
 from tests.controller_process import NS, assert_no_leak, secret_items
 from tests.openbao import Bao, approle_login, kv2_put, start_openbao
 from tests.vault_resources import (
@@ -243,9 +245,9 @@ def test_a_vault_secret_cannot_name_another_namespaces_store(world: World) -> No
                for e in c.events(B, name="steal-by-name", kind="VaultSecret"))
 
     # the guard behind the lookup: were team-a's store handed to a team-b VaultSecret, it would be refused
-    a_store = vs.parse_store(c.get(*STORE, "a-store", A))
-    assert "a VaultSecret can use only a VaultStore of its own" in (vs.store_allows(a_store, B, None) or "")
-    assert vs.store_allows(a_store, A, None) is None
+    a_store = vstore.parse_store(c.get(*STORE, "a-store", A))
+    assert "a VaultSecret can use only a VaultStore of its own" in (vstore.store_allows(a_store, B, None) or "")
+    assert vstore.store_allows(a_store, A, None) is None
 
     # positive control: the same stores serve a new VaultSecret of their own namespace at once
     c.create(vault_secret("again", A, "a-store", data=READ_A))
@@ -497,7 +499,7 @@ def _vs_obj(**spec: Any) -> dict[str, Any]:
      "spec.rolloutRestartTargets[0].namespace"),
 ])
 def test_vault_secret_fields_that_would_leave_the_namespace_are_refused(spec: dict[str, Any], field: str) -> None:
-    with pytest.raises(vs.SpecError) as e:
+    with pytest.raises(vfields.SpecError) as e:
         vs.parse_vault_secret(_vs_obj(**spec))
     assert str(e.value).startswith(field + ":")
     # the same object without the foreign namespace is fine (own namespace spelt out is fine too)
@@ -525,6 +527,6 @@ def test_store_fields_that_would_reach_another_namespace_are_refused(kind: str, 
                                                                      field: str) -> None:
     meta = {"name": "s", "namespace": B} if kind == "VaultStore" else {"name": "s"}
     obj = {"apiVersion": STORE[0], "kind": kind, "metadata": meta, "spec": {"server": "http://127.0.0.1:1", **spec}}
-    with pytest.raises(vs.SpecError) as e:
-        vs.parse_store(obj)
+    with pytest.raises(vfields.SpecError) as e:
+        vstore.parse_store(obj)
     assert str(e.value).startswith(field + ":")

@@ -16,7 +16,11 @@ import pytest
 
 from controller import metrics
 from controller import secrets as ksecrets
+from controller.vault import auth as vauth
+from controller.vault import data as vdata
+from controller.vault import fields as vfields
 from controller.vault import spec as vs
+from controller.vault import store as vstore
 from controller.vault.client import Clients, StoreClient, VaultError
 from controller.vault.sync import Backoff
 from tests.openbao import Bao, OpenBaoError, approle_login, start_openbao
@@ -46,23 +50,23 @@ def vsec(**spec: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(("text", "seconds"), [("0", 0), ("1h", 3600), ("15m", 900), ("90s", 90), ("1h30m", 5400),
                                                ("1.5h", 5400), ("250ms", 0.25)])
 def test_go_durations(text: str, seconds: float) -> None:
-    assert vs.parse_go_duration(text, "f") == seconds
+    assert vfields.parse_go_duration(text, "f") == seconds
 
 
 @pytest.mark.parametrize("text", ["", "1d", "h", "-1s", "1 h", "10"])
 def test_bad_durations_name_the_field(text: str) -> None:
-    with pytest.raises(vs.SpecError, match=r"spec.refreshInterval: invalid duration"):
+    with pytest.raises(vfields.SpecError, match=r"spec.refreshInterval: invalid duration"):
         vs.parse_vault_secret(vsec(refreshInterval=text, dataFrom=[{"path": "a"}]))
 
 
 def test_store_defaults_match_the_crd() -> None:
-    s = vs.parse_store(store_obj())
+    s = vstore.parse_store(store_obj())
     assert (s.mount, s.kv_version, s.vault_namespace, s.ca_bundle) == ("secret", 2, None, None)
-    assert s.auth == vs.TokenAuth(vs.SecretKeyRef("app", "t", "token"))
-    a = vs.parse_store(store_obj(auth={"appRole": {"roleId": "r", "secretIdRef": {"name": "s", "key": "id"}}})).auth
-    assert a == vs.AppRoleAuth("approle", "r", vs.SecretKeyRef("app", "s", "id"))
-    k = vs.parse_store(store_obj(auth={"kubernetes": {"role": "r", "serviceAccount": {"name": "sa"}}})).auth
-    assert k == vs.KubernetesAuth("kubernetes", "r", "app", "sa", ("vault",))
+    assert s.auth == vauth.TokenAuth(vfields.SecretKeyRef("app", "t", "token"))
+    a = vstore.parse_store(store_obj(auth={"appRole": {"roleId": "r", "secretIdRef": {"name": "s", "key": "id"}}})).auth
+    assert a == vauth.AppRoleAuth("approle", "r", vfields.SecretKeyRef("app", "s", "id"))
+    k = vstore.parse_store(store_obj(auth={"kubernetes": {"role": "r", "serviceAccount": {"name": "sa"}}})).auth
+    assert k == vauth.KubernetesAuth("kubernetes", "r", "app", "sa", ("vault",))
 
 
 @pytest.mark.parametrize(("obj", "says"), [
@@ -80,26 +84,26 @@ def test_store_defaults_match_the_crd() -> None:
      "spec.auth.token.secretRef.namespace: is required"),
 ])
 def test_store_errors_name_the_field(obj: dict[str, Any], says: str) -> None:
-    with pytest.raises(vs.SpecError) as e:
-        vs.parse_store(obj)
+    with pytest.raises(vfields.SpecError) as e:
+        vstore.parse_store(obj)
     assert says in str(e.value)
 
 
 def test_store_access_rules() -> None:
-    own = vs.parse_store(store_obj())
-    assert vs.store_allows(own, "app", None) is None
-    assert "another namespace" in (vs.store_allows(own, "other", None) or "")
+    own = vstore.parse_store(store_obj())
+    assert vstore.store_allows(own, "app", None) is None
+    assert "another namespace" in (vstore.store_allows(own, "other", None) or "")
     auth = {"token": {"secretRef": {"name": "t", "key": "k", "namespace": "sealer-system"}}}
-    everyone = vs.parse_store(cluster_store_obj(auth=auth))
-    assert vs.store_allows(everyone, "anything", {}) is None  # neither list nor selector: all (as ESO)
-    listed = vs.parse_store(cluster_store_obj(auth=auth, namespaces=["a"], namespaceSelector={
+    everyone = vstore.parse_store(cluster_store_obj(auth=auth))
+    assert vstore.store_allows(everyone, "anything", {}) is None  # neither list nor selector: all (as ESO)
+    listed = vstore.parse_store(cluster_store_obj(auth=auth, namespaces=["a"], namespaceSelector={
         "matchLabels": {"team": "pay"}, "matchExpressions": [{"key": "env", "operator": "NotIn", "values": ["dev"]}]}))
     assert listed.needs_namespace_labels
-    assert vs.store_allows(listed, "a", {}) is None
-    assert vs.store_allows(listed, "b", {"team": "pay"}) is None
-    assert vs.store_allows(listed, "b", {"team": "pay", "env": "dev"}) is not None
-    assert "does not allow namespace b" in (vs.store_allows(listed, "b", {"team": "web"}) or "")
-    sel = vs.LabelSelector((), (("x", "Exists", ()), ("y", "DoesNotExist", ()), ("z", "In", ("1", "2"))))
+    assert vstore.store_allows(listed, "a", {}) is None
+    assert vstore.store_allows(listed, "b", {"team": "pay"}) is None
+    assert vstore.store_allows(listed, "b", {"team": "pay", "env": "dev"}) is not None
+    assert "does not allow namespace b" in (vstore.store_allows(listed, "b", {"team": "web"}) or "")
+    sel = vstore.LabelSelector((), (("x", "Exists", ()), ("y", "DoesNotExist", ()), ("z", "In", ("1", "2"))))
     assert sel.matches({"x": "", "z": "2"}) and not sel.matches({"x": "", "z": "3"})
     assert not sel.matches({"x": "", "y": "", "z": "1"}) and not sel.matches({"z": "1"})
 
@@ -127,7 +131,7 @@ def test_vault_secret_errors_name_the_field(spec: dict[str, Any], says: str) -> 
     obj = vsec(**spec)
     if "storeRef" in spec:
         obj["spec"]["storeRef"] = spec["storeRef"]
-    with pytest.raises(vs.SpecError) as e:
+    with pytest.raises(vfields.SpecError) as e:
         vs.parse_vault_secret(obj)
     assert says in str(e.value)
 
@@ -137,7 +141,7 @@ def test_one_read_per_path_and_version() -> None:
         {"secretKey": "x", "remoteRef": {"path": "a", "property": "x"}},
         {"secretKey": "y", "remoteRef": {"path": "a", "property": "y"}},
         {"secretKey": "z", "remoteRef": {"path": "a", "property": "x", "version": 2}}]))
-    assert s.reads() == [("a", None), ("a", 2)]
+    assert vdata.reads(s) == [("a", None), ("a", 2)]
 
 
 def test_build_data_and_desired_secret() -> None:
@@ -147,7 +151,7 @@ def test_build_data_and_desired_secret() -> None:
         {"secretKey": "all", "remoteRef": {"path": "b"}}],
         target={"name": "out", "creationPolicy": "Orphan",
                 "template": {"type": "kubernetes.io/tls", "metadata": {"labels": {"l": "1"}}}}))
-    data = vs.build_data(s, {("a", None): {"flag": True, "s": "text", "n": "overridden"},
+    data = vdata.build_data(s, {("a", None): {"flag": True, "s": "text", "n": "overridden"},
                              ("b", None): {"n": 5, "m": {"k": [1]}}})
     assert data == {"flag": b"true", "s": b"text", "n": b"5", "all": b'{"m":{"k":[1]},"n":5}'}
     d = vs.desired_secret(vsec(), s, data)
@@ -165,11 +169,11 @@ def test_build_data_and_desired_secret() -> None:
 
 def test_build_data_errors_name_the_path_not_the_value() -> None:
     s = vs.parse_vault_secret(vsec(data=[{"secretKey": "p", "remoteRef": {"path": "a", "property": "nope"}}]))
-    with pytest.raises(vs.DataError, match="Vault secret a has no property 'nope'"):
-        vs.build_data(s, {("a", None): {"other": "SECRET-VALUE"}})
+    with pytest.raises(vdata.DataError, match="Vault secret a has no property 'nope'"):
+        vdata.build_data(s, {("a", None): {"other": "SECRET-VALUE"}})
     s = vs.parse_vault_secret(vsec(dataFrom=[{"path": "a"}]))
-    with pytest.raises(vs.DataError, match="key 'bad key' that is not a valid Secret item key") as e:
-        vs.build_data(s, {("a", None): {"bad key": "SECRET-VALUE"}})
+    with pytest.raises(vdata.DataError, match="key 'bad key' that is not a valid Secret item key") as e:
+        vdata.build_data(s, {("a", None): {"bad key": "SECRET-VALUE"}})
     assert "SECRET-VALUE" not in str(e.value)
 
 
@@ -221,7 +225,7 @@ class FakeCredentials:
         self.values = values
         self.reads = 0
 
-    def secret_value(self, ref: vs.SecretKeyRef) -> str:
+    def secret_value(self, ref: vfields.SecretKeyRef) -> str:
         self.reads += 1
         if ref.name not in self.values:
             raise VaultError("InvalidSpec", f"credential Secret {ref.namespace}/{ref.name} not found")
@@ -239,10 +243,10 @@ class Clock:
         return self.t
 
 
-def spec_for(bao: Bao, auth: dict[str, Any], **extra: Any) -> vs.StoreSpec:
+def spec_for(bao: Bao, auth: dict[str, Any], **extra: Any) -> vstore.StoreSpec:
     obj = store_obj(auth=auth, **extra)
     obj["spec"]["server"] = bao.addr
-    return vs.parse_store(obj)
+    return vstore.parse_store(obj)
 
 
 def test_token_client_reads_kv2_and_maps_errors(openbao: Bao) -> None:
@@ -440,7 +444,7 @@ class TokenAuthority:
         self.issued[token] = (namespace, name, audiences)
         return token
 
-    def secret_value(self, ref: vs.SecretKeyRef) -> str:
+    def secret_value(self, ref: vfields.SecretKeyRef) -> str:
         raise VaultError("InvalidSpec", "no Secrets here")
 
     def close(self) -> None:

@@ -22,7 +22,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from controller import metrics
-from controller.vault.spec import AppRoleAuth, KubernetesAuth, SecretKeyRef, StoreSpec, TokenAuth
+from controller.vault.auth import AppRoleAuth, KubernetesAuth, TokenAuth
+from controller.vault.fields import SecretKeyRef
+from controller.vault.ratelimit import Limiter
+from controller.vault.store import StoreSpec
 from sealer.errors import SealerError
 from sealer.vaulterrors import http_status
 
@@ -90,6 +93,7 @@ class StoreClient:
             verify = self._ca_file
         self._client = hvac.Client(url=store.server, verify=verify, timeout=TIMEOUT,
                                    namespace=store.vault_namespace or None)
+        self.limiter = Limiter(store.requests_per_second, store.burst)
         self.logins = 0
         self.unavailable = False  # the last call found Vault unreachable or failing: the store timer re-checks
 
@@ -100,6 +104,7 @@ class StoreClient:
         import hvac.exceptions as hx
         import requests
 
+        self.limiter.wait()
         try:
             result = fn()
         except hx.VaultError as e:

@@ -22,8 +22,13 @@ from typing import Any
 
 from controller import metrics, secrets
 from controller.runtime import Controller, Result
+from controller.vault import fetch
 from controller.vault import spec as vs
-from controller.vault.client import INVALID, NOT_FOUND, Clients, StoreClient, VaultError
+from controller.vault.client import NOT_FOUND, Clients, StoreClient, VaultError
+from controller.vault.credentials import KubeCredentials
+from controller.vault.data import build_data
+from controller.vault.fields import SpecError
+from controller.vault.store import parse_store, store_allows
 from sealer.kube import API_VERSION
 
 log = logging.getLogger("sealer.controller.vault")
@@ -64,42 +69,6 @@ class Backoff:
 
     def reset(self) -> None:
         self.failures = 0
-
-
-class KubeCredentials:
-    """Login material from the Kubernetes API: Secret keys and TokenRequest tokens. Errors name the Secret or
-    ServiceAccount, never the value."""
-
-    def __init__(self, controller: Controller) -> None:
-        self._controller = controller
-
-    def secret_value(self, ref: vs.SecretKeyRef) -> str:
-        try:
-            secret = self._controller.kube.get_secret(ref.namespace, ref.name)
-        except Exception as e:
-            raise VaultError("ApiError", f"reading Secret {ref.namespace}/{ref.name}: {type(e).__name__}") from None
-        if secret is None:
-            raise VaultError(INVALID, f"credential Secret {ref.namespace}/{ref.name} not found")
-        raw = (secret.get("data") or {}).get(ref.key)
-        if raw is None:
-            raise VaultError(INVALID, f"credential Secret {ref.namespace}/{ref.name} has no key {ref.key!r}")
-        try:
-            return base64.b64decode(raw).decode()
-        except (ValueError, UnicodeDecodeError):
-            raise VaultError(INVALID, f"credential Secret {ref.namespace}/{ref.name} key {ref.key!r} is not "
-                                      "UTF-8 text") from None
-
-    def service_account_token(self, namespace: str, name: str, audiences: tuple[str, ...]) -> str:
-        try:
-            token = self._controller.kube.request_token(namespace, name, list(audiences), 600)
-        except Exception as e:
-            status = getattr(e, "status", None)
-            raise VaultError(INVALID if status == 404 else "ApiError",
-                             f"TokenRequest for ServiceAccount {namespace}/{name} failed "
-                             f"({f'HTTP {status}' if status else type(e).__name__})") from None
-        if not token:
-            raise VaultError("ApiError", f"TokenRequest for ServiceAccount {namespace}/{name} returned no token")
-        return token
 
 
 class VaultSync:
@@ -171,14 +140,14 @@ class VaultSync:
         return kube.get_cluster_object(API_VERSION, PLURALS[kind], name)
 
     def store_client(self, obj: Mapping[str, Any]) -> StoreClient:
-        return self.clients.get(vs.parse_store(obj))
+        return self.clients.get(parse_store(obj))
 
     def check_store(self, obj: Mapping[str, Any]) -> Result:
         """Log in and look the token up: the store's Ready condition."""
         try:
             client = self.store_client(obj)
             return Result(True, "Valid", client.check())
-        except vs.SpecError as e:
+        except SpecError as e:
             return Result(False, "InvalidStore", str(e))
         except VaultError as e:
             return Result(False, e.reason, e.message)
@@ -187,8 +156,8 @@ class VaultSync:
         """Renew the store's token when due (no request otherwise). True if the store needs a fresh check: its
         client found Vault unavailable since the last one."""
         try:
-            spec = vs.parse_store(obj)
-        except vs.SpecError:
+            spec = parse_store(obj)
+        except SpecError:
             return False
         client = self.clients.find(spec.kind, spec.namespace, spec.name)
         if client is None or client.store.fingerprint != spec.fingerprint:
@@ -264,7 +233,7 @@ class VaultSync:
                 return done
             except VaultError as e:
                 return Sync(Result(False, e.reason, e.message), retry=e.reason in RETRIED)
-            except vs.SpecError as e:
+            except SpecError as e:
                 return Sync(Result(False, "InvalidSpec", str(e)))
             except Exception as e:  # an API hiccup: report it, retry later, never crash the loop
                 status = getattr(e, "status", None)
@@ -283,27 +252,19 @@ class VaultSync:
             return Sync(Result(False, "StoreNotFound", f"{spec.store_kind} {spec.store_name} not found in {where}"),
                         retry=True)
         try:
-            store = vs.parse_store(store_obj)
-        except vs.SpecError as e:
+            store = parse_store(store_obj)
+        except SpecError as e:
             return Sync(Result(False, "InvalidStore", f"{spec.store_kind} {spec.store_name}: {e}"), retry=True)
         labels = self._namespace_labels(spec.namespace) if store.needs_namespace_labels else None
-        refused = vs.store_allows(store, spec.namespace, labels)
+        refused = store_allows(store, spec.namespace, labels)
         if refused:
             return Sync(Result(False, "StoreNotAllowed", refused), retry=True)
         client = self.clients.get(store)
 
-        fetched: dict[tuple[str, int | None], Mapping[str, Any]] = {}
-        missing: list[str] = []
-        for path, version in spec.reads():
-            try:
-                fetched[(path, version)] = client.read(path, version)
-            except VaultError as e:
-                if e.reason != NOT_FOUND:
-                    raise
-                missing.append(path + (f" (version {version})" if version else ""))
+        fetched, missing = fetch.read_all(client, spec)
         if missing:
             return self._not_found(body, spec, missing, all_missing=not fetched)
-        data = vs.build_data(spec, fetched)
+        data = build_data(spec, fetched)
 
         previous = (body.get("status") or {}).get("dataHash")
         key = self.hmac_key()
