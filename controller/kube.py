@@ -82,6 +82,14 @@ class Kube:
                 return None
             raise
 
+    def get_configmap(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return self._json(self.core.read_namespaced_config_map(name, namespace, _preload_content=False))
+        except self._k.client.ApiException as e:
+            if self._missing(e):
+                return None
+            raise
+
     def list_secrets(self, namespace: str, label_selector: str | None = None) -> list[dict[str, Any]]:
         resp = self.core.list_namespaced_secret(namespace, label_selector=label_selector, _preload_content=False)
         return self._json(resp).get("items") or []

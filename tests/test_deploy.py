@@ -711,6 +711,7 @@ def test_controller_role_covers_every_kind_and_its_status() -> None:
     assert {"list", "watch"} <= grants["kopf.dev/clusterkopfpeerings"]
     assert {"get", "patch"} <= grants[f"kopf.dev/clusterkopfpeerings@{PEERING}"]
     assert grants["/serviceaccounts/token"] == {"create"}
+    assert grants["/configmaps"] == {"get"}  # templateFrom / caProvider: read only
     for workload in ("deployments", "statefulsets", "daemonsets"):
         assert grants[f"apps/{workload}"] == {"get", "patch"}
     assert not any(g.startswith("bitnami.com/") for g in grants), "bitnami.com is the optional Component's"

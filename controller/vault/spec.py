@@ -18,6 +18,7 @@ from controller.secrets import PRODUCED_ANNOTATION
 from controller.vault.data import DataRef, parse_sources
 from controller.vault.fields import SpecError, object_name, parse_go_duration
 from controller.vault.store import STORE_KINDS
+from controller.vault.template import Template, parse_template
 from sealer.kube import API_VERSION, MANAGED_BY, MANAGED_BY_LABEL
 
 FORCE_SYNC_ANNOTATION = "sealer.dev/force-sync"
@@ -35,6 +36,8 @@ class Target:
     type: str | None = None
     labels: tuple[tuple[str, str], ...] = ()
     annotations: tuple[tuple[str, str], ...] = ()
+    template: Template = field(default_factory=Template)
+    immutable: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,16 +89,20 @@ def parse_vault_secret(obj: Mapping[str, Any]) -> VaultSecretSpec:
     if creation == MERGE and deletion == DELETE:
         raise SpecError("Delete is not allowed with creationPolicy Merge: the Secret is not ours to delete",
                         field="spec.target.deletionPolicy")
-    template = raw_target.get("template") or {}
-    tmeta = template.get("metadata") or {}
-    labels = {str(k): str(v) for k, v in (tmeta.get("labels") or {}).items()}
+    raw_template = raw_target.get("template")
+    template = parse_template(raw_template)
+    secret_type = (raw_template or {}).get("type") or None
+    if secret_type is not None and not isinstance(secret_type, str):
+        raise SpecError("must be a string", field="spec.target.template.type")
+    immutable = raw_target.get("immutable", False)
+    if not isinstance(immutable, bool):
+        raise SpecError("must be true or false", field="spec.target.immutable")
     target_name = raw_target.get("name") or name
     if not isinstance(target_name, str):
         raise SpecError("must be a string", field="spec.target.name")
     object_name(target_name, "spec.target.name")
-    target = Target(target_name, creation, deletion, template.get("type") or None,
-                    tuple(sorted(labels.items())),
-                    tuple(sorted((str(k), str(v)) for k, v in (tmeta.get("annotations") or {}).items())))
+    target = Target(target_name, creation, deletion, secret_type, tuple(sorted(template.labels)),
+                    tuple(sorted(template.annotations)), template, immutable)
     restarts = []
     for i, r in enumerate(spec.get("rolloutRestartTargets") or []):
         if not isinstance(r, Mapping) or r.get("kind") not in WORKLOAD_KINDS or not r.get("name"):
@@ -143,14 +150,17 @@ def owner_reference(obj: Mapping[str, Any]) -> dict[str, Any]:
             "name": meta.get("name"), "uid": meta.get("uid"), "controller": True, "blockOwnerDeletion": True}
 
 
-def desired_secret(obj: Mapping[str, Any], spec: VaultSecretSpec, data: Mapping[str, bytes]) -> dict[str, Any]:
+def desired_secret(obj: Mapping[str, Any], spec: VaultSecretSpec, data: Mapping[str, bytes],
+                   labels: Mapping[str, str] | None = None, annotations: Mapping[str, str] | None = None
+                   ) -> dict[str, Any]:
     """The Secret to write. Owner: ownerReference (controller) + our label; Orphan: our label, no reference;
     Merge: only the items matter (secrets.plan merges them into the existing Secret). A template's own managed-by
-    label (Helm, Argo CD...) is kept, as for a SealedSecret; an Orphan Secret then carries our produced mark."""
+    label (Helm, Argo CD...) is kept, as for a SealedSecret; an Orphan Secret then carries our produced mark.
+    `labels`/`annotations`: the template's, rendered (else taken as written)."""
     t = spec.target
     meta: dict[str, Any] = {"name": t.name, "namespace": spec.namespace}
-    labels = dict(t.labels)
-    annotations = dict(t.annotations)
+    labels = dict(t.labels if labels is None else labels)
+    annotations = dict(t.annotations if annotations is None else annotations)
     if t.creation_policy != MERGE:
         labels.setdefault(MANAGED_BY_LABEL, MANAGED_BY)
     if t.creation_policy == ORPHAN and labels[MANAGED_BY_LABEL] != MANAGED_BY:  # no ownerReference, not our label
@@ -161,8 +171,11 @@ def desired_secret(obj: Mapping[str, Any], spec: VaultSecretSpec, data: Mapping[
         meta["annotations"] = annotations
     if t.creation_policy == OWNER:
         meta["ownerReferences"] = [owner_reference(obj)]
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": t.type or "Opaque",
-            "data": {k: base64.b64encode(v).decode() for k, v in sorted(data.items())}}
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": t.type or "Opaque",
+              "data": {k: base64.b64encode(v).decode() for k, v in sorted(data.items())}}
+    if t.immutable:
+        secret["immutable"] = True
+    return secret
 
 
 def plural(n: int, word: str) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 
 from controller import metrics, secrets
 from controller.runtime import Controller, Result
-from controller.vault import fetch
+from controller.vault import fetch, template
 from controller.vault import spec as vs
 from controller.vault.client import NOT_FOUND, Clients, StoreClient, VaultError
 from controller.vault.credentials import KubeCredentials
@@ -37,7 +37,7 @@ HMAC_SECRET = "sealer-vault-hmac"  # noqa: S105 - a Secret's name
 PLURALS = {"VaultStore": "vaultstores", "ClusterVaultStore": "clustervaultstores", "VaultSecret": "vaultsecrets"}
 # Reasons that a later read may fix by itself: retried with backoff. Anything else waits for a spec change.
 RETRIED = {"VaultUnavailable", "PermissionDenied", "NotFound", "StoreNotFound", "StoreNotReady", "StoreNotAllowed",
-           "InvalidStore", "TargetNotFound", "NotOwned", "Immutable", "ApiError", "InvalidSpec"}
+           "TemplateNotFound", "InvalidStore", "TargetNotFound", "NotOwned", "Immutable", "ApiError", "InvalidSpec"}
 
 
 def now_rfc3339() -> str:
@@ -233,6 +233,8 @@ class VaultSync:
                 return done
             except VaultError as e:
                 return Sync(Result(False, e.reason, e.message), retry=e.reason in RETRIED)
+            except template.TemplateError as e:  # may depend on the data read: tried again with backoff
+                return Sync(Result(False, "InvalidTemplate", str(e)), retry=True)
             except SpecError as e:
                 return Sync(Result(False, "InvalidSpec", str(e)))
             except Exception as e:  # an API hiccup: report it, retry later, never crash the loop
@@ -265,12 +267,17 @@ class VaultSync:
         if missing:
             return self._not_found(body, spec, missing, all_missing=not fetched)
         data = build_data(spec, fetched)
+        labels = annotations = None
+        if spec.target.template.active:
+            rendered = template.render(spec.target.template, data, self._template_sources(spec))
+            data, labels, annotations = rendered.data, rendered.labels, rendered.annotations
 
         previous = (body.get("status") or {}).get("dataHash")
         key = self.hmac_key()
         digest = vs.data_hmac(key, data)
         merge = spec.target.creation_policy == vs.MERGE
-        done = secrets.write(self.controller.kube, vs.desired_secret(body, spec, data), body, merge=merge)
+        desired = vs.desired_secret(body, spec, data, labels, annotations)
+        done = secrets.write(self.controller.kube, desired, body, merge=merge)
         step = done.plan
         if done.refused:
             return Sync(Result(False, step.reason, step.message), retry=True)
@@ -292,6 +299,24 @@ class VaultSync:
         else:
             message = f"{items} from {reads}, unchanged"
         return Sync(Result(True, step.reason if wrote else "Synced", message, wrote), status)
+
+    def _template_sources(self, spec: vs.VaultSecretSpec) -> dict[tuple[str, str], dict[str, bytes]]:
+        """The ConfigMaps and Secrets holding templateFrom templates, from the VaultSecret's own namespace only."""
+        kube = self.controller.kube
+        found: dict[tuple[str, str], dict[str, bytes]] = {}
+        for kind, name in spec.target.template.reads():
+            if kind == "ConfigMap":
+                obj = kube.get_configmap(spec.namespace, name)
+                items = {k: str(v).encode() for k, v in ((obj or {}).get("data") or {}).items()}
+                items.update({k: base64.b64decode(v) for k, v in ((obj or {}).get("binaryData") or {}).items()})
+            else:
+                obj = kube.get_secret(spec.namespace, name)
+                items = {k: base64.b64decode(v) for k, v in ((obj or {}).get("data") or {}).items()}
+            if obj is None:
+                raise VaultError("TemplateNotFound", f"{kind} {name} (spec.target.template.templateFrom) not found in "
+                                                     f"namespace {spec.namespace}")
+            found[(kind, name)] = items
+        return found
 
     def _namespace_labels(self, namespace: str) -> dict[str, str]:
         found = self.controller.kube.get_namespace(namespace) or {}

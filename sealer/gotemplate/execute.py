@@ -76,8 +76,10 @@ def ideal(n: p.Number) -> Any:
 
 
 class State:
-    def __init__(self, tree: p.Tree, funcs: dict[str, Func], max_steps: int, max_output: int) -> None:
+    def __init__(self, tree: p.Tree, funcs: dict[str, Func], max_steps: int, max_output: int,
+                 missing_key_error: bool = False) -> None:
         self.tree = tree
+        self.missing_key_error = missing_key_error  # Go's Option("missingkey=error"), as External Secrets sets
         self.funcs = funcs
         self.out: list[str] = []
         self.size = 0
@@ -273,6 +275,8 @@ class State:
                 raise self.error(f"can't evaluate field {name} in type {type_name(receiver)}", node)
             if last and ((args and len(args) > 1) or final is not NOARG):
                 raise self.error(f"{name} is not a method but has arguments", node)
+            if self.missing_key_error and name not in receiver:
+                raise self.error(f"map has no entry for key {name!r}", node)
             present_nil = name in receiver and receiver[name] is None and not isinstance(receiver, StrMap)
             receiver = receiver.get(name)
         return receiver
@@ -349,8 +353,8 @@ class State:
 
 
 def execute(tree: p.Tree, funcs: dict[str, Func], data: Any, *, max_steps: int = MAX_STEPS,
-            max_output: int = MAX_OUTPUT) -> str:
-    state = State(tree, funcs, max_steps, max_output)
+            max_output: int = MAX_OUTPUT, missing_key_error: bool = False) -> str:
+    state = State(tree, funcs, max_steps, max_output, missing_key_error)
     state.vars = [["$", data]]
     try:
         state.walk(data, tree.root)

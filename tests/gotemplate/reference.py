@@ -43,15 +43,15 @@ def binary() -> str:
     return str(tmp / "render")
 
 
-def run(cases: list[tuple[str, Any]]) -> list[bytes | None]:
+def run(cases: list[tuple[str, Any]], *, missing_key_error: bool = False) -> list[bytes | None]:
     """Go's output for each (template, data) case; None where Go refuses. data: a dict of strings (Bitnami's
-    map[string]string) or ("json", value) for any JSON value."""
-    payload = []
+    map[string]string) or ("json", value) for any JSON value. missing_key_error: External Secrets' option."""
+    payload: list[dict[str, Any]] = []
     for template, data in cases:
         if isinstance(data, tuple):
-            payload.append({"t": template, "j": data[1], "usej": True})
+            payload.append({"t": template, "j": data[1], "usej": True, "m": missing_key_error})
         else:
-            payload.append({"t": template, "d": data})
+            payload.append({"t": template, "d": data, "m": missing_key_error})
     proc = subprocess.run([binary()], input=json.dumps(payload).encode(), capture_output=True, check=True,
                           timeout=300)
     return [base64.b64decode(r["out"] or "") if r["ok"] else None for r in json.loads(proc.stdout)]

@@ -19,6 +19,8 @@ type testCase struct {
 	D    map[string]string `json:"d"`
 	J    interface{}       `json:"j"`
 	UseJ bool              `json:"usej"`
+	// M runs with Option("missingkey=error"), as External Secrets' v2 engine does.
+	M bool `json:"m"`
 }
 
 type result struct {
@@ -33,7 +35,11 @@ func render(funcs template.FuncMap, c testCase) (r result) {
 			r = result{Err: fmt.Sprint("panic: ", p)}
 		}
 	}()
-	t, err := template.New("item").Funcs(funcs).Parse(c.T)
+	t := template.New("item").Funcs(funcs)
+	if c.M {
+		t = t.Option("missingkey=error")
+	}
+	t, err := t.Parse(c.T)
 	if err != nil {
 		return result{Err: err.Error()}
 	}
