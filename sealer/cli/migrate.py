@@ -1,4 +1,5 @@
-"""`sealer migrate bitnami`: Bitnami SealedSecret files rewritten as sealer's (sealer.sealed.migration)."""
+"""`sealer migrate bitnami` / `eso`: Bitnami SealedSecrets (sealer.sealed.migration) and External Secrets Operator's
+Vault manifests (sealer.eso) rewritten as sealer's."""
 
 from __future__ import annotations
 
@@ -52,3 +53,43 @@ def bitnami(files: tuple[str, ...], in_place: bool) -> None:
          "(ciphertexts unchanged)")
     if migrated:
         note(migration.cluster_steps(migrated))
+
+
+@migrate.command("eso", context_settings=CONTEXT)
+@click.argument("files", nargs=-1, required=True)
+@click.option("-i", "--in-place", is_flag=True, help="Rewrite the files (all or none, atomically) instead of printing.")
+def eso(files: tuple[str, ...], in_place: bool) -> None:
+    """Rewrite External Secrets Operator's Vault objects in FILES as sealer.dev/v1alpha1 ones.
+
+    SecretStore / ClusterSecretStore with provider vault become VaultStore / ClusterVaultStore; an ExternalSecret
+    becomes a VaultSecret when its store is in FILES too (ESO's or already converted): the store tells the KV
+    mount that ESO lets a remoteRef key start with (secret/data/foo), which sealer's path leaves out. Fields are
+    renamed where they stand: comments and key order survive, and every other document keeps its bytes. An object
+    using something sealer has not (another provider, LDAP auth, creationPolicy None, ...) is left as it is and
+    named on stderr with the field and why (the exit code stays 0); a second run changes nothing. All files are
+    read before any is written.
+    """
+    from sealer import eso as conversion
+    from sealer.io.files import locked, read_input, write_all
+
+    if in_place and "-" in files:
+        raise InputError("-i cannot rewrite stdin", field="-i")
+    with locked(files if in_place else ()):
+        read = [(file, *read_input(file)) for file in files]
+        results = conversion.migrate([(source, data) for _, data, source in read])
+        for r in results:
+            for line in r.notes:
+                note(line)
+        if in_place:
+            writes = [(file, r.text.encode(), None) for (file, _, _), r in zip(read, results, strict=True)
+                      if r.text is not None]
+            if writes:
+                write_all(writes)
+        else:
+            emit("---\n".join(r.text if r.text is not None else data.decode("utf-8-sig")
+                              for (_, data, _), r in zip(read, results, strict=True)))
+    converted = [name for r in results for name in r.converted]
+    left = sum(line.endswith("; left as is") for r in results for line in r.notes)
+    changed = sum(r.text is not None for r in results)
+    note(f"converted {plural(len(converted), 'object')} in {plural(changed, 'file')} to sealer.dev/v1alpha1"
+         + (f"; {plural(left, 'object')} left as is (above)" if left else ""))
