@@ -82,6 +82,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[Config, argparse.Namespac
                    help="also load Bitnami's keys (sealedsecrets.bitnami.com/sealed-secrets-key=active, and its legacy "
                    "unlabelled Secret sealed-secrets-key)")
     p.add_argument("--bitnami-compat", action="store_true", help="also serve bitnami.com/v1alpha1 SealedSecrets")
+    p.add_argument("--eso-compat", action="store_true",
+                   help="also serve External Secrets Operator's external-secrets.io/v1 ExternalSecrets, SecretStores "
+                   "and ClusterSecretStores of the Vault provider (with ESO's controller scaled to 0)")
     p.add_argument("--key-renew-period", "--rotate-period", default="30d",
                    help="new sealing key when the newest is this old (by its cert's NotBefore); 0 = never. "
                    "kill -USR1 renews at once")
@@ -114,6 +117,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[Config, argparse.Namespac
     p.add_argument("--vault-retry-max", default="5m", help="longest pause between VaultSecret retries")
     p.add_argument("--vault-store-check-period", default="1m",
                    help="how often Vault store tokens are renewed when due and unready stores re-checked")
+    p.add_argument("--service-account", default="sealer-controller", metavar="NAME",
+                   help="the controller's ServiceAccount in its namespace: a ClusterVaultStore's Kubernetes auth "
+                   "without serviceAccount logs in with its token (a TokenRequest when no token file is mounted)")
     p.add_argument("--allow-unscoped-sops", action="store_true",
                    help="decrypt SopsSecrets without spec.binding (written before scopes), with a Warning Event; "
                    "any namespace can then use such a ciphertext (README: Multi-tenant clusters)")
@@ -140,11 +146,13 @@ def parse_args(argv: list[str] | None = None) -> tuple[Config, argparse.Namespac
     args = p.parse_args(argv)
     try:
         config = Config(import_bitnami_keys=args.import_bitnami_keys, bitnami_compat=args.bitnami_compat,
+                        eso_compat=args.eso_compat,
                         key_renew_period=parse_duration(args.key_renew_period), key_policy=key_policy(args),
                         resync_period=parse_duration(args.resync_period), key_bits=args.key_bits,
                         http_host=args.http_host, http_port=args.http_port,
                         allow_unscoped_sops=args.allow_unscoped_sops,
                         accept_deprecated_v1_data=args.accept_deprecated_v1_data,
+                        service_account=args.service_account,
                         **scope_options(args), **vault_options(args),
                         **log_options(args), **rate_options(args))
         if not keys.MIN_BITS <= args.key_bits <= keys.MAX_BITS or args.key_bits % 256:

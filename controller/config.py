@@ -45,6 +45,7 @@ class Config:
     namespace: str = field(default_factory=lambda: os.environ.get("POD_NAMESPACE") or CONTROLLER_NAMESPACE)
     import_bitnami_keys: bool = False
     bitnami_compat: bool = False
+    eso_compat: bool = False  # --eso-compat: also serve external-secrets.io ExternalSecrets and Vault stores
     key_renew_period: dt.timedelta = dt.timedelta(days=30)
     key_policy: KeyPolicy = field(default_factory=KeyPolicy)  # order, prefix, CN, validity, cutoff of sealing keys
     resync_period: dt.timedelta = dt.timedelta(minutes=10)
@@ -58,6 +59,7 @@ class Config:
     vault_retry_min: float = 1.0  # seconds to the first retry after a failed VaultSecret sync (then doubling)
     vault_retry_max: float = 300.0  # longest pause between VaultSecret retries
     vault_store_check: float = 60.0  # how often store tokens are renewed when due and unready stores re-checked
+    service_account: str = "sealer-controller"  # --service-account: the controller's own, for Vault Kubernetes auth
     log_level: int = 20  # --log-level (logging's numbers); --verbose is debug
     log_format: str = "text"  # --log-format: text (kopf's layout) or json (one object a line, like Bitnami's)
     log_info_stdout: bool = False  # Bitnami's --log-info-stdout: records below WARNING go to stdout

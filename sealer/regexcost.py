@@ -17,8 +17,20 @@ def plain(pattern: str) -> str:
     return _ESCAPES_AND_CLASSES.sub("x", pattern)
 
 
+_INNER_GROUP = re.compile(r"\(([^()]*)\)([*+?]|\{[^}]*\})?")
+
+
 def exponential(pattern: str) -> bool:
     """Whether backtracking could take exponential time: a repeated group that repeats or alternates inside, or
-    more groups than a rule or template needs."""
+    more groups than a rule or template needs. Nested groups are folded from the inside out (`((a+)b)+` is
+    `(x+b)+`), so the repetition is found at any depth."""
     structure = plain(pattern)
-    return bool(_REPEATED_GROUP.search(structure)) or structure.count("(") > MAX_GROUPS
+    if structure.count("(") > MAX_GROUPS:
+        return True
+    while not _REPEATED_GROUP.search(structure):
+        m = _INNER_GROUP.search(structure)
+        if m is None:
+            return False
+        varies = re.search(r"[*+{|]", m.group(1)) is not None
+        structure = structure[:m.start()] + ("x+" if varies else "x") + (m.group(2) or "") + structure[m.end():]
+    return True

@@ -442,7 +442,8 @@ def test_e_target_never_overwrites_or_leaves_the_namespace(world: World) -> None
     wait_items(w.kube, "fresh", B, lambda i: i == {"password": B_VALUE.encode()})
     wait_items(w.kube, "opted-in", B, lambda i: i == {"password": B_VALUE.encode()})
     assert wait_cond(w.kube, "opt", B, "True")["reason"] in ("TakenOver", "Synced")
-    assert any(e.get("reason") == "TakenOver" for e in c.events(B, name="opt", kind="VaultSecret"))
+    c.wait_for(lambda: any(e.get("reason") == "TakenOver" for e in c.events(B, name="opt", kind="VaultSecret")),
+               timeout=10, message="no TakenOver Event")  # kopf posts Events from a queue: not at once
     assert_clean(w)
 
 

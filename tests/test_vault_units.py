@@ -110,7 +110,7 @@ def test_store_access_rules() -> None:
 
 def test_vault_secret_defaults_match_the_crd() -> None:
     s = vs.parse_vault_secret(vsec(dataFrom=[{"path": "/team/app/"}]))
-    assert (s.store_kind, s.refresh_seconds, s.data_from) == ("VaultStore", 3600, ("team/app",))
+    assert (s.store_kind, s.refresh_seconds, s.data_from) == ("VaultStore", 3600, (vdata.DataFrom("team/app"),))
     assert s.target == vs.Target("db", vs.OWNER, vs.RETAIN)
 
 

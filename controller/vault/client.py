@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -22,10 +23,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from controller import metrics
-from controller.vault.auth import AppRoleAuth, KubernetesAuth, TokenAuth
+from controller.vault.auth import AppRoleAuth, CertAuth, JwtAuth, KubernetesAuth, TokenAuth, UserPassAuth
 from controller.vault.fields import SecretKeyRef
-from controller.vault.ratelimit import Limiter
-from controller.vault.store import StoreSpec
+from controller.vault.ratelimit import Limiter, retry_after
+from controller.vault.store import CaProvider, StoreSpec
 from sealer.errors import SealerError
 from sealer.vaulterrors import http_status
 
@@ -52,6 +53,15 @@ class Credentials(Protocol):
 
     def service_account_token(self, namespace: str, name: str, audiences: tuple[str, ...]) -> str: ...
 
+    # Used only by the stores that need them (jwt with kubernetesServiceAccountToken, kubernetes auth without a
+    # serviceAccount, caProvider): a Credentials without them serves every other store.
+    def service_account_token_for(self, namespace: str, name: str, audiences: tuple[str, ...],
+                                  expiration_seconds: int) -> str: ...
+
+    def controller_token(self, audiences: tuple[str, ...]) -> str: ...
+
+    def ca_value(self, provider: CaProvider) -> bytes: ...
+
 
 @dataclass
 class _Token:
@@ -72,30 +82,103 @@ class _Token:
         return self.renewable and self.ttl > 0 and now >= self.since + self.ttl * RENEW_FRACTION
 
 
+KV1_METADATA = "custom_metadata"  # KV v1: where a writer's owner marks live inside the data (External Secrets' key)
+
+
+@dataclass(frozen=True)
+class KvEntry:
+    """One KV secret as `read_kv` found it: data (None: the latest KV v2 version is deleted), owner marks, and
+    the KV v2 version (0 for KV v1)."""
+
+    data: dict[str, Any] | None
+    custom_metadata: dict[str, Any]
+    version: int
+
+
 class StoreClient:
     """The hvac client and token of one store. Thread-safe: kopf runs syncs in worker threads."""
 
     def __init__(self, store: StoreSpec, credentials: Credentials, *,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        import hvac
-
         self.store = store
         self._credentials = credentials
         self._clock = clock
         self._lock = threading.Lock()
+        self._setup_lock = threading.Lock()
         self._token: _Token | None = None
-        self._ca_file: str | None = None
-        verify: bool | str = True
-        if store.ca_bundle:
-            fd, self._ca_file = tempfile.mkstemp(prefix="sealer-vault-ca-", suffix=".pem")
-            with os.fdopen(fd, "wb") as f:
-                f.write(store.ca_bundle)
-            verify = self._ca_file
-        self._client = hvac.Client(url=store.server, verify=verify, timeout=TIMEOUT,
-                                   namespace=store.vault_namespace or None)
+        self._dir: str | None = None  # private dir of CA / client certificate files, removed on close
+        self._hvac: Any = None  # reads (store namespace)
+        self._hvac_auth: Any = None  # login and token calls (spec.auth.namespace, else the same client)
         self.limiter = Limiter(store.requests_per_second, store.burst)
         self.logins = 0
         self.unavailable = False  # the last call found Vault unreachable or failing: the store timer re-checks
+
+    # --- the hvac clients: made on first use (TLS material may come from Secrets and ConfigMaps) ------------
+
+    @property
+    def _client(self) -> Any:
+        return self._hvac if self._hvac is not None else self._setup()[0]
+
+    @property
+    def _auth_client(self) -> Any:
+        return self._hvac_auth if self._hvac_auth is not None else self._setup()[1]
+
+    def _file(self, name: str, data: bytes) -> str:
+        """A 0600 file in the client's private 0700 dir (requests takes CA and client certificates only as
+        files)."""
+        if self._dir is None:
+            self._dir = tempfile.mkdtemp(prefix="sealer-vault-")
+        path = os.path.join(self._dir, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        return path
+
+    def _pem(self, ref: SecretKeyRef, what: str) -> bytes:
+        value = self._credentials.secret_value(ref).encode()
+        if b"-----BEGIN " not in value:
+            raise VaultError(INVALID, f"{self.store.ref}: {what} in Secret {ref.namespace}/{ref.name} key "
+                                      f"{ref.key!r} is not PEM")
+        return value
+
+    def _setup(self) -> tuple[Any, Any]:
+        with self._setup_lock:
+            if self._hvac is not None:
+                return self._hvac, self._hvac_auth
+            import hvac
+            import requests
+
+            store = self.store
+            try:
+                ca = store.ca_bundle or b""
+                if store.ca_provider is not None:
+                    ca = ca + b"\n" + self._credentials.ca_value(store.ca_provider)
+                verify: bool | str = self._file("ca.pem", ca) if ca else True
+                cert_ref, key_ref = store.tls_cert, store.tls_key
+                if isinstance(store.auth, CertAuth):
+                    cert_ref, key_ref = store.auth.client_cert, store.auth.client_key
+                cert = None
+                if cert_ref is not None and key_ref is not None:
+                    cert = (self._file("client.crt", self._pem(cert_ref, "the client certificate")),
+                            self._file("client.key", self._pem(key_ref, "the client key")))
+            except BaseException:
+                self._remove_files()
+                raise
+            session = requests.Session()
+            session.headers.update(dict(store.headers))
+            session.verify, session.cert = verify, cert  # hvac takes a given session's own settings over its args
+            self._hvac = hvac.Client(url=store.server, verify=verify, cert=cert, timeout=TIMEOUT, session=session,
+                                     namespace=store.vault_namespace or None)
+            self._hvac_auth = self._hvac
+            if store.auth_namespace and store.auth_namespace != store.vault_namespace:
+                self._hvac_auth = hvac.Client(url=store.server, verify=verify, cert=cert, timeout=TIMEOUT,
+                                              session=session, namespace=store.auth_namespace)
+            return self._hvac, self._hvac_auth
+
+    def _remove_files(self) -> None:
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
 
     # --- one request ------------------------------------------------------------------------------------
 
@@ -117,6 +200,11 @@ class StoreClient:
             if status == 400:
                 raise VaultError(DENIED if operation == "login" else INVALID,
                                  f"{what}: Vault refused the request (HTTP 400) ({self.store.ref})", 400) from None
+            if status == 429:  # Vault's rate-limit quota: every VaultSecret of the store waits (no store re-check)
+                pause = retry_after(e)
+                self.limiter.pause(pause)
+                raise VaultError(UNAVAILABLE, f"{what}: Vault is rate limiting requests (HTTP 429); requests to "
+                                              f"{self.store.ref} paused for {pause:g} s", 429) from None
             self.unavailable = True
             raise VaultError(UNAVAILABLE, f"{what}: Vault answered HTTP {status or 'error'} ({self.store.ref})",
                              status) from None
@@ -135,40 +223,70 @@ class StoreClient:
     def _login_locked(self) -> _Token:
         """Get a token from the store's auth method (reads credentials fresh: a rotated Secret is picked up)."""
         auth = self.store.auth
-        c = self._client
+        c = self._auth_client
         now = self._clock()
         if isinstance(auth, TokenAuth):
-            value = self._credentials.secret_value(auth.secret).strip()
+            secret = auth.secret
+            value = self._credentials.secret_value(secret).strip()
             if not value:
-                raise VaultError(INVALID, f"Secret {auth.secret.namespace}/{auth.secret.name} key {auth.secret.key} "
-                                          "is empty")
+                raise VaultError(INVALID, f"Secret {secret.namespace}/{secret.name} key {secret.key} is empty")
             c.token = value
             data = self._call("lookup", c.auth.token.lookup_self, "token lookup")["data"]
             token = _Token(value, False, float(data.get("ttl") or 0), bool(data.get("renewable")), now)
         else:
-            if isinstance(auth, AppRoleAuth):
-                secret_id = self._credentials.secret_value(auth.secret_id).strip()
-                resp = self._call("login", lambda: c.auth.approle.login(
-                    auth.role_id, secret_id, use_token=False, mount_point=auth.mount), f"AppRole login ({auth.mount})")
-            else:
-                assert isinstance(auth, KubernetesAuth)
-                jwt = self._credentials.service_account_token(auth.service_account_namespace, auth.service_account,
-                                                              auth.audiences)
-                resp = self._call("login", lambda: c.auth.kubernetes.login(
-                    auth.role, jwt, use_token=False, mount_point=auth.mount), f"Kubernetes login ({auth.mount})")
+            path, body = self._login_body()
+            resp = self._call("login", lambda: c.adapter.login(f"/v1/auth/{path}", use_token=False, json=body),
+                              f"{auth.kind} login ({auth.mount})")
             a = resp.get("auth") or {}
             if not a.get("client_token"):
                 raise VaultError(UNAVAILABLE, f"login ({self.store.ref}): Vault returned no token")
             token = _Token(a["client_token"], True, float(a.get("lease_duration") or 0), bool(a.get("renewable")),
                            now)
             c.token = token.value
+            self._client.token = token.value
         self._token = token
         self.logins += 1
         log.info("%s: logged in to Vault (%s auth, token ttl %ss)", self.store.ref, auth.kind, int(token.ttl))
         return token
 
+    def _login_body(self) -> tuple[str, dict[str, Any]]:
+        """The login path under auth/ and its body; credentials are read fresh (a rotated Secret is picked up)."""
+        from hvac import utils
+
+        auth, creds = self.store.auth, self._credentials
+        if isinstance(auth, AppRoleAuth):
+            role_id = auth.role_id
+            if not role_id:
+                assert auth.role_ref is not None  # parse_auth: exactly one of roleId, roleRef
+                role_id = creds.secret_value(auth.role_ref).strip()
+            return f"{auth.mount}/login", {"role_id": role_id,
+                                           "secret_id": creds.secret_value(auth.secret_id).strip()}
+        if isinstance(auth, UserPassAuth):
+            return (utils.format_url("{0}/login/{1}", auth.mount, auth.username),
+                    {"password": creds.secret_value(auth.password)})
+        if isinstance(auth, CertAuth):  # the client certificate is on the TLS connection (_setup)
+            return f"{auth.mount}/login", ({"name": auth.role} if auth.role else {})
+        if isinstance(auth, JwtAuth):
+            if auth.secret is not None:
+                jwt = creds.secret_value(auth.secret).strip()
+            else:
+                assert auth.service_account_namespace and auth.service_account
+                jwt = creds.service_account_token_for(auth.service_account_namespace, auth.service_account,
+                                                      auth.audiences, auth.expiration_seconds)
+            return f"{auth.mount}/login", {"jwt": jwt, **({"role": auth.role} if auth.role else {})}
+        assert isinstance(auth, KubernetesAuth)
+        if auth.own_identity:
+            if self.store.kind != "ClusterVaultStore":  # parse_auth refuses it already; never lend the identity
+                raise VaultError(INVALID, f"{self.store.ref}: only a ClusterVaultStore may use the controller's "
+                                          "ServiceAccount")
+            jwt = creds.controller_token(auth.audiences)
+        else:
+            assert auth.service_account_namespace and auth.service_account
+            jwt = creds.service_account_token(auth.service_account_namespace, auth.service_account, auth.audiences)
+        return f"{auth.mount}/login", {"role": auth.role, "jwt": jwt}
+
     def _renew_locked(self, token: _Token) -> None:
-        c = self._client
+        c = self._auth_client
         try:
             resp = self._call("renew", lambda: c.auth.token.renew_self(), "token renewal")
         except VaultError as e:
@@ -200,7 +318,7 @@ class StoreClient:
         with self._lock:
             if self._token is not None and self._token.value != stale:
                 return True  # another thread already logged in again
-            c = self._client
+            c = self._auth_client
             c.token = stale
             try:
                 self._call("lookup", c.auth.token.lookup_self, "token lookup")
@@ -228,8 +346,9 @@ class StoreClient:
         """Log in if needed and look the token up: the store's Ready condition. Returns a status message."""
         value = self.token()
         with self._lock:
-            self._client.token = value
-            data = self._call("lookup", self._client.auth.token.lookup_self, "token lookup")["data"]
+            c = self._auth_client
+            c.token = value
+            data = self._call("lookup", c.auth.token.lookup_self, "token lookup")["data"]
         ttl = int(data.get("ttl") or 0)
         policies = ", ".join(sorted(data.get("policies") or [])) or "none"
         return f"logged in ({self.store.auth.kind} auth); token ttl {ttl or 'none'}s, policies: {policies}"
@@ -238,18 +357,18 @@ class StoreClient:
         """Revoke a token we logged in for (never a token the user gave us in a Secret); forget it."""
         with self._lock:
             tok, self._token = self._token, None
-            if tok is not None and tok.from_login and not tok.expired(self._clock()):
-                self._client.token = tok.value
+            c = self._hvac_auth
+            if tok is not None and tok.from_login and not tok.expired(self._clock()) and c is not None:
+                c.token = tok.value
                 with contextlib.suppress(VaultError):
-                    self._call("revoke", self._client.auth.token.revoke_self, "token revocation")
+                    self._call("revoke", c.auth.token.revoke_self, "token revocation")
                     log.info("%s: revoked the Vault token", self.store.ref)
-            self._client.token = None
-        if self._ca_file:
-            with contextlib.suppress(OSError):
-                os.unlink(self._ca_file)
-            self._ca_file = None
-        with contextlib.suppress(Exception):
-            self._client.adapter.close()
+            for client in {id(x): x for x in (self._hvac, self._hvac_auth) if x is not None}.values():
+                client.token = None
+                with contextlib.suppress(Exception):
+                    client.adapter.close()
+        with self._setup_lock:
+            self._remove_files()
 
     # --- reads -------------------------------------------------------------------------------------------
 
@@ -288,6 +407,177 @@ class StoreClient:
                 raise
         return self._read_once(self.token(), path, version)
 
+    def list(self, path: str) -> list[str]:
+        """The names in one folder (`path`, '' = the mount's root): secrets, and sub-folders ending in '/'. KV v2
+        metadata LIST or KV v1 LIST (the policy needs the `list` capability). A folder with nothing in it is
+        NotFound, as Vault answers. Same 403 handling as `read`."""
+        store, kv = self.store, self._client.secrets.kv
+        what = f"list {store.mount}/{path}"
+
+        def once(token: str) -> list[str]:
+            def call() -> Any:
+                self._client.token = token
+                if store.kv_version == 1:
+                    return kv.v1.list_secrets(path, mount_point=store.mount)
+                return kv.v2.list_secrets(path, mount_point=store.mount)
+
+            keys = ((self._call("list", call, what) or {}).get("data") or {}).get("keys")
+            if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+                raise VaultError(UNAVAILABLE, f"{what}: unexpected answer from Vault ({store.ref})")
+            return keys
+
+        token = self.token()
+        try:
+            return once(token)
+        except VaultError as e:
+            if e.reason != DENIED or not self._relogin(token):
+                raise
+        return once(self.token())
+
+    def read_metadata(self, path: str) -> Mapping[str, Any]:
+        """KV v2 metadata of one secret (`custom_metadata`, `created_time`, `current_version`...), as Vault
+        answers it. Same 403 handling as `read`."""
+        store, kv = self.store, self._client.secrets.kv
+        what = f"read metadata {store.mount}/{path}"
+        if store.kv_version == 1:
+            raise VaultError(INVALID, f"metadataPolicy Fetch is not valid with kvVersion 1 ({store.ref})")
+
+        def once(token: str) -> Mapping[str, Any]:
+            def call() -> Any:
+                self._client.token = token
+                return kv.v2.read_secret_metadata(path, mount_point=store.mount)
+
+            data = (self._call("read", call, what) or {}).get("data")
+            if not isinstance(data, Mapping):
+                raise VaultError(UNAVAILABLE, f"{what}: unexpected answer from Vault ({store.ref})")
+            return data
+
+        token = self.token()
+        try:
+            return once(token)
+        except VaultError as e:
+            if e.reason != DENIED or not self._relogin(token):
+                raise
+        return once(self.token())
+
+    def write(self, path: str, body: Mapping[str, Any], operation: str) -> Mapping[str, Any]:
+        """POST to a path below the server (a PKI issue or revoke): Vault's `data`. Same 403 handling as `read`.
+        `operation` names the request in the metrics and messages."""
+        what = f"{operation} {path}"
+
+        def once(token: str) -> Mapping[str, Any]:
+            def call() -> Any:
+                self._client.token = token
+                return self._client.write_data(path, data=dict(body))
+
+            data = (self._call(operation, call, what) or {}).get("data")
+            if not isinstance(data, Mapping):
+                raise VaultError(UNAVAILABLE, f"{what}: unexpected answer from Vault ({self.store.ref})")
+            return data
+
+        token = self.token()
+        try:
+            return once(token)
+        except VaultError as e:
+            if e.reason != DENIED or not self._relogin(token):
+                raise
+        return once(self.token())
+
+
+    # --- KV writes (VaultPushSecret) ----------------------------------------------------------------------
+
+    def _retry_denied(self, once: Callable[[str], Any]) -> Any:
+        token = self.token()
+        try:
+            return once(token)
+        except VaultError as e:
+            if e.reason != DENIED or not self._relogin(token):
+                raise
+        return once(self.token())
+
+    def read_kv(self, path: str) -> KvEntry | None:
+        """One secret as a writer needs it: its data, its custom metadata (the owner marks) and its version; None
+        when it does not exist. One request: KV v2 answers the latest version with its metadata (a deleted
+        latest version has data None); KV v1 has no metadata, so the marks live in the data under
+        `custom_metadata`, as External Secrets writes them. Same 403 handling as `read`."""
+        store, kv = self.store, self._client.secrets.kv
+        what = f"read {store.mount}/{path}"
+
+        def once(token: str) -> KvEntry | None:
+            def call() -> Any:
+                self._client.token = token
+                if store.kv_version == 1:
+                    return kv.v1.read_secret(path, mount_point=store.mount)
+                return kv.v2.read_secret_version(path, mount_point=store.mount, raise_on_deleted_version=False)
+
+            try:
+                answer = (self._call("read", call, what) or {}).get("data")
+            except VaultError as e:
+                if e.reason == NOT_FOUND:
+                    return None
+                raise
+            if not isinstance(answer, Mapping):
+                raise VaultError(UNAVAILABLE, f"{what}: unexpected answer from Vault ({store.ref})")
+            if store.kv_version == 1:
+                data = dict(answer)
+                marks = data.pop(KV1_METADATA, None)
+                return KvEntry(data, dict(marks) if isinstance(marks, Mapping) else {}, 0)
+            meta = answer.get("metadata") or {}
+            data = answer.get("data")
+            return KvEntry(dict(data) if isinstance(data, Mapping) else None,
+                           dict(meta.get("custom_metadata") or {}), int(meta.get("version") or 0))
+
+        return self._retry_denied(once)
+
+    def write_kv(self, path: str, data: Mapping[str, Any], custom_metadata: Mapping[str, str],
+                 cas: int | None) -> None:
+        """Write one secret with its owner marks. KV v2: the custom metadata first (so a data write that fails
+        leaves a secret that is already marked as ours, as ESO does), then the data with check-and-set `cas`
+        (0: only if it does not exist; n: only if version n is still the latest; None: unconditionally); a
+        version written meanwhile by someone else is a 400, so InvalidSpec, and the next sync reads again.
+        KV v1: the marks in the data under `custom_metadata`. Same 403 handling as `read`."""
+        store, kv = self.store, self._client.secrets.kv
+        what = f"write {store.mount}/{path}"
+
+        def once(token: str) -> None:
+            def meta() -> Any:
+                self._client.token = token
+                return self._client.write_data(f"{store.mount}/metadata/{path}",
+                                               data={"custom_metadata": dict(custom_metadata)})
+
+            def put() -> Any:
+                self._client.token = token
+                if store.kv_version == 1:
+                    return kv.v1.create_or_update_secret(path, {**data, KV1_METADATA: dict(custom_metadata)},
+                                                         mount_point=store.mount)
+                return kv.v2.create_or_update_secret(path, dict(data), cas=cas, mount_point=store.mount)
+
+            if store.kv_version == 2:
+                self._call("write", meta, f"write metadata {store.mount}/{path}")
+            self._call("write", put, what)
+
+        self._retry_denied(once)
+
+    def delete_kv(self, path: str) -> None:
+        """Delete one secret: KV v2 every version and the metadata, KV v1 the secret. Gone already is fine.
+        Same 403 handling as `read`."""
+        store, kv = self.store, self._client.secrets.kv
+        what = f"delete {store.mount}/{path}"
+
+        def once(token: str) -> None:
+            def call() -> Any:
+                self._client.token = token
+                if store.kv_version == 1:
+                    return kv.v1.delete_secret(path, mount_point=store.mount)
+                return kv.v2.delete_metadata_and_all_versions(path, mount_point=store.mount)
+
+            try:
+                self._call("delete", call, what)
+            except VaultError as e:
+                if e.reason != NOT_FOUND:
+                    raise
+
+        self._retry_denied(once)
 
 class Clients:
     """The store clients, one per store: shared by every VaultSecret of the store, replaced when its spec
@@ -296,10 +586,10 @@ class Clients:
     def __init__(self, credentials: Credentials) -> None:
         self._credentials = credentials
         self._lock = threading.Lock()
-        self._clients: dict[tuple[str, str | None, str], tuple[str, StoreClient]] = {}
+        self._clients: dict[tuple[str | None, ...], tuple[str, StoreClient]] = {}
 
     def get(self, store: StoreSpec) -> StoreClient:
-        key = (store.kind, store.namespace, store.name)
+        key = store.key
         old = None
         with self._lock:
             have = self._clients.get(key)

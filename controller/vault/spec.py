@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from controller.secrets import PRODUCED_ANNOTATION
-from controller.vault.data import DataRef, parse_sources
+from controller.vault.data import DataFrom, DataRef, parse_sources
 from controller.vault.fields import SpecError, object_name, parse_go_duration
 from controller.vault.store import STORE_KINDS
 from controller.vault.template import Template, parse_template
@@ -48,9 +48,10 @@ class VaultSecretSpec:
     store_name: str
     refresh_seconds: float  # 0 = read once (force-sync still works)
     data: tuple[DataRef, ...] = ()
-    data_from: tuple[str, ...] = ()
+    data_from: tuple[DataFrom, ...] = ()
     target: Target = field(default_factory=lambda: Target(""))
     rollout_restart: tuple[tuple[str, str], ...] = ()  # (kind, name)
+    eso: bool = False  # an ExternalSecret served with --eso-compat: its stores are ESO's (same names, other kinds)
 
 
 def parse_vault_secret(obj: Mapping[str, Any]) -> VaultSecretSpec:
@@ -114,7 +115,7 @@ def parse_vault_secret(obj: Mapping[str, Any]) -> VaultSecretSpec:
                             field=f"spec.rolloutRestartTargets[{i}].namespace")
         restarts.append((r["kind"], r["name"]))
     return VaultSecretSpec(namespace, name, store_kind, str(store_ref["name"]), refresh, data, data_from, target,
-                           tuple(restarts))
+                           tuple(restarts), str(obj.get("apiVersion") or "").startswith("external-secrets.io/"))
 
 
 

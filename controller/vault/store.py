@@ -13,10 +13,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from controller.vault.auth import Auth, parse_auth
-from controller.vault.fields import SpecError, mount, text
+from controller.vault.auth import Auth, CertAuth, parse_auth
+from controller.vault.fields import ITEM_KEY, SecretKeyRef, SpecError, key_ref, mount, object_name, text
 
 STORE_KINDS = ("VaultStore", "ClusterVaultStore")
+ESO_KINDS = {"VaultStore": "SecretStore", "ClusterVaultStore": "ClusterSecretStore"}  # --eso-compat: what they were
+RESERVED_HEADERS = ("authorization", "x-vault-token", "x-vault-namespace", "x-vault-wrap-ttl", "host",
+                    "content-length", "transfer-encoding", "cookie")
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
+MAX_HEADERS = 32
+
+
+@dataclass(frozen=True)
+class CaProvider:
+    """ESO's caProvider: the CA bundle in a key of a Secret or ConfigMap (read when the client is made)."""
+
+    kind: str  # Secret | ConfigMap
+    namespace: str
+    name: str
+    key: str
 
 
 @dataclass(frozen=True)
@@ -54,11 +69,24 @@ class StoreSpec:
     namespaces: tuple[str, ...] | None = None  # ClusterVaultStore: listed namespaces
     namespace_selector: LabelSelector | None = None  # ClusterVaultStore: namespaces by label
     requests_per_second: float = 0.0  # 0 = no limit (ratelimit.py)
-    burst: int = 0  # requests allowed at once above the rate; 0 = max(1, rate)
+    burst: int = 0  # requests allowed at once; 0 = 1 (evenly spaced)
+    ca_provider: CaProvider | None = None
+    tls_cert: SecretKeyRef | None = None  # spec.tls.certSecretRef: client certificate for mTLS (PEM)
+    tls_key: SecretKeyRef | None = None  # spec.tls.keySecretRef: its private key (PEM)
+    headers: tuple[tuple[str, str], ...] = ()  # spec.headers: sent with every request
+    auth_namespace: str | None = None  # spec.auth.namespace: the Vault namespace to log in to (ESO)
+    eso: bool = False  # an External Secrets SecretStore / ClusterSecretStore served with --eso-compat
 
     @property
     def ref(self) -> str:
-        return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
+        kind = ESO_KINDS[self.kind] if self.eso else self.kind
+        return f"{kind} {self.namespace}/{self.name}" if self.namespace else f"{kind} {self.name}"
+
+    @property
+    def key(self) -> tuple[str | None, ...]:
+        """The store's identity among the clients: an ESO store never shares a client with a sealer store."""
+        ident = (self.kind, self.namespace, self.name)
+        return ("eso", *ident) if self.eso else ident
 
     @property
     def fingerprint(self) -> str:
@@ -71,10 +99,10 @@ class StoreSpec:
 
 
 
-def _selector(raw: Any) -> LabelSelector | None:
+def parse_selector(raw: Any, where: str = "spec.namespaceSelector") -> LabelSelector | None:
+    """A Kubernetes label selector (matchLabels, matchExpressions), or SpecError naming the field."""
     if raw is None:
         return None
-    where = "spec.namespaceSelector"
     if not isinstance(raw, Mapping):
         raise SpecError("must be an object", field=where)
     labels = raw.get("matchLabels") or {}
@@ -88,6 +116,66 @@ def _selector(raw: Any) -> LabelSelector | None:
                             field=f"{where}.matchExpressions[{i}]")
         exprs.append((e["key"], op, tuple(e.get("values") or ())))
     return LabelSelector(tuple(sorted((str(k), str(v)) for k, v in labels.items())), tuple(exprs))
+
+
+def _ca_provider(raw: Any, own_ns: str | None) -> CaProvider | None:
+    if raw is None:
+        return None
+    where = "spec.caProvider"
+    if not isinstance(raw, Mapping):
+        raise SpecError("must be an object", field=where)
+    kind = raw.get("type")
+    if kind not in ("Secret", "ConfigMap"):
+        raise SpecError("must be Secret or ConfigMap", field=f"{where}.type")
+    name, key = text(raw, "name", where) or "", text(raw, "key", where) or ""
+    object_name(name, f"{where}.name", kind)
+    if not ITEM_KEY.match(key):
+        raise SpecError(f"invalid key {key!r}", field=f"{where}.key")
+    if own_ns is not None:  # a VaultStore reads only its own namespace
+        if raw.get("namespace") not in (None, "", own_ns):
+            raise SpecError("a VaultStore reads a CA only from its own namespace", field=f"{where}.namespace")
+        namespace = own_ns
+    else:
+        namespace = text(raw, "namespace", where) or ""
+        object_name(namespace, f"{where}.namespace", "namespace")
+    return CaProvider(kind, namespace, name, key)
+
+
+def _tls(raw: Any, own_ns: str | None, auth: Auth) -> tuple[SecretKeyRef | None, SecretKeyRef | None]:
+    """ESO's spec.tls: the client certificate and key for mutual TLS with the server (keys default tls.crt and
+    tls.key, as a kubernetes.io/tls Secret has them)."""
+    if raw is None:
+        return None, None
+    where = "spec.tls"
+    if not isinstance(raw, Mapping):
+        raise SpecError("must be an object", field=where)
+    if isinstance(auth, CertAuth):
+        raise SpecError("cert auth brings its own client certificate: set it in spec.auth.cert only", field=where)
+    refs = []
+    for field_name, default in (("certSecretRef", "tls.crt"), ("keySecretRef", "tls.key")):
+        ref = raw.get(field_name)
+        if not isinstance(ref, Mapping):
+            raise SpecError("is required", field=f"{where}.{field_name}")
+        refs.append(key_ref({"key": default, **ref}, f"{where}.{field_name}", own_ns))
+    return refs[0], refs[1]
+
+
+def _headers(raw: Any) -> tuple[tuple[str, str], ...]:
+    if raw is None:
+        return ()
+    where = "spec.headers"
+    if not isinstance(raw, Mapping) or len(raw) > MAX_HEADERS:
+        raise SpecError(f"must be a map of up to {MAX_HEADERS} header names to values", field=where)
+    out = []
+    for name, value in raw.items():
+        if not isinstance(name, str) or not _HEADER_NAME.match(name):
+            raise SpecError("has an invalid header name", field=where)
+        if name.lower() in RESERVED_HEADERS:
+            raise SpecError(f"must not set {name}: the controller sets it (token, namespace)", field=f"{where}.{name}")
+        if not isinstance(value, str) or len(value) > 4096 or any(c in value for c in "\r\n\0"):
+            raise SpecError("must be a single-line string of up to 4096 characters", field=f"{where}.{name}")
+        out.append((name, value))
+    return tuple(sorted(out))
 
 
 def parse_store(obj: Mapping[str, Any]) -> StoreSpec:
@@ -132,11 +220,14 @@ def parse_store(obj: Mapping[str, Any]) -> StoreSpec:
     if isinstance(burst, bool) or not isinstance(burst, int) or burst < 0:
         raise SpecError("must be an integer >= 0", field="spec.burst")
     auth = parse_auth(spec.get("auth"), own_ns)
+    tls_cert, tls_key = _tls(spec.get("tls"), own_ns, auth)
     return StoreSpec(kind, str(meta.get("name") or ""), own_ns, server.rstrip("/"), auth, ca,
                      text(spec, "namespace", "spec", required=False),
                      mount(spec.get("mount"), "spec.mount", "secret"), int(kv), namespaces,
-                     _selector(spec.get("namespaceSelector")) if kind == "ClusterVaultStore" else None,
-                     float(rate), int(burst))
+                     parse_selector(spec.get("namespaceSelector")) if kind == "ClusterVaultStore" else None,
+                     float(rate), int(burst), _ca_provider(spec.get("caProvider"), own_ns), tls_cert, tls_key,
+                     _headers(spec.get("headers")), text(spec["auth"], "namespace", "spec.auth", required=False),
+                     str(obj.get("apiVersion") or "").startswith("external-secrets.io/"))
 
 
 def store_allows(store: StoreSpec, namespace: str, namespace_labels: Mapping[str, str] | None) -> str | None:

@@ -28,7 +28,7 @@ from controller.vault.client import NOT_FOUND, Clients, StoreClient, VaultError
 from controller.vault.credentials import KubeCredentials
 from controller.vault.data import build_data
 from controller.vault.fields import SpecError
-from controller.vault.store import parse_store, store_allows
+from controller.vault.store import ESO_KINDS, parse_store, store_allows
 from sealer.kube import API_VERSION
 
 log = logging.getLogger("sealer.controller.vault")
@@ -127,7 +127,14 @@ class VaultSync:
         if event_type == "DELETED":
             self.clients.drop(*key)
 
-    def find_store(self, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+    def find_store(self, kind: str, namespace: str | None, name: str, *, eso: bool = False) -> dict[str, Any] | None:
+        """The store object a VaultSecret names; with `eso`, the External Secrets store of that name (an
+        ExternalSecret served with --eso-compat), converted to the sealer kind it stands for."""
+        if eso:
+            from controller.vault import esocompat
+
+            found = esocompat.eso_store(self.controller.kube, ESO_KINDS[kind], namespace or "", name)
+            return None if found is None else esocompat.as_sealer_store(found)
         key = (kind, namespace if kind == "VaultStore" else None, name)
         with self._lock:
             found = self._stores.get(key)
@@ -201,6 +208,27 @@ class VaultSync:
         read."""
         return self.sync(body, drift=True).result
 
+    def intact(self, body: Mapping[str, Any]) -> bool:
+        """The Secret still holds what `status.dataHash` says the last sync wrote (one API read, no Vault read):
+        a restarted refresh loop then waits until due. Remembered as our last write, so the echo of a later
+        unrelated Secret event costs no Vault read either. Any doubt (Merge target, other key, error) -> False."""
+        uid = str((body.get("metadata") or {}).get("uid") or "")
+        try:
+            spec = vs.parse_vault_secret(body)
+            want = (body.get("status") or {}).get("dataHash")
+            secret = self.controller.kube.get_secret(spec.namespace, spec.target.name) if want else None
+            if secret is None or spec.target.creation_policy == vs.MERGE:
+                return False
+            data = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
+            if vs.data_hmac(self.hmac_key(), data) != want:
+                return False
+            digest = self._secret_digest(secret)
+        except Exception:
+            return False
+        with self._lock:
+            self._written[uid] = (spec.target.name, digest)
+        return True
+
     def _untouched(self, uid: str, spec: vs.VaultSecretSpec) -> bool:
         with self._lock:
             written = self._written.get(uid)
@@ -248,25 +276,12 @@ class VaultSync:
 
     def _sync(self, body: Mapping[str, Any], spec: vs.VaultSecretSpec) -> Sync:
         meta = body.get("metadata") or {}
-        store_obj = self.find_store(spec.store_kind, spec.namespace, spec.store_name)
-        if store_obj is None:
-            where = f"namespace {spec.namespace}" if spec.store_kind == "VaultStore" else "the cluster"
-            return Sync(Result(False, "StoreNotFound", f"{spec.store_kind} {spec.store_name} not found in {where}"),
-                        retry=True)
-        try:
-            store = parse_store(store_obj)
-        except SpecError as e:
-            return Sync(Result(False, "InvalidStore", f"{spec.store_kind} {spec.store_name}: {e}"), retry=True)
-        labels = self._namespace_labels(spec.namespace) if store.needs_namespace_labels else None
-        refused = store_allows(store, spec.namespace, labels)
-        if refused:
-            return Sync(Result(False, "StoreNotAllowed", refused), retry=True)
-        client = self.clients.get(store)
+        client = self._client_for(spec, spec.store_kind, spec.store_name)
 
-        fetched, missing = fetch.read_all(client, spec)
+        fetched, missing = fetch.read_all(client, spec, lambda ref: self._client_for(spec, ref.kind, ref.name))
         if missing:
             return self._not_found(body, spec, missing, all_missing=not fetched)
-        data = build_data(spec, fetched)
+        data = build_data(spec, fetched, fetched.found)
         labels = annotations = None
         if spec.target.template.active:
             rendered = template.render(spec.target.template, data, self._template_sources(spec))
@@ -317,6 +332,24 @@ class VaultSync:
                                                      f"namespace {spec.namespace}")
             found[(kind, name)] = items
         return found
+
+    def _client_for(self, spec: vs.VaultSecretSpec, kind: str, name: str) -> StoreClient:
+        """The client of a store the VaultSecret names (`spec.storeRef` or an item's `sourceRef`), under the same
+        rules for both; VaultError (StoreNotFound, InvalidStore, StoreNotAllowed: retried) otherwise."""
+        eso = getattr(spec, "eso", False)
+        store_obj = self.find_store(kind, spec.namespace, name, eso=eso)
+        if store_obj is None:
+            where = f"namespace {spec.namespace}" if kind == "VaultStore" else "the cluster"
+            raise VaultError("StoreNotFound", f"{ESO_KINDS[kind] if eso else kind} {name} not found in {where}")
+        try:
+            store = parse_store(store_obj)
+        except SpecError as e:
+            raise VaultError("InvalidStore", f"{kind} {name}: {e}") from None
+        labels = self._namespace_labels(spec.namespace) if store.needs_namespace_labels else None
+        refused = store_allows(store, spec.namespace, labels)
+        if refused:
+            raise VaultError("StoreNotAllowed", refused)
+        return self.clients.get(store)
 
     def _namespace_labels(self, namespace: str) -> dict[str, str]:
         found = self.controller.kube.get_namespace(namespace) or {}
