@@ -13,6 +13,9 @@ import kopf
 from controller import agekeys, served
 from controller.config import Config
 from controller.runtime import Controller, Source
+from controller.vault.esocompat import ESO_GROUP, EsoCompat
+from controller.vault.fanoutsync import FanOut
+from controller.vault.pkisync import PkiSync
 from controller.vault.refresh import Refresher
 from controller.vault.sync import VaultSync
 
@@ -29,6 +32,9 @@ class App:
     served: served.Served  # --namespaces, --label-selector
     vault: VaultSync
     refresher: Refresher
+    pki: PkiSync
+    eso: EsoCompat
+    fanout: FanOut
 
     def start(self) -> None:
         """At operator start-up: keys and age identities loaded, key renewal and HTTP running."""
@@ -84,15 +90,21 @@ class App:
 def build(config: Config) -> App:
     controller = Controller(config)
     vault = VaultSync(controller)
+    pki = PkiSync(vault)
     controller.register_source(Source("VaultSecret", "vaultsecrets", vault.reconcile))
-    return App(config, controller, served.Served.of(config), vault, Refresher(vault))
+    controller.register_source(Source("VaultPKISecret", "vaultpkisecrets", pki.reconcile))
+    eso = EsoCompat(vault)
+    if config.eso_compat:
+        controller.register_source(Source("ExternalSecret", "externalsecrets", eso.reconcile, (ESO_GROUP,)))
+    scope = served.Served.of(config)
+    return App(config, controller, scope, vault, Refresher(vault), pki, eso, FanOut(vault, scope.serves_namespace))
 
 
 def registry(app: App) -> kopf.OperatorRegistry:
     """Every handler, registered with explicit ids (kopf keeps progress under them in annotations)."""
-    from controller.handlers import lifecycle, sealed, secrets, sops, stores, vault
+    from controller.handlers import eso, fanout, lifecycle, pki, push, sealed, secrets, sops, stores, vault
 
     registry = kopf.OperatorRegistry()
-    for module in (lifecycle, sealed, sops, secrets, vault, stores):
+    for module in (lifecycle, sealed, sops, secrets, vault, pki, push, fanout, stores, eso):
         module.register(registry, app)
     return registry

@@ -159,6 +159,31 @@ class Kube:
         group, version = api_version.split("/")
         self.custom.create_namespaced_custom_object(group, version, namespace, plural, body, _preload_content=False)
 
+    def list_objects(self, api_version: str, plural: str, label_selector: str | None = None
+                     ) -> list[dict[str, Any]]:
+        """A namespaced custom resource's objects in every namespace (with a label selector)."""
+        group, version = api_version.split("/")
+        resp = self.custom.list_cluster_custom_object(group, version, plural, label_selector=label_selector or "",
+                                                      _preload_content=False)
+        return self._json(resp).get("items") or []
+
+    def patch_object(self, api_version: str, plural: str, namespace: str, name: str, body: dict[str, Any]) -> None:
+        group, version = api_version.split("/")
+        self.custom.patch_namespaced_custom_object(group, version, namespace, plural, name, body,
+                                                   _preload_content=False)
+
+    def delete_object(self, api_version: str, plural: str, namespace: str, name: str) -> None:
+        group, version = api_version.split("/")
+        try:
+            self.custom.delete_namespaced_custom_object(group, version, namespace, plural, name,
+                                                        _preload_content=False)
+        except self._k.client.ApiException as e:
+            if not self._missing(e):
+                raise
+
+    def list_namespaces(self) -> list[dict[str, Any]]:
+        return self._json(self.core.list_namespace(_preload_content=False)).get("items") or []
+
     def patch_status(self, api_version: str, plural: str, namespace: str | None, name: str,
                      status: dict[str, Any]) -> None:
         """Merge-patch a custom object's status subresource (namespace None: a cluster-scoped object)."""

@@ -109,13 +109,21 @@ SOPS_DECRYPT = Counter("sealer_sops_decrypt_total", "SopsSecret reconciles that 
 SOPS_ERRORS = Counter("sealer_sops_decrypt_errors_total", "SopsSecret reconciles that failed, by reason.", ["reason"])
 VAULT_SYNC = Counter("sealer_vault_sync_total", "VaultSecret syncs that succeeded.")
 VAULT_SYNC_ERRORS = Counter("sealer_vault_sync_errors_total", "VaultSecret syncs that failed, by reason.", ["reason"])
+PKI_SYNC = Counter("sealer_vault_pki_sync_total", "VaultPKISecret syncs that succeeded (issued, renewed or valid).")
+PKI_SYNC_ERRORS = Counter("sealer_vault_pki_sync_errors_total", "VaultPKISecret syncs that failed, by reason.",
+                          ["reason"])
+FANOUT_SYNC = Counter("sealer_cluster_vault_secret_sync_total", "ClusterVaultSecret passes that succeeded.")
+FANOUT_SYNC_ERRORS = Counter("sealer_cluster_vault_secret_sync_errors_total",
+                             "ClusterVaultSecret passes that failed (or failed in some namespaces), by reason.",
+                             ["reason"])
 VAULT_REQUESTS = Counter("sealer_vault_requests_total", "Calls to Vault, by operation and HTTP status.",
                          ["operation", "status"])
 RECONCILE = Histogram("sealer_reconcile_duration_seconds", "Time to reconcile one object, by kind.", ["kind"])
 VAULT_SYNC_DURATION = Histogram("sealer_vault_sync_duration_seconds", "Time for one VaultSecret sync.")
 
 ALL: list[Counter | Histogram] = [UNSEAL, UNSEAL_ERRORS, SOPS_DECRYPT, SOPS_ERRORS, VAULT_SYNC, VAULT_SYNC_ERRORS,
-                                  VAULT_REQUESTS, RECONCILE, VAULT_SYNC_DURATION]
+                                  PKI_SYNC, PKI_SYNC_ERRORS, FANOUT_SYNC, FANOUT_SYNC_ERRORS, VAULT_REQUESTS,
+                                  RECONCILE, VAULT_SYNC_DURATION]
 
 # Bitnami's names (its pkg/controller/metrics.go), shown with --bitnami-compat beside ours so its documented alerts
 # and dashboards keep working. They count SealedSecrets of both groups.
@@ -135,7 +143,9 @@ _CONDITION_VALUE = {"True": 1.0, "False": -1.0}
 
 _OUTCOME: dict[str, tuple[Counter, Counter]] = {
     "SealedSecret": (UNSEAL, UNSEAL_ERRORS), "SopsSecret": (SOPS_DECRYPT, SOPS_ERRORS),
-    "VaultSecret": (VAULT_SYNC, VAULT_SYNC_ERRORS)}
+    "VaultSecret": (VAULT_SYNC, VAULT_SYNC_ERRORS), "VaultPKISecret": (PKI_SYNC, PKI_SYNC_ERRORS),
+    "ExternalSecret": (VAULT_SYNC, VAULT_SYNC_ERRORS),
+    "ClusterVaultSecret": (FANOUT_SYNC, FANOUT_SYNC_ERRORS)}
 
 
 def observe(kind: str, ready: bool, reason: str, seconds: float, namespace: str = "") -> None:

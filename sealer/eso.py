@@ -628,3 +628,37 @@ def _dump(doc: Any, layout: tuple[int, int]) -> str:
     out = io.StringIO()
     y.dump(doc, out)
     return out.getvalue()
+
+
+# ------------------------------------------------------------------------------------------- objects in memory
+
+def convert_store(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """One ESO Vault store as sealer's VaultStore / ClusterVaultStore (a plain dict), for the controller's
+    --eso-compat: the same conversion as `sealer migrate eso`, in memory. Unconvertible when sealer cannot serve it
+    (another provider, a field sealer lacks)."""
+    if obj.get("kind") not in STORE_KINDS:
+        raise Unconvertible("kind", f"{obj.get('kind')} is not a SecretStore or ClusterSecretStore")
+    return _convert_store(copy.deepcopy(dict(obj)), [])
+
+
+def store_refs(obj: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The (ESO store kind, name) an ExternalSecret names: spec.secretStoreRef and each sourceRef.storeRef."""
+    spec = obj.get("spec") if isinstance(obj.get("spec"), Mapping) else {}
+    refs = [spec.get("secretStoreRef")]
+    for key in ("data", "dataFrom"):
+        for item in spec.get(key) or []:
+            source = item.get("sourceRef") if isinstance(item, Mapping) else None
+            refs.append(source.get("storeRef") if isinstance(source, Mapping) else None)
+    found = [(str(r.get("kind") or "SecretStore"), str(r["name"])) for r in refs
+             if isinstance(r, Mapping) and r.get("name")]
+    return list(dict.fromkeys(found))
+
+
+def convert_external_secret(obj: Mapping[str, Any], stores: Mapping[tuple[str, str], Mapping[str, Any]]
+                            ) -> dict[str, Any]:
+    """One ExternalSecret as sealer's VaultSecret (a plain dict), given the ESO stores it names (`store_refs`),
+    keyed by (ESO kind, name). Unconvertible when sealer cannot serve it."""
+    namespace = _meta(obj)[0]
+    index = {(STORE_KINDS[kind], "" if kind == "ClusterSecretStore" else namespace, name): store
+             for (kind, name), store in stores.items() if kind in STORE_KINDS}
+    return _convert_secret(copy.deepcopy(dict(obj)), index, [])

@@ -10,7 +10,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 SEALER_SCRIPT = (ROOT / "deploy" / "argocd" / "health.lua").read_text()
 BITNAMI_SCRIPT = (Path(__file__).parent / "argocd_bitnami_sealedsecret_health.lua").read_text()
-KINDS = ("SealedSecret", "SopsSecret", "VaultSecret", "VaultStore", "ClusterVaultStore")
+KINDS = ("SealedSecret", "SopsSecret", "VaultSecret", "VaultPKISecret", "VaultPushSecret", "VaultStore",
+         "ClusterVaultStore", "ClusterVaultSecret")
 
 
 def run_health(script: str, obj: dict[str, Any]) -> dict[str, str]:

@@ -43,13 +43,15 @@ ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 EXAMPLES = DEPLOY / "examples"
 NAMESPACED = DEPLOY / "namespaced"  # the namespaced variant (a Component): checked on its own, see _compose()
-COMPONENTS = (DEPLOY / "bitnami-compat", NAMESPACED)  # kustomize Components: not part of `kubectl apply -k deploy/`
+# kustomize Components: not part of `kubectl apply -k deploy/`
+COMPONENTS = (DEPLOY / "bitnami-compat", DEPLOY / "eso-compat", NAMESPACED)
 ARGOCD = DEPLOY / "argocd"  # health checks for Argo CD's own ConfigMap: not part of `kubectl apply -k deploy/`
 
 NS = "sealer-system"
 GROUP = "sealer.dev"
 VERSION = "v1alpha1"
-KINDS = ("SealedSecret", "SopsSecret", "VaultSecret", "VaultStore", "ClusterVaultStore")
+KINDS = ("SealedSecret", "SopsSecret", "VaultSecret", "VaultPKISecret", "VaultPushSecret", "VaultStore",
+         "ClusterVaultStore", "ClusterVaultSecret")
 PLURALS = {k: k.lower() + "s" for k in KINDS}
 SA = "sealer-controller"
 PEERING = "sealer"  # kopf peering name: Deployment args, RBAC resourceNames
@@ -172,7 +174,7 @@ def test_one_crd_file_per_kind_with_conventions() -> None:
         assert "sealer" in names["categories"]
         assert names["shortNames"] and not set(names["shortNames"]) & TAKEN_SHORT_NAMES, kind
         short += names["shortNames"]
-        assert crd["spec"]["scope"] == ("Cluster" if kind == "ClusterVaultStore" else "Namespaced")
+        assert crd["spec"]["scope"] == ("Cluster" if kind.startswith("Cluster") else "Namespaced")
         (version,) = crd["spec"]["versions"]
         assert (version["name"], version["served"], version["storage"]) == (VERSION, True, True)
         assert version["subresources"] == {"status": {}}
@@ -311,7 +313,8 @@ def test_defaults_and_enums() -> None:
     for kind in ("VaultStore", "ClusterVaultStore"):
         spec = schema_of(kind)["properties"]["spec"]["properties"]
         assert (spec["kvVersion"]["enum"], spec["kvVersion"]["default"]) == ([1, 2], 2)
-        assert set(spec["auth"]["properties"]) == {"token", "appRole", "kubernetes"}
+        assert set(spec["auth"]["properties"]) == {"token", "appRole", "kubernetes", "userPass", "jwt", "cert",
+                                                   "namespace"}
     cluster = schema_of("ClusterVaultStore")["properties"]["spec"]["properties"]
     assert {"namespaces", "namespaceSelector"} <= set(cluster)
     assert "namespaces" not in schema_of("VaultStore")["properties"]["spec"]["properties"]
@@ -443,7 +446,7 @@ def test_every_kind_has_an_example_and_every_example_is_admitted() -> None:
     for path, obj in examples():
         assert obj["apiVersion"] == f"{GROUP}/{VERSION}", path
         assert admit(obj) == [], f"{path.name}: {admit(obj)}"
-        assert ("namespace" in obj["metadata"]) == (obj["kind"] != "ClusterVaultStore"), path
+        assert ("namespace" in obj["metadata"]) == (not obj["kind"].startswith("Cluster")), path
         by_kind.setdefault(obj["kind"], []).append(obj)
     assert set(by_kind) == set(KINDS)
     vs = by_kind["VaultSecret"][0]["spec"]
@@ -763,7 +766,7 @@ def test_aggregated_user_roles() -> None:
     assert set(rule["verbs"]) == {"get", "list", "watch"} and set(rule["resources"]) == set(PLURALS.values())
     (rule,) = edit["rules"]
     assert rule["apiGroups"] == [GROUP] and "clustervaultstores" not in rule["resources"]
-    assert set(rule["resources"]) == set(PLURALS.values()) - {"clustervaultstores"}
+    assert set(rule["resources"]) == set(PLURALS.values()) - {"clustervaultstores", "clustervaultsecrets"}
     for r in (view, edit):
         assert not any(res.endswith("/status") for rule in r["rules"] for res in rule["resources"])
 
@@ -842,7 +845,9 @@ def test_namespaced_variant_grants_no_cluster_wide_access_to_secrets() -> None:
             assert not key.startswith("/secrets"), (role["metadata"]["name"], key)
     controller = _grants(one_of(objs, "ClusterRole", "sealer-controller"))
     assert set(controller) == {"/namespaces", "apiextensions.k8s.io/customresourcedefinitions",
-                               f"{GROUP}/clustervaultstores", f"{GROUP}/clustervaultstores/status"}
+                               f"{GROUP}/clustervaultstores", f"{GROUP}/clustervaultstores/status",
+                               f"{GROUP}/clustervaultsecrets", f"{GROUP}/clustervaultsecrets/status",
+                               f"{GROUP}/clustervaultsecrets/finalizers"}
     assert controller["/namespaces"] == {"get", "list", "watch"}  # read-only, like everything cluster-wide here
     assert not {"create", "delete"} & set().union(*controller.values())
 
@@ -986,6 +991,18 @@ def test_the_controller_accepts_the_deployment_arguments() -> None:
         assert ns.peering == PEERING and not ns.standalone
         assert config.http_port == c["ports"][0]["containerPort"]
     assert parse_args(c["args"] + extra)[0].bitnami_compat
+    (patch,) = _kustomization(DEPLOY / "eso-compat")["patches"]
+    eso = [op["value"] for op in yaml.safe_load(patch["patch"])]
+    assert parse_args(c["args"] + eso)[0].eso_compat
+
+
+def test_eso_compat_component_grants_only_esos_kinds() -> None:
+    docs = [d for d in yaml.safe_load_all((DEPLOY / "eso-compat" / "rbac-eso.yaml").read_text()) if d]
+    role = next(d for d in docs if d["kind"] == "ClusterRole")
+    assert {g for r in role["rules"] for g in r["apiGroups"]} == {"external-secrets.io"}
+    assert not any("*" in v for r in role["rules"] for v in r["verbs"] + r["resources"])
+    binding = next(d for d in docs if d["kind"] == "ClusterRoleBinding")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": SA, "namespace": NS}]
 
 
 def test_service_and_pdb_select_the_controller() -> None:

@@ -1,5 +1,5 @@
--- Argo CD health check for every sealer.dev kind (SealedSecret, SopsSecret, VaultSecret, VaultStore,
--- ClusterVaultStore): the controller's Ready condition decides. argocd-cm.yaml installs it for each kind.
+-- Argo CD health check for every sealer.dev kind (SealedSecret, SopsSecret, VaultSecret, VaultPKISecret, VaultPushSecret,
+-- VaultStore, ClusterVaultStore, ClusterVaultSecret): the controller's Ready condition decides. argocd-cm.yaml installs it for each kind.
 local hs = {}
 if obj.status == nil or obj.status.conditions == nil then
   hs.status = "Progressing"

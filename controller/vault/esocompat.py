@@ -1,0 +1,175 @@
+"""--eso-compat: External Secrets Operator's own objects served as they are. An `external-secrets.io/v1`
+ExternalSecret, SecretStore or ClusterSecretStore of the Vault provider is converted in memory by the same code as
+`sealer migrate eso` (`sealer.eso`) and synced by the VaultSecret runtime; status is written in ESO's terms
+(condition `Ready` with reason `SecretSynced` / `SecretSyncedError`, `refreshTime`, `binding`; stores `Valid` /
+`InvalidProviderConfig` / `ValidationFailed`) so dashboards, alerts and Argo CD's ExternalSecret health keep working.
+
+A store of another provider, or an object using a field sealer does not have, is not served: its status says so
+(one line naming the field), nothing else is touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from controller import status
+from controller.runtime import Result
+from controller.vault.client import VaultError
+from controller.vault.sync import Sync, VaultSync
+
+log = logging.getLogger("sealer.controller.vault")
+
+ESO_API = "external-secrets.io/v1"
+ESO_GROUP = "external-secrets.io"
+PLURALS = {"ExternalSecret": "externalsecrets", "SecretStore": "secretstores",
+           "ClusterSecretStore": "clustersecretstores"}
+SYNCED, SYNC_ERROR = "SecretSynced", "SecretSyncedError"
+
+
+def eso_store(kube: Any, eso_kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+    """An ESO store object from the API (None when absent)."""
+    if eso_kind == "ClusterSecretStore":
+        return kube.get_cluster_object(ESO_API, PLURALS[eso_kind], name)
+    return kube.get_object(ESO_API, PLURALS[eso_kind], namespace, name)
+
+
+def as_sealer_store(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """An ESO store as the VaultStore / ClusterVaultStore it stands for; VaultError InvalidStore when sealer cannot
+    serve it. The apiVersion stays ESO's, so its client is not confused with a sealer store of the same name."""
+    from sealer import eso
+
+    try:
+        converted = eso.convert_store(obj)
+    except eso.Unconvertible as e:
+        raise VaultError("InvalidStore", f"{obj.get('kind')} {(obj.get('metadata') or {}).get('name')}: "
+                                         f"{e.field}: {e.why}") from None
+    converted["apiVersion"] = obj.get("apiVersion") or ESO_API
+    return converted
+
+
+class EsoCompat:
+    """ExternalSecret loops and ESO store checks on top of the VaultSecret runtime."""
+
+    def __init__(self, vault: VaultSync) -> None:
+        self.vault = vault
+        self._wake: dict[str, asyncio.Event] = {}
+
+    @property
+    def kube(self) -> Any:
+        return self.vault.controller.kube
+
+    # --- ExternalSecrets ----------------------------------------------------------------------------------
+
+    def as_vault_secret(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """The ExternalSecret with its spec converted to a VaultSecret's: apiVersion, kind and metadata stay ESO's
+        (the Secret is owned by the ExternalSecret; its stores are looked up among ESO's)."""
+        from sealer import eso
+
+        namespace = str((body.get("metadata") or {}).get("namespace") or "")
+        stores = {}
+        for kind, name in eso.store_refs(body):
+            if kind not in PLURALS or kind == "ExternalSecret":
+                continue
+            found = eso_store(self.kube, kind, namespace, name)
+            if found is None:
+                where = f"namespace {namespace}" if kind == "SecretStore" else "the cluster"
+                raise VaultError("StoreNotFound", f"{kind} {name} not found in {where}")
+            stores[(kind, name)] = found
+        try:
+            converted = eso.convert_external_secret(body, stores)
+        except eso.Unconvertible as e:
+            raise VaultError("InvalidSpec", f"{e.field}: {e.why}") from None
+        return {**body, "spec": converted["spec"]}
+
+    def sync(self, body: Mapping[str, Any]) -> Sync:
+        try:
+            converted = self.as_vault_secret(body)
+        except VaultError as e:
+            return Sync(Result(False, e.reason, e.message), retry=e.reason != "InvalidSpec")
+        return self.vault.sync(converted)
+
+    def reconcile(self, body: Mapping[str, Any]) -> Result:
+        """Drift restoration (`Source`) of a Secret an ExternalSecret owns."""
+        try:
+            converted = self.as_vault_secret(body)
+        except VaultError as e:
+            return Result(False, e.reason, e.message)
+        return self.vault.reconcile(converted)
+
+    @staticmethod
+    def eso_status(done: Sync, started: float, body: Mapping[str, Any], meta: Any, patch: Any) -> None:
+        """ESO's condition and fields: Ready with SecretSynced / SecretSyncedError (sealer's own reason leads the
+        message of a failure), refreshTime and binding; nothing ESO's CRD would prune."""
+        r = done.result
+        mapped = Result(r.ready, SYNCED if r.ready else SYNC_ERROR,
+                        r.message if r.ready else f"{r.reason}: {r.message}", r.changed, r.warning)
+        status.report("ExternalSecret", mapped, started, body, meta, patch)
+        patch.status.pop("observedGeneration", None)
+        if done.status.get("refreshTime"):
+            patch.status["refreshTime"] = done.status["refreshTime"]
+        target = ((body.get("spec") or {}).get("target") or {}).get("name") or meta.get("name")
+        patch.status["binding"] = {"name": target}
+
+    def wake(self, uid: str | None) -> None:
+        event = self._wake.get(uid or "")
+        if event is not None:
+            event.set()
+
+    async def run(self, stopped: Any, body: Any, meta: Any) -> None:
+        """The refresh loop of one ExternalSecret (as a VaultSecret's)."""
+        uid = str(meta.get("uid") or "")
+        wake = self._wake.setdefault(uid, asyncio.Event())
+        try:
+            while not stopped:
+                wake.clear()
+                started = time.monotonic()
+                done = await asyncio.to_thread(self.sync, body)
+                patch = kopf.Patch()
+                self.eso_status(done, started, body, meta, patch)
+                await asyncio.to_thread(self._write_status, body, "externalsecrets", dict(patch.get("status") or {}))
+                delay = self.vault.next_delay(uid, done)
+                waits = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stopped.wait())]
+                try:
+                    await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for task in waits:
+                        task.cancel()
+        finally:
+            if self._wake.get(uid) is wake:
+                del self._wake[uid]
+            self.vault.forget(uid)
+
+    # --- stores -------------------------------------------------------------------------------------------
+
+    def check_store(self, body: Mapping[str, Any]) -> Result:
+        """ESO's store condition: Valid, InvalidProviderConfig (not something sealer can serve), ValidationFailed
+        (Vault refused or is unreachable)."""
+        try:
+            converted = as_sealer_store(body)
+        except VaultError as e:
+            return Result(False, "InvalidProviderConfig", f"not served by sealer: {e.message}")
+        result = self.vault.check_store(converted)
+        if result.ready:
+            return Result(True, "Valid", f"store validated: {result.message}")
+        reason = "InvalidProviderConfig" if result.reason in ("InvalidStore", "InvalidSpec") else "ValidationFailed"
+        return Result(False, reason, f"{result.reason}: {result.message}")
+
+    def write_store_status(self, body: Mapping[str, Any], meta: Any, patch: Any, result: Result) -> None:
+        status.set_ready(str(body.get("kind")), result, body, meta, patch, announce=not status.is_ready(body))
+        patch.status.pop("observedGeneration", None)
+        patch.status["capabilities"] = "ReadOnly"
+
+    def _write_status(self, body: Mapping[str, Any], plural: str, st: dict[str, Any]) -> None:
+        meta = body.get("metadata") or {}
+        try:
+            self.kube.patch_status(ESO_API, plural, meta.get("namespace"), meta.get("name"), st)
+        except Exception as e:
+            if getattr(e, "status", None) != 404:
+                log.warning("%s %s/%s: status not written (%s)", body.get("kind"), meta.get("namespace"),
+                            meta.get("name"), getattr(e, "status", None) or type(e).__name__)

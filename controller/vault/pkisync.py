@@ -1,0 +1,167 @@
+"""The VaultPKISecret runtime: issue a certificate through the store's shared client, write the tls Secret through
+`secrets.write`, renew when due, restart workloads after a renewal, revoke on deletion when asked.
+
+A restart or a resync issues nothing while the Secret still holds the certificate the status names (same serial,
+same keyed HMAC of its items, same spec) and its renewal time has not come. Decisions are in `vault.pki`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from controller import secrets, status
+from controller.runtime import Result
+from controller.vault import pki
+from controller.vault import spec as vs
+from controller.vault.client import VaultError
+from controller.vault.fields import SpecError
+from controller.vault.sync import Sync, VaultSync, now_rfc3339
+from sealer.kube import API_VERSION
+
+log = logging.getLogger("sealer.controller.vault")
+
+MIN_DELAY = 1.0
+
+
+def _rfc3339(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def _spec_hash(spec: pki.PkiSpec) -> str:
+    """What the certificate was issued for: a change of any of these issues a new one."""
+    return hashlib.sha256(repr((spec.store_kind, spec.store_name, spec.mount, spec.role, spec.issue_body(),
+                                spec.secret_name)).encode()).hexdigest()[:16]
+
+
+class PkiSync:
+    def __init__(self, vault: VaultSync) -> None:
+        self.vault = vault
+        self._wake: dict[str, asyncio.Event] = {}
+
+    # --- one sync -----------------------------------------------------------------------------------------
+
+    def reconcile(self, body: Mapping[str, Any]) -> Result:
+        """Drift restoration (`Source`): a Secret that no longer holds the issued certificate gets a new one."""
+        return self.sync(body).result
+
+    def _current(self, body: Mapping[str, Any], spec: pki.PkiSpec) -> tuple[float, str] | None:
+        """(renewal time, serial) when the Secret still holds what the status says was issued, else None."""
+        st = body.get("status") or {}
+        if st.get("specHash") != _spec_hash(spec) or not st.get("dataHash"):
+            return None
+        secret = self.vault.controller.kube.get_secret(spec.namespace, spec.secret_name)
+        if secret is None:
+            return None
+        uid = (body.get("metadata") or {}).get("uid")
+        if not any(r.get("uid") == uid for r in (secret.get("metadata") or {}).get("ownerReferences") or []):
+            return None
+        data = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
+        if vs.data_hmac(self.vault.hmac_key(), data) != st["dataHash"]:
+            return None
+        found = pki.serial_of(secret)
+        if found is None or found[0] != st.get("serialNumber"):
+            return None
+        return pki.renew_at(found[1], found[2], spec.expiry_offset), found[0]
+
+    def sync(self, body: Mapping[str, Any]) -> Sync:
+        try:
+            spec = pki.parse_pki_secret(body)
+            current = self._current(body, spec)
+            now = time.time()
+            if current is not None and now < current[0]:
+                return Sync(Result(True, "Valid", f"certificate {current[1]} valid; renewal at "
+                                                  f"{_rfc3339(current[0])}"), refresh_seconds=current[0] - now)
+            return self._issue(body, spec, renewal=current is not None or bool((body.get("status") or {}).get(
+                "serialNumber")))
+        except VaultError as e:
+            return Sync(Result(False, e.reason, e.message), retry=True)
+        except SpecError as e:
+            return Sync(Result(False, "InvalidSpec", str(e)))
+        except Exception as e:  # an API hiccup: report it, retry later
+            log.warning("VaultPKISecret sync failed: %s", type(e).__name__)
+            why = getattr(e, "status", None) or type(e).__name__
+            return Sync(Result(False, "ApiError", f"Kubernetes API error ({why})"), retry=True)
+
+    def _issue(self, body: Mapping[str, Any], spec: pki.PkiSpec, *, renewal: bool) -> Sync:
+        client = self.vault._client_for(spec, spec.store_kind, spec.store_name)
+        answer = client.write(f"{spec.mount}/issue/{spec.role}", spec.issue_body(), "issue")
+        try:
+            cert = pki.issued(answer)
+        except ValueError:
+            raise VaultError("VaultUnavailable", f"issue {spec.mount}/{spec.role}: unexpected answer from Vault "
+                                                 f"({client.store.ref})") from None
+        items = cert.items()
+        done = secrets.write(self.vault.controller.kube, pki.desired_secret(body, spec, items), body)
+        if done.refused:
+            return Sync(Result(False, done.plan.reason, done.plan.message), retry=True)
+        renew = pki.renew_at(cert.not_before, cert.not_after, spec.expiry_offset)
+        message = f"issued certificate {cert.serial_number} (valid until {_rfc3339(cert.not_after)})"
+        if renewal and spec.rollout_restart:
+            restarted = self.vault._rollout_restart(spec, now_rfc3339())  # type: ignore[arg-type]
+            if restarted:
+                message += f"; restarted {restarted}"
+        st = {"serialNumber": cert.serial_number, "notAfter": _rfc3339(cert.not_after),
+              "renewTime": _rfc3339(renew), "lastIssued": now_rfc3339(), "specHash": _spec_hash(spec),
+              "dataHash": vs.data_hmac(self.vault.hmac_key(), items)}
+        return Sync(Result(True, "Renewed" if renewal else "Issued", message, True), st,
+                    refresh_seconds=max(MIN_DELAY, renew - time.time()))
+
+    def _write_status(self, body: Mapping[str, Any], st: dict[str, Any]) -> None:
+        meta = body.get("metadata") or {}
+        try:
+            self.vault.controller.kube.patch_status(API_VERSION, "vaultpkisecrets", meta.get("namespace"),
+                                                    meta.get("name"), st)
+        except Exception as e:
+            if getattr(e, "status", None) != 404:
+                log.warning("VaultPKISecret %s/%s: status not written (%s)", meta.get("namespace"), meta.get("name"),
+                            getattr(e, "status", None) or type(e).__name__)
+
+    def revoke(self, body: Mapping[str, Any]) -> None:
+        """On deletion with `revoke: true`: revoke the certificate the status names. Raises to be retried."""
+        serial = (body.get("status") or {}).get("serialNumber")
+        if not serial:
+            return
+        spec = pki.parse_pki_secret(body)
+        client = self.vault._client_for(spec, spec.store_kind, spec.store_name)
+        client.write(f"{spec.mount}/revoke", {"serial_number": serial}, "revoke")
+        log.info("VaultPKISecret %s/%s: revoked certificate %s", spec.namespace, spec.name, serial)
+
+    # --- the loop -----------------------------------------------------------------------------------------
+
+    def wake(self, uid: str | None) -> None:
+        event = self._wake.get(uid or "")
+        if event is not None:
+            event.set()
+
+    async def run(self, stopped: Any, body: Any, meta: Any) -> None:
+        """Until kopf stops the daemon: sync, write status, sleep until renewal (or backoff after a failure)."""
+        uid = str(meta.get("uid") or "")
+        wake = self._wake.setdefault(uid, asyncio.Event())
+        try:
+            while not stopped:
+                wake.clear()
+                started = time.monotonic()
+                done = await asyncio.to_thread(self.sync, body)
+                patch = kopf.Patch()
+                status.report("VaultPKISecret", done.result, started, body, meta, patch)
+                patch.status.update(done.status)
+                await asyncio.to_thread(self._write_status, body, dict(patch.get("status") or {}))
+                delay = self.vault.next_delay(uid, done) if not done.result.ready else done.refresh_seconds
+                waits = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stopped.wait())]
+                try:
+                    await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for task in waits:
+                        task.cancel()
+        finally:
+            if self._wake.get(uid) is wake:
+                del self._wake[uid]
+            self.vault.forget(uid)

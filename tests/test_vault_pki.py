@@ -1,0 +1,144 @@
+"""VaultPKISecret end to end: OpenBao's PKI engine, the API emulator and the controller process. Issue, renewal
+with rollout restart, no re-issue on a controller restart, drift (a deleted Secret gets a new certificate), revoke
+on deletion, and a store of another namespace refused. Spec parsing and the renewal rule as pure functions."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sealer_testkit.apiserver import KubeServer
+
+from controller.vault import pki
+from controller.vault.fields import SpecError
+from tests.openbao import Bao
+from tests.vault_resources import start_vault_controller, store, token_auth, token_secret, wait_cond
+
+PKI = ("sealer.dev/v1alpha1", "VaultPKISecret")
+
+
+def pki_secret(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
+    return {"apiVersion": PKI[0], "kind": PKI[1], "metadata": {"name": name, "namespace": namespace},
+            "spec": {"storeRef": {"name": "vault"}, **spec}}
+
+
+def test_spec_and_renewal_rule() -> None:
+    spec = pki.parse_pki_secret(pki_secret("web", "app", mount="pki-x", role="web", commonName="a.example",
+                                           altNames=["b.example"], ipSans=["10.0.0.1"], ttl="2h",
+                                           expiryOffset="30m"))
+    assert spec.issue_body() == {"common_name": "a.example", "format": "pem", "private_key_format": "pkcs8",
+                                 "alt_names": "b.example", "ip_sans": "10.0.0.1", "ttl": "2h"}
+    assert (spec.mount, spec.secret_name, spec.expiry_offset) == ("pki-x", "web", 1800.0)
+    assert pki.renew_at(0, 7200, 1800.0) == 5400
+    assert pki.renew_at(0, 3000, None) == 2000  # two thirds of the lifetime
+    assert pki.renew_at(100, 200, 1000.0) == 100  # an offset longer than the lifetime: at once
+    for bad, field in (({"role": "../sys"}, "spec.role"), ({"ttl": "-1h"}, "spec.ttl"),
+                       ({"altNames": ["a,b"]}, "spec.altNames"), ({"privateKeyFormat": "pem"},
+                                                                   "spec.privateKeyFormat"),
+                       ({"storeRef": {"name": "vault", "namespace": "other"}}, "spec.storeRef.namespace"),
+                       ({"destination": {"name": "../x"}}, "spec.destination.name")):
+        with pytest.raises(SpecError) as e:
+            pki.parse_pki_secret(pki_secret("web", "app", **{"role": "web", "commonName": "a.example", **bad}))
+        assert e.value.field == field
+
+
+def _pki_engine(bao: Bao) -> tuple[str, str]:
+    mount = f"pki-{secrets.token_hex(3)}"
+    bao.api("POST", f"sys/mounts/{mount}", {"type": "pki", "config": {"max_lease_ttl": "87600h"}})
+    bao.api("POST", f"{mount}/root/generate/internal", {"common_name": "sealer test root", "ttl": "8760h"})
+    bao.api("POST", f"{mount}/roles/web", {"allowed_domains": "example.com", "allow_subdomains": True,
+                                           "allow_ip_sans": True, "max_ttl": "72h"})
+    bao.write_policy(f"{mount}-issue", f'path "{mount}/issue/web" {{ capabilities = ["update"] }}\n'
+                                       f'path "{mount}/revoke" {{ capabilities = ["update"] }}')
+    return mount, bao.create_token(f"{mount}-issue")
+
+
+def _tls(kube: KubeServer, name: str, namespace: str = "app") -> dict[str, bytes]:
+    found = kube.client.find("v1", "Secret", name, namespace) or {}
+    return {k: base64.b64decode(v) for k, v in (found.get("data") or {}).items()}
+
+
+def _status(kube: KubeServer, name: str) -> dict[str, Any]:
+    return (kube.client.find(*PKI, name, "app") or {}).get("status") or {}
+
+
+def test_issue_renew_restart_drift_revoke(kube: KubeServer, openbao: Bao, tmp_path: Path) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    mount, token = _pki_engine(openbao)
+    proc, _ = start_vault_controller(kube, tmp_path)
+    client = kube.client
+    token_secret(kube, "app", token)
+    client.create(store(openbao, "vault", "app", token_auth()))
+    client.create({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "app"},
+                   "spec": {"selector": {"matchLabels": {"app": "web"}},
+                            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": []}}}})
+    # short-lived: Vault back-dates notBefore by 30 s, so 45 s of ttl with a 30 s offset renews ~15 s after issue
+    client.create(pki_secret("short", "app", mount=mount, role="web", commonName="short.example.com",
+                             altNames=["alt.example.com"], ipSans=["10.1.2.3"], ttl="45s", expiryOffset="30s",
+                             rolloutRestartTargets=[{"kind": "Deployment", "name": "web"}]))
+    client.create(pki_secret("long", "app", mount=mount, role="web", commonName="long.example.com", ttl="1h",
+                             revoke=True, destination={"name": "long-tls", "labels": {"tier": "edge"}}))
+
+    wait_cond(kube, "short", "app", "True", "Issued", kind=PKI)
+    items = _tls(kube, "short")
+    assert set(items) == {"tls.crt", "tls.key", "ca.crt"}
+    secret = client.get("v1", "Secret", "short", "app")
+    assert secret["type"] == "kubernetes.io/tls"
+    cert = x509.load_pem_x509_certificate(items["tls.crt"])
+    key = serialization.load_pem_private_key(items["tls.key"], None)
+    assert cert.public_key().public_numbers() == key.public_key().public_numbers()  # type: ignore[union-attr]
+    assert items["tls.key"].startswith(b"-----BEGIN PRIVATE KEY-----")  # PKCS#8
+    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert {"short.example.com", "alt.example.com"} <= set(sans.get_values_for_type(x509.DNSName))
+    assert [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)] == ["10.1.2.3"]
+    ca = x509.load_pem_x509_certificate(items["ca.crt"])
+    assert cert.issuer == ca.subject and len(x509.load_pem_x509_certificates(items["tls.crt"])) >= 1
+    first = _status(kube, "short")["serialNumber"]
+    assert first == pki.serial_of(secret)[0]  # type: ignore[index]
+    deployment = client.get("apps/v1", "Deployment", "web", "app")
+    assert "sealer.dev/restartedAt" not in (deployment["spec"]["template"]["metadata"].get("annotations") or {})
+
+    # renewal: a new certificate before the old one expires, and the Deployment restarts
+    client.wait_for(lambda: _status(kube, "short").get("serialNumber") not in (None, first), timeout=60,
+                    message="no renewal")
+    wait_cond(kube, "short", "app", "True", kind=PKI)
+    assert pki.serial_of(client.get("v1", "Secret", "short", "app"))[0] != first  # type: ignore[index]
+    client.wait_for(lambda: "sealer.dev/restartedAt" in (client.get("apps/v1", "Deployment", "web", "app")["spec"][
+        "template"]["metadata"].get("annotations") or {}), timeout=20, message="no rollout restart")
+
+    # a restart of the controller issues nothing while the certificate is valid
+    wait_cond(kube, "long", "app", "True", "Issued", kind=PKI)
+    long_serial = _status(kube, "long")["serialNumber"]
+    long_issued = _status(kube, "long")["lastIssued"]
+    assert client.get("v1", "Secret", "long-tls", "app")["metadata"]["labels"]["tier"] == "edge"
+    proc.stop()
+    proc, _ = start_vault_controller(kube, tmp_path, log_name="controller2.log")
+    wait_cond(kube, "long", "app", "True", "Valid", kind=PKI)
+    assert (_status(kube, "long")["serialNumber"], _status(kube, "long")["lastIssued"]) == (long_serial, long_issued)
+
+    # drift: the Secret deleted by hand gets a new certificate
+    client.delete("v1", "Secret", "long-tls", "app")
+    client.wait_for(lambda: (s := client.find("v1", "Secret", "long-tls", "app")) is not None
+                    and pki.serial_of(s)[0] != long_serial, timeout=30, message="Secret not restored")  # type: ignore[index]
+    wait_cond(kube, "long", "app", "True", kind=PKI)
+    newest = _status(kube, "long")["serialNumber"]
+
+    # deletion with revoke: true revokes the certificate in Vault before the object goes
+    client.delete(*PKI, "long", "app")
+    client.wait_for(lambda: client.find(*PKI, "long", "app") is None, timeout=30, message="not deleted")
+    revoked = openbao.api("GET", f"{mount}/cert/{newest}")["data"]
+    assert revoked.get("revocation_time", 0) > 0
+
+    # a VaultStore of another namespace cannot be named
+    client.create(pki_secret("sneaky", "web", mount=mount, role="web", commonName="x.example.com"))
+    wait_cond(kube, "sneaky", "web", "False", "StoreNotFound", kind=PKI)
+    assert client.find("v1", "Secret", "sneaky", "web") is None
+    proc.stop()
+    log = proc.log_text() + (tmp_path / "controller.log").read_text()
+    for value in (token, items["tls.key"].decode().splitlines()[1]):
+        assert value not in log
