@@ -39,7 +39,9 @@ def test_spec_and_renewal_rule() -> None:
                        ({"altNames": ["a,b"]}, "spec.altNames"), ({"privateKeyFormat": "pem"},
                                                                    "spec.privateKeyFormat"),
                        ({"storeRef": {"name": "vault", "namespace": "other"}}, "spec.storeRef.namespace"),
-                       ({"destination": {"name": "../x"}}, "spec.destination.name")):
+                       ({"destination": {"name": "../x"}}, "spec.destination.name"),
+                       ({"rolloutRestartTargets": [{"kind": "Deployment", "name": "w", "namespace": "other"}]},
+                        "spec.rolloutRestartTargets[0].namespace")):
         with pytest.raises(SpecError) as e:
             pki.parse_pki_secret(pki_secret("web", "app", **{"role": "web", "commonName": "a.example", **bad}))
         assert e.value.field == field

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import secrets
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from controller.vault import store as vstore
 from controller.vault.client import Clients, StoreClient, VaultError
 from controller.vault.sync import Backoff
 from tests.openbao import Bao, OpenBaoError, approle_login, start_openbao
+from tests.openbao_auth import Credentials, JwtIssuer, TokenReviewer
 
 # --- specs --------------------------------------------------------------------------------------------------
 
@@ -380,76 +380,25 @@ def test_clients_are_shared_per_store_and_replaced_on_change(openbao: Bao) -> No
 # --- Kubernetes auth: a real OpenBao calling a TokenReview endpoint ------------------------------------------
 
 
-class TokenAuthority:
+class TokenAuthority(Credentials):
     """What Kubernetes does for Vault's Kubernetes auth, reduced to the two calls involved: it issues
-    ServiceAccount JWTs (RS256, projected-token claims, as the TokenRequest API returns them) and answers
-    TokenReview on 127.0.0.1 for the tokens it issued, so forged and unbound tokens can be tried directly. The
-    whole path through the controller process and the emulator's own TokenRequest/TokenReview is
+    ServiceAccount JWTs (tests.openbao_auth.JwtIssuer) and answers TokenReview on 127.0.0.1 for the tokens it
+    issued (TokenReviewer), so forged and unbound tokens can be tried directly. The whole path through the
+    controller process and the emulator's own TokenRequest/TokenReview is
     test_controller_vault.py::test_kubernetes_auth_through_the_emulators_token_apis."""
 
     def __init__(self) -> None:
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        issuer = JwtIssuer()
+        super().__init__(issuer=issuer)
+        self.reviewer = TokenReviewer(issuer)
+        self.url = self.reviewer.url
 
-        from cryptography.hazmat.primitives.asymmetric import rsa
-
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.issued: dict[str, tuple[str, str, tuple[str, ...]]] = {}
-        self.reviews = 0
-        authority = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                authority.reviews += 1
-                found = authority.issued.get((body.get("spec") or {}).get("token") or "")
-                status: dict[str, Any] = {"authenticated": False}
-                if self.path == "/apis/authentication.k8s.io/v1/tokenreviews" and found:
-                    ns, name, auds = found
-                    status = {"authenticated": True, "audiences": list(auds), "user": {
-                        "username": f"system:serviceaccount:{ns}:{name}", "uid": f"uid-{name}",
-                        "groups": ["system:serviceaccounts", f"system:serviceaccounts:{ns}"]}}
-                out = json.dumps({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
-                                  "status": status}).encode()
-                self.send_response(201)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def service_account_token(self, namespace: str, name: str, audiences: tuple[str, ...]) -> str:
-        import time
-
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.asymmetric import padding
-
-        def b64(raw: bytes) -> str:
-            return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-        now = int(time.time())
-        claims = {"iss": "https://kubernetes.default.svc.cluster.local", "aud": list(audiences), "iat": now,
-                  "nbf": now, "exp": now + 600, "sub": f"system:serviceaccount:{namespace}:{name}",
-                  "kubernetes.io": {"namespace": namespace, "serviceaccount": {"name": name, "uid": f"uid-{name}"}}}
-        signing = b64(json.dumps({"alg": "RS256", "typ": "JWT", "kid": "test"}).encode()) + "." + b64(
-            json.dumps(claims).encode())
-        sig = self.key.sign(signing.encode(), padding.PKCS1v15(), hashes.SHA256())
-        token = signing + "." + b64(sig)
-        self.issued[token] = (namespace, name, audiences)
-        return token
-
-    def secret_value(self, ref: vfields.SecretKeyRef) -> str:
-        raise VaultError("InvalidSpec", "no Secrets here")
+    @property
+    def reviews(self) -> int:
+        return self.reviewer.reviews
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.reviewer.close()
 
 
 def test_kubernetes_auth_against_openbao_token_review(openbao: Bao) -> None:

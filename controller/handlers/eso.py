@@ -12,7 +12,8 @@ import kopf
 
 from controller.app import App
 from controller.handlers import resync
-from controller.vault.esocompat import ESO_GROUP, PLURALS
+from controller.vault import loop
+from controller.vault.esocompat import ESO_API, ESO_GROUP, PLURALS
 
 VERSION = "v1"
 
@@ -39,7 +40,8 @@ def register(registry: kopf.OperatorRegistry, app: App) -> None:
             result = await asyncio.to_thread(eso.check_store, body)
             patch = kopf.Patch()
             eso.write_store_status(body, meta, patch, result)
-            await asyncio.to_thread(eso._write_status, body, plural, dict(patch.get("status") or {}))
+            await asyncio.to_thread(loop.write_status, app.controller.kube, ESO_API, plural, body,
+                                    patch.get("status") or {})
 
         return tick
 

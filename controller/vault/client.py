@@ -394,18 +394,22 @@ class StoreClient:
             raise VaultError(UNAVAILABLE, f"{what}: unexpected answer from Vault ({store.ref})")
         return data
 
+    def _retry_denied(self, once: Callable[[str], Any]) -> Any:
+        """`once(token)`; after a 403 with a token Vault no longer honours, one login and one retry."""
+        token = self.token()
+        try:
+            return once(token)
+        except VaultError as e:
+            if e.reason != DENIED or not self._relogin(token):
+                raise
+        return once(self.token())
+
     def read(self, path: str, version: int | None = None) -> Mapping[str, Any]:
         """The key/value map of one secret (KV v2: `version`, latest if None). One request when the token is
         good; on a 403 with an invalid token, one login and one retry."""
         if version is not None and self.store.kv_version == 1:
             raise VaultError(INVALID, f"remoteRef.version is not valid with kvVersion 1 ({self.store.ref})")
-        token = self.token()
-        try:
-            return self._read_once(token, path, version)
-        except VaultError as e:
-            if e.reason != DENIED or not self._relogin(token):
-                raise
-        return self._read_once(self.token(), path, version)
+        return self._retry_denied(lambda token: self._read_once(token, path, version))
 
     def list(self, path: str) -> list[str]:
         """The names in one folder (`path`, '' = the mount's root): secrets, and sub-folders ending in '/'. KV v2
@@ -426,13 +430,7 @@ class StoreClient:
                 raise VaultError(UNAVAILABLE, f"{what}: unexpected answer from Vault ({store.ref})")
             return keys
 
-        token = self.token()
-        try:
-            return once(token)
-        except VaultError as e:
-            if e.reason != DENIED or not self._relogin(token):
-                raise
-        return once(self.token())
+        return self._retry_denied(once)
 
     def read_metadata(self, path: str) -> Mapping[str, Any]:
         """KV v2 metadata of one secret (`custom_metadata`, `created_time`, `current_version`...), as Vault
@@ -452,13 +450,7 @@ class StoreClient:
                 raise VaultError(UNAVAILABLE, f"{what}: unexpected answer from Vault ({store.ref})")
             return data
 
-        token = self.token()
-        try:
-            return once(token)
-        except VaultError as e:
-            if e.reason != DENIED or not self._relogin(token):
-                raise
-        return once(self.token())
+        return self._retry_denied(once)
 
     def write(self, path: str, body: Mapping[str, Any], operation: str) -> Mapping[str, Any]:
         """POST to a path below the server (a PKI issue or revoke): Vault's `data`. Same 403 handling as `read`.
@@ -475,25 +467,10 @@ class StoreClient:
                 raise VaultError(UNAVAILABLE, f"{what}: unexpected answer from Vault ({self.store.ref})")
             return data
 
-        token = self.token()
-        try:
-            return once(token)
-        except VaultError as e:
-            if e.reason != DENIED or not self._relogin(token):
-                raise
-        return once(self.token())
+        return self._retry_denied(once)
 
 
     # --- KV writes (VaultPushSecret) ----------------------------------------------------------------------
-
-    def _retry_denied(self, once: Callable[[str], Any]) -> Any:
-        token = self.token()
-        try:
-            return once(token)
-        except VaultError as e:
-            if e.reason != DENIED or not self._relogin(token):
-                raise
-        return once(self.token())
 
     def read_kv(self, path: str) -> KvEntry | None:
         """One secret as a writer needs it: its data, its custom metadata (the owner marks) and its version; None

@@ -16,8 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from controller.vault.fields import ITEM_KEY, SpecError, object_name, vault_path
-from controller.vault.store import STORE_KINDS
+from controller.vault.fields import ITEM_KEY, SpecError, vault_path
+from controller.vault.store import parse_store_ref
 from sealer import gotemplate
 from sealer.errors import InputError
 from sealer.gotemplate.sprig.regex import _regex, _regex_replace  # RE2 syntax, Go's rules, cost-checked
@@ -173,13 +173,7 @@ def _source_ref(raw: Any, where: str) -> StoreRef | None:
         raise SpecError("must be an object", field=where)
     if raw.get("generatorRef") is not None:
         raise SpecError("is not supported (generators are not implemented)", field=f"{where}.generatorRef")
-    ref = raw.get("storeRef")
-    if not isinstance(ref, Mapping) or not ref.get("name"):
-        raise SpecError("is required", field=f"{where}.storeRef.name")
-    kind = ref.get("kind") or "VaultStore"
-    if kind not in STORE_KINDS:
-        raise SpecError("must be VaultStore or ClusterVaultStore", field=f"{where}.storeRef.kind")
-    return StoreRef(kind, object_name(str(ref["name"]), f"{where}.storeRef.name", kind))
+    return StoreRef(*parse_store_ref(raw.get("storeRef"), f"{where}.storeRef", ""))  # "": any namespace is refused
 
 
 def _rewrites(raw: Any, where: str) -> tuple[Rewrite, ...]:

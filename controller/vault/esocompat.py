@@ -20,6 +20,7 @@ import kopf
 
 from controller import status
 from controller.runtime import Result
+from controller.vault import loop
 from controller.vault.client import VaultError
 from controller.vault.sync import Sync, VaultSync
 
@@ -58,7 +59,7 @@ class EsoCompat:
 
     def __init__(self, vault: VaultSync) -> None:
         self.vault = vault
-        self._wake: dict[str, asyncio.Event] = {}
+        self.wakers = loop.Wakers()
 
     @property
     def kube(self) -> Any:
@@ -117,33 +118,22 @@ class EsoCompat:
         patch.status["binding"] = {"name": target}
 
     def wake(self, uid: str | None) -> None:
-        event = self._wake.get(uid or "")
-        if event is not None:
-            event.set()
+        self.wakers.wake(uid)
 
     async def run(self, stopped: Any, body: Any, meta: Any) -> None:
         """The refresh loop of one ExternalSecret (as a VaultSecret's)."""
         uid = str(meta.get("uid") or "")
-        wake = self._wake.setdefault(uid, asyncio.Event())
-        try:
-            while not stopped:
-                wake.clear()
-                started = time.monotonic()
-                done = await asyncio.to_thread(self.sync, body)
-                patch = kopf.Patch()
-                self.eso_status(done, started, body, meta, patch)
-                await asyncio.to_thread(self._write_status, body, "externalsecrets", dict(patch.get("status") or {}))
-                delay = self.vault.next_delay(uid, done)
-                waits = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stopped.wait())]
-                try:
-                    await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    for task in waits:
-                        task.cancel()
-        finally:
-            if self._wake.get(uid) is wake:
-                del self._wake[uid]
-            self.vault.forget(uid)
+
+        async def step() -> float | None:
+            started = time.monotonic()
+            done = await asyncio.to_thread(self.sync, body)
+            patch = kopf.Patch()
+            self.eso_status(done, started, body, meta, patch)
+            await asyncio.to_thread(loop.write_status, self.kube, ESO_API, "externalsecrets", body,
+                                    patch.get("status") or {})
+            return self.vault.next_delay(uid, done)
+
+        await loop.run(stopped, uid, self.wakers, step, lambda: self.vault.forget(uid))
 
     # --- stores -------------------------------------------------------------------------------------------
 
@@ -164,12 +154,3 @@ class EsoCompat:
         status.set_ready(str(body.get("kind")), result, body, meta, patch, announce=not status.is_ready(body))
         patch.status.pop("observedGeneration", None)
         patch.status["capabilities"] = "ReadOnly"
-
-    def _write_status(self, body: Mapping[str, Any], plural: str, st: dict[str, Any]) -> None:
-        meta = body.get("metadata") or {}
-        try:
-            self.kube.patch_status(ESO_API, plural, meta.get("namespace"), meta.get("name"), st)
-        except Exception as e:
-            if getattr(e, "status", None) != 404:
-                log.warning("%s %s/%s: status not written (%s)", body.get("kind"), meta.get("namespace"),
-                            meta.get("name"), getattr(e, "status", None) or type(e).__name__)

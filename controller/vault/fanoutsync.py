@@ -14,7 +14,7 @@ import kopf
 
 from controller import status
 from controller.runtime import Result
-from controller.vault import fanout
+from controller.vault import fanout, loop
 from controller.vault.fields import SpecError
 from controller.vault.sync import VaultSync
 from sealer.kube import API_VERSION
@@ -26,7 +26,7 @@ class FanOut:
     def __init__(self, vault: VaultSync, serves_namespace: Callable[[str], bool]) -> None:
         self.vault = vault
         self.serves_namespace = serves_namespace
-        self._wake: dict[str, asyncio.Event] = {}
+        self.wakers = loop.Wakers()
 
     @property
     def kube(self) -> Any:
@@ -92,45 +92,23 @@ class FanOut:
         return removed
 
     def wake_all(self) -> None:
-        for event in list(self._wake.values()):
-            event.set()
+        self.wakers.wake_all()
 
     def wake(self, uid: str | None) -> None:
-        event = self._wake.get(uid or "")
-        if event is not None:
-            event.set()
+        self.wakers.wake(uid)
 
     async def run(self, stopped: Any, body: Any, meta: Any) -> None:
-        uid = str(meta.get("uid") or "")
-        wake = self._wake.setdefault(uid, asyncio.Event())
-        try:
-            while not stopped:
-                wake.clear()
-                started = time.monotonic()
-                result, st = await asyncio.to_thread(self.reconcile, body)
-                patch = kopf.Patch()
-                status.report("ClusterVaultSecret", result, started, body, meta, patch)
-                patch.status.update(st)
-                await asyncio.to_thread(self._write_status, body, dict(patch.get("status") or {}))
-                try:
-                    delay = fanout.parse_cluster_vault_secret(body).refresh_seconds
-                except SpecError:
-                    delay = None
-                waits = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stopped.wait())]
-                try:
-                    await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    for task in waits:
-                        task.cancel()
-        finally:
-            if self._wake.get(uid) is wake:
-                del self._wake[uid]
+        async def step() -> float | None:
+            started = time.monotonic()
+            result, st = await asyncio.to_thread(self.reconcile, body)
+            patch = kopf.Patch()
+            status.report("ClusterVaultSecret", result, started, body, meta, patch)
+            patch.status.update(st)
+            await asyncio.to_thread(loop.write_status, self.kube, API_VERSION, "clustervaultsecrets", body,
+                                    patch.get("status") or {})
+            try:
+                return fanout.parse_cluster_vault_secret(body).refresh_seconds
+            except SpecError:
+                return None
 
-    def _write_status(self, body: Mapping[str, Any], st: dict[str, Any]) -> None:
-        name = (body.get("metadata") or {}).get("name")
-        try:
-            self.kube.patch_status(API_VERSION, "clustervaultsecrets", None, name, st)
-        except Exception as e:
-            if getattr(e, "status", None) != 404:
-                log.warning("ClusterVaultSecret %s: status not written (%s)", name,
-                            getattr(e, "status", None) or type(e).__name__)
+        await loop.run(stopped, str(meta.get("uid") or ""), self.wakers, step)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from controller.vault.fields import SpecError, mount, object_name, parse_go_duration, text
-from controller.vault.store import STORE_KINDS
+from controller.vault.store import parse_store_ref
 from sealer.kube import MANAGED_BY, MANAGED_BY_LABEL
 
 RENEW_FRACTION = 2 / 3  # without expiryOffset: renew once two thirds of the lifetime have passed (cert-manager)
@@ -74,23 +74,14 @@ def _names(raw: Any, where: str) -> tuple[str, ...]:
 
 def parse_pki_secret(obj: Mapping[str, Any]) -> PkiSpec:
     """A VaultPKISecret object -> PkiSpec, or SpecError naming the field."""
-    from controller.vault.spec import WORKLOAD_KINDS
+    from controller.vault.spec import parse_rollout_targets
 
     meta = obj.get("metadata") or {}
     namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
     spec = obj.get("spec")
     if not isinstance(spec, Mapping):
         raise SpecError("is required", field="spec")
-    store_ref = spec.get("storeRef")
-    if not isinstance(store_ref, Mapping) or not store_ref.get("name"):
-        raise SpecError("is required", field="spec.storeRef.name")
-    store_kind = store_ref.get("kind") or "VaultStore"
-    if store_kind not in STORE_KINDS:
-        raise SpecError("must be VaultStore or ClusterVaultStore", field="spec.storeRef.kind")
-    object_name(str(store_ref["name"]), "spec.storeRef.name", store_kind)
-    if store_ref.get("namespace") not in (None, "", namespace):
-        raise SpecError("is not supported: only a VaultStore of this namespace (or a ClusterVaultStore that allows "
-                        "it)", field="spec.storeRef.namespace")
+    store_kind, store_name = parse_store_ref(spec.get("storeRef"), "spec.storeRef", namespace)
     role = text(spec, "role", "spec") or ""
     if not _ROLE.match(role):
         raise SpecError("must be a PKI role name", field="spec.role")
@@ -119,19 +110,13 @@ def parse_pki_secret(obj: Mapping[str, Any]) -> PkiSpec:
     for what, m in (("labels", labels), ("annotations", annotations)):
         if not isinstance(m, Mapping) or not all(isinstance(v, str) for v in m.values()):
             raise SpecError("must be a map of strings", field=f"spec.destination.{what}")
-    restarts = []
-    for i, r in enumerate(spec.get("rolloutRestartTargets") or []):
-        if not isinstance(r, Mapping) or r.get("kind") not in WORKLOAD_KINDS or not r.get("name"):
-            raise SpecError("needs kind Deployment, StatefulSet or DaemonSet and a name",
-                            field=f"spec.rolloutRestartTargets[{i}]")
-        object_name(str(r["name"]), f"spec.rolloutRestartTargets[{i}].name", r["kind"])
-        restarts.append((str(r["kind"]), str(r["name"])))
-    return PkiSpec(namespace, name, store_kind, str(store_ref["name"]), mount(spec.get("mount"), "spec.mount", "pki"),
+    restarts = parse_rollout_targets(spec.get("rolloutRestartTargets"), namespace)
+    return PkiSpec(namespace, name, store_kind, store_name, mount(spec.get("mount"), "spec.mount", "pki"),
                    role, common_name, _names(spec.get("altNames"), "spec.altNames"),
                    _names(spec.get("ipSans"), "spec.ipSans"), _names(spec.get("uriSans"), "spec.uriSans"), ttl,
                    bool(spec.get("excludeCNFromSans", False)), key_format, expiry_offset,
                    bool(spec.get("revoke", False)), str(secret_name), tuple(sorted(labels.items())),
-                   tuple(sorted(annotations.items())), tuple(restarts))
+                   tuple(sorted(annotations.items())), restarts)
 
 
 @dataclass(frozen=True)

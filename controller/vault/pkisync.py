@@ -19,7 +19,7 @@ import kopf
 
 from controller import secrets, status
 from controller.runtime import Result
-from controller.vault import pki
+from controller.vault import loop, pki
 from controller.vault import spec as vs
 from controller.vault.client import VaultError
 from controller.vault.fields import SpecError
@@ -44,7 +44,7 @@ def _spec_hash(spec: pki.PkiSpec) -> str:
 class PkiSync:
     def __init__(self, vault: VaultSync) -> None:
         self.vault = vault
-        self._wake: dict[str, asyncio.Event] = {}
+        self.wakers = loop.Wakers()
 
     # --- one sync -----------------------------------------------------------------------------------------
 
@@ -114,16 +114,6 @@ class PkiSync:
         return Sync(Result(True, "Renewed" if renewal else "Issued", message, True), st,
                     refresh_seconds=max(MIN_DELAY, renew - time.time()))
 
-    def _write_status(self, body: Mapping[str, Any], st: dict[str, Any]) -> None:
-        meta = body.get("metadata") or {}
-        try:
-            self.vault.controller.kube.patch_status(API_VERSION, "vaultpkisecrets", meta.get("namespace"),
-                                                    meta.get("name"), st)
-        except Exception as e:
-            if getattr(e, "status", None) != 404:
-                log.warning("VaultPKISecret %s/%s: status not written (%s)", meta.get("namespace"), meta.get("name"),
-                            getattr(e, "status", None) or type(e).__name__)
-
     def revoke(self, body: Mapping[str, Any]) -> None:
         """On deletion with `revoke: true`: revoke the certificate the status names. Raises to be retried."""
         serial = (body.get("status") or {}).get("serialNumber")
@@ -137,31 +127,20 @@ class PkiSync:
     # --- the loop -----------------------------------------------------------------------------------------
 
     def wake(self, uid: str | None) -> None:
-        event = self._wake.get(uid or "")
-        if event is not None:
-            event.set()
+        self.wakers.wake(uid)
 
     async def run(self, stopped: Any, body: Any, meta: Any) -> None:
         """Until kopf stops the daemon: sync, write status, sleep until renewal (or backoff after a failure)."""
         uid = str(meta.get("uid") or "")
-        wake = self._wake.setdefault(uid, asyncio.Event())
-        try:
-            while not stopped:
-                wake.clear()
-                started = time.monotonic()
-                done = await asyncio.to_thread(self.sync, body)
-                patch = kopf.Patch()
-                status.report("VaultPKISecret", done.result, started, body, meta, patch)
-                patch.status.update(done.status)
-                await asyncio.to_thread(self._write_status, body, dict(patch.get("status") or {}))
-                delay = self.vault.next_delay(uid, done) if not done.result.ready else done.refresh_seconds
-                waits = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stopped.wait())]
-                try:
-                    await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    for task in waits:
-                        task.cancel()
-        finally:
-            if self._wake.get(uid) is wake:
-                del self._wake[uid]
-            self.vault.forget(uid)
+
+        async def step() -> float | None:
+            started = time.monotonic()
+            done = await asyncio.to_thread(self.sync, body)
+            patch = kopf.Patch()
+            status.report("VaultPKISecret", done.result, started, body, meta, patch)
+            patch.status.update(done.status)
+            await asyncio.to_thread(loop.write_status, self.vault.controller.kube, API_VERSION, "vaultpkisecrets",
+                                    body, patch.get("status") or {})
+            return self.vault.next_delay(uid, done) if not done.result.ready else done.refresh_seconds
+
+        await loop.run(stopped, uid, self.wakers, step, lambda: self.vault.forget(uid))

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from controller.vault.fields import ITEM_KEY, SpecError, object_name, parse_go_duration, vault_path
-from controller.vault.store import STORE_KINDS
+from controller.vault.store import STORE_KINDS, parse_store_ref
 
 MANAGED_BY_KEY, MANAGED_BY_VALUE, OWNER_KEY = "managed-by", "sealer", "sealer-owner"
 DEFAULT_REFRESH = 3600.0
@@ -121,17 +121,9 @@ def parse_push_secret(obj: Mapping[str, Any]) -> PushSpec:
     stores: list[tuple[str, str]] = []
     for i, ref in enumerate(refs):
         where = f"spec.storeRefs[{i}]"
-        if not isinstance(ref, Mapping) or not ref.get("name"):
-            raise SpecError("is required", field=f"{where}.name")
-        kind = ref.get("kind") or "VaultStore"
-        if kind not in STORE_KINDS:
-            raise SpecError("must be VaultStore or ClusterVaultStore", field=f"{where}.kind")
-        object_name(str(ref["name"]), f"{where}.name", kind)
-        if ref.get("namespace") not in (None, "", namespace):
-            raise SpecError("is not supported: only a VaultStore of this namespace (or a ClusterVaultStore that "
-                            "allows it)", field=f"{where}.namespace")
-        if (kind, str(ref["name"])) not in stores:
-            stores.append((kind, str(ref["name"])))
+        found = parse_store_ref(ref, where, namespace)
+        if found not in stores:
+            stores.append(found)
     selector = spec.get("selector")
     secret = selector.get("secret") if isinstance(selector, Mapping) else None
     if not isinstance(secret, Mapping) or not secret.get("name"):

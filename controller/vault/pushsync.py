@@ -16,7 +16,7 @@ import kopf
 
 from controller import status
 from controller.runtime import Result
-from controller.vault import push
+from controller.vault import loop, push
 from controller.vault.client import StoreClient, VaultError
 from controller.vault.fields import SpecError, vault_path
 from controller.vault.sync import Sync, VaultSync, now_rfc3339
@@ -34,7 +34,7 @@ _GONE = {"StoreNotFound", "StoreNotAllowed", "InvalidStore"}
 class PushSync:
     def __init__(self, vault: VaultSync) -> None:
         self.vault = vault
-        self._wake: dict[str, asyncio.Event] = {}
+        self.wakers = loop.Wakers()
 
     # --- one sync -----------------------------------------------------------------------------------------
 
@@ -198,45 +198,24 @@ class PushSync:
 
     # --- the loop -----------------------------------------------------------------------------------------
 
-    def _write_status(self, body: Mapping[str, Any], st: dict[str, Any]) -> None:
-        meta = body.get("metadata") or {}
-        try:
-            self.vault.controller.kube.patch_status(API_VERSION, PLURAL, meta.get("namespace"), meta.get("name"), st)
-        except Exception as e:
-            if getattr(e, "status", None) != 404:
-                log.warning("VaultPushSecret %s/%s: status not written (%s)", meta.get("namespace"), meta.get("name"),
-                            getattr(e, "status", None) or type(e).__name__)
-
     def wake(self, uid: str | None) -> None:
-        event = self._wake.get(uid or "")
-        if event is not None:
-            event.set()
+        self.wakers.wake(uid)
 
     async def run(self, stopped: Any, body: Any, meta: Any) -> None:
         """Until kopf stops the daemon: sync, write status, sleep for refreshInterval (or backoff after a failure
         worth retrying); a spec change wakes it."""
         uid = str(meta.get("uid") or "")
-        wake = self._wake.setdefault(uid, asyncio.Event())
-        try:
-            while not stopped:
-                wake.clear()
-                done = await asyncio.to_thread(self.sync, body)
-                patch = kopf.Patch()
-                status.set_ready(KIND, done.result, body, meta, patch, announce=done.result.changed)
-                patch.status.update(done.status)
-                await asyncio.to_thread(self._write_status, body, dict(patch.get("status") or {}))
-                delay = self.vault.next_delay(uid, done) if not done.result.ready else done.refresh_seconds
-                waits = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stopped.wait())]
-                try:
-                    await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    for task in waits:
-                        task.cancel()
-        finally:
-            if self._wake.get(uid) is wake:
-                del self._wake[uid]
-            self.vault.forget(uid)
 
+        async def step() -> float | None:
+            done = await asyncio.to_thread(self.sync, body)
+            patch = kopf.Patch()
+            status.set_ready(KIND, done.result, body, meta, patch, announce=done.result.changed)
+            patch.status.update(done.status)
+            await asyncio.to_thread(loop.write_status, self.vault.controller.kube, API_VERSION, PLURAL, body,
+                                    patch.get("status") or {})
+            return self.vault.next_delay(uid, done) if not done.result.ready else done.refresh_seconds
+
+        await loop.run(stopped, uid, self.wakers, step, lambda: self.vault.forget(uid))
 
 def _merge_patch(previous: Any, synced: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
     """`syncedPushSecrets` as a JSON merge patch over what the status held: refs no longer synced set to null."""

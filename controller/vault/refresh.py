@@ -14,7 +14,6 @@ import asyncio
 import contextvars
 import functools
 import logging
-import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -22,11 +21,12 @@ from typing import Any
 import kopf
 
 from controller import status
-from controller.vault import schedule
+from controller.vault import loop, schedule
 from controller.vault import spec as vs
 from controller.vault.data import read_parts, reads
 from controller.vault.ratelimit import Limiter
 from controller.vault.sync import Sync, VaultSync
+from sealer.kube import API_VERSION
 
 log = logging.getLogger("sealer.controller.vault")
 
@@ -39,25 +39,23 @@ class Refresher:
 
     def __init__(self, vault: VaultSync) -> None:
         self.vault = vault
-        self._wake: dict[str, asyncio.Event] = {}
+        self.wakers = loop.Wakers()
         self._slots: dict[tuple[str, str | None, str], asyncio.Semaphore] = {}
         self._pool: ThreadPoolExecutor | None = None
 
     def wake(self, uid: str | None) -> None:
-        event = self._wake.get(uid or "")
-        if event is not None:
-            event.set()
+        self.wakers.wake(uid)
 
     async def run(self, stopped: Any, body: Any, meta: Any) -> None:
         """Until kopf stops the daemon (the object is gone or the operator exits)."""
         uid = meta.get("uid") or ""
-        wake = self._wake.setdefault(uid, asyncio.Event())
+        wake = self.wakers.open(uid)
         try:
             delay = await self._thread(self._resume_delay, body)
             if delay is not None:
                 log.debug("VaultSecret %s/%s: not due, next read in %.0f s", meta.get("namespace"), meta.get("name"),
                           delay)
-                await _pause(stopped, wake, delay)
+                await loop.pause(stopped, wake, delay)
             while not stopped:
                 wake.clear()
                 started = time.monotonic()
@@ -67,14 +65,14 @@ class Refresher:
                 patch = kopf.Patch()
                 status.report("VaultSecret", sync.result, started, body, meta, patch)
                 patch.status.update(sync.status)
-                await asyncio.to_thread(self.vault.write_status, body, dict(patch.get("status") or {}))
+                await asyncio.to_thread(loop.write_status, self.vault.controller.kube, API_VERSION, "vaultsecrets",
+                                        body, patch.get("status") or {})
                 delay = self.vault.next_delay(uid, sync)
                 if sync.result.ready and delay:
                     delay = schedule.refresh_delay(uid, delay)
-                await _pause(stopped, wake, delay)
+                await loop.pause(stopped, wake, delay)
         finally:
-            if self._wake.get(uid) is wake:
-                del self._wake[uid]
+            self.wakers.close(uid, wake)
             self.vault.forget(uid)
 
     def _resume_delay(self, body: Any) -> float | None:
@@ -125,14 +123,3 @@ def _requests(spec: vs.VaultSecretSpec) -> int:
         return 1
     return max(1, n)
 
-
-async def _pause(stopped: Any, wake: asyncio.Event, delay: float | None) -> None:
-    """Sleep until the delay is over, the object changed (wake) or the daemon is asked to stop."""
-    if delay is not None and math.isinf(delay):
-        delay = None
-    waits = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stopped.wait())]
-    try:
-        await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in waits:
-            task.cancel()

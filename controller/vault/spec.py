@@ -17,7 +17,7 @@ from typing import Any
 from controller.secrets import PRODUCED_ANNOTATION
 from controller.vault.data import DataFrom, DataRef, parse_sources
 from controller.vault.fields import SpecError, object_name, parse_go_duration
-from controller.vault.store import STORE_KINDS
+from controller.vault.store import parse_store_ref
 from controller.vault.template import Template, parse_template
 from sealer.kube import API_VERSION, MANAGED_BY, MANAGED_BY_LABEL
 
@@ -61,16 +61,7 @@ def parse_vault_secret(obj: Mapping[str, Any]) -> VaultSecretSpec:
     spec = obj.get("spec")
     if not isinstance(spec, Mapping):
         raise SpecError("is required", field="spec")
-    store_ref = spec.get("storeRef")
-    if not isinstance(store_ref, Mapping) or not store_ref.get("name"):
-        raise SpecError("is required", field="spec.storeRef.name")
-    store_kind = store_ref.get("kind") or "VaultStore"
-    if store_kind not in STORE_KINDS:
-        raise SpecError("must be VaultStore or ClusterVaultStore", field="spec.storeRef.kind")
-    object_name(str(store_ref["name"]), "spec.storeRef.name", store_kind)
-    if store_ref.get("namespace") not in (None, "", namespace):  # not a CRD field: refused, not silently ignored
-        raise SpecError("is not supported: a VaultSecret can use only a VaultStore of its own namespace (or a "
-                        "ClusterVaultStore that allows it)", field="spec.storeRef.namespace")
+    store_kind, store_name = parse_store_ref(spec.get("storeRef"), "spec.storeRef", namespace)
     refresh = parse_go_duration(spec.get("refreshInterval", "1h"), "spec.refreshInterval")
     data, data_from = parse_sources(spec)
     if not data and not data_from:
@@ -104,19 +95,24 @@ def parse_vault_secret(obj: Mapping[str, Any]) -> VaultSecretSpec:
     object_name(target_name, "spec.target.name")
     target = Target(target_name, creation, deletion, secret_type, tuple(sorted(template.labels)),
                     tuple(sorted(template.annotations)), template, immutable)
+    restarts = parse_rollout_targets(spec.get("rolloutRestartTargets"), namespace)
+    return VaultSecretSpec(namespace, name, store_kind, store_name, refresh, data, data_from, target,
+                           restarts, str(obj.get("apiVersion") or "").startswith("external-secrets.io/"))
+
+
+def parse_rollout_targets(raw: Any, namespace: str) -> tuple[tuple[str, str], ...]:
+    """`spec.rolloutRestartTargets` -> (kind, name) pairs; a namespace naming another is refused, not ignored."""
     restarts = []
-    for i, r in enumerate(spec.get("rolloutRestartTargets") or []):
+    for i, r in enumerate(raw or []):
         if not isinstance(r, Mapping) or r.get("kind") not in WORKLOAD_KINDS or not r.get("name"):
             raise SpecError("needs kind Deployment, StatefulSet or DaemonSet and a name",
                             field=f"spec.rolloutRestartTargets[{i}]")
         object_name(str(r["name"]), f"spec.rolloutRestartTargets[{i}].name", r["kind"])
         if r.get("namespace") not in (None, "", namespace):
-            raise SpecError("is not supported: only workloads of the VaultSecret's own namespace are restarted",
+            raise SpecError("is not supported: only workloads of the object's own namespace are restarted",
                             field=f"spec.rolloutRestartTargets[{i}].namespace")
-        restarts.append((r["kind"], r["name"]))
-    return VaultSecretSpec(namespace, name, store_kind, str(store_ref["name"]), refresh, data, data_from, target,
-                           tuple(restarts), str(obj.get("apiVersion") or "").startswith("external-secrets.io/"))
-
+        restarts.append((str(r["kind"]), str(r["name"])))
+    return tuple(restarts)
 
 
 def data_hmac(key: bytes, data: Mapping[str, bytes]) -> str:

@@ -178,6 +178,22 @@ def _headers(raw: Any) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(out))
 
 
+def parse_store_ref(raw: Any, where: str, namespace: str | None) -> tuple[str, str]:
+    """A reference to a store, `{kind, name}` -> (kind, name). `namespace` given: the referring object's; a
+    `namespace` field naming another is refused, never ignored (only a VaultStore of its own namespace, or a
+    ClusterVaultStore that allows it, can be used)."""
+    if not isinstance(raw, Mapping) or not raw.get("name"):
+        raise SpecError("is required", field=f"{where}.name")
+    kind = raw.get("kind") or "VaultStore"
+    if kind not in STORE_KINDS:
+        raise SpecError("must be VaultStore or ClusterVaultStore", field=f"{where}.kind")
+    object_name(str(raw["name"]), f"{where}.name", kind)
+    if namespace is not None and raw.get("namespace") not in (None, "", namespace):
+        raise SpecError("is not supported: only a VaultStore of this namespace (or a ClusterVaultStore that allows "
+                        "it) can be used", field=f"{where}.namespace")
+    return str(kind), str(raw["name"])
+
+
 def parse_store(obj: Mapping[str, Any]) -> StoreSpec:
     """A VaultStore or ClusterVaultStore object -> StoreSpec, or SpecError naming the field."""
     kind = obj.get("kind")

@@ -385,18 +385,6 @@ class VaultSync:
                             getattr(e, "status", None) or type(e).__name__)
         return ", ".join(done)
 
-    def write_status(self, body: Mapping[str, Any], status: Mapping[str, Any]) -> None:
-        """Merge-patch the VaultSecret's status subresource (the refresh loop is a daemon: kopf applies no
-        patch for it while it runs)."""
-        meta = body.get("metadata") or {}
-        try:
-            self.controller.kube.patch_status(API_VERSION, "vaultsecrets", meta.get("namespace"), meta.get("name"),
-                                              dict(status))
-        except Exception as e:
-            if getattr(e, "status", None) != 404:  # deleted meanwhile: nothing to tell
-                log.warning("VaultSecret %s/%s: status not written (%s)", meta.get("namespace"), meta.get("name"),
-                            getattr(e, "status", None) or type(e).__name__)
-
 
 def _ours(existing: Mapping[str, Any], uid: str | None, spec: vs.VaultSecretSpec) -> bool:
     """Ours to delete: controlled by this VaultSecret, or (Orphan) marked by us and controlled by nothing else
