@@ -97,7 +97,8 @@ def build(config: Config) -> App:
     if config.eso_compat:
         controller.register_source(Source("ExternalSecret", "externalsecrets", eso.reconcile, (ESO_GROUP,)))
     scope = served.Served.of(config)
-    return App(config, controller, scope, vault, Refresher(vault), pki, eso, FanOut(vault, scope.serves_namespace))
+    fan_out = FanOut(vault, scope.serves_namespace, scope.namespaces)
+    return App(config, controller, scope, vault, Refresher(vault), pki, eso, fan_out)
 
 
 def registry(app: App) -> kopf.OperatorRegistry:

@@ -159,12 +159,17 @@ class Kube:
         group, version = api_version.split("/")
         self.custom.create_namespaced_custom_object(group, version, namespace, plural, body, _preload_content=False)
 
-    def list_objects(self, api_version: str, plural: str, label_selector: str | None = None
-                     ) -> list[dict[str, Any]]:
-        """A namespaced custom resource's objects in every namespace (with a label selector)."""
+    def list_objects(self, api_version: str, plural: str, label_selector: str | None = None,
+                     namespace: str | None = None) -> list[dict[str, Any]]:
+        """A namespaced custom resource's objects in one namespace, or in every namespace (None)."""
         group, version = api_version.split("/")
-        resp = self.custom.list_cluster_custom_object(group, version, plural, label_selector=label_selector or "",
-                                                      _preload_content=False)
+        if namespace is not None:
+            resp = self.custom.list_namespaced_custom_object(group, version, namespace, plural,
+                                                             label_selector=label_selector or "",
+                                                             _preload_content=False)
+        else:
+            resp = self.custom.list_cluster_custom_object(group, version, plural,
+                                                          label_selector=label_selector or "", _preload_content=False)
         return self._json(resp).get("items") or []
 
     def patch_object(self, api_version: str, plural: str, namespace: str, name: str, body: dict[str, Any]) -> None:

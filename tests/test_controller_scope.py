@@ -106,14 +106,15 @@ def test_namespaces_serve_only_the_listed_ones(kube: KubeServer, tmp_path: Path)
     assert kube.client.events(A, name="db")  # the served one did get its Events
 
     # The request log: nothing in team-b but the test's own creation, and no cluster-wide watch of anything that
-    # lives in namespaces (only of Namespaces, CRDs and cluster-scoped ClusterVaultStores).
+    # lives in namespaces (only of Namespaces, CRDs and the cluster-scoped ClusterVaultStores and ClusterVaultSecrets).
     assert {r for r in requests if f"/namespaces/{B}/" in r[1]} == {
         ("POST", f"/apis/sealer.dev/v1alpha1/namespaces/{B}/sealedsecrets")}
     for w in watches(kube):
         assert w.path.startswith((f"/api/v1/namespaces/{A}/", f"/apis/sealer.dev/v1alpha1/namespaces/{A}/",
                                   f"/api/v1/namespaces/{NS}/", f"/apis/sealer.dev/v1alpha1/namespaces/{NS}/")) \
             or w.path in ("/api/v1/namespaces", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
-                          "/apis/sealer.dev/v1alpha1/clustervaultstores"), w
+                          "/apis/sealer.dev/v1alpha1/clustervaultstores",
+                          "/apis/sealer.dev/v1alpha1/clustervaultsecrets"), w
     assert not kube.server_errors()
 
 

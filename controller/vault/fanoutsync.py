@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import kopf
@@ -23,9 +23,11 @@ log = logging.getLogger("sealer.controller.vault")
 
 
 class FanOut:
-    def __init__(self, vault: VaultSync, serves_namespace: Callable[[str], bool]) -> None:
+    def __init__(self, vault: VaultSync, serves_namespace: Callable[[str], bool],
+                 namespaces: Sequence[str] = ()) -> None:
         self.vault = vault
         self.serves_namespace = serves_namespace
+        self.namespaces = tuple(namespaces)  # --namespaces: list only there (the namespaced RBAC has no more)
         self.wakers = loop.Wakers()
 
     @property
@@ -82,7 +84,10 @@ class FanOut:
     def _prune(self, spec: fanout.FanOutSpec, keep: set[str]) -> list[str]:
         """Delete the VaultSecrets it made in namespaces it no longer targets (or under an old name)."""
         removed = []
-        for obj in self.kube.list_objects(API_VERSION, "vaultsecrets", f"{fanout.OWNER_LABEL}={spec.name}"):
+        selector = f"{fanout.OWNER_LABEL}={spec.name}"
+        where: Sequence[str | None] = self.namespaces or (None,)
+        found = [o for ns in where for o in self.kube.list_objects(API_VERSION, "vaultsecrets", selector, ns)]
+        for obj in found:
             meta = obj.get("metadata") or {}
             ns, name = str(meta.get("namespace")), str(meta.get("name"))
             if not fanout.owned(obj, spec.uid) or (ns in keep and name == spec.vault_secret_name):
