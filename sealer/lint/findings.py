@@ -3,7 +3,8 @@
 A finding names where a secret is and which rule saw it, never the secret. Its fingerprint is a salted, slowed
 hash of the value (PBKDF2-HMAC-SHA256, salt = rule and path), so a baseline can recognise the same secret on
 another line and a *new* secret on an old line is still reported, while a report does not hand out a fast hash
-of a short password to guess against.
+of a short password to guess against. It does not hash the commit: a `--history` finding has the fingerprint
+the same secret has in the work tree, so one baseline entry covers every commit that carries it.
 """
 
 from __future__ import annotations
@@ -67,14 +68,23 @@ class Finding:
     message: str  # names and positions only, never the value
     fingerprint: str
     detector: str = ""  # which detector of the rule (credential: github-token, url-password, ...)
+    commit: str = ""  # --history: the commit that added the line (full sha), and its author date (ISO 8601)
+    date: str = ""
 
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.path, self.line, self.column, self.rule)
 
     def to_dict(self) -> dict[str, object]:
-        return {"rule": self.rule, "severity": self.severity, "file": self.path, "line": self.line,
-                "column": self.column, "detector": self.detector, "message": self.message,
-                "fingerprint": self.fingerprint}
+        entry: dict[str, object] = {"rule": self.rule, "severity": self.severity, "file": self.path,
+                                    "line": self.line, "column": self.column, "detector": self.detector,
+                                    "message": self.message, "fingerprint": self.fingerprint}
+        if self.commit:
+            entry.update(commit=self.commit, commit_short=self.short_commit, date=self.date)
+        return entry
+
+    @property
+    def short_commit(self) -> str:
+        return self.commit[:12]
 
 
 def fingerprint(rule: str, path: str, material: bytes | str) -> str:

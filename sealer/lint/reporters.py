@@ -35,17 +35,26 @@ class Summary:
     binary: int = 0
     large: int = 0
     baselined: int = 0
+    commits: int | None = None  # --history: commits read (files then counts file versions)
+    provenance: tuple[str, str] | None = None  # --history: (repository URI, HEAD commit) for SARIF
 
     def to_dict(self, findings: list[Finding]) -> dict[str, int]:
-        return {"files": self.files, "bytes": self.bytes, "findings": len(findings),
-                "errors": sum(f.severity != WARNING for f in findings),
-                "warnings": sum(f.severity == WARNING for f in findings), "baselined": self.baselined,
-                "skipped_binary": self.binary, "skipped_large": self.large}
+        out = {"files": self.files, "bytes": self.bytes, "findings": len(findings),
+               "errors": sum(f.severity != WARNING for f in findings),
+               "warnings": sum(f.severity == WARNING for f in findings), "baselined": self.baselined,
+               "skipped_binary": self.binary, "skipped_large": self.large}
+        if self.commits is not None:
+            out["commits"] = self.commits
+        return out
 
 
 def text(findings: list[Finding], summary: Summary) -> str:
-    return "".join(printable(f"{f.path}:{f.line}:{f.column}: {f.severity} {f.rule}: {f.message} [{f.fingerprint}]")
-                   + "\n" for f in findings)
+    return "".join(printable(f"{f.path}:{f.line}:{f.column}: {f.severity} {f.rule}: {f.message}{_commit(f)} "
+                             f"[{f.fingerprint}]") + "\n" for f in findings)
+
+
+def _commit(f: Finding) -> str:
+    return f" (commit {f.short_commit}, {f.date})" if f.commit else ""
 
 
 def summary_line(findings: list[Finding], summary: Summary) -> str:
@@ -60,6 +69,10 @@ def summary_line(findings: list[Finding], summary: Summary) -> str:
     if summary.large:  # not read, and not passed: each is a scan-limit finding unless that rule is disabled
         extra.append(f"{summary.large} over max_file_size not scanned")
     tail = f"; {'; '.join(extra)}" if extra else ""
+    if summary.commits is not None:  # history: added lines of file versions; a huge one is a note, not a finding
+        return (f"sealer lint: {counts} in {summary.commits} commit{'s' * (summary.commits != 1)} "
+                f"({summary.files} file change{'s' * (summary.files != 1)}, {summary.bytes / 1e6:.1f} MB added)"
+                f"{tail}")
     return (f"sealer lint: {counts} in {summary.files} file{'s' * (summary.files != 1)} "
             f"({summary.bytes / 1e6:.1f} MB){tail}")
 
@@ -96,6 +109,14 @@ def _artifact(path: str) -> dict[str, str]:
     return {"uri": quote(path, errors="surrogateescape"), "uriBaseId": "%SRCROOT%"}
 
 
+def _fingerprints(f: Finding) -> dict[str, str]:
+    """sealer/v1 (what a baseline matches); with --history also the commit, as gitleaks' SARIF has it."""
+    prints = {SARIF_FINGERPRINT: f.fingerprint}
+    if f.commit:
+        prints["commitSha"] = f.commit
+    return prints
+
+
 def sarif(findings: list[Finding], summary: Summary, custom: tuple[CustomRule, ...] = ()) -> str:
     infos = list(RULES.values()) + [
         RuleInfo(c.id, c.severity, printable(c.description) or f"custom rule {c.id}",
@@ -114,17 +135,19 @@ def sarif(findings: list[Finding], summary: Summary, custom: tuple[CustomRule, .
                 "artifactLocation": _artifact(f.path),
                 "region": {"startLine": f.line, "startColumn": f.column},
             }}],
-            "partialFingerprints": {SARIF_FINGERPRINT: f.fingerprint},
+            "partialFingerprints": _fingerprints(f),
         })
-    doc = {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "sealer", "semanticVersion": __version__, "version": __version__,
-                                "informationUri": INFORMATION_URI,
-                                "rules": [_rule_entry(info) for info in infos]}},
-            "columnKind": "unicodeCodePoints",
-            "results": results,
-        }],
+        if f.commit:  # --history: which commit added the line, when
+            results[-1]["properties"] = {"commitSha": f.commit, "commitShort": f.short_commit, "authorDate": f.date}
+    run: dict[str, object] = {
+        "tool": {"driver": {"name": "sealer", "semanticVersion": __version__, "version": __version__,
+                            "informationUri": INFORMATION_URI,
+                            "rules": [_rule_entry(info) for info in infos]}},
+        "columnKind": "unicodeCodePoints",
+        "results": results,
     }
+    if summary.provenance is not None:  # --history: the repository and the HEAD the history was read from
+        run["versionControlProvenance"] = [{"repositoryUri": summary.provenance[0],
+                                            "revisionId": summary.provenance[1]}]
+    doc = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
     return json.dumps(doc, indent=2) + "\n"

@@ -249,9 +249,12 @@ def is_excluded(path: str, exclude: IgnoreRules, base: str) -> bool:
     return not rel.startswith("../") and exclude.excluded(rel)
 
 
-def changed_since(rev: str, paths: list[str]) -> list[str]:
+def changed_since(rev: str, paths: list[str]) -> dict[str, set[int]]:
     """Files added, copied, modified or renamed between the merge base of REV and HEAD, plus uncommitted
-    changes to tracked files (what a pull request adds to REV), as paths from the working directory."""
+    changes to tracked files (what a pull request adds to REV), as paths from the working directory, each with
+    the numbers of its lines added since (in the current file)."""
+    from sealer.lint.history import added_lines
+
     cwd = os.getcwd()
     top = git_toplevel(cwd)
     if top is None:
@@ -259,8 +262,8 @@ def changed_since(rev: str, paths: list[str]) -> list[str]:
     if _git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd, check=False) is None:
         raise InputError(f"unknown revision {rev!r}", field="--since")
     base = (_git(["merge-base", rev, "HEAD"], cwd) or b"").strip().decode()
-    out = _git(["diff", "--name-only", "-z", "--no-renames", "--diff-filter=ACMR", base, "--", *paths], cwd) or b""
-    return [os.path.join(top, os.fsdecode(n)) for n in out.split(b"\0") if n]
+    added = added_lines(["--diff-filter=ACMR", base, "--", *(paths or ["."])], cwd)  # default: like PATH "."
+    return {os.path.join(top, name): lines for name, lines in added.items()}
 
 
 def staged(paths: list[str]) -> list[Source]:
