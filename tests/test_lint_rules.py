@@ -87,7 +87,7 @@ def _tokens() -> dict[str, str]:
     header = base64.urlsafe_b64encode(b'{"alg":"RS256","kid":"k1"}').rstrip(b"=").decode()
     payload = base64.urlsafe_b64encode(b'{"sub":"system:serviceaccount:ci:deployer"}').rstrip(b"=").decode()
     return {
-        "github-token": "gh" + "p_" + rand(36),
+        "github-token": "gh" + "p_" + (body := rand(30)) + detectors.github_checksum(body),
         "gitlab-token": "gl" + "pat-" + rand(20),
         "slack-token": "xo" + "xb-" + rand(12, string.digits) + "-" + rand(24),
         "aws-access-key-id": "AK" + "IA" + rand(16, string.ascii_uppercase + "234567"),

@@ -49,6 +49,7 @@ class FileContext:
     options: Options
     findings: list[Finding] = field(default_factory=list)
     cipher_lines: set[int] = field(default_factory=set)  # lines holding ciphertext: text hits there are dropped
+    reference_lines: set[int] = field(default_factory=set)  # key names in reference fields: no generic text hits
     _starts: list[int] | None = None
 
     def position(self, offset: int) -> tuple[int, int]:

@@ -35,6 +35,15 @@ DESCRIPTIONS = {
     "slack-webhook": "Slack webhook URL",
     "vault-token": "Vault/OpenBao token",
     "jwt": "JSON Web Token",
+    "teams-webhook": "Microsoft Teams webhook URL",
+    "discord-webhook": "Discord webhook URL",
+    "nuget-config-password": "password in a nuget.config packageSourceCredentials entry",
+    "curl-basic-auth": "user:password given to curl -u",
+    "authorization-header": "credential in an Authorization header",
+    "stripe-key": "Stripe secret or restricted key",
+    "openai-key": "OpenAI API key",
+    "anthropic-key": "Anthropic API key",
+    "huggingface-token": "Hugging Face token",
     "url-password": "password in a URL",
     "generic-assignment": "credential assigned to a sensitive name",
     "sensitive-key": "literal value under a sensitive key",
@@ -44,7 +53,8 @@ _ASSIGNMENT_ITEM = re.compile(r"^-{0,2}([A-Za-z_][\w.-]*)=(\S.*)$")
 
 
 def describe(detector: str) -> str:
-    return DESCRIPTIONS.get(detector, detector)
+    """`stripe-key` -> `stripe key` for the families without a hand-written description."""
+    return DESCRIPTIONS.get(detector) or detector.replace("-", " ")
 
 
 def scan_text(ctx: FileContext, low: str, *, code: bool) -> None:
@@ -52,8 +62,9 @@ def scan_text(ctx: FileContext, low: str, *, code: bool) -> None:
     if ctx.options.enabled(RULE):
         for hit in detectors.scan(ctx.text, low, code=code, threshold=ctx.options.raw_entropy):
             line, col = ctx.position(hit.start)
-            if line not in ctx.cipher_lines:
-                ctx.add(RULE, line, col, describe(hit.detector), hit.secret, hit.detector)
+            if line in ctx.cipher_lines or (hit.detector == GENERIC[0] and line in ctx.reference_lines):
+                continue
+            ctx.add(RULE, line, col, describe(hit.detector), hit.secret, hit.detector)
     for rule in ctx.options.custom:
         if not ctx.options.enabled(rule.id):
             continue
@@ -68,11 +79,55 @@ def check_document(ctx: FileContext, obj: yn.Node, kind: str | None, skip: set[i
     if not ctx.options.enabled(RULE):
         return
     label = "kubeconfig-credential" if kind == "Config" else "sensitive-key"
+    if kind in REFERENCE_KINDS:
+        skip = skip | _reference_items(ctx, obj)
     _walk(ctx, obj, skip, label, 0)
     if kind == "Secret" and yn.text(yn.get(obj, "apiVersion")) in (None, "v1"):
         _decoded(ctx, yn.get(obj, "data"))
     elif kind == "ConfigMap":
         _decoded(ctx, yn.get(obj, "binaryData"))
+
+
+# Kinds whose `spec.data[]` items name a key in a store (ESO, sealer's own): `secretKey`, `key`, `property`
+# there are key names, never credentials.
+REFERENCE_KINDS = frozenset({"ExternalSecret", "ClusterExternalSecret", "PushSecret", "VaultSecret"})
+_ITEM_KEY_NAMES = frozenset({"secretKey", "key", "property", "version", "conversionStrategy"})
+
+
+def _reference_items(ctx: FileContext, obj: yn.Node) -> set[int]:
+    """The scalar nodes of `spec.data[]` items of a reference kind, marked so the text scan skips their lines."""
+    spec = yn.get(obj, "spec")
+    out: set[int] = set()
+    for holder in (spec, yn.get(spec, "externalSecretSpec")):  # ClusterExternalSecret wraps the spec
+        data = yn.get(holder, "data")
+        if not isinstance(data, yn.SequenceNode):
+            continue
+        for item in data.value:
+            for entry in (item, yn.get(item, "match")):  # PushSecret: data[].match.secretKey
+                for key, _, value in yn.pairs(entry):
+                    if key in _ITEM_KEY_NAMES and isinstance(value, yn.ScalarNode):
+                        out.add(id(value))
+                        ctx.reference_lines.add(yn.value_position(value)[0])
+    return out
+
+
+def _is_reference_field(key: str) -> bool:
+    """`remoteRef`, `storeRef`, `secretStoreRef`, `sourceRef`, `secretKeyRef`, `passwordSecretRef`: a mapping
+    that names where a credential lives (store, key, property), not the credential."""
+    return key.endswith(("Ref", "_ref", "Refs"))
+
+
+def _mark_reference(ctx: FileContext, node: yn.Node, depth: int = 0) -> None:
+    if depth > 20:
+        return
+    if isinstance(node, yn.ScalarNode):
+        ctx.reference_lines.add(yn.value_position(node)[0])
+    elif isinstance(node, yn.MappingNode):
+        for _, _, value in yn.pairs(node):
+            _mark_reference(ctx, value, depth + 1)
+    elif isinstance(node, yn.SequenceNode):
+        for item in node.value:
+            _mark_reference(ctx, item, depth + 1)
 
 
 def _walk(ctx: FileContext, node: yn.Node, skip: set[int], label: str, depth: int) -> None:
@@ -81,6 +136,9 @@ def _walk(ctx: FileContext, node: yn.Node, skip: set[int], label: str, depth: in
     if isinstance(node, yn.MappingNode):
         for key, _, value in yn.pairs(node):
             if id(value) in skip:
+                continue
+            if _is_reference_field(key) and not isinstance(value, yn.ScalarNode):
+                _mark_reference(ctx, value)
                 continue
             if isinstance(value, yn.ScalarNode):
                 if detectors.sensitive_name(key):
