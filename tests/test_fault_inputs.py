@@ -348,7 +348,11 @@ def test_lint_scan_limit_can_be_disabled_and_is_then_counted(ws: Workspace, tmp_
 
 def test_lint_an_alias_bomb_is_a_finding_and_the_text_is_still_scanned(ws: Workspace, tmp_path: Path) -> None:
     """Was: lint ran without end (1.7 s at 7 levels, 12.6 s at 8): any pull request could stall the gate."""
-    (tmp_path / "bomb.yaml").write_bytes(alias_bomb(9, 9, head=f"{HEAD}data:\n  token: ghp_{'a1B2' * 9}\n".encode()))
+    from sealer.lint.detectors import github_checksum
+
+    body = "a1B2c3D4e5F6g7H8i9J0kLmNoPqRsT"  # 30 characters + GitHub's CRC32 suffix: a well-formed token
+    token = f"ghp_{body}{github_checksum(body)}"
+    (tmp_path / "bomb.yaml").write_bytes(alias_bomb(9, 9, head=f"{HEAD}data:\n  token: {token}\n".encode()))
     r, found = lint(ws, tmp_path, ".")
     assert r.returncode == 1, r.stderr
     assert [(f["rule"], f["line"]) for f in found] == [("scan-limit", 1), ("credential", 7)]
