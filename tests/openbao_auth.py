@@ -11,7 +11,7 @@ import base64
 import json
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -88,31 +88,24 @@ def jwt_role(bao: Bao, mount: str, role: str, subject: str, audience: str, polic
         "token_policies": [policy], "token_ttl": "5m"})
 
 
-class TokenReviewer:
-    """The TokenReview endpoint of a "cluster" whose tokens `issuer` signs: OpenBao's kubernetes method asks it."""
+class JsonServer:
+    """A JSON endpoint on 127.0.0.1: `respond(method, path, headers, body)` -> (status, answer). A stand-in for
+    the Kubernetes TokenReview API or a Vault server whose wire a test needs to see."""
 
-    def __init__(self, issuer: JwtIssuer) -> None:
-        self.reviews = 0
-        me = self
-
+    def __init__(self, respond: Callable[[str, str, Mapping[str, str], Any], tuple[int, Any]]) -> None:
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                me.reviews += 1
-                found = issuer.issued.get((body.get("spec") or {}).get("token") or "")
-                status: dict[str, Any] = {"authenticated": False}
-                if found:
-                    ns, name, auds = found
-                    status = {"authenticated": True, "audiences": list(auds), "user": {
-                        "username": f"system:serviceaccount:{ns}:{name}", "uid": f"uid-{name}",
-                        "groups": ["system:serviceaccounts", f"system:serviceaccounts:{ns}"]}}
-                out = json.dumps({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
-                                  "status": status}).encode()
-                self.send_response(201)
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length)) if length else None
+                status, answer = respond(self.command, self.path, dict(self.headers.items()), body)
+                out = json.dumps(answer).encode()
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(out)))
                 self.end_headers()
                 self.wfile.write(out)
+
+            do_GET = do_POST = do_PUT = _answer
 
             def log_message(self, *_: Any) -> None:
                 pass
@@ -124,6 +117,26 @@ class TokenReviewer:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class TokenReviewer(JsonServer):
+    """The TokenReview endpoint of a "cluster" whose tokens `issuer` signs: OpenBao's kubernetes method asks it."""
+
+    def __init__(self, issuer: JwtIssuer) -> None:
+        self.reviews = 0
+        super().__init__(self._review)
+        self.issuer = issuer
+
+    def _review(self, method: str, path: str, headers: Mapping[str, str], body: Any) -> tuple[int, Any]:
+        self.reviews += 1
+        found = self.issuer.issued.get(((body or {}).get("spec") or {}).get("token") or "")
+        status: dict[str, Any] = {"authenticated": False}
+        if found:
+            ns, name, auds = found
+            status = {"authenticated": True, "audiences": list(auds), "user": {
+                "username": f"system:serviceaccount:{ns}:{name}", "uid": f"uid-{name}",
+                "groups": ["system:serviceaccounts", f"system:serviceaccounts:{ns}"]}}
+        return 201, {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "status": status}
 
 
 def kubernetes_method(bao: Bao, mount: str, reviewer: TokenReviewer) -> None:

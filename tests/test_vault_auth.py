@@ -8,14 +8,11 @@ e2e test runs a VaultSecret through a userPass store; tenant tests show what a V
 from __future__ import annotations
 
 import base64
-import json
 import os
 import secrets
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +27,7 @@ from tests.controller_process import NS, assert_no_leak, secret_items
 from tests.openbao import Bao, approle_login, kv2_put, start_openbao
 from tests.openbao_auth import (
     Credentials,
+    JsonServer,
     JwtIssuer,
     TokenReviewer,
     cert_role,
@@ -273,31 +271,18 @@ def test_mtls_client_certificate_from_spec_tls(tmp_path: Path) -> None:
         client.close()
 
 
-class HeaderRecorder:
+class HeaderRecorder(JsonServer):
     """A stand-in server that records request headers and answers a token lookup (what is on the wire)."""
 
     def __init__(self) -> None:
         self.seen: list[dict[str, str]] = []
-        me = self
+        super().__init__(self._answer)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                me.seen.append({k.lower(): v for k, v in self.headers.items()})
-                out = json.dumps({"data": {"ttl": 0, "renewable": False, "policies": ["root"],
-                                           "data": {"value": "x"}} if "lookup" in self.path else
-                                  {"data": {"value": "x"}}}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def _answer(self, method: str, path: str, headers: Mapping[str, str], body: Any) -> tuple[int, Any]:
+        self.seen.append({k.lower(): v for k, v in headers.items()})
+        if "lookup" in path:
+            return 200, {"data": {"ttl": 0, "renewable": False, "policies": ["root"], "data": {"value": "x"}}}
+        return 200, {"data": {"data": {"value": "x"}}}  # a KV v2 read
 
 
 def test_headers_are_sent_and_cannot_override_the_token() -> None:
@@ -312,8 +297,7 @@ def test_headers_are_sent_and_cannot_override_the_token() -> None:
                    for h in rec.seen)
         client.close()
     finally:
-        rec.server.shutdown()
-        rec.server.server_close()
+        rec.close()
 
 
 def test_auth_namespace_logs_in_to_another_vault_namespace(openbao: Bao) -> None:

@@ -8,7 +8,6 @@ same keyed HMAC of its items, same spec) and its renewal time has not come. Deci
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import logging
 import time
@@ -24,6 +23,7 @@ from controller.vault import spec as vs
 from controller.vault.client import VaultError
 from controller.vault.fields import SpecError
 from controller.vault.sync import Sync, VaultSync, now_rfc3339
+from sealer.io.manifests import secret_items
 from sealer.kube import API_VERSION
 
 log = logging.getLogger("sealer.controller.vault")
@@ -63,7 +63,7 @@ class PkiSync:
         uid = (body.get("metadata") or {}).get("uid")
         if not any(r.get("uid") == uid for r in (secret.get("metadata") or {}).get("ownerReferences") or []):
             return None
-        data = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
+        data = secret_items(secret)
         if vs.data_hmac(self.vault.hmac_key(), data) != st["dataHash"]:
             return None
         found = pki.serial_of(secret)
@@ -91,7 +91,7 @@ class PkiSync:
             return Sync(Result(False, "ApiError", f"Kubernetes API error ({why})"), retry=True)
 
     def _issue(self, body: Mapping[str, Any], spec: pki.PkiSpec, *, renewal: bool) -> Sync:
-        client = self.vault._client_for(spec, spec.store_kind, spec.store_name)
+        client = self.vault.client_for(spec.namespace, spec.store_kind, spec.store_name)
         answer = client.write(f"{spec.mount}/issue/{spec.role}", spec.issue_body(), "issue")
         try:
             cert = pki.issued(answer)
@@ -105,7 +105,8 @@ class PkiSync:
         renew = pki.renew_at(cert.not_before, cert.not_after, spec.expiry_offset)
         message = f"issued certificate {cert.serial_number} (valid until {_rfc3339(cert.not_after)})"
         if renewal and spec.rollout_restart:
-            restarted = self.vault._rollout_restart(spec, now_rfc3339())  # type: ignore[arg-type]
+            restarted = self.vault.rollout_restart("VaultPKISecret", spec.namespace, spec.name, spec.rollout_restart,
+                                                   now_rfc3339())
             if restarted:
                 message += f"; restarted {restarted}"
         st = {"serialNumber": cert.serial_number, "notAfter": _rfc3339(cert.not_after),
@@ -120,7 +121,7 @@ class PkiSync:
         if not serial:
             return
         spec = pki.parse_pki_secret(body)
-        client = self.vault._client_for(spec, spec.store_kind, spec.store_name)
+        client = self.vault.client_for(spec.namespace, spec.store_kind, spec.store_name)
         client.write(f"{spec.mount}/revoke", {"serial_number": serial}, "revoke")
         log.info("VaultPKISecret %s/%s: revoked certificate %s", spec.namespace, spec.name, serial)
 

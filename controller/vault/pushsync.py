@@ -1,13 +1,12 @@
 """The VaultPushSecret runtime: read the Secret, and for each store and remote key read Vault once, then write
 only what changed and only what this VaultPushSecret owns; delete (when `deletionPolicy: Delete`) the remote
 keys dropped from the spec and, on deletion, every one it wrote, again only if owned. Decisions are in
-`vault.push`; the store rules (which store a namespace may use) are `VaultSync._client_for`'s.
+`vault.push`; the store rules (which store a namespace may use) are `VaultSync.client_for`'s.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -20,6 +19,7 @@ from controller.vault import loop, push
 from controller.vault.client import StoreClient, VaultError
 from controller.vault.fields import SpecError, vault_path
 from controller.vault.sync import Sync, VaultSync, now_rfc3339
+from sealer.io.manifests import secret_items
 from sealer.kube import API_VERSION
 
 log = logging.getLogger("sealer.controller.vault")
@@ -59,7 +59,7 @@ class PushSync:
         secret = self.vault.controller.kube.get_secret(spec.namespace, spec.secret_name)
         if secret is None:
             raise VaultError("SecretNotFound", f"Secret {spec.namespace}/{spec.secret_name} not found")
-        return {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
+        return secret_items(secret)
 
     def _sync(self, body: Mapping[str, Any], spec: push.PushSpec) -> Sync:
         wanted = push.desired(spec, self._secret_data(spec))
@@ -70,7 +70,7 @@ class PushSync:
         for kind, name in spec.stores:
             skey = push.store_key(kind, name)
             try:
-                client = self.vault._client_for(spec, kind, name)  # type: ignore[arg-type]
+                client = self.vault.client_for(spec.namespace, kind, name)
             except VaultError as e:
                 first_error = first_error or e
                 failed.update((skey, k) for k in wanted)
@@ -169,7 +169,7 @@ class PushSync:
             return False
         if store is None:
             return False
-        client = self.vault._client_for(spec, *store)  # type: ignore[arg-type]
+        client = self.vault.client_for(spec.namespace, *store)
         entry = client.read_kv(remote_key)
         if entry is None or not push.owned(entry.custom_metadata, spec.owner):
             return False

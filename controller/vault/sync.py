@@ -29,6 +29,7 @@ from controller.vault.credentials import KubeCredentials
 from controller.vault.data import build_data
 from controller.vault.fields import SpecError
 from controller.vault.store import ESO_KINDS, parse_store, store_allows
+from sealer.io.manifests import secret_items
 from sealer.kube import API_VERSION
 
 log = logging.getLogger("sealer.controller.vault")
@@ -219,7 +220,7 @@ class VaultSync:
             secret = self.controller.kube.get_secret(spec.namespace, spec.target.name) if want else None
             if secret is None or spec.target.creation_policy == vs.MERGE:
                 return False
-            data = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
+            data = secret_items(secret)
             if vs.data_hmac(self.hmac_key(), data) != want:
                 return False
             digest = self._secret_digest(secret)
@@ -241,7 +242,7 @@ class VaultSync:
         return secret is not None and written == (spec.target.name, self._secret_digest(secret))
 
     def _secret_digest(self, secret: Mapping[str, Any]) -> str:
-        data = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
+        data = secret_items(secret)
         return vs.data_hmac(self.hmac_key(), data) + "|" + repr(sorted(((secret.get("metadata") or {}).get(
             "labels") or {}).items())) + repr(sorted(((secret.get("metadata") or {}).get("annotations") or {}).items()))
 
@@ -276,9 +277,10 @@ class VaultSync:
 
     def _sync(self, body: Mapping[str, Any], spec: vs.VaultSecretSpec) -> Sync:
         meta = body.get("metadata") or {}
-        client = self._client_for(spec, spec.store_kind, spec.store_name)
+        client = self.client_for(spec.namespace, spec.store_kind, spec.store_name, eso=spec.eso)
 
-        fetched, missing = fetch.read_all(client, spec, lambda ref: self._client_for(spec, ref.kind, ref.name))
+        fetched, missing = fetch.read_all(client, spec, lambda ref: self.client_for(spec.namespace, ref.kind, ref.name,
+                                                                                   eso=spec.eso))
         if missing:
             return self._not_found(body, spec, missing, all_missing=not fetched)
         data = build_data(spec, fetched, fetched.found)
@@ -308,7 +310,8 @@ class VaultSync:
             status["syncedAt"] = now
             message = f"{step.message}: {items} from {reads}"
             if vs.hash_changed(previous, digest, key):
-                restarted = self._rollout_restart(spec, now)
+                restarted = self.rollout_restart("VaultSecret", spec.namespace, spec.name, spec.rollout_restart,
+                                                 now)
                 if restarted:
                     message += f"; restarted {restarted}"
         else:
@@ -326,27 +329,27 @@ class VaultSync:
                 items.update({k: base64.b64decode(v) for k, v in ((obj or {}).get("binaryData") or {}).items()})
             else:
                 obj = kube.get_secret(spec.namespace, name)
-                items = {k: base64.b64decode(v) for k, v in ((obj or {}).get("data") or {}).items()}
+                items = secret_items(obj) if obj is not None else {}
             if obj is None:
                 raise VaultError("TemplateNotFound", f"{kind} {name} (spec.target.template.templateFrom) not found in "
                                                      f"namespace {spec.namespace}")
             found[(kind, name)] = items
         return found
 
-    def _client_for(self, spec: vs.VaultSecretSpec, kind: str, name: str) -> StoreClient:
-        """The client of a store the VaultSecret names (`spec.storeRef` or an item's `sourceRef`), under the same
-        rules for both; VaultError (StoreNotFound, InvalidStore, StoreNotAllowed: retried) otherwise."""
-        eso = getattr(spec, "eso", False)
-        store_obj = self.find_store(kind, spec.namespace, name, eso=eso)
+    def client_for(self, namespace: str, kind: str, name: str, *, eso: bool = False) -> StoreClient:
+        """The client of a store an object of `namespace` names (a storeRef, an item's sourceRef, a PKI or push
+        store), under the same rules for every kind; VaultError (StoreNotFound, InvalidStore, StoreNotAllowed:
+        retried) otherwise. `eso`: the names are External Secrets stores (--eso-compat)."""
+        store_obj = self.find_store(kind, namespace, name, eso=eso)
         if store_obj is None:
-            where = f"namespace {spec.namespace}" if kind == "VaultStore" else "the cluster"
+            where = f"namespace {namespace}" if kind == "VaultStore" else "the cluster"
             raise VaultError("StoreNotFound", f"{ESO_KINDS[kind] if eso else kind} {name} not found in {where}")
         try:
             store = parse_store(store_obj)
         except SpecError as e:
             raise VaultError("InvalidStore", f"{kind} {name}: {e}") from None
-        labels = self._namespace_labels(spec.namespace) if store.needs_namespace_labels else None
-        refused = store_allows(store, spec.namespace, labels)
+        labels = self._namespace_labels(namespace) if store.needs_namespace_labels else None
+        refused = store_allows(store, namespace, labels)
         if refused:
             raise VaultError("StoreNotAllowed", refused)
         return self.clients.get(store)
@@ -369,19 +372,20 @@ class VaultSync:
                 return Sync(Result(False, NOT_FOUND, message, True), {"dataHash": None}, retry=True)
         return Sync(Result(False, NOT_FOUND, message + "; the existing Secret is kept"), retry=True)
 
-    def _rollout_restart(self, spec: vs.VaultSecretSpec, now: str) -> str:
+    def rollout_restart(self, kind_of: str, namespace: str, owner: str, targets: tuple[tuple[str, str], ...],
+                        now: str) -> str:
         """Patch the pod template annotation of each target (as `kubectl rollout restart` does). A missing
         workload is logged, not an error: the Secret is already written."""
-        if not spec.rollout_restart:
+        if not targets:
             return ""
         patch = {"spec": {"template": {"metadata": {"annotations": {vs.RESTARTED_AT_ANNOTATION: now}}}}}
         done = []
-        for kind, name in spec.rollout_restart:
+        for kind, name in targets:
             try:
-                self.controller.kube.patch_workload(kind, spec.namespace, name, patch)
+                self.controller.kube.patch_workload(kind, namespace, name, patch)
                 done.append(f"{kind} {name}")
             except Exception as e:
-                log.warning("VaultSecret %s/%s: could not restart %s %s (%s)", spec.namespace, spec.name, kind, name,
+                log.warning("%s %s/%s: could not restart %s %s (%s)", kind_of, namespace, owner, kind, name,
                             getattr(e, "status", None) or type(e).__name__)
         return ", ".join(done)
 
