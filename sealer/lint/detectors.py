@@ -307,6 +307,17 @@ _TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + "_-")
 _STOP = r"(?![A-Za-z0-9_-])"
 _Q = r"\\?[\"']?"  # an optional quote, escaped when the text is inside a JSON or YAML double-quoted string
 
+# What stands between a setting's name and its value in every common file shape (gitleaks' sample shapes):
+# the name's closing quote (escaped inside a JSON/YAML string), a declared type (Go `var x string =`, Kotlin /
+# TypeScript `x: String =`), an assignment operator of any language (`=`, `:`, `:=`, Make's `::=` `:::=` `?=`
+# `+=`, PHP's `.=` and `??=`, `=>`), a call's `"name", "value"` (`setProperty`, `put`), an XML element's `>`
+# (value on the same or the next line), and YAML block scalars (`|` / `>` then the value's line).
+_TYPE = r"(?:[ \t]{0,4}:?[ \t]{0,4}(?:string|String|str|&str|char ?\*|\[\]byte)(?![\w.\[])[ \t]{0,4})?"
+_OPERATOR = r"(?::{1,3}=|\?{1,2}=|[+.]=|=>|=(?!=)|:(?![:/=]))"
+_SEP = (r"(?:\\?[\"'`][ \t]{0,4},[ \t]{0,4}(?=\\?[\"'`])"  # "name", "value"
+        r"|(?:\\?[\"'`])?" + _TYPE + r"[ \t]{0,8}(?:" + _OPERATOR + r"[ \t]{0,8}(?:[|>][-+]?[ \t]*\r?\n[ \t]{0,16})?"
+        r"|>[ \t]{0,8}(?:\r?\n[ \t]{0,16})?))")
+
 
 def _tok(ident: str, body: str, keywords: tuple[str, ...], *, entropy: float = 0.0, stop: str = _STOP,
          check: Callable[[str], bool] | None = None, gate: bool = True) -> Detector:
@@ -321,8 +332,7 @@ def _kv(ident: str, names: str, body: str, keywords: tuple[str, ...], *, entropy
         check: Callable[[str], bool] | None = None, gate: bool = True) -> Detector:
     """A family whose token has no distinctive prefix: its value must follow a setting named for the service
     (`datadog_api_key = ...`, `"herokuKey": "..."`), found by keyword first."""
-    regex = (r"(?i:" + names + r")[\w.-]{0,30}?" + _Q + r"\s{0,5}(?::=|=>|=|:)\s{0,5}" + _Q
-             + r"(" + body + r")" + _STOP)
+    regex = r"(?i:" + names + r")[\w.-]{0,30}?" + _SEP + r"(?:\\?[\"'`])?(" + body + r")" + _STOP
     return Detector(ident, re.compile(regex), keywords, entropy=entropy, check=check, gate=gate)
 
 
@@ -521,9 +531,10 @@ _GENERIC_KEYWORD = re.compile(
     r"passw(?:or)?d|passphrase|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credential"
     r"|auth[_-]?key|client[_-]?key|signing[_-]?key|encryption[_-]?key|master[_-]?key|account[_-]?key|key")
 _NAME_CHAR = re.compile(r"[\w.-]*")
-_ASSIGN = re.compile(
-    r"[\"'`]?[ \t]*(?::=|=>|\?=|=(?!=)|:(?![:/]))[ \t]*"
-    r"(?:\"((?:[^\"\\\n]|\\.){1,1000})\"|'([^'\n]{1,1000})'|([^\s\"'`;]{1,1000}))")
+_ASSIGN = re.compile(_SEP + r"(?:\\?\"((?:[^\"\\\n]|\\[^\"\n]){1,1000})\\?\"|'([^'\n]{1,1000})'|`([^`\n]{1,1000})`"
+                     r"|([^\s\"'`;<]{1,1000}))")
+_CLOSE_TAG = re.compile(r"[ \t]*(?:\r?\n[ \t]*)?</")
+_CALL_OPEN = re.compile(r"(?i:set|put|add|define|with)\w{0,20}[ \t]*\([ \t]*\\?[\"'`]$")  # a setter's first argument
 _EXPRESSION_AFTER = re.compile(r"[ \t]*(?:[-+%*\[]|\.\w)")  # "prefix-" + x, "%s" % x, "{}".format(x)
 
 CODE_SUFFIXES = frozenset({
@@ -574,13 +585,18 @@ def _generic_hits(text: str, low: str, code: bool, threshold: float) -> Iterator
         name = text[start:end].strip(".-")
         if not name or not sensitive_name(name):
             continue
-        for g in (1, 2, 3):
+        for g in (1, 2, 3, 4):
             value = a.group(g)
             if value is not None:
                 break
-        if code and (g == 3 or _EXPRESSION_AFTER.match(text, a.end())):
+        if code and (g == 4 or _EXPRESSION_AFTER.match(text, a.end())):
             continue
-        if g == 3:
+        sep = text[end:a.start(g)].lstrip(" \t\"'`\\")[:1]
+        if sep == ">" and not (start and text[start - 1] == "<" and _CLOSE_TAG.match(text, a.end(g))):
+            continue  # `>` separates a value only in an XML element: `<password>...</password>`
+        if sep == "," and not _CALL_OPEN.search(text, max(0, start - 40), start):
+            continue  # `"name", "value"` only as a setter's arguments: `setProperty("password", "...")`
+        if g == 4:
             if value[:1] in "{[":
                 continue  # an unquoted `{` or `[` opens a YAML/JSON flow collection: structure, not a value
             value = value.rstrip(",")
