@@ -508,6 +508,12 @@ DETECTORS: tuple[Detector, ...] = (
     Detector("authorization-header", re.compile(
         r"(?i:authorization)" + _Q + r"\s{0,5}[:=]\s{0,5}" + _Q + r"(?i:basic|bearer|token)\s+"
         r"([A-Za-z0-9._~+/=-]{16,4096})"), ("authorization",), check=_header_value),
+    Detector("api-key-header", re.compile(  # curl/wget -H "X-Api-Key: ...", GitLab's PRIVATE-TOKEN, ...
+        r"(?:-H|--header)[= ]\s{0,5}" + _Q + r"(?i:x-api-key|x-apikey|api-key|apikey|x-auth-token|x-access-token"
+        r"|private-token|x-vault-token)\s{0,5}:\s{0,5}([A-Za-z0-9._~+/=-]{16,4096})"), ("curl", "wget", "--header"),
+        check=_header_value),
+    Detector("facebook-app-token", re.compile(r"(?<![\w|])(\d{15,16}(?:\||%7[Cc])[A-Za-z0-9_-]{27,40})" + _STOP),
+             ("facebook", "fb_", "access_token"), check=lambda v: entropy(re.split(r"\||%7[Cc]", v)[1]) >= 3.5),
     # --- JSON Web Tokens, plain and base64-encoded
     _tok("jwt", r"ey[A-Za-z0-9_-]{15,}\.ey[A-Za-z0-9_-]{15,}\.(?:[A-Za-z0-9_-]{10,})?", ("ey",), check=_jwt),
     _tok("jwt", r"ZXlK[A-Za-z0-9+/]{60,}={0,2}", ("zxlk",), check=_b64_jwt, stop=_NOT_B64),
