@@ -332,12 +332,63 @@ def _kv(ident: str, names: str, body: str, keywords: tuple[str, ...], *, entropy
         check: Callable[[str], bool] | None = None, gate: bool = True) -> Detector:
     """A family whose token has no distinctive prefix: its value must follow a setting named for the service
     (`datadog_api_key = ...`, `"herokuKey": "..."`), found by keyword first."""
-    regex = r"(?i:" + names + r")[\w.-]{0,30}?" + _SEP + r"(?:\\?[\"'`])?(" + body + r")" + _STOP
+    regex = r"(?i:" + names + r")[\w.-]{0,30}?" + _SEP + r"(?:\\?[\"'`])?(" + body + r")(?![\w.-])"
     return Detector(ident, re.compile(regex), keywords, entropy=entropy, check=check, gate=gate)
 
 
 _HEX = "[a-f0-9]"
 _UUID = "[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}"
+
+# Services whose keys have no prefix of their own: a value of the service's shape after a setting named for the
+# service (`twitch_api = "..."`, `<flickrToken>...`, `FRESHBOOKS_SECRET := "..."`) in any file shape. One line a
+# service: id, the names (plain words, also the keywords), the value's shapes. Client ids and user ids are
+# identifiers, not credentials: not listed (gitleaks reports ten such rules).
+_A = "A-Za-z0-9"
+_SERVICES: tuple[tuple[str, str, str], ...] = (
+    ("adafruit-key", "adafruit", rf"[{_A}_-]{{32}}"),
+    ("airtable-key", "airtable", rf"[{_A}]{{17}}|pat[{_A}]{{14}}\.[a-f0-9]{{64}}"),
+    ("alibaba-secret-key", "alibaba", rf"[{_A}]{{30}}"),
+    ("beamer-token", "beamer", rf"b_[{_A}=_-]{{44}}"),
+    ("bitbucket-client-secret", "bitbucket", rf"[{_A}=_-]{{64}}"),
+    ("bittrex-key", "bittrex", rf"[{_A}]{{32}}"),
+    ("cisco-meraki-key", "meraki", r"[0-9a-f]{40}"),
+    ("codecov-token", "codecov", rf"[{_A}]{{32}}"),
+    ("coinbase-token", "coinbase", rf"[{_A}_-]{{64}}"),
+    ("confluent-key", "confluent", rf"[{_A}]{{64}}|[{_A}]{{16}}"),
+    ("discord-client-secret", "discord", rf"[{_A}=_-]{{32}}"),
+    ("droneci-token", "droneci|drone", rf"[{_A}]{{32}}"),
+    ("etsy-token", "etsy", rf"[{_A}]{{24}}"),
+    ("facebook-secret", "facebook", r"[a-f0-9]{32}"),
+    ("finicity-key", "finicity", rf"[a-f0-9]{{32}}|[{_A}]{{20}}"),
+    ("finnhub-token", "finnhub", rf"[{_A}]{{20}}"),
+    ("flickr-token", "flickr", rf"[{_A}]{{32}}"),
+    ("freshbooks-token", "freshbooks", rf"[{_A}]{{64}}"),
+    ("gitter-token", "gitter", rf"[{_A}_-]{{40}}"),
+    ("intercom-key", "intercom", rf"[{_A}=_-]{{60}}"),
+    ("jfrog-key", "jfrog|artifactory|bintray|xray", rf"[{_A}]{{73}}|[{_A}]{{64}}"),
+    ("kraken-token", "kraken", rf"[{_A}/=_+-]{{80,90}}"),
+    ("kucoin-key", "kucoin", r"[a-f0-9]{24}|" + _UUID),
+    ("linear-client-secret", "linear", r"[a-f0-9]{32}"),
+    ("linkedin-client-secret", "linkedin|linked_in|linked-in", rf"[{_A}]{{16}}"),
+    ("looker-client-secret", "looker", rf"[{_A}]{{24}}"),
+    ("mailgun-signing-key", "mailgun", r"[a-h0-9]{32}-[a-h0-9]{8}-[a-h0-9]{8}"),
+    ("mattermost-token", "mattermost", rf"[{_A}]{{26}}"),
+    ("messagebird-token", "messagebird|message-bird|message_bird", rf"[{_A}]{{25}}"),
+    ("netlify-token", "netlify", rf"[{_A}=_-]{{40,46}}"),
+    ("nytimes-token", "nytimes|new-york-times|newyorktimes", rf"[{_A}=_-]{{32}}"),
+    ("plaid-secret", "plaid", rf"[{_A}]{{30}}"),
+    ("privateai-token", "privateai|private_ai|private-ai", rf"[{_A}]{{32}}"),
+    ("rapidapi-token", "rapidapi", rf"[{_A}_-]{{50}}"),
+    ("sendbird-token", "sendbird", r"[a-f0-9]{40}"),
+    ("sentry-token", "sentry", r"[a-f0-9]{64}"),
+    ("snyk-token", "snyk", _UUID),
+    ("sonar-token", "sonar", rf"(?:squ_|sqp_|sqa_)?[{_A}=_-]{{40}}"),
+    ("squarespace-token", "squarespace", _UUID),
+    ("travisci-token", "travis", rf"[{_A}]{{22}}"),
+    ("twitch-token", "twitch", rf"[{_A}]{{30}}"),
+    ("twitter-key", "twitter", rf"[{_A}]{{50}}|[{_A}]{{45}}|[{_A}]{{25}}|\d{{15,25}}-[{_A}]{{20,40}}"),
+    ("zendesk-secret-key", "zendesk", rf"[{_A}]{{40}}"),
+)
 
 # Most specific first: overlapping hits keep the earlier detector's. `gate=False` only for key blocks (their
 # bodies are checked structurally); every other family drops filler samples (see ``filler``).
@@ -517,6 +568,7 @@ DETECTORS: tuple[Detector, ...] = (
     # --- JSON Web Tokens, plain and base64-encoded
     _tok("jwt", r"ey[A-Za-z0-9_-]{15,}\.ey[A-Za-z0-9_-]{15,}\.(?:[A-Za-z0-9_-]{10,})?", ("ey",), check=_jwt),
     _tok("jwt", r"ZXlK[A-Za-z0-9+/]{60,}={0,2}", ("zxlk",), check=_b64_jwt, stop=_NOT_B64),
+    *(_kv(ident, names, body, tuple(names.split("|"))) for ident, names, body in _SERVICES),
 )
 
 _KEYWORDS = frozenset(k for d in DETECTORS if not d.bounded for k in d.keywords)
