@@ -37,6 +37,7 @@ SHAPES: tuple[tuple[str, str], ...] = (
     ("typed.kt", 'val {i}Token: String = "{s}"\n'),
     ("concat.php", '${i}Token .= "{s}";\n'),
     ("define.php", "define('{i}_TOKEN', '{s}');\n"),
+    ("coalesce.php", '${i}Token ??= "{s}";\n'),
     ("single.py", "{i}Token = '{s}'\n"),
     ("double.py", '{i}Token = "{s}"\n'),
     ("logstash.conf", '  "{i}Token" => "{s}"\n'),
