@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from controller import agekeys, sealed, secrets, sopssecret
+from controller import agekeys, digest, metrics, sealed, secrets, sopssecret
 from controller import keyring as kr
 from controller.config import Config
 from controller.kube import Kube
@@ -46,6 +46,7 @@ class Controller:
         self.config = config
         self.keyring = kr.Keyring(config.key_policy)
         self.age = agekeys.AgeRing()
+        self.data_key = digest.DataKey(lambda: self.kube, config.namespace)
         self._kube: Kube | None = None
         self._stop = threading.Event()
         self.sources: dict[str, Source] = {}
@@ -119,8 +120,35 @@ class Controller:
     # --- SealedSecrets --------------------------------------------------------------------------------
 
     def reconcile_sealed(self, body: Mapping[str, Any]) -> Result:
-        return self.write(sealed.desired(body, self.keyring.private_keys(),
-                                         accept_v1_data=self.config.accept_deprecated_v1_data), body)
+        """Unseal, unless the Secret already holds what this SealedSecret gave it (see `controller.digest`): then
+        a restart or a resync costs one GET and no private-key operation."""
+        keys = self.keyring.private_keys()
+        accept = self.config.accept_deprecated_v1_data
+        meta = body.get("metadata") or {}
+        key = self.data_hmac_key()
+        source = digest.source_digest(body, f"accept_v1_data={accept}")
+        existing: Any = secrets.READ
+        want = sealed.shell(body) if key is not None and keys else None
+        if want is not None:
+            existing = self.kube.get_secret(str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+            if (existing is not None and digest.unchanged(existing, source, key, [k.fingerprint for k in keys])
+                    and not secrets.shape_differs(existing, want)):
+                metrics.UNCHANGED.inc("SealedSecret")
+                return Result(True, "Unsealed", sealed.items_message(len(existing.get("data") or {})))
+        outcome = sealed.desired(body, keys, accept_v1_data=accept)
+        metrics.DECRYPT_OPERATIONS.inc("SealedSecret", by=outcome.decrypted)
+        if outcome.ready and outcome.secret is not None and key is not None:
+            digest.stamp(outcome.secret, source, key, outcome.opened_by)
+        return self.write(outcome, body, existing)
+
+    def data_hmac_key(self) -> bytes | None:
+        """The data HMAC key, or None when it cannot be had now (then every reconcile decrypts, as before)."""
+        try:
+            return self.data_key.get()
+        except Exception as e:  # an API hiccup must not stop unsealing: only the shortcut is lost
+            log.warning("data HMAC key unavailable (%s): decrypting without the unchanged-Secret shortcut",
+                        type(e).__name__)
+            return None
 
     # --- SopsSecrets ----------------------------------------------------------------------------------
 
@@ -154,11 +182,12 @@ class Controller:
 
     # --- the one write path for every source ---------------------------------------------------------
 
-    def write(self, outcome: sealed.Outcome, owner: Mapping[str, Any]) -> Result:
-        """Make the Secret match a ready outcome (create, update or leave it); a failed one never touches it."""
+    def write(self, outcome: sealed.Outcome, owner: Mapping[str, Any], existing: Any = secrets.READ) -> Result:
+        """Make the Secret match a ready outcome (create, update or leave it); a failed one never touches it.
+        ``existing``: the Secret as just read (None: absent), to save a second GET."""
         if not outcome.ready or outcome.secret is None:
             return Result(False, outcome.reason, outcome.message)
-        done = secrets.write(self.kube, outcome.secret, owner)
+        done = secrets.write(self.kube, outcome.secret, owner, existing=existing)
         if done.refused:
             return Result(False, done.plan.reason, done.plan.message)
         return Result(True, outcome.reason, done.plan.message if done.changed else outcome.message, done.changed,

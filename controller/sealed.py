@@ -24,6 +24,8 @@ class Outcome:
     message: str
     secret: dict[str, Any] | None = None
     warning: bool = False  # ready, but the owner should hear about it (a Warning Event: e.g. an unscoped SopsSecret)
+    opened_by: tuple[str, ...] = ()  # fingerprints of the keys that opened it
+    decrypted: int = 0  # values decrypted to make it (RSA private-key operations for a SealedSecret)
 
 
 def owner_reference(obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -32,15 +34,9 @@ def owner_reference(obj: Mapping[str, Any]) -> dict[str, Any]:
             "uid": meta.get("uid"), "controller": True, "blockOwnerDeletion": True}
 
 
-def desired(obj: Mapping[str, Any], keys: Sequence[PrivateKey], accept_v1_data: bool = True) -> Outcome:
-    if not keys:
-        return Outcome(False, "NoKeys", "the controller has no sealing keys loaded")
-    try:
-        secret = sealer_sealed.unseal(obj, keys, accept_v1_data=accept_v1_data)
-    except DecryptionError as e:
-        return Outcome(False, "UnsealFailed", str(e))
-    except InputError as e:
-        return Outcome(False, "InvalidSpec", str(e))
+def _ours(secret: dict[str, Any], obj: Mapping[str, Any]) -> dict[str, Any]:
+    """Mark the Secret as produced by ``obj``: our managed-by label unless the template set its own, and an
+    ownerReference unless the template asks for none (then our annotation if the label is not ours)."""
     meta = secret["metadata"]
     labels = meta.setdefault("labels", {})
     labels.setdefault(MANAGED_BY_LABEL, MANAGED_BY)  # a template's own managed-by (Helm, Argo CD...) is kept
@@ -50,5 +46,33 @@ def desired(obj: Mapping[str, Any], keys: Sequence[PrivateKey], accept_v1_data: 
         meta["ownerReferences"] = [owner_reference(obj)]
     elif labels[MANAGED_BY_LABEL] != MANAGED_BY:  # no ownerReference and not our label: mark it ours another way
         meta.setdefault("annotations", {})[PRODUCED_ANNOTATION] = "true"
-    n = len(secret.get("data") or {})
-    return Outcome(True, "Unsealed", f"unsealed {n} item{'s' if n != 1 else ''}", secret)
+    return secret
+
+
+def items_message(n: int) -> str:
+    return f"unsealed {n} item{'s' if n != 1 else ''}"
+
+
+def desired(obj: Mapping[str, Any], keys: Sequence[PrivateKey], accept_v1_data: bool = True) -> Outcome:
+    if not keys:
+        return Outcome(False, "NoKeys", "the controller has no sealing keys loaded")
+    try:
+        secret, opened_by = sealer_sealed.unseal_with_keys(obj, keys, accept_v1_data=accept_v1_data)
+    except DecryptionError as e:
+        return Outcome(False, "UnsealFailed", str(e))
+    except InputError as e:
+        return Outcome(False, "InvalidSpec", str(e))
+    decrypted = 1 if sealer_sealed.is_v1_data(obj) else len((obj.get("spec") or {}).get("encryptedData") or {})
+    return Outcome(True, "Unsealed", items_message(len(secret.get("data") or {})), _ours(secret, obj),
+                   opened_by=opened_by, decrypted=decrypted)
+
+
+def shell(obj: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The Secret `desired` would make, without data and without decrypting (None for the deprecated spec.data
+    format, whose template is sealed, and for specs that do not parse: those take the full path)."""
+    if sealer_sealed.is_v1_data(obj):
+        return None
+    try:
+        return _ours(sealer_sealed.secret_shell(obj), obj)
+    except InputError:
+        return None

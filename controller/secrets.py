@@ -115,6 +115,11 @@ def _differs(existing: Mapping[str, Any], desired: Mapping[str, Any], merge: boo
         return any(have.get(k) != v for k, v in (desired.get("data") or {}).items())
     if (existing.get("data") or {}) != (desired.get("data") or {}):
         return True
+    return shape_differs(existing, desired)
+
+
+def shape_differs(existing: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
+    """Everything but the data: type, the labels and annotations we set, our ownerReference."""
     if existing.get("type", "Opaque") != desired.get("type", "Opaque"):
         return True
     em, dm = existing.get("metadata") or {}, desired.get("metadata") or {}
@@ -226,11 +231,17 @@ class Written:
         return self.plan.action in (CREATE, UPDATE)
 
 
-def write(kube: Kube, desired: dict[str, Any], owner: Mapping[str, Any], *, merge: bool = False) -> Written:
-    """Make the Secret match ``desired`` for the source object ``owner``: read it, plan, create or patch it.
-    Never deletes; API errors propagate (the caller reports them)."""
+READ: Any = object()  # `write` reads the Secret itself
+
+
+def write(kube: Kube, desired: dict[str, Any], owner: Mapping[str, Any], *, merge: bool = False,
+          existing: Any = READ) -> Written:
+    """Make the Secret match ``desired`` for the source object ``owner``: read it (unless the caller just did:
+    ``existing``, None when absent), plan, create or patch it. Never deletes; API errors propagate (the caller
+    reports them)."""
     meta = desired["metadata"]
-    existing = kube.get_secret(meta["namespace"], meta["name"])
+    if existing is READ:
+        existing = kube.get_secret(meta["namespace"], meta["name"])
     step = plan(existing, desired, (owner.get("metadata") or {}).get("uid"), merge=merge,
                 kind=str(owner.get("kind") or "SealedSecret"),
                 adopt=existing is not None and bitnami_predecessor(existing, owner),

@@ -8,12 +8,11 @@ with a clear `InvalidSpec` instead of a KeyError. Stores are in `store`, what is
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from controller.digest import data_hmac, hash_changed, key_id  # noqa: F401 - status.dataHash, used as vs.*
 from controller.secrets import PRODUCED_ANNOTATION
 from controller.vault.data import DataFrom, DataRef, parse_sources
 from controller.vault.fields import SpecError, object_name, parse_go_duration
@@ -113,32 +112,6 @@ def parse_rollout_targets(raw: Any, namespace: str) -> tuple[tuple[str, str], ..
                             field=f"spec.rolloutRestartTargets[{i}].namespace")
         restarts.append((str(r["kind"]), str(r["name"])))
     return tuple(restarts)
-
-
-def data_hmac(key: bytes, data: Mapping[str, bytes]) -> str:
-    """Keyed HMAC-SHA256 of the items, for status.dataHash. Keyed so values cannot be confirmed by guessing
-    (a plain hash of a short password is a dictionary attack away); prefixed by a key id so a new key is not
-    mistaken for changed data. Items are length-prefixed, so no two different maps encode alike."""
-    mac = hmac.new(key, digestmod=hashlib.sha256)
-    for k in sorted(data):
-        kb, vb = k.encode(), data[k]
-        mac.update(len(kb).to_bytes(4, "big") + kb + len(vb).to_bytes(8, "big") + vb)
-    return f"hmac-sha256:{key_id(key)}:{mac.hexdigest()}"
-
-
-def key_id(key: bytes) -> str:
-    return hashlib.sha256(b"sealer-vault-hmac-key-id\0" + key).hexdigest()[:8]
-
-
-def hash_changed(previous: str | None, current: str, key: bytes) -> bool:
-    """True when the data changed since `previous` (status.dataHash). False on the first sync and when the
-    previous hash was made with another key (nothing can be said then)."""
-    if not previous:
-        return False
-    parts = previous.split(":")
-    if len(parts) != 3 or parts[1] != key_id(key):
-        return False
-    return previous != current
 
 
 def owner_reference(obj: Mapping[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,6 @@ import base64
 import datetime as dt
 import logging
 import random
-import secrets as pysecrets
 import threading
 import time
 from collections.abc import Mapping
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from controller import metrics, secrets
+from controller.digest import DataKeyError
 from controller.runtime import Controller, Result
 from controller.vault import fetch, template
 from controller.vault import spec as vs
@@ -34,7 +34,6 @@ from sealer.kube import API_VERSION
 
 log = logging.getLogger("sealer.controller.vault")
 
-HMAC_SECRET = "sealer-vault-hmac"  # noqa: S105 - a Secret's name
 PLURALS = {"VaultStore": "vaultstores", "ClusterVaultStore": "clustervaultstores", "VaultSecret": "vaultsecrets"}
 # Reasons that a later read may fix by itself: retried with backoff. Anything else waits for a spec change.
 RETRIED = {"VaultUnavailable", "PermissionDenied", "NotFound", "StoreNotFound", "StoreNotReady", "StoreNotAllowed",
@@ -84,34 +83,16 @@ class VaultSync:
         self._lock = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
         self._backoff: dict[str, Backoff] = {}
-        self._hmac_key: bytes | None = None
         self._written: dict[str, tuple[str, str]] = {}  # uid -> (Secret name, digest of what it held after a sync)
 
     # --- the HMAC key -------------------------------------------------------------------------------------
 
     def hmac_key(self) -> bytes:
-        """32 random bytes kept in the Secret sealer-vault-hmac of the controller's namespace, made by the first
-        replica that needs it (create-if-absent, so replicas agree). Losing it costs nothing but one status
-        hash that can no longer be compared (no rollout restart is triggered by a key change)."""
-        if self._hmac_key is not None:
-            return self._hmac_key
-        with self._lock:
-            if self._hmac_key is None:
-                ns = self.controller.config.namespace
-                kube = self.controller.kube
-                found = kube.get_secret(ns, HMAC_SECRET)
-                if found is None:
-                    body = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                            "metadata": {"name": HMAC_SECRET, "namespace": ns,
-                                         "labels": {"app.kubernetes.io/part-of": "sealer"},
-                                         "annotations": {"sealer.dev/purpose": "keys status.dataHash of VaultSecrets"}},
-                            "data": {"key": base64.b64encode(pysecrets.token_bytes(32)).decode()}}
-                    found = kube.create_secret_if_absent(ns, body) or kube.get_secret(ns, HMAC_SECRET)
-                key = base64.b64decode(((found or {}).get("data") or {}).get("key") or "")
-                if len(key) < 16:
-                    raise VaultError("ApiError", f"Secret {ns}/{HMAC_SECRET} holds no usable key")
-                self._hmac_key = key
-        return self._hmac_key
+        """The controller's data HMAC key (see `controller.digest.DataKey`)."""
+        try:
+            return self.controller.data_key.get()
+        except DataKeyError as e:
+            raise VaultError("ApiError", str(e)) from None
 
     # --- stores -------------------------------------------------------------------------------------------
 

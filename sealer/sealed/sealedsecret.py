@@ -259,33 +259,51 @@ def _template_value(template: str, opened: Mapping[str, bytes], item: str) -> by
 def unseal(obj: Mapping[str, Any], keys: Sequence[PrivateKey], *, accept_v1_data: bool = True) -> dict[str, Any]:
     """The Secret a controller would write for this SealedSecret (without the ownerReference).
     ``accept_v1_data``: open Bitnami's deprecated spec.data format (its controller's default), else refuse it."""
+    return unseal_with_keys(obj, keys, accept_v1_data=accept_v1_data)[0]
+
+
+def unseal_with_keys(obj: Mapping[str, Any], keys: Sequence[PrivateKey], *, accept_v1_data: bool = True,
+                     ) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """`unseal`, and the fingerprints of the keys that opened it (sorted, no repeats): a controller that
+    remembers them knows which objects a removed key had opened."""
     if is_v1_data(obj):
         if not accept_v1_data:
             check_sealed(obj)
             raise InputError(V1_DATA_REFUSED, field="spec.data")
         return _unseal_v1(obj, keys)
-    opened = open_items(obj, keys)
+    shell = secret_shell(obj)
+    opened = open_items_with_keys(obj, keys)
+    plain = {item: value for item, (value, _) in opened.items()}
+    data = dict(plain)
+    for item, value in ((obj["spec"].get("template") or {}).get("data") or {}).items():
+        if value is None:
+            data.pop(item, None)
+        else:
+            data[item] = _template_value(value, plain, item)
+    shell["data"] = {k: manifests.b64(v) for k, v in data.items()}
+    return shell, tuple(sorted({key.fingerprint for _, key in opened.values()}))
+
+
+def secret_shell(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The Secret this SealedSecret makes, without its data: metadata, type and immutability come from the
+    template in clear, so a controller can compare them without opening anything. Not for the deprecated
+    spec.data format, whose template is sealed too."""
+    check_sealed(obj)
     meta = manifests.metadata(obj)
-    spec = obj["spec"]
-    template = spec.get("template") or {}
+    template = obj["spec"].get("template") or {}
     tmeta = manifests.clean_metadata(manifests.metadata(template))
     tmeta["name"] = meta["name"]
     if meta.get("namespace"):
         tmeta["namespace"] = meta["namespace"]
     else:
         tmeta.pop("namespace", None)
-    data = dict(opened)
     template_data = template.get("data") or {}
     if not isinstance(template_data, Mapping):
         raise InputError("must be a mapping of item to value or {{ .item }}", field="spec.template.data")
     for item, value in template_data.items():
-        if value is None:
-            data.pop(item, None)
-        elif isinstance(value, str):
-            data[item] = _template_value(value, opened, item)
-        else:
+        if value is not None and not isinstance(value, str):
             raise InputError("must be a string or null", field=f"spec.template.data.{item}")
-    return _secret(tmeta, template, data)
+    return _secret(tmeta, template, {})
 
 
 def _secret(meta: dict[str, Any], shape: Mapping[str, Any], items: Mapping[str, bytes]) -> dict[str, Any]:
@@ -299,9 +317,10 @@ def _secret(meta: dict[str, Any], shape: Mapping[str, Any], items: Mapping[str, 
     return secret
 
 
-def _unseal_v1(obj: Mapping[str, Any], keys: Sequence[PrivateKey]) -> dict[str, Any]:
-    """The Secret sealed whole in spec.data, named as the SealedSecret is (as Bitnami's controller writes it)."""
-    inner, _ = open_v1_data(obj, keys)
+def _unseal_v1(obj: Mapping[str, Any], keys: Sequence[PrivateKey]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The Secret sealed whole in spec.data, named as the SealedSecret is (as Bitnami's controller writes it),
+    and the fingerprint of the key that opened it."""
+    inner, key = open_v1_data(obj, keys)
     items = manifests.secret_items(inner)
     meta = manifests.metadata(obj)
     tmeta = manifests.clean_metadata(manifests.metadata(inner))
@@ -309,7 +328,7 @@ def _unseal_v1(obj: Mapping[str, Any], keys: Sequence[PrivateKey]) -> dict[str, 
     tmeta["name"] = meta["name"]
     if meta.get("namespace"):
         tmeta["namespace"] = meta["namespace"]
-    return _secret(tmeta, inner, items)
+    return _secret(tmeta, inner, items), (key.fingerprint,)
 
 
 def _template_of(secret: Mapping[str, Any]) -> dict[str, Any]:
@@ -379,7 +398,7 @@ def reencrypt(obj: MutableMapping[str, Any], keys: Sequence[PrivateKey], cert: S
 
 
 def _reencrypt_v1(obj: MutableMapping[str, Any], keys: Sequence[PrivateKey], cert: SealingCert) -> int:
-    secret = _unseal_v1(obj, keys)
+    secret, _ = _unseal_v1(obj, keys)
     label = label_of(obj)
     spec = obj["spec"]
     items = manifests.secret_items(secret)

@@ -1,0 +1,145 @@
+"""What a produced Secret was made from and what it was given, kept on the Secret, so a restart or a resync costs
+no decryption when nothing changed, while a hand edit or a removed key still forces a re-check.
+
+- `sealer.dev/source-digest`: SHA-256 of the source object's identity (kind, group, uid), its spec, its
+  annotations (scope annotations decide the label a value was sealed with) and the controller settings that
+  change the result.
+- `sealer.dev/data-hmac`: a keyed HMAC of the Secret's data as written. Keyed (the key is a Secret in the
+  controller's namespace, shared by replicas) so the annotation cannot confirm a guessed value; compared with
+  the Secret's data now, it shows a hand edit without decrypting anything.
+- `sealer.dev/opened-by`: 16-hex prefixes of the fingerprints of the keys that opened the object; a key leaving
+  the keyring forces a re-check of exactly the objects it opened, a new key forces nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets as pysecrets
+import threading
+from collections.abc import Callable, Collection, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from controller.kube import Kube
+
+SOURCE_DIGEST = "sealer.dev/source-digest"
+DATA_HMAC = "sealer.dev/data-hmac"
+OPENED_BY = "sealer.dev/opened-by"
+ANNOTATIONS = (SOURCE_DIGEST, DATA_HMAC, OPENED_BY)
+KEY_SECRET = "sealer-vault-hmac"  # noqa: S105 - a Secret's name (first made for VaultSecrets' status.dataHash)
+# annotations that change without changing what the Secret is made from: kubectl's copy of the spec, kopf's
+# handling state (written back after every handling)
+_IGNORED_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration", "kopf.zalando.org/")
+
+
+class DataKeyError(Exception):
+    """The HMAC key Secret exists but holds no usable key."""
+
+
+class DataKey:
+    """32 random bytes in the Secret `sealer-vault-hmac` of the controller's namespace, made by the first replica
+    that needs it (create-if-absent, so replicas agree). Losing it costs one re-check per object, nothing else."""
+
+    def __init__(self, kube: Callable[[], Kube], namespace: str) -> None:
+        self._kube, self._namespace = kube, namespace
+        self._key: bytes | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> bytes:
+        if self._key is not None:
+            return self._key
+        with self._lock:
+            if self._key is None:
+                kube, ns = self._kube(), self._namespace
+                found = kube.get_secret(ns, KEY_SECRET)
+                if found is None:
+                    body = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                            "metadata": {"name": KEY_SECRET, "namespace": ns,
+                                         "labels": {"app.kubernetes.io/part-of": "sealer"},
+                                         "annotations": {"sealer.dev/purpose": "keys the data HMACs of produced "
+                                                                               "Secrets and VaultSecret status"}},
+                            "data": {"key": base64.b64encode(pysecrets.token_bytes(32)).decode()}}
+                    found = kube.create_secret_if_absent(ns, body) or kube.get_secret(ns, KEY_SECRET)
+                key = base64.b64decode(((found or {}).get("data") or {}).get("key") or "")
+                if len(key) < 16:
+                    raise DataKeyError(f"Secret {ns}/{KEY_SECRET} holds no usable key")
+                self._key = key
+        return self._key
+
+
+def key_id(key: bytes) -> str:
+    return hashlib.sha256(b"sealer-vault-hmac-key-id\0" + key).hexdigest()[:8]
+
+
+def data_hmac(key: bytes, data: Mapping[str, bytes]) -> str:
+    """Keyed HMAC-SHA256 of the items, prefixed by a key id so a new key is not mistaken for changed data.
+    Items are length-prefixed, so no two different maps encode alike."""
+    mac = hmac.new(key, digestmod=hashlib.sha256)
+    for k in sorted(data):
+        kb, vb = k.encode(), data[k]
+        mac.update(len(kb).to_bytes(4, "big") + kb + len(vb).to_bytes(8, "big") + vb)
+    return f"hmac-sha256:{key_id(key)}:{mac.hexdigest()}"
+
+
+def hash_changed(previous: str | None, current: str, key: bytes) -> bool:
+    """True when the data changed since `previous`. False on the first sync and when the previous hash was made
+    with another key (nothing can be said then)."""
+    if not previous:
+        return False
+    parts = previous.split(":")
+    if len(parts) != 3 or parts[1] != key_id(key):
+        return False
+    return previous != current
+
+
+def secret_data_hmac(key: bytes, secret: Mapping[str, Any]) -> str | None:
+    """`data_hmac` of a Secret's base64 `data` as the API holds it (None when an item is not valid base64)."""
+    items: dict[str, bytes] = {}
+    for k, v in (secret.get("data") or {}).items():
+        try:
+            items[k] = base64.b64decode(v or "", validate=True)
+        except (ValueError, TypeError):
+            return None
+    return data_hmac(key, items)
+
+
+def source_digest(obj: Mapping[str, Any], settings: str = "") -> str:
+    """SHA-256 of what a source object's Secret is made from, apart from the keys: identity, spec, annotations."""
+    meta = obj.get("metadata") or {}
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if not k.startswith(_IGNORED_ANNOTATIONS)}
+    doc = {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "uid": meta.get("uid"),
+           "name": meta.get("name"), "namespace": meta.get("namespace"), "annotations": annotations,
+           "spec": obj.get("spec"), "settings": settings}
+    raw = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def opened_by(fingerprints: Collection[str]) -> str:
+    return ",".join(sorted({fp[:16] for fp in fingerprints}))
+
+
+def stamp(secret: dict[str, Any], digest: str, key: bytes, fingerprints: Collection[str]) -> None:
+    """Put the three annotations on a Secret about to be written (its `data` as it will be written)."""
+    annotations = secret.setdefault("metadata", {}).setdefault("annotations", {})
+    annotations[SOURCE_DIGEST] = digest
+    annotations[DATA_HMAC] = secret_data_hmac(key, secret) or ""
+    annotations[OPENED_BY] = opened_by(fingerprints)
+
+
+def unchanged(existing: Mapping[str, Any] | None, digest: str, key: bytes, fingerprints: Collection[str]) -> bool:
+    """The Secret holds what the source with this ``digest`` gave it, untouched since, opened by keys that are all
+    still present (``fingerprints``: those the controller has now)."""
+    if not existing:
+        return False
+    annotations = (existing.get("metadata") or {}).get("annotations") or {}
+    if annotations.get(SOURCE_DIGEST) != digest:
+        return False
+    recorded = annotations.get(DATA_HMAC)
+    if not recorded or secret_data_hmac(key, existing) != recorded:
+        return False
+    used = [fp for fp in (annotations.get(OPENED_BY) or "").split(",") if fp]
+    have = {fp[:16] for fp in fingerprints}
+    return bool(used) and all(fp in have for fp in used)
