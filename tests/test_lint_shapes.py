@@ -47,6 +47,7 @@ SHAPES: tuple[tuple[str, str], ...] = (
     ("evaluated.mk", '{i}_TOKEN :::= "{s}"\n'),
     ("conditional.mk", '{i}_TOKEN ?= "{s}"\n'),
     ("append.mk", '{i}_TOKEN += "{s}"\n'),
+    ("rows.csv", "name,value,\n{i}Token,{s},\n"),
 )
 
 
@@ -89,6 +90,9 @@ LOOKALIKES: tuple[tuple[str, str], ...] = (
     ("expr.py", "token = make_token()\n"),
     # YAML: a mapping under a sensitive name is structure, not a value on the next line
     ("nested.yaml", "secrets:\n  dbPasswordRef: {s}\n"),
+    # a comma after a name is a CSV row only when the name opens the line
+    ("call.txt", "register(token, {s})\n"),
+    ("flow.yaml", "kinds: [password, {s}]\n"),
     # comparisons are not assignments
     ("cmp.py", 'if token == "{s}":\n    pass\n'),
 )
@@ -98,3 +102,21 @@ LOOKALIKES: tuple[tuple[str, str], ...] = (
 def test_lookalike_shapes_are_not_findings(path, template):
     value = _random(string.ascii_letters + string.digits, 24)
     assert credential_detectors(path, template.format(s=value)) == set()
+
+
+@pytest.mark.parametrize("value", ["0123456789012345", "abcdefghijk0123", "ABCDEFGHIJKLMNOP"])
+def test_sequential_samples_are_not_credentials(value):
+    for path, template in (("a.yaml", "asana_token: '{s}'\n"), ("c.xml", "<asanaToken>{s}</asanaToken>\n")):
+        assert credential_detectors(path, template.format(s=value)) == set()
+
+
+def test_a_typed_password_with_a_short_run_is_still_one():
+    assert credential_detectors("app.ini", "password = Tr0ub4dor&abcdef\n") == {"generic-assignment"}
+
+
+def test_private_key_with_its_newlines_stripped():
+    body = "".join(secrets.choice(string.ascii_letters + string.digits + "+/") for _ in range(400))
+    one_line = f'PRIVATE_KEY="-----BEGIN PRIVATE KEY-----{body}-----END PRIVATE KEY-----"\n'
+    assert "private-key" in credential_detectors("app.env", one_line)
+    header_only = 'echo "-----BEGIN PRIVATE KEY----- goes first, -----END PRIVATE KEY----- last"\n'
+    assert "private-key" not in credential_detectors("doc.sh", header_only)

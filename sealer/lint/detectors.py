@@ -136,7 +136,7 @@ def plausible_secret(value: str, threshold: float, *, structured: bool) -> bool:
         return False
     if not structured and (_IDENTIFIER.match(v) or any(c.isspace() for c in v)):
         return False
-    if len(v) >= 20 and filler(v):
+    if (len(v) >= 20 and filler(v)) or mostly_sequential(v):
         return False  # long values are tokens, not typed passwords: `xxxx`/`abcdef...` there is a sample
     if v.startswith(("http://", "https://")) and "@" not in v:
         return False
@@ -185,7 +185,9 @@ _BODY = re.compile(r"(?:\\[nr]|[\s\"',:;|>])+")
 def _pem_body_ok(block: str) -> bool:
     """A private key block with a real body, not a header quoted in documentation."""
     lines = block.replace("\\n", "\n").replace("\\r", "\n").splitlines()
-    body = "".join(line.strip().strip("\"',") for line in lines[1:-1] if ":" not in line)
+    if len(lines) == 1:  # newlines stripped (an env var, a one-line JSON field): the body between the markers
+        lines = ["", re.sub(r"-----(?:BEGIN|END)[A-Z0-9 ]*-----", "", lines[0]), ""]
+    body = "".join(line.strip().strip("\"',").replace(" ", "") for line in lines[1:-1] if ":" not in line)
     return len(body) >= 64 and re.fullmatch(r"[A-Za-z0-9+/=]+", body) is not None
 
 
@@ -246,6 +248,17 @@ def filler(value: str) -> bool:
             if seq[i:i + 6] in value:
                 return True
     return entropy(value) < min(3.0, math.log2(max(len(value), 2)) - 1.5)
+
+
+def mostly_sequential(value: str) -> bool:
+    """At least half of the value is runs of 6+ consecutive alphabet characters (`0123456789012345`,
+    `abcdefghijk`): a sample, where a typed password with an `abcdef` in it is still a password."""
+    covered = [False] * len(value)
+    for seq in _SEQUENCES:
+        for i in range(len(value) - 5):
+            if value[i:i + 6] in seq:
+                covered[i:i + 6] = [True] * 6
+    return len(value) >= 8 and 2 * sum(covered) >= len(value)
 
 
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -316,7 +329,8 @@ _TYPE = r"(?:[ \t]{0,4}:?[ \t]{0,4}(?:string|String|str|&str|char ?\*|\[\]byte)(
 _OPERATOR = r"(?::{1,3}=|\?{1,2}=|[+.]=|=>|=(?!=)|:(?![:/=]))"
 _SEP = (r"(?:\\?[\"'`][ \t]{0,4},[ \t]{0,4}(?=\\?[\"'`])"  # "name", "value"
         r"|(?:\\?[\"'`])?" + _TYPE + r"[ \t]{0,8}(?:" + _OPERATOR + r"[ \t]{0,8}(?:[|>][-+]?[ \t]*\r?\n[ \t]{0,16})?"
-        r"|>[ \t]{0,8}(?:\r?\n[ \t]{0,16})?))")
+        r"|>[ \t]{0,8}(?:\r?\n[ \t]{0,16})?)"
+        r"|,(?=[^\s,\"'`]))")  # a CSV row: name,value,
 
 
 def _tok(ident: str, body: str, keywords: tuple[str, ...], *, entropy: float = 0.0, stop: str = _STOP,
@@ -475,7 +489,7 @@ DETECTORS: tuple[Detector, ...] = (
     _tok("stripe-key", r"(?:sk|rk)_(?:test|live|prod)_[A-Za-z0-9]{10,99}", ("_test_", "_live_", "_prod_")),
     _tok("shippo-token", r"shippo_(?:live|test)_[a-fA-F0-9]{40}", ("shippo_",)),
     _tok("duffel-token", r"duffel_(?:test|live)_[A-Za-z0-9_=-]{43}", ("duffel_",)),
-    _tok("flutterwave-key", r"FLW(?:PUBK|SECK)_TEST-[a-hA-H0-9]{32}-X|FLWSECK_TEST[a-hA-H0-9]{12}",
+    _tok("flutterwave-key", r"FLW(?:PUBK|SECK)_TEST-[a-hA-H0-9]{32}-X|FLWSECK_TEST-?[a-hA-H0-9]{12}",
          ("flwpubk_test", "flwseck_test")),
     _tok("easypost-token", r"EZ[AT]K[A-Za-z0-9]{54}", ("ezak", "eztk")),
     _tok("square-token", r"(?:EAAA|sq0atp-)[\w-]{22,60}|sq0csp-[\w-]{43}", ("eaaa", "sq0atp-", "sq0csp-")),
@@ -623,6 +637,13 @@ def _inside(spans: list[tuple[int, int]], at: int) -> bool:
     return i >= 0 and spans[i][0] <= at < spans[i][1]
 
 
+def _csv_row(text: str, start: int, end: int) -> bool:
+    """The name opens its line and the value ends at a comma or the line's end: `dbPassword,VALUE,`."""
+    if start and text[start - 1] in "\"'":
+        start -= 1
+    return (start == 0 or text[start - 1] == "\n") and (end >= len(text) or text[end] in ",\n\r\"'")
+
+
 def _generic_hits(text: str, low: str, code: bool, threshold: float) -> Iterator[Hit]:
     """`name = value` / `name: value` where the name is sensitive. In source code only quoted values count
     (an unquoted right-hand side is an expression there); in config files, unquoted ones too. Nothing inside a
@@ -652,8 +673,9 @@ def _generic_hits(text: str, low: str, code: bool, threshold: float) -> Iterator
         sep = text[end:a.start(g)].lstrip(" \t\"'`\\")[:1]
         if sep == ">" and not (start and text[start - 1] == "<" and _CLOSE_TAG.match(text, a.end(g))):
             continue  # `>` separates a value only in an XML element: `<password>...</password>`
-        if sep == "," and not _CALL_OPEN.search(text, max(0, start - 40), start):
-            continue  # `"name", "value"` only as a setter's arguments: `setProperty("password", "...")`
+        if sep == "," and not (_CALL_OPEN.search(text, max(0, start - 40), start)
+                               or (not code and _csv_row(text, start, a.end(g)))):
+            continue  # a setter's arguments (`setProperty("password", "...")`) or a CSV row, not any list
         if g == 4:
             if value[:1] in "{[":
                 continue  # an unquoted `{` or `[` opens a YAML/JSON flow collection: structure, not a value
