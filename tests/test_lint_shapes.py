@@ -120,3 +120,10 @@ def test_private_key_with_its_newlines_stripped():
     assert "private-key" in credential_detectors("app.env", one_line)
     header_only = 'echo "-----BEGIN PRIVATE KEY----- goes first, -----END PRIVATE KEY----- last"\n'
     assert "private-key" not in credential_detectors("doc.sh", header_only)
+
+
+def test_a_dotted_token_is_a_value_and_a_dotted_name_is_not():
+    part = _random("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 20)
+    assert credential_detectors("app.ini", f"accessToken={part}.PGz.{part[::-1]}\n") == {"generic-assignment"}
+    for name in ("settings.AWS_SECRET_KEY2", "config.secretKey", "os.environ.token"):
+        assert credential_detectors("app.ini", f"token = {name}\n") == set()

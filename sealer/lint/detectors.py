@@ -110,6 +110,11 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+(
                          r"|^[a-z]+(?:[-_.][a-z]+)*$")  # words and slugs: resource names, not passwords
 
 
+def _random_segment(value: str) -> bool:
+    """A dotted value with a 16+ character part in mixed case with digits: a token with dots, not a name."""
+    return any(len(p) >= 16 and _random_looking(p) and any(c.islower() for c in p) for p in value.split("."))
+
+
 def is_reference(value: str) -> bool:
     """A value filled in later: `${VAR}`, `$(VAR)`, Helm/Go templates, format strings, env lookups."""
     return _REFERENCE_WHOLE.match(value) is not None or _REFERENCE.search(value.lower()) is not None
@@ -134,7 +139,7 @@ def plausible_secret(value: str, threshold: float, *, structured: bool) -> bool:
         return False
     if is_ciphertext(v) or is_reference(v) or is_placeholder(v) or _PATHISH.search(v) or _DIGEST.match(v):
         return False
-    if not structured and (_IDENTIFIER.match(v) or any(c.isspace() for c in v)):
+    if not structured and ((_IDENTIFIER.match(v) and not _random_segment(v)) or any(c.isspace() for c in v)):
         return False
     if (len(v) >= 20 and filler(v)) or mostly_sequential(v):
         return False  # long values are tokens, not typed passwords: `xxxx`/`abcdef...` there is a sample
