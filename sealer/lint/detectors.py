@@ -34,6 +34,10 @@ class Hit:
     secret: str
 
 
+# the detectors of `name = value` settings, as opposed to token formats: less specific, reported last
+GENERIC = ("generic-assignment", "sensitive-key", "container-env", "kubeconfig-credential")
+
+
 @dataclass(frozen=True)
 class Detector:
     id: str

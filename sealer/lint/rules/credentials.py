@@ -2,22 +2,21 @@
 
 Applied to the raw text of every file (`scan_text`) and, for parsed YAML/JSON (`check_document`), to what the
 text alone cannot show: values under sensitive keys with their exact extent (quotes, `&`, spaces), container
-`env` entries (`name: DB_PASSWORD` / `value: ...` on two lines), `NAME=value` list items, and the base64-decoded
-values of Secret `data` and ConfigMap `binaryData`.
+`env` entries (`name: DB_PASSWORD` / `value: ...` on two lines), `NAME=value` list items, and what is encoded in
+Secret `data` / `stringData` and ConfigMap `data` / `binaryData` (base64, JSON, YAML, Docker configs: see
+`sealer/lint/encoded.py`).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 
-from sealer.lint import detectors
+from sealer.lint import detectors, encoded
 from sealer.lint import yamlnodes as yn
 from sealer.lint.context import FileContext
 
 RULE = "credential"
-GENERIC = ("generic-assignment", "sensitive-key", "container-env", "kubeconfig-credential")
+GENERIC = detectors.GENERIC
 
 DESCRIPTIONS = {
     "private-key": "private key block",
@@ -84,8 +83,10 @@ def check_document(ctx: FileContext, obj: yn.Node, kind: str | None, skip: set[i
     _walk(ctx, obj, skip, label, 0)
     if kind == "Secret" and yn.text(yn.get(obj, "apiVersion")) in (None, "v1"):
         _decoded(ctx, yn.get(obj, "data"))
+        _decoded(ctx, yn.get(obj, "stringData"), is_base64=False)
     elif kind == "ConfigMap":
         _decoded(ctx, yn.get(obj, "binaryData"))
+        _decoded(ctx, yn.get(obj, "data"), is_base64=False, walked=True)
 
 
 # Kinds whose `spec.data[]` items name a key in a store (ESO, sealer's own): `secretKey`, `key`, `property`
@@ -185,19 +186,55 @@ def _check_item(ctx: FileContext, node: yn.ScalarNode) -> None:
     _check_value(ctx, m.group(1), inner, "sensitive-key", offset=m.start(2))
 
 
-def _decoded(ctx: FileContext, data: yn.Node | None) -> None:
-    """Detectors over base64-decoded values: a token or key hidden in Secret data / ConfigMap binaryData."""
-    for _, _, value_node in yn.pairs(data):
-        value = yn.text(value_node)
-        if not value or len(value) < 8:
+# --- values encoded inside Kubernetes data (sealer/lint/encoded.py) -------------------------------------------
+
+DESCRIPTIONS.update(encoded.DESCRIPTIONS)
+
+
+def _decoded(ctx: FileContext, data: yn.Node | None, *, is_base64: bool = True, walked: bool = False) -> None:
+    """Credentials hidden by an encoding in Secret / ConfigMap items, reported on the item's value.
+
+    ``is_base64``: the items are base64 by definition (Secret `data`, ConfigMap `binaryData`); otherwise they are
+    strings (`stringData`, ConfigMap `data`) that may hold JSON, YAML or a base64 blob. ``walked``: `_walk` has
+    seen the items, so a single-line value under a sensitive key is already reported there. The decoded or
+    parsed text is looked into by `encoded.Explorer`; the message says how the value was encoded, never what it is."""
+    for key, _, node in yn.pairs(data):
+        value = yn.text(node)
+        if not value or not value.strip():
             continue
-        try:
-            raw = base64.b64decode("".join(value.split()), validate=True)
-        except (binascii.Error, ValueError):
-            continue
-        plain = raw.decode("utf-8", "replace")
-        hits = detectors.scan_value(plain, threshold=ctx.options.raw_entropy)
-        if hits:
-            line, col = yn.value_position(value_node)
-            for hit in hits:
-                ctx.add(RULE, line, col, f"{describe(hit.detector)} (base64-encoded)", hit.secret, hit.detector)
+        explorer = encoded.Explorer(ctx.options.structured_entropy, ctx.options.raw_entropy)
+        if is_base64:
+            explorer.base64_item(value)
+        else:
+            if walked and detectors.sensitive_name(key) and "\n" not in value.strip() and detectors.plausible_secret(
+                    value, detectors.name_threshold(key, ctx.options.structured_entropy), structured=True):
+                continue
+            explorer.explore(value, 0, (), scan=False)
+        if explorer.found:
+            _report(ctx, node, explorer.found, in_file=not is_base64)
+
+
+
+def _report(ctx: FileContext, node: yn.Node, found: dict[str, tuple[str, tuple]], *, in_file: bool) -> None:
+    line, col = yn.value_position(node)
+    raw_lines: dict[str, set[int]] | None = None
+    for secret, (detector, trail) in found.items():
+        if in_file and not any(step == "base64" for step in trail):
+            # the text stands in the file as it is: where the text scan finds the same secret on another line
+            # (a block scalar), that precise finding is the one to keep
+            if raw_lines is None:
+                raw_lines = _text_hits(ctx, node)
+            if raw_lines.get(secret, {line}) - {line}:
+                continue
+        ctx.add(RULE, line, col, f"{describe(detector)} ({encoded.render(trail)})", secret, detector)
+
+
+
+def _text_hits(ctx: FileContext, node: yn.Node) -> dict[str, set[int]]:
+    """Secret -> lines, as the text scan finds them in the lines a scalar spans."""
+    first, last = node.start_mark.line + 1, node.end_mark.line + 1
+    src = "\n".join(ctx.line_text(n) for n in range(first, last + 1))
+    out: dict[str, set[int]] = {}
+    for hit in detectors.scan(src, src.lower(), threshold=ctx.options.raw_entropy):
+        out.setdefault(hit.secret, set()).add(first + src.count("\n", 0, hit.start))
+    return out
