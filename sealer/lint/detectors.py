@@ -327,6 +327,9 @@ def _header_value(value: str) -> bool:
 _NOT_B64 = r"(?![A-Za-z0-9+/=])"
 _TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + "_-")
 _STOP = r"(?![A-Za-z0-9_-])"
+# where a token may start (see `_token_start`), in the regex itself: a run of token characters is tried once, at
+# its start, not at each of its positions (`eyeyey...` would otherwise cost quadratic time)
+_RUN_START = r"(?:(?<![A-Za-z0-9_-])|(?<=\\[nrt]))"
 _Q = r"\\?[\"']?"  # an optional quote, escaped when the text is inside a JSON or YAML double-quoted string
 
 # What stands between a setting's name and its value in every common file shape (gitleaks' sample shapes):
@@ -347,8 +350,8 @@ def _tok(ident: str, body: str, keywords: tuple[str, ...], *, entropy: float = 0
     """One family with its own format: prefix, alphabet and length in ``body``; found wherever it stands.
     Its keywords are parts of the token itself, so they are looked for only in the file's long runs of token
     characters (see ``token_runs``), a small fraction of its text."""
-    return Detector(ident, re.compile("(" + body + ")" + stop), keywords, entropy=entropy, check=check,
-                    bounded=True, gate=gate)
+    return Detector(ident, re.compile(_RUN_START + "(" + body + ")" + stop), keywords, entropy=entropy,
+                    check=check, bounded=True, gate=gate)
 
 
 def _kv(ident: str, names: str, body: str, keywords: tuple[str, ...], *, entropy: float = 3.0,
