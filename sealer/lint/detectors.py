@@ -1,11 +1,12 @@
 """Credential detectors over text: known token formats, passwords in URLs, and generic `name = value` assignments.
 
 Built the way gitleaks builds its rules: each detector has lowercase keywords, and its regex runs only on text
-whose lowercased form contains one of them (a substring test in C), so most files cost one `lower()` and a few
-`in` checks. Token families (one `_tok` line each: prefix, alphabet, length, optional checksum) test their
-keywords only in the file's long runs of token characters, which keeps ~100 families cheap. Values are then
-checked by code (entropy, filler, checksums, placeholders, references, ciphertext shapes) rather than by ever
-longer regexes. The same functions classify values found structurally (Secret data, ConfigMaps, env).
+whose lowercased form contains one of them, so most files cost one `lower()` and the keyword gate (~12 regex
+passes, each a search for one rare character, find every keyword: see ``KeywordGate``). Token families (one
+`_tok` line each: prefix, alphabet, length, optional checksum) count their keywords only inside the file's long
+runs of token characters, which keeps ~100 families cheap. Values are then checked by code (entropy, filler,
+checksums, placeholders, references, ciphertext shapes) rather than by ever longer regexes. The same functions
+classify values found structurally (Secret data, ConfigMaps, env).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import re
 import string
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+
+from sealer.lint.keywords import KeywordGate
 
 RAW_ENTROPY = 3.0  # generic assignments found in raw text: bits per character, at least
 STRUCTURED_ENTROPY = 2.5  # a sensitive key with a literal value in parsed YAML/JSON: the context is certain
@@ -702,9 +705,7 @@ def scan(text: str, low: str, *, code: bool = False, threshold: float = RAW_ENTR
     """Every credential in ``text`` (``low`` is ``text.lower()``, computed once by the caller). Overlapping hits
     are reduced to the first detector's (the list is ordered from most to least specific)."""
     hits: list[Hit] = []
-    present = {k for k in _KEYWORDS if k in low}  # each keyword's substring test once
-    runs = token_runs(low)
-    in_runs = {k for k in _TOKEN_KEYWORDS if k in runs}
+    present, in_runs = keyword_gate().find(low)  # keywords in the text; token keywords in its long runs
     for d in DETECTORS:
         if d.keywords and (in_runs if d.bounded else present).isdisjoint(d.keywords):
             continue
@@ -724,6 +725,12 @@ def scan(text: str, low: str, *, code: bool = False, threshold: float = RAW_ENTR
     if generic:
         hits.extend(_generic_hits(text, low, code, threshold))
     return dedupe(hits)
+
+
+@functools.cache
+def keyword_gate() -> KeywordGate:
+    """The gate of DETECTORS, compiled on first use (scan_all builds it before forking its workers)."""
+    return KeywordGate(_KEYWORDS, _TOKEN_KEYWORDS)
 
 
 def _token_start(text: str, at: int) -> bool:

@@ -212,6 +212,9 @@ def scan_all(sources: list[Source], options: Options, jobs: int) -> Result:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
+        from sealer.lint.detectors import keyword_gate
+
+        keyword_gate()  # compiled once here, inherited by the forked workers
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
         with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context(method),
                                  initializer=_init, initargs=(options,)) as pool:
