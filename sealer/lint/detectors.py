@@ -330,9 +330,6 @@ def _header_value(value: str) -> bool:
 _NOT_B64 = r"(?![A-Za-z0-9+/=])"
 _TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + "_-")
 _STOP = r"(?![A-Za-z0-9_-])"
-# where a token may start (see `_token_start`), in the regex itself: a run of token characters is tried once, at
-# its start, not at each of its positions (`eyeyey...` would otherwise cost quadratic time)
-_RUN_START = r"(?:(?<![A-Za-z0-9_-])|(?<=\\[nrt]))"
 _Q = r"\\?[\"']?"  # an optional quote, escaped when the text is inside a JSON or YAML double-quoted string
 
 # What stands between a setting's name and its value in every common file shape (gitleaks' sample shapes):
@@ -353,8 +350,23 @@ def _tok(ident: str, body: str, keywords: tuple[str, ...], *, entropy: float = 0
     """One family with its own format: prefix, alphabet and length in ``body``; found wherever it stands.
     Its keywords are parts of the token itself, so they are looked for only in the file's long runs of token
     characters (see ``token_runs``), a small fraction of its text."""
-    return Detector(ident, re.compile(_RUN_START + "(" + body + ")" + stop), keywords, entropy=entropy,
+    return Detector(ident, re.compile("(" + _run_start(body) + ")" + stop), keywords, entropy=entropy,
                     check=check, bounded=True, gate=gate)
+
+
+def _run_start(body: str) -> str:
+    """``body`` with the token-start test (see `_token_start`) in the regex itself, placed after the body's literal
+    prefix: a run like `eyeyey...` is then tried once, at its start, not at each of its positions (quadratic
+    time), and the regex engine still skips ahead to the prefix. Bodies without a literal prefix rely on
+    `_token_start` after the match."""
+    m = re.match(r"[A-Za-z0-9_]+", body)
+    n = m.end() if m else 0
+    if n and body[n:n + 1] in ("*", "+", "?", "{"):
+        n -= 1  # the last letter is repeated: not part of the fixed prefix
+    if not n:
+        return body
+    prefix = body[:n]
+    return prefix + rf"(?:(?<![A-Za-z0-9_-]{prefix})|(?<=\\[nrt]{prefix}))" + body[n:]
 
 
 def _kv(ident: str, names: str, body: str, keywords: tuple[str, ...], *, entropy: float = 3.0,
