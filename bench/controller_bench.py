@@ -18,6 +18,12 @@ Each repetition starts a fresh emulator and controller, waits for "sealer contro
    this bench and the whole machine over the burst; controller RSS sampled every 0.25 s, peak = VmHWM at the
    end. Then every Secret is checked against its plaintext and its owner.
 
+4. **healthz**: over the burst, a separate probe process (`probe_healthz`, its own interpreter, so the bench's
+   client does not delay it) GETs the controller's `/healthz` every 50 ms on a new connection, as a kubelet probe
+   does; latency = request sent -> answer read, and every probe that fails or takes > 10 s is counted.
+5. **decrypts**: `sealer_decrypt_operations_total` from `/metrics` after the burst: 5 x (idle + N) when nothing is
+   decrypted twice.
+
 `python -m bench.controller_bench --profile` adds py-spy (`--gil`: only the thread holding the GIL is sampled,
 so the shares are shares of the one core the controller's Python and RSA work can use) in an extra burst
 outside the recorded figures.
@@ -90,6 +96,10 @@ class Burst:
     log_lines: int = 0
     log_problems: list[str] = field(default_factory=list)  # WARNING/ERROR/Traceback lines, normalised, counted
     watch_error: str = ""
+    healthz: list[float] = field(default_factory=list)  # /healthz latencies during the burst, seconds
+    healthz_failed: int = 0  # probes that failed or timed out
+    healthz_idle: list[float] = field(default_factory=list)  # the same probe for 3 s just before, controller idle
+    decrypts: int = -1  # sealer_decrypt_operations_total after the burst (-1: not read)
 
     @property
     def complete(self) -> bool:
@@ -103,6 +113,12 @@ class Burst:
     def rsa_limit_s(self) -> float:
         """Seconds one core needs for the burst's private-key operations alone."""
         return self.secrets * VALUES_PER_SECRET / self.private_per_s if self.private_per_s else 0.0
+
+    @property
+    def idle_vs_rsa(self) -> float:
+        """Idle create -> Secret p50 over the RSA time of one object's values on one core (goal <= 1.3)."""
+        one = VALUES_PER_SECRET / self.private_per_s if self.private_per_s else 0.0
+        return median(self.idle_latencies) / one if one and self.idle_latencies else float("inf")
 
     @property
     def other_cpu(self) -> float:
@@ -184,11 +200,11 @@ def start_emulator(work: Path) -> tuple[Any, str]:
     return proc, url.group(1)
 
 
-def start_controller(work: Path, kubeconfig: Path) -> Any:
+def start_controller(work: Path, kubeconfig: Path, port: int | None = None) -> Any:
     from sealer_testkit.apiserver import free_port, spawn
 
     argv = [sys.executable, "-m", "controller", "--standalone", "--key-bits", "4096", "--http-host", "127.0.0.1",
-            "--http-port", str(free_port())]
+            "--http-port", str(port or free_port())]
     proc = spawn(argv, kubeconfig=kubeconfig, log=work / "controller.log", cwd=ROOT,
                  env={"POD_NAMESPACE": SYSTEM_NS})
     proc.wait_for_log("sealer controller ready", timeout=120)
@@ -209,6 +225,58 @@ def summarise_log(text: str) -> tuple[int, list[str]]:
         msg = re.sub(r"\d+(\.\d+)?", "N", msg)[:140]
         counts[f"{m.group(1)} {msg}"] += 1
     return len(lines), [f"{n}× {msg}" for msg, n in counts.most_common(6)]
+
+
+# --- /healthz and /metrics --------------------------------------------------------------------------------------
+
+PROBE_INTERVAL = 0.05
+
+
+def probe_healthz(url: str, out: str, interval: float = PROBE_INTERVAL) -> None:
+    """Until SIGINT: GET ``url`` every ``interval`` s on a new connection; then write [latency or -1, ...] as JSON
+    to ``out`` (-1: failed, or no answer within 10 s). Runs in its own process (see `start_probe`)."""
+    import urllib.request
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # a background job's shell may have ignored it
+    found: list[float] = []
+    try:
+        while True:
+            sent = time.perf_counter()
+            try:
+                with urllib.request.urlopen(url, timeout=10) as resp:
+                    resp.read()
+                    found.append(time.perf_counter() - sent if resp.status == 200 else -1.0)
+            except OSError:
+                found.append(-1.0)
+            time.sleep(max(0.0, interval - (time.perf_counter() - sent)))
+    except KeyboardInterrupt:
+        pass
+    Path(out).write_text(json.dumps(found))
+
+
+def start_probe(port: int, out: Path) -> subprocess.Popen[bytes]:
+    code = "import sys; from bench.controller_bench import probe_healthz; probe_healthz(sys.argv[1], sys.argv[2])"
+    return subprocess.Popen([sys.executable, "-c", code, f"http://127.0.0.1:{port}/healthz", str(out)], cwd=ROOT)
+
+
+def stop_probe(popen: subprocess.Popen[bytes], out: Path) -> list[float]:
+    """The probe's latencies (-1: failed)."""
+    popen.send_signal(signal.SIGINT)
+    try:
+        popen.wait(30)
+    except subprocess.TimeoutExpired:
+        popen.kill()
+        popen.wait()
+    return json.loads(out.read_text()) if out.exists() else []
+
+
+def decrypt_operations(port: int) -> int:
+    """`sealer_decrypt_operations_total{kind="SealedSecret"}` from the controller's /metrics (-1: not found)."""
+    import urllib.request
+
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30).read().decode()
+    m = re.search(r'^sealer_decrypt_operations_total\{kind="SealedSecret"\} (\d+)', text, re.M)
+    return int(m.group(1)) if m else -1
 
 
 # --- the async client ---------------------------------------------------------------------------------------
@@ -271,7 +339,8 @@ async def _create(session: Any, url: str, obj: Mapping[str, Any]) -> tuple[float
 
 async def _run_client(url: str, idle: Sequence[Mapping[str, Any]], burst: Sequence[Mapping[str, Any]], run: Burst,
                       ctl_pid: int, emu_pid: int, concurrency: int, pause: float, timeout: float,
-                      peer: Callable[[], Timing] | None) -> None:
+                      peer: Callable[[], Timing] | None, probe: Callable[[], Callable[[], list[float]]] | None = None,
+                      ) -> None:
     import aiohttp
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency + 2)) as session:
@@ -292,6 +361,10 @@ async def _run_client(url: str, idle: Sequence[Mapping[str, Any]], burst: Sequen
             if peer is not None:
                 run.peer = peer()
             await asyncio.sleep(1.0)  # the last idle object's status patch and Event are long done by now
+            if probe is not None:  # /healthz of the idle controller, the peer of the figure during the burst
+                stop_idle = probe()
+                await asyncio.sleep(3.0)
+                run.healthz_idle = [x for x in stop_idle() if x >= 0]
             # 3. the burst
             sem = asyncio.Semaphore(concurrency)
 
@@ -306,6 +379,7 @@ async def _run_client(url: str, idle: Sequence[Mapping[str, Any]], burst: Sequen
 
             ctl0, main0, emu0 = proc_cpu(ctl_pid), thread_cpu(ctl_pid, ctl_pid), proc_cpu(emu_pid)
             me0, all0 = time.process_time(), machine_cpu()
+            stop_probing = probe() if probe is not None else None
             t0 = time.perf_counter()
             sampling = asyncio.create_task(sampler(t0))
             times = await asyncio.gather(*(one(o) for o in burst))
@@ -313,6 +387,10 @@ async def _run_client(url: str, idle: Sequence[Mapping[str, Any]], burst: Sequen
             keys = [_key(o) for o in burst]
             done = await watch.wait(keys, timeout)
             t_end = time.perf_counter()
+            if stop_probing is not None:
+                found = stop_probing()
+                run.healthz = [x for x in found if x >= 0]
+                run.healthz_failed = len(found) - len(run.healthz)
             run.ctl_cpu, run.ctl_main_cpu = proc_cpu(ctl_pid) - ctl0, thread_cpu(ctl_pid, ctl_pid) - main0
             run.emu_cpu, run.bench_cpu = proc_cpu(emu_pid) - emu0, time.process_time() - me0
             run.machine_cpu = machine_cpu() - all0
@@ -454,21 +532,33 @@ def summarise_profile(path: Path) -> list[str]:
 def one_burst(work: Path, key_secret: Mapping[str, Any], idle: Sequence[Mapping[str, Any]],
               burst: Sequence[Mapping[str, Any]], originals: Sequence[Mapping[str, Any]], *, concurrency: int,
               pause: float, peer: Callable[[], Timing] | None, peer_ops: int, profile: Path | None = None) -> Burst:
-    from sealer_testkit.apiserver import KubeClient, write_kubeconfig
+    from sealer_testkit.apiserver import KubeClient, free_port, write_kubeconfig
 
     run = Burst(secrets=len(burst), peer_ops=peer_ops)
     work.mkdir(parents=True, exist_ok=True)
     emu, url = start_emulator(work)
-    ctl = prof = None
+    ctl = prof = probing = None
+    port = free_port()
+    probe_out = work / "healthz.json"
+
+    def probe() -> Callable[[], list[float]]:
+        nonlocal probing
+        probe_out.unlink(missing_ok=True)
+        probing = popen = start_probe(port, probe_out)
+        time.sleep(0.3)  # the probe's interpreter starts before the first create
+        return lambda: stop_probe(popen, probe_out)
+
     try:
         client = KubeClient(url)
         client.create(dict(key_secret))
-        ctl = start_controller(work, write_kubeconfig(work / "kubeconfig", url))
+        ctl = start_controller(work, write_kubeconfig(work / "kubeconfig", url), port)
         run.rss_ready_kib = proc_status_kib(ctl.pid, "VmRSS")
         if profile is not None:
             prof = start_profiler(ctl.pid, profile)
         timeout = max(60.0, 10 * len(burst) * VALUES_PER_SECRET / 150)  # 10x the RSA work at 150 ops/s
-        asyncio.run(_run_client(url, idle, burst, run, ctl.pid, emu.pid, concurrency, pause, timeout, peer))
+        asyncio.run(_run_client(url, idle, burst, run, ctl.pid, emu.pid, concurrency, pause, timeout, peer,
+                                probe if profile is None else None))
+        run.decrypts = decrypt_operations(port)
         run.rss_hwm_kib = proc_status_kib(ctl.pid, "VmHWM")
         run.emu_rss_hwm_kib = proc_status_kib(emu.pid, "VmHWM")
         if prof is not None:
@@ -476,9 +566,10 @@ def one_burst(work: Path, key_secret: Mapping[str, Any], idle: Sequence[Mapping[
         run.events = burst_events(client, len(burst))
         run.correct, run.checked = check_secrets(client, originals)
     finally:
-        if prof is not None and prof.poll() is None:
-            prof.kill()
-            prof.wait()
+        for popen in (prof, probing):
+            if popen is not None and popen.poll() is None:
+                popen.kill()
+                popen.wait()
         if ctl is not None:
             ctl.stop()
             run.log_lines, run.log_problems = summarise_log(ctl.log_text())
@@ -549,6 +640,23 @@ def percentile(values: Sequence[float], q: float) -> float:
     return s[min(len(s) - 1, max(0, int(rank) - 1))]
 
 
+def goals(b: Burst, idle: int) -> list[str]:
+    """Issue 19's "All cores" rows for one run: figure, its peer in the same run, the goal."""
+    one = VALUES_PER_SECRET / b.private_per_s if b.private_per_s else 0.0
+    p99 = percentile(b.healthz, 99) if b.healthz else float("inf")
+    ops = (b.secrets + idle) * VALUES_PER_SECRET
+    return [
+        f"burst of {b.secrets:,} x {VALUES_PER_SECRET} values on {os.cpu_count()} cores: {b.all_wall:.1f} s vs one "
+        f"core's RSA time {b.rsa_limit_s:.1f} s = {b.ratio:.2f}x (goal <= 0.65x)",
+        f"create -> Secret when idle, p50: {1000 * median(b.idle_latencies):.0f} ms vs the RSA time of its "
+        f"{VALUES_PER_SECRET} values {1000 * one:.1f} ms = {b.idle_vs_rsa:.2f}x (goal <= 1.3x)",
+        f"/healthz during the burst: p99 {1000 * p99:.0f} ms, max {1000 * max(b.healthz or [p99]):.0f} ms, "
+        f"{b.healthz_failed} of {len(b.healthz) + b.healthz_failed} probes failed; idle controller just before: p99 "
+        f"{1000 * percentile(b.healthz_idle or [0.0], 99):.0f} ms (goal: within 100 ms)",
+        f"decryptions: {b.decrypts:,} for {ops:,} values (goal: equal, nothing decrypted twice)",
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.controller_bench", description=__doc__.splitlines()[0])
     p.add_argument("--secrets", type=int, default=1000)
@@ -578,7 +686,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             "other_cpu": round(b.other_cpu, 2),
             "rss_ready_mib": round(b.rss_ready_kib / 1024, 1), "rss_hwm_mib": round(b.rss_hwm_kib / 1024, 1),
             "emu_rss_hwm_mib": round(b.emu_rss_hwm_kib / 1024, 1), "events": b.events.most_common(3),
-            "log_lines": b.log_lines, "log_problems": b.log_problems, "checked": b.checked}, indent=1))
+            "healthz_n": len(b.healthz), "healthz_failed": b.healthz_failed,
+            "healthz_p50_ms": round(1000 * median(b.healthz), 1) if b.healthz else None,
+            "healthz_p99_ms": round(1000 * percentile(b.healthz, 99), 1) if b.healthz else None,
+            "healthz_max_ms": round(1000 * max(b.healthz), 1) if b.healthz else None,
+            "healthz_idle_p99_ms": round(1000 * percentile(b.healthz_idle, 99), 1) if b.healthz_idle else None,
+            "decrypts": b.decrypts, "log_lines": b.log_lines, "log_problems": b.log_problems, "checked": b.checked},
+            indent=1))
+        for line in goals(b, args.idle):
+            print(" ", line)
         prev = None
         for s in b.samples[::max(1, len(b.samples) // 30)]:
             if prev:

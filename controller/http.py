@@ -71,9 +71,12 @@ def make_app(controller: Any) -> Any:
         return web.Response(body=current.cert_pem, content_type="application/x-pem-file")
 
     def _open_all(data: bytes) -> None:
+        """Each object on the decrypt pool, in turn with the SealedSecrets the controller is unsealing."""
+        pool = controller.decrypt
         for obj in _objects(data):
-            sealer_sealed.open_items(obj, controller.keyring.private_keys(),
-                                     accept_v1_data=controller.config.accept_deprecated_v1_data)
+            with pool.slot():
+                sealer_sealed.open_items_with_keys(obj, controller.keyring.private_keys(), map=pool.map,
+                                                   accept_v1_data=controller.config.accept_deprecated_v1_data)
 
     def _rotate_all(data: bytes, cert: Any) -> list[dict[str, Any]]:
         objects = _objects(data)

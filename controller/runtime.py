@@ -7,16 +7,18 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from controller import agekeys, digest, metrics, sealed, secrets, sopssecret
 from controller import keyring as kr
 from controller.config import Config
+from controller.decryptpool import DecryptPool
 from controller.kube import Kube
 from sealer.errors import InputError
 from sealer.kube import BITNAMI_GROUP, GROUP
+from sealer.sealed.keys import PrivateKey
 
 log = logging.getLogger("sealer.controller")
 
@@ -49,6 +51,7 @@ class Controller:
         self.data_key = digest.DataKey(lambda: self.kube, config.namespace)
         self._kube: Kube | None = None
         self._stop = threading.Event()
+        self.decrypt = DecryptPool()
         self.sources: dict[str, Source] = {}
         self.register_source(Source("SealedSecret", "sealedsecrets", self.reconcile_sealed,
                                     (GROUP, BITNAMI_GROUP) if config.bitnami_compat else (GROUP,)))
@@ -116,6 +119,7 @@ class Controller:
 
     def stop(self) -> None:
         self._stop.set()
+        self.decrypt.shutdown()
 
     # --- SealedSecrets --------------------------------------------------------------------------------
 
@@ -135,11 +139,16 @@ class Controller:
                     and not secrets.shape_differs(existing, want)):
                 metrics.UNCHANGED.inc("SealedSecret")
                 return Result(True, "Unsealed", sealed.items_message(len(existing.get("data") or {})))
-        outcome = sealed.desired(body, keys, accept_v1_data=accept)
+        outcome = self.unseal(body, keys, accept)
         metrics.DECRYPT_OPERATIONS.inc("SealedSecret", by=outcome.decrypted)
         if outcome.ready and outcome.secret is not None and key is not None:
             digest.stamp(outcome.secret, source, key, outcome.opened_by)
         return self.write(outcome, body, existing)
+
+    def unseal(self, body: Mapping[str, Any], keys: Sequence[PrivateKey], accept_v1_data: bool) -> sealed.Outcome:
+        """`sealed.desired` on the decrypt pool: its items on every core, one of the pool's object places held."""
+        with self.decrypt.slot():
+            return sealed.desired(body, keys, accept_v1_data=accept_v1_data, map=self.decrypt.map)
 
     def data_hmac_key(self) -> bytes | None:
         """The data HMAC key, or None when it cannot be had now (then every reconcile decrypts, as before)."""

@@ -53,11 +53,13 @@ def items_message(n: int) -> str:
     return f"unsealed {n} item{'s' if n != 1 else ''}"
 
 
-def desired(obj: Mapping[str, Any], keys: Sequence[PrivateKey], accept_v1_data: bool = True) -> Outcome:
+def desired(obj: Mapping[str, Any], keys: Sequence[PrivateKey], accept_v1_data: bool = True,
+            map: sealer_sealed.Mapper | None = None) -> Outcome:
+    """``map``: runs the items' RSA operations (a thread pool's, to open them on several cores; default: in turn)."""
     if not keys:
         return Outcome(False, "NoKeys", "the controller has no sealing keys loaded")
     try:
-        secret, opened_by = sealer_sealed.unseal_with_keys(obj, keys, accept_v1_data=accept_v1_data)
+        secret, opened_by = sealer_sealed.unseal_with_keys(obj, keys, accept_v1_data=accept_v1_data, map=map)
     except DecryptionError as e:
         return Outcome(False, "UnsealFailed", str(e))
     except InputError as e:

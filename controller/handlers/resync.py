@@ -80,10 +80,15 @@ def daemon(registry: kopf.OperatorRegistry, group: str, version: str, plural: st
                 on_gone(body)
 
     kopf.daemon(group, version, plural, id=id, when=when, registry=registry, **options)(loop)
-    kopf.on.event(group, version, plural, id=f"{id}_gone", registry=registry)(deleted)
+    # only DELETED events reach the handler: kopf then skips the others before invoking (and logging) anything
+    kopf.on.event(group, version, plural, id=f"{id}_gone", when=_deletion, registry=registry)(deleted)
     spawning = registry._spawning  # kopf has no option for this; its handlers are frozen dataclasses
     spawning._handlers = [dataclasses.replace(h, requires_finalizer=False) if h.id == id else h
                           for h in spawning._handlers]
+
+
+def _deletion(type: str | None, **_: Any) -> bool:
+    return type == "DELETED"
 
 
 def periodic(registry: kopf.OperatorRegistry, group: str, version: str, plural: str, *, id: str, when: Any,

@@ -17,9 +17,13 @@ from controller.app import App
 def register(registry: kopf.OperatorRegistry, app: App) -> None:
     controller = app.controller
 
-    @kopf.on.event("v1", "secrets", id="produced_secret", when=app.produced, registry=registry)
+    def drifted(type: str | None, **kwargs: Any) -> bool:
+        """A produced Secret changed or went: the Secret we just created (ADDED) needs no thread and no log line."""
+        return type in ("MODIFIED", "DELETED") and app.produced(**kwargs)
+
+    @kopf.on.event("v1", "secrets", id="produced_secret", when=drifted, registry=registry)
     def produced_secret(type: str, body: Any, **_: Any) -> None:
-        if type in ("MODIFIED", "DELETED") and app.owner_served(body):
+        if app.owner_served(body):
             controller.restore_drift(type, body, status.notify)
 
     @kopf.on.event("v1", "secrets", id="key_secret", labels={keyring.LABEL: kopf.PRESENT},

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from typing import Any, TypeVar
 
 from sealer.errors import DecryptionError, InputError, SealerError
@@ -24,6 +24,8 @@ from sealer.sealed.hybrid import Scope
 from sealer.sealed.keys import PrivateKey, SealingCert
 
 T = TypeVar("T")
+# How to run one function over items (the builtin `map`, or a thread pool's): results in the items' order.
+Mapper = Callable[[Callable[[Any], Any], Sequence[Any]], Iterable[Any]]
 
 API_VERSIONS = (API_VERSION, BITNAMI_API_VERSION)
 KIND = "SealedSecret"
@@ -208,10 +210,11 @@ def open_v1_data(obj: Mapping[str, Any], keys: Sequence[PrivateKey]) -> tuple[di
 
 
 def open_items_with_keys(obj: Mapping[str, Any], keys: Sequence[PrivateKey], *, accept_v1_data: bool = True,
-                         ) -> dict[str, tuple[bytes, PrivateKey]]:
+                         map: Mapper | None = None) -> dict[str, tuple[bytes, PrivateKey]]:
     """Every item in plaintext with the key that opened it. Tries the fingerprint-hinted key first, then the
     one that last worked, then the rest. ``accept_v1_data``: open the deprecated spec.data format (Bitnami's
-    default), else refuse it."""
+    default), else refuse it. ``map``: how to run the items' RSA operations, e.g. a thread pool's ``map`` (RSA
+    releases the GIL, so threads open one object's items on several cores); results in order, as ``map``."""
     encrypted = check_sealed(obj)
     if is_v1_data(obj):
         if not accept_v1_data:
@@ -221,25 +224,44 @@ def open_items_with_keys(obj: Mapping[str, Any], keys: Sequence[PrivateKey], *, 
     if not keys:
         raise InputError("no private keys given", field="--key")
     label = label_of(obj)
-    order = _ordered(keys, (manifests.metadata(obj).get("annotations") or {}).get(FINGERPRINT_ANNOTATION))
+    hint = (manifests.metadata(obj).get("annotations") or {}).get(FINGERPRINT_ANNOTATION)
+    order = _ordered(keys, hint)
     out: dict[str, tuple[bytes, PrivateKey]] = {}
     failed: list[str] = []
     reasons: set[str] = set()
-    for item, value in encrypted.items():
-        ct = _ciphertext(value, item)
-        try:
-            plaintext, index = hybrid.decrypt_indexed([k.key for k in order], ct, label)
-        except DecryptionError as e:
+    pending = [(item, _ciphertext(value, item)) for item, value in encrypted.items()]
+
+    def opened(item: str, result: tuple[bytes, int] | DecryptionError, tried: list[PrivateKey]) -> None:
+        if isinstance(result, DecryptionError):
             failed.append(item)
-            reasons.add(e.message)
-            continue
-        out[item] = (plaintext, order[index])
-        if index:  # the key that worked goes first for the next item: usually all items share one key
+            reasons.add(result.message)
+            return
+        plaintext, index = result
+        out[item] = (plaintext, tried[index])
+        if tried is order and index:  # the key that worked goes first for the next item: usually all share one key
             order.insert(0, order.pop(index))
+
+    # Concurrently only once the key is known (hinted, the only one, or found by the first item), so that no item
+    # tries a wrong key that the sequential order would have skipped.
+    while pending and (map is None or (len(order) > 1 and order[0].fingerprint != hint and not out)):
+        item, ct = pending.pop(0)
+        opened(item, _decrypt(order, ct, label), order)
+    if pending:
+        tried = list(order)
+        for (item, _), result in zip(pending, map(lambda p: _decrypt(tried, p[1], label), pending), strict=True):
+            opened(item, result, tried)
     if failed:
         what = "item" if len(failed) == 1 else "items"
         raise DecryptionError("; ".join(sorted(reasons)), field=f"spec.encryptedData {what} {', '.join(failed)}")
     return out
+
+
+def _decrypt(order: Sequence[PrivateKey], ct: bytes, label: bytes) -> tuple[bytes, int] | DecryptionError:
+    """One item's RSA-OAEP + AES-GCM opening; a failure is returned, not raised, so every item is tried."""
+    try:
+        return hybrid.decrypt_indexed([k.key for k in order], ct, label)
+    except DecryptionError as e:
+        return e
 
 
 def _template_value(template: str, opened: Mapping[str, bytes], item: str) -> bytes:
@@ -263,7 +285,7 @@ def unseal(obj: Mapping[str, Any], keys: Sequence[PrivateKey], *, accept_v1_data
 
 
 def unseal_with_keys(obj: Mapping[str, Any], keys: Sequence[PrivateKey], *, accept_v1_data: bool = True,
-                     ) -> tuple[dict[str, Any], tuple[str, ...]]:
+                     map: Mapper | None = None) -> tuple[dict[str, Any], tuple[str, ...]]:
     """`unseal`, and the fingerprints of the keys that opened it (sorted, no repeats): a controller that
     remembers them knows which objects a removed key had opened."""
     if is_v1_data(obj):
@@ -272,7 +294,7 @@ def unseal_with_keys(obj: Mapping[str, Any], keys: Sequence[PrivateKey], *, acce
             raise InputError(V1_DATA_REFUSED, field="spec.data")
         return _unseal_v1(obj, keys)
     shell = secret_shell(obj)
-    opened = open_items_with_keys(obj, keys)
+    opened = open_items_with_keys(obj, keys, map=map)
     plain = {item: value for item, (value, _) in opened.items()}
     data = dict(plain)
     for item, value in ((obj["spec"].get("template") or {}).get("data") or {}).items():
