@@ -12,6 +12,7 @@ import base64
 import datetime
 import json
 import secrets
+import string
 import subprocess
 import sys
 import time
@@ -21,7 +22,12 @@ import pytest
 
 from sealer.lint import detectors
 from tests.cli_process import run_sealer
-from tests.test_lint_rules import ALNUM, rand
+
+ALNUM = string.ascii_letters + string.digits
+
+
+def rand(n: int, alphabet: str = ALNUM) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(n))
 
 
 def value() -> str:
