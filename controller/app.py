@@ -79,6 +79,8 @@ class App:
     def write_status(self, body: Any, plural: str, patch: Any) -> None:
         """Merge-patch the status a loop computed (kopf applies no patch for a daemon while it runs)."""
         meta = body.get("metadata") or {}
+        if not patch.get("status"):
+            return  # the status already says it
         try:
             self.controller.kube.patch_status(str(body.get("apiVersion")), plural, meta.get("namespace"),
                                               meta.get("name"), dict(patch.get("status") or {}))

@@ -52,12 +52,13 @@ def set_ready(kind: str, result: Result, body: Any, meta: Any, patch: Any, *, an
     if previous.get("status") == new["status"] and previous.get("lastTransitionTime"):
         new["lastTransitionTime"] = previous["lastTransitionTime"]
     repeated = all(previous.get(k) == new[k] for k in ("status", "reason", "message"))
-    patch.status["observedGeneration"] = meta.get("generation")
-    patch.status["conditions"] = [new]
+    conditions = [new, {**new, "type": "Synced"}] if kind in SYNCED_KINDS else [new]
+    current = body.get("status") or {}
+    if current.get("observedGeneration") != meta.get("generation") or current.get("conditions") != conditions:
+        patch.status["observedGeneration"] = meta.get("generation")  # unchanged: no PATCH (a restart or resync)
+        patch.status["conditions"] = conditions
     if kind in SYNCED_KINDS:
-        patch.status["conditions"] = [new, {**new, "type": "Synced"}]
-        metrics.observe_conditions(str(meta.get("namespace") or ""), str(meta.get("name") or ""),
-                                   patch.status["conditions"])
+        metrics.observe_conditions(str(meta.get("namespace") or ""), str(meta.get("name") or ""), conditions)
     if not result.ready:
         log.warning("%s %s/%s: %s: %s", kind, meta.get("namespace"), meta.get("name"), result.reason, message)
         if not repeated:

@@ -45,7 +45,15 @@ def test_restart_and_resync_decrypt_nothing_and_drift_is_still_restored(kube: Ku
     kube.client.wait_for(lambda: metric(port, "sealer_reconcile_unchanged_total") >= 2 * len(names), timeout=30,
                          message="resyncs")
     assert metric(port, "sealer_decrypt_operations_total") == first
+    # nor writes anything: not the Secrets, not the SealedSecrets' status (it already says Ready)
     before = versions(kube, names)
+    served = len(kube.requests())
+    seen = metric(port, "sealer_reconcile_unchanged_total")
+    kube.client.wait_for(lambda: metric(port, "sealer_reconcile_unchanged_total") >= seen + 2 * len(names),
+                         timeout=30, message="more resyncs")
+    assert versions(kube, names) == before
+    writes = [(m, p) for m, p in kube.requests()[served:] if m in ("PATCH", "PUT", "POST") and "/events" not in p]
+    assert writes == []
     proc.stop()
 
     # a restart: every object resumed, none decrypted, no Secret written
