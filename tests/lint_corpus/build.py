@@ -18,6 +18,7 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 CERT = "k8s/cluster-cert.pem"  # give it with --cert: the sealed-unknown-key entries need it
+AGE_PLACEHOLDER = "@GENERATED_AGE_IDENTITY@"
 _NOT_CORPUS = {"expected.yaml", "build.py", "regenerate.py", "README.md", "__init__.py"}
 
 
@@ -54,10 +55,14 @@ def corpus_files() -> list[Path]:
 def materialize(dest: Path) -> list[Expected]:
     """Copy the corpus into ``dest`` (made if missing) and add the generated files; all expected findings."""
     dest.mkdir(parents=True, exist_ok=True)
+    import pyrage
+
     for path in corpus_files():
         target = dest / path.relative_to(HERE)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
+        if path.suffix == ".env" and AGE_PLACEHOLDER in path.read_text():  # keys are made here, never committed
+            target.write_text(path.read_text().replace(AGE_PLACEHOLDER, str(pyrage.x25519.Identity.generate())))
     return load_expected() + _generated(dest / "generated")
 
 
