@@ -261,22 +261,22 @@ def start_probe(port: int, out: Path) -> subprocess.Popen[bytes]:
 
 def stop_probe(popen: subprocess.Popen[bytes], out: Path) -> list[float]:
     """The probe's latencies (-1: failed)."""
-    popen.send_signal(signal.SIGINT)
-    try:
-        popen.wait(30)
-    except subprocess.TimeoutExpired:
-        popen.kill()
-        popen.wait()
+    interrupt(popen, 30)
     return json.loads(out.read_text()) if out.exists() else []
+
+
+def metric(port: int, name: str, kind: str = "SealedSecret", missing: int = 0) -> int:
+    """A counter of the controller's /metrics for one kind (``missing`` when it has no sample)."""
+    import urllib.request
+
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30).read().decode()
+    m = re.search(rf'^{name}{{kind="{kind}"}} (\d+)$', text, re.M)
+    return int(m.group(1)) if m else missing
 
 
 def decrypt_operations(port: int) -> int:
     """`sealer_decrypt_operations_total{kind="SealedSecret"}` from the controller's /metrics (-1: not found)."""
-    import urllib.request
-
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30).read().decode()
-    m = re.search(r'^sealer_decrypt_operations_total\{kind="SealedSecret"\} (\d+)', text, re.M)
-    return int(m.group(1)) if m else -1
+    return metric(port, "sealer_decrypt_operations_total", missing=-1)
 
 
 # --- the async client ---------------------------------------------------------------------------------------
@@ -460,12 +460,17 @@ def start_profiler(pid: int, out: Path) -> subprocess.Popen[bytes] | None:
 
 def stop_profiler(popen: subprocess.Popen[bytes]) -> None:
     if popen.poll() is None:
-        popen.send_signal(signal.SIGINT)
-        try:
-            popen.wait(60)
-        except subprocess.TimeoutExpired:
-            popen.kill()
-            popen.wait()
+        interrupt(popen, 60)
+
+
+def interrupt(popen: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGINT (the probe and py-spy write their output on it), then kill after ``timeout`` seconds."""
+    popen.send_signal(signal.SIGINT)
+    try:
+        popen.wait(timeout)
+    except subprocess.TimeoutExpired:
+        popen.kill()
+        popen.wait()
 
 
 _FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^()]*?)(?::\d+)?\)$")

@@ -15,20 +15,12 @@ from __future__ import annotations
 
 import argparse
 import base64
-import re
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from bench.common import log, make_secret
-from bench.controller_bench import SYSTEM_NS, VALUES_PER_SECRET, proc_cpu, start_controller, start_emulator
-
-
-def metric(port: int, name: str) -> int:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30).read().decode()
-    m = re.search(rf'^{name}{{kind="SealedSecret"}} (\d+)$', text, re.M)
-    return int(m.group(1)) if m else 0
+from bench.controller_bench import SYSTEM_NS, VALUES_PER_SECRET, metric, proc_cpu, start_controller, start_emulator
 
 
 def wait_idle(pid: int, port: int, n: int, timeout: float) -> tuple[float, float]:

@@ -4,7 +4,9 @@ read back from the emulator: the published cert, produced Secrets, Ready conditi
 from __future__ import annotations
 
 import base64
+import re
 import sys
+import urllib.request
 from pathlib import Path
 
 import yaml
@@ -110,3 +112,10 @@ class Cluster:
             return ["--controller-url", self.url], {}
         return [], {"SEALER_CONTROLLER_URL": self.url}
 
+
+
+def metric(port: int, name: str, kind: str = "SealedSecret") -> int:
+    """A counter of the controller's /metrics for one kind (0 while it has no sample)."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    m = re.search(rf'^{name}{{kind="{kind}"}} (\d+)$', text, re.M)
+    return int(m.group(1)) if m else 0

@@ -6,7 +6,6 @@ burst against one core's RSA time, /healthz latencies); here only behaviour is a
 from __future__ import annotations
 
 import base64
-import re
 import secrets
 import threading
 import urllib.request
@@ -21,17 +20,12 @@ from controller.decryptpool import DecryptPool
 from sealer.errors import DecryptionError
 from sealer.sealed import sealedsecret as ss
 from sealer.sealed.keys import parse_cert
-from tests.controller_process import NS, published_cert, start_controller
+from tests.controller_process import NS, metric, published_cert, start_controller
 from tests.keypairs import KeyPair
 
 PLANT = "PLANTED-cores-7d2a"
 ITEMS = ("a", "b", "c", "d", "e")
 
-
-def metric(port: int, name: str) -> int:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-    m = re.search(rf'^{name}{{kind="SealedSecret"}} (\d+)$', text, re.M)
-    return int(m.group(1)) if m else 0
 
 
 def sealed(cert: Any, name: str, namespace: str, values: dict[str, str], hint: bool = True) -> dict:

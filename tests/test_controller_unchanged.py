@@ -6,23 +6,25 @@ removed key forces a re-check of exactly the objects it opened."""
 from __future__ import annotations
 
 import base64
-import re
-import urllib.request
 from pathlib import Path
 
 from sealer_testkit.apiserver import KubeServer
 
 from controller import digest
 from controller import keyring as kr
-from tests.controller_process import NS, SS, published_cert, seal, secret_items, start_controller, wait_ready
+from tests.controller_process import (
+    NS,
+    SS,
+    metric,
+    published_cert,
+    seal,
+    secret_items,
+    start_controller,
+    wait_ready,
+)
 
 PLANT = "PLANTED-unchanged-4c1e"
 
-
-def metric(port: int, name: str, kind: str = "SealedSecret") -> int:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-    m = re.search(rf'^{name}{{kind="{kind}"}} (\d+)$', text, re.M)
-    return int(m.group(1)) if m else 0
 
 
 def versions(kube: KubeServer, names: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
