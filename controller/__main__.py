@@ -7,13 +7,15 @@ import logging
 import os
 import random
 import re
+import secrets
 import signal
+import socket
 import sys
 import threading
 from typing import Any, NoReturn
 
 from controller import keyring as kr
-from controller import served
+from controller import served, shards
 from controller.config import LOG_FORMATS, Config, parse_cutoff, parse_duration, parse_log_level
 from sealer import __version__
 from sealer.kube import CONTROLLER_NAMESPACE
@@ -112,6 +114,14 @@ def parse_args(argv: list[str] | None = None) -> tuple[Config, argparse.Namespac
     p.add_argument("--standalone", action="store_true", help="no kopf peering (a single replica)")
     p.add_argument("--peering", default="sealer", help="kopf peering name for several replicas (a ClusterKopfPeering; "
                    "with --namespaces a KopfPeering in each watched namespace)")
+    p.add_argument("--shards", type=int, default=None, metavar="N",
+                   help="split the namespaces into N shards served by N replicas through Leases (default 1, or env "
+                   "SEALER_SHARDS; README: Shards); implies no kopf peering")
+    p.add_argument("--shard-index", type=int, default=None, metavar="I",
+                   help="this replica's home shard (default: the ordinal of a StatefulSet pod name in POD_NAME or "
+                   "HOSTNAME, or env SEALER_SHARD_INDEX)")
+    p.add_argument("--shard-lease-duration", default="15s",
+                   help="a shard whose holder has not renewed its Lease for this long is taken over")
     p.add_argument("--vault-retry-min", default="1s", help="first retry after a failed VaultSecret sync (doubles, "
                    "with jitter)")
     p.add_argument("--vault-retry-max", default="5m", help="longest pause between VaultSecret retries")
@@ -153,7 +163,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Config, argparse.Namespac
                         allow_unscoped_sops=args.allow_unscoped_sops,
                         accept_deprecated_v1_data=args.accept_deprecated_v1_data,
                         service_account=args.service_account,
-                        **scope_options(args), **vault_options(args),
+                        **scope_options(args), **vault_options(args), **shard_options(args),
                         **log_options(args), **rate_options(args))
         if not keys.MIN_BITS <= args.key_bits <= keys.MAX_BITS or args.key_bits % 256:
             raise ValueError(f"--key-bits: must be a multiple of 256 from {keys.MIN_BITS} to {keys.MAX_BITS}, "
@@ -163,6 +173,41 @@ def parse_args(argv: list[str] | None = None) -> tuple[Config, argparse.Namespac
     except ValueError as e:  # one line, exit code 2, like argparse's own usage errors
         p.error(str(e))
     return config, args
+
+
+def _env_int(name: str, default: int | None) -> int | None:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit():
+        raise ValueError(f"env {name}: {text!r} is not a whole number")
+    return int(text)
+
+
+def shard_options(args: argparse.Namespace) -> dict[str, object]:
+    """--shards, --shard-index (or the pod's StatefulSet ordinal), --shard-lease-duration: ValueError when a
+    sharded replica cannot tell which shard is its home."""
+    count = args.shards if args.shards is not None else _env_int("SEALER_SHARDS", 1)
+    if count < 1:
+        raise ValueError(f"--shards: must be 1 or more, got {count}")
+    if count == 1:
+        return {}
+    pod = os.environ.get("POD_NAME") or os.environ.get("HOSTNAME") or socket.gethostname()
+    index = args.shard_index
+    if index is None:
+        index = _env_int("SEALER_SHARD_INDEX", None)
+    if index is None:
+        index = shards.ordinal(pod)
+    if index is None:
+        raise ValueError(f"--shards {count}: this replica's home shard is unknown: give --shard-index, or run the "
+                         f"replicas as a StatefulSet (pod name NAME-ORDINAL; this pod is {pod!r})")
+    if not 0 <= index < count:
+        raise ValueError(f"--shard-index: {index} is not a shard of 0..{count - 1}")
+    duration = parse_duration(args.shard_lease_duration).total_seconds()
+    if duration < 1:
+        raise ValueError("--shard-lease-duration: must be 1s or more")
+    return {"shards": count, "shard_index": index, "shard_lease_duration": duration,
+            "shard_identity": f"{pod}-{secrets.token_hex(3)}"}
 
 
 def refuse_unsupported(p: argparse.ArgumentParser, argv: list[str]) -> None:
@@ -284,7 +329,13 @@ def main(argv: list[str] | None = None) -> int:
     renew_on_signal(built.controller)
     watched = built.served.watched_namespaces()  # None: cluster-wide
     where: dict[str, object] = {"clusterwide": True} if watched is None else {"namespaces": watched}
-    if args.standalone:
+    if built.sharding is not None:
+        import asyncio
+
+        from controller import running
+
+        asyncio.run(running.sharded(registry, built, running.start_leases(built), where))
+    elif args.standalone:
         kopf.run(registry=registry, standalone=True, **where)
     else:
         # A peering name makes peering mandatory, and replicas of equal priority all pause: give each replica a

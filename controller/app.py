@@ -7,7 +7,7 @@ import gc
 import logging
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
@@ -15,6 +15,7 @@ import kopf
 from controller import agekeys, served
 from controller.config import Config
 from controller.runtime import Controller, Source
+from controller.shards import Sharding
 from controller.vault.esocompat import ESO_GROUP, EsoCompat
 from controller.vault.fanoutsync import FanOut
 from controller.vault.pkisync import PkiSync
@@ -38,11 +39,18 @@ class App:
     pki: PkiSync
     eso: EsoCompat
     fanout: FanOut
+    sharding: Sharding | None = None  # --shards: the namespaces this replica serves now
+    rerun: threading.Event = field(default_factory=threading.Event)  # this operator run ends for another one
+    _started: bool = False
 
     def start(self) -> None:
-        """At operator start-up: keys and age identities loaded, key renewal and HTTP running."""
+        """At operator start-up (the first run's, with --shards): keys and age identities loaded, key renewal and
+        HTTP running."""
         from controller import http
 
+        if self._started:
+            return
+        self._started = True
         # A thread that wants the GIL waits one switch interval before the holder is asked to let go: at 1 ms
         # (Python's default is 5) /healthz and the API client wait less behind kopf's loop and the handlers.
         sys.setswitchinterval(SWITCH_INTERVAL)
@@ -55,12 +63,27 @@ class App:
         threading.Thread(target=self.controller.renewal_loop, name="key-renewal", daemon=True).start()
         http.start(self.controller)
 
+    def stop(self) -> None:
+        """At the operator's end (not between two runs of a shard): keys' loops stop, Vault tokens revoked."""
+        if self.rerun.is_set():
+            return
+        self.controller.stop()
+        self.vault.shutdown()  # revokes the tokens we logged in for
+
+    def owns(self, namespace: str | None) -> bool:
+        """This replica serves the namespace's shard now (always, without --shards)."""
+        return self.sharding is None or self.sharding.owns(namespace)
+
     def in_scope(self, namespace: str | None, labels: Any, **_: Any) -> bool:
         """A SealedSecret, SopsSecret or VaultSecret this controller serves."""
-        return self.served.serves(namespace, labels)
+        return self.served.serves(namespace, labels) and self.owns(namespace)
 
     def in_served_namespace(self, namespace: str | None, **_: Any) -> bool:
-        return self.served.serves_namespace(namespace)
+        return self.served.serves_namespace(namespace) and self.owns(namespace)
+
+    def cluster_scoped(self, **_: Any) -> bool:
+        """A cluster-scoped object (a ClusterVaultSecret): shard 0's."""
+        return self.owns(None)
 
     def in_controller_namespace(self, namespace: str | None, **_: Any) -> bool:
         return namespace == self.config.namespace
@@ -74,7 +97,8 @@ class App:
         """A Secret one of our sources produced, in a served namespace: drift on it is put back. Found by its
         controller ownerReference (a template may set its own managed-by label); bitnami.com owners only with
         --bitnami-compat."""
-        return self.served.serves_namespace(namespace) and self.controller.source_ref(body) is not None
+        return (self.served.serves_namespace(namespace) and self.owns(namespace)
+                and self.controller.source_ref(body) is not None)
 
     def write_status(self, body: Any, plural: str, patch: Any) -> None:
         """Merge-patch the status a loop computed (kopf applies no patch for a daemon while it runs)."""
@@ -110,7 +134,10 @@ def build(config: Config) -> App:
         controller.register_source(Source("ExternalSecret", "externalsecrets", eso.reconcile, (ESO_GROUP,)))
     scope = served.Served.of(config)
     fan_out = FanOut(vault, scope.serves_namespace, scope.namespaces)
-    return App(config, controller, scope, vault, Refresher(vault), pki, eso, fan_out)
+    sharding = None
+    if config.shards > 1:
+        sharding = Sharding(config.shards, config.shard_index, config.shard_identity)
+    return App(config, controller, scope, vault, Refresher(vault), pki, eso, fan_out, sharding)
 
 
 def registry(app: App) -> kopf.OperatorRegistry:

@@ -65,3 +65,7 @@ class Config:
     log_info_stdout: bool = False  # Bitnami's --log-info-stdout: records below WARNING go to stdout
     verify_rate: float = 0.0  # --rate-limit: requests per second to /v1/verify and /v1/rotate per client; 0 = off
     verify_burst: int = 0  # --rate-limit-burst
+    shards: int = 1  # --shards: replicas split the namespaces by Leases (controller.shards); 1 = no sharding
+    shard_index: int = 0  # --shard-index: this replica's home shard
+    shard_identity: str = ""  # this replica in the shard Leases (pod name + a random suffix)
+    shard_lease_duration: float = 15.0  # --shard-lease-duration, seconds

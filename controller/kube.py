@@ -66,6 +66,7 @@ class Kube:
         self.api = kubernetes.client.ApiClient()
         self.core = kubernetes.client.CoreV1Api(self.api)
         self.custom = kubernetes.client.CustomObjectsApi(self.api)
+        self.coordination = kubernetes.client.CoordinationV1Api(self.api)
 
     @staticmethod
     def _json(resp: Any) -> dict[str, Any]:
@@ -185,6 +186,34 @@ class Kube:
         except self._k.client.ApiException as e:
             if not self._missing(e):
                 raise
+
+    def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return self._json(self.coordination.read_namespaced_lease(name, namespace, _preload_content=False))
+        except self._k.client.ApiException as e:
+            if self._missing(e):
+                return None
+            raise
+
+    def create_lease(self, namespace: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        """Create, or None when another replica made it first (409)."""
+        try:
+            return self._json(self.coordination.create_namespaced_lease(namespace, body, _preload_content=False))
+        except self._k.client.ApiException as e:
+            if e.status == 409:
+                return None
+            raise
+
+    def replace_lease(self, namespace: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        """Replace with ``body``'s resourceVersion as the precondition: None when the Lease changed meanwhile
+        (409), so two replicas never both believe they took it."""
+        try:
+            return self._json(self.coordination.replace_namespaced_lease(body["metadata"]["name"], namespace, body,
+                                                                         _preload_content=False))
+        except self._k.client.ApiException as e:
+            if e.status == 409:
+                return None
+            raise
 
     def list_namespaces(self) -> list[dict[str, Any]]:
         return self._json(self.core.list_namespace(_preload_content=False)).get("items") or []

@@ -44,7 +44,8 @@ DEPLOY = ROOT / "deploy"
 EXAMPLES = DEPLOY / "examples"
 NAMESPACED = DEPLOY / "namespaced"  # the namespaced variant (a Component): checked on its own, see _compose()
 # kustomize Components: not part of `kubectl apply -k deploy/`
-COMPONENTS = (DEPLOY / "bitnami-compat", DEPLOY / "eso-compat", NAMESPACED)
+SHARDED = DEPLOY / "sharded"  # replicas as a StatefulSet splitting the namespaces by Leases (README: Shards)
+COMPONENTS = (DEPLOY / "bitnami-compat", DEPLOY / "eso-compat", NAMESPACED, SHARDED)
 ARGOCD = DEPLOY / "argocd"  # health checks for Argo CD's own ConfigMap: not part of `kubectl apply -k deploy/`
 
 NS = "sealer-system"
@@ -664,6 +665,32 @@ def test_bitnami_component_builds(tmp_path: Path) -> None:
     for d in built:
         if d["apiVersion"].split("/")[0] not in (GROUP, "kopf.dev"):
             kubernetes_validate.validate(d, K8S_VERSIONS[0], strict=True)
+
+
+def test_sharded_component_builds_a_statefulset_the_controller_accepts(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    deploy = os.path.relpath(DEPLOY, site)
+    (site / "kustomization.yaml").write_text(json.dumps({"resources": [deploy], "components": [f"{deploy}/sharded"]}))
+    built = _build(site)
+    assert not [d for d in built if d["kind"] == "Deployment"]
+    (sts,) = [d for d in built if d["kind"] == "StatefulSet"]
+    for d in built:
+        if d["apiVersion"].split("/")[0] not in (GROUP, "kopf.dev"):
+            kubernetes_validate.validate(d, K8S_VERSIONS[0], strict=True)
+    (c,) = sts["spec"]["template"]["spec"]["containers"]
+    from controller.__main__ import parse_args
+
+    for ordinal in range(sts["spec"]["replicas"]):  # each pod's home shard is its ordinal, one shard per replica
+        monkeypatch.setenv("POD_NAME", f"{sts['metadata']['name']}-{ordinal}")
+        config, _ = parse_args(c["args"])
+        assert (config.shards, config.shard_index) == (sts["spec"]["replicas"], ordinal)
+    (role,) = [d for d in built if d["kind"] == "Role" and d["metadata"]["name"] == "sealer-controller-shards"]
+    assert role["rules"] == [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+                              "verbs": ["get", "create", "update"]}]
+    (binding,) = [d for d in built if d["kind"] == "RoleBinding" and d["roleRef"]["name"] == role["metadata"]["name"]]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": SA, "namespace": NS}]
 
 
 # --------------------------------------------------------------------------------------------------------------------

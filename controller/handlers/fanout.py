@@ -14,7 +14,7 @@ from sealer.kube import GROUP, VERSION
 
 def register(registry: kopf.OperatorRegistry, app: App) -> None:
     resync.daemon(registry, GROUP, VERSION, "clustervaultsecrets", id="cluster_vault_secret_loop",
-                  when=lambda **_: True, run=app.fanout.run, cancellation_backoff=2.0, cancellation_timeout=10.0)
+                  when=app.cluster_scoped, run=app.fanout.run, cancellation_backoff=2.0, cancellation_timeout=10.0)
 
     @kopf.on.update(GROUP, VERSION, "clustervaultsecrets", id="cluster_vault_secret_changed", field="spec",
                     registry=registry)

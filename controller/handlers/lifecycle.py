@@ -28,13 +28,11 @@ def register(registry: kopf.OperatorRegistry, app: App) -> None:
     def startup(settings: kopf.OperatorSettings, logger: Any, **_: Any) -> None:
         configure(settings)
         app.start()
-        logger.info("sealer controller ready: %d sealing key(s), %d age identities, namespace %s, serving %s",
-                    len(app.controller.keyring), len(app.controller.age), app.config.namespace, app.served.describe())
+        shards = f", {app.sharding.describe()}" if app.sharding is not None else ""
+        logger.info("sealer controller ready: %d sealing key(s), %d age identities, namespace %s, serving %s%s",
+                    len(app.controller.keyring), len(app.controller.age), app.config.namespace, app.served.describe(),
+                    shards)
 
     @kopf.on.cleanup(id="cleanup", registry=registry)
     def cleanup(**_: Any) -> None:
-        app.controller.stop()
-
-    @kopf.on.cleanup(id="vault_cleanup", registry=registry)
-    def vault_cleanup(**_: Any) -> None:
-        app.vault.shutdown()  # revokes the tokens we logged in for
+        app.stop()

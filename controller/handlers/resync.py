@@ -120,6 +120,8 @@ def reconcilers(app: Any, kind: str, plural: str, reconcile: Callable[[Any], Any
         status.report(kind, reconcile(body), started, body, meta, patch)
 
     async def tick(body: Any, meta: Any) -> None:
+        if not app.owns(meta.get("namespace")):
+            return  # its shard went elsewhere; this run ends soon (controller.running)
         started = time.monotonic()
         result = await asyncio.to_thread(reconcile, body)
         patch = kopf.Patch()
