@@ -173,6 +173,24 @@ def test_list_selectors(kube: KubeServer) -> None:
     assert e.value.status == 400
 
 
+def test_list_in_etcd_order_and_in_chunks(kube: KubeServer) -> None:
+    c = kube.client
+    for ns, name in (("b", "x"), ("a", "z"), ("a", "y"), ("c", "a")):
+        c.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns}})
+    path = c.resource("v1", "ConfigMap").path(None)
+    keys, token = [], None
+    for _ in range(3):  # pages of 2: (a,y) (a,z) | (b,x) (c,a)
+        page = c.request("GET", path, params={"limit": "2", **({"continue": token} if token else {})})
+        keys += [(o["metadata"]["namespace"], o["metadata"]["name"]) for o in page["items"]]
+        token = page["metadata"].get("continue")
+        if not token:
+            break
+    assert keys == [("a", "y"), ("a", "z"), ("b", "x"), ("c", "a")]
+    with pytest.raises(KubeError) as e:
+        c.request("GET", path, params={"limit": "2", "continue": "not-a-token"})
+    assert e.value.status == 400
+
+
 def test_finalizers_and_garbage_collection(kube: KubeServer) -> None:
     c = kube.client
     owner = c.create({**sealed("o"), "metadata": {"name": "o", "namespace": "ns1", "finalizers": ["x/y"]}})

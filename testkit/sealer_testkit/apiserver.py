@@ -35,7 +35,8 @@ depend on and that plain kmock lacks (each of these broke or silently skewed a k
   a selector come as ADDED/DELETED); `timeoutSeconds`; BOOKMARKs when `allowWatchBookmarks=true` (periodic, so kopf's
   70 s inactivity timeout never fires); `sendInitialEvents` ends the initial list with the initial-events-end bookmark;
   410 Gone when the requested version is older than the kept history.
-* list: label/field selectors, a list resourceVersion, `kind: XList`.
+* list: label/field selectors, a list resourceVersion, `kind: XList`, items in etcd's order (namespace, name),
+  `limit`/`continue` chunking (a continued list reads the current objects, not the first page's snapshot).
 * v1 Secrets: `stringData` is folded into `data` (base64), `data` must be base64 (422), an `immutable` Secret
   refuses changes to its data (422).
 * metadata.annotations may hold at most 256 KiB in all (422), which is what breaks operators that copy a large
@@ -51,9 +52,9 @@ depend on and that plain kmock lacks (each of these broke or silently skewed a k
   plain emulator slows down quadratically: 300 GETs took 7 s, the next 300 took 19 s).
 
 Still not emulated (test that logic as pure functions and say so in the test): admission, validation against the
-CRD schema, defaulting, RBAC, server-side apply, deletecollection, `limit`/`continue` chunking (the whole list comes
-back), graceful deletion periods, namespace existence (objects may live in namespaces that were never created,
-unless `Emulator(strict_namespaces=True)`), and a namespace's Terminating phase.
+CRD schema, defaulting, RBAC, server-side apply, deletecollection, graceful deletion periods, namespace existence
+(objects may live in namespaces that were never created, unless `Emulator(strict_namespaces=True)`), and a
+namespace's Terminating phase.
 """
 
 from __future__ import annotations
@@ -329,6 +330,11 @@ class _Change:
     type: str  # ADDED, MODIFIED, DELETED
     obj: dict[str, Any]
     old: dict[str, Any] | None
+
+
+def _list_key(obj: Mapping[str, Any]) -> tuple[str, str]:
+    meta = obj.get("metadata") or {}
+    return str(meta.get("namespace") or ""), str(meta.get("name") or "")
 
 
 @attrs.define(kw_only=True)
@@ -810,8 +816,19 @@ class Emulator(kmock.KubernetesEmulator):
         async with self._lock:
             items = self._current(request.resource, match)
             rv = self._rv
-        return {"apiVersion": res.api_version, "kind": f"{res.kind}List",
-                "metadata": {"resourceVersion": str(rv)}, "items": items}
+        meta: dict[str, Any] = {"resourceVersion": str(rv)}
+        items.sort(key=_list_key)  # etcd's order: by namespace, then name
+        limit, token = request.params.get("limit"), request.params.get("continue")
+        if token:
+            try:
+                after = tuple(json.loads(base64.urlsafe_b64decode(token.encode())))
+            except ValueError:
+                raise _error(400, "BadRequest", "invalid continue token") from None
+            items = [o for o in items if _list_key(o) > after]
+        if limit and limit.isdigit() and 0 < int(limit) < len(items):
+            items = items[:int(limit)]
+            meta["continue"] = base64.urlsafe_b64encode(json.dumps(list(_list_key(items[-1]))).encode()).decode()
+        return {"apiVersion": res.api_version, "kind": f"{res.kind}List", "metadata": meta, "items": items}
 
     async def _serve_watch(self, request: kmock.Request) -> AsyncIterator[Any]:
         res = self.info(request.resource)
