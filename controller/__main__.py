@@ -339,10 +339,19 @@ def main(argv: list[str] | None = None) -> int:
         kopf.run(registry=registry, standalone=True, **where)
     else:
         # A peering name makes peering mandatory, and replicas of equal priority all pause: give each replica a
-        # random priority (the highest leads) and make sure the peering object(s) exist.
+        # random priority (the highest leads) and make sure the peering object(s) exist. Our own passes and Secret
+        # watches follow the same answer (controller.peering).
+        from controller.peering import PeeringView
+
         ensure_peering(args.peering, watched)
-        kopf.run(registry=registry, peering_name=args.peering, priority=random.randint(1, 2**30),  # noqa: S311
-                 **where)
+        priority = random.randint(1, 2**30)  # noqa: S311
+        identity = f"{os.environ.get('POD_ID') or socket.gethostname()}-{secrets.token_hex(4)}"
+        view = PeeringView(lambda: built.controller.kube, args.peering, watched[0] if watched else None, identity,
+                           priority)
+        view.on_activate = built.activated
+        built.active = view.active
+        view.start()
+        kopf.run(registry=registry, peering_name=args.peering, priority=priority, identity=identity, **where)
     return 0
 
 

@@ -7,6 +7,7 @@ import gc
 import logging
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +42,18 @@ class App:
     fanout: FanOut
     sharding: Sharding | None = None  # --shards: the namespaces this replica serves now
     rerun: threading.Event = field(default_factory=threading.Event)  # this operator run ends for another one
+    # kopf peering's answer for work outside kopf's handlers (controller.peering); always active otherwise
+    active: Callable[[], bool] = lambda: True
+    _on_active: list[Callable[[], None]] = field(default_factory=list)
     _started: bool = False
+
+    def when_active(self, fn: Callable[[], None]) -> None:
+        """Call ``fn`` each time this replica becomes the active one (a pass then catches up at once)."""
+        self._on_active.append(fn)
+
+    def activated(self) -> None:
+        for fn in self._on_active:
+            fn()
 
     def start(self) -> None:
         """At operator start-up (the first run's, with --shards): keys and age identities loaded, key renewal and

@@ -4,11 +4,24 @@ no decryption when nothing changed, while a hand edit or a removed key still for
 - `sealer.dev/source-digest`: SHA-256 of the source object's identity (kind, group, uid), its spec, its
   annotations (scope annotations decide the label a value was sealed with) and the controller settings that
   change the result.
-- `sealer.dev/data-hmac`: a keyed HMAC of the Secret's data as written. Keyed (the key is a Secret in the
-  controller's namespace, shared by replicas) so the annotation cannot confirm a guessed value; compared with
-  the Secret's data now, it shows a hand edit without decrypting anything.
+- `sealer.dev/data-hmac`: a keyed HMAC of the Secret's data as written and of the source digest. Keyed (the key
+  is a Secret in the controller's namespace, shared by replicas) so the annotation cannot confirm a guessed
+  value, nor be moved with a digest onto another object; compared with the Secret's data now, it shows a hand
+  edit without decrypting anything.
 - `sealer.dev/opened-by`: 16-hex prefixes of the fingerprints of the keys that opened the object; a key leaving
   the keyring forces a re-check of exactly the objects it opened, a new key forces nothing.
+
+SopsSecrets: the digest also covers the `sops` block (wrapped data keys, MAC), and the keys are age identities
+(fingerprint: SHA-256 of the recipient) from the controller's namespace or the object's own
+`spec.decryption.secretRef` Secret, or Vault Transit keys (fingerprint of address, engine and key name). A
+SopsSecret's template may be encrypted, so the Secret's expected type, labels and annotations cannot be computed
+without decrypting; instead
+
+- `sealer.dev/shape-hmac`: a keyed HMAC over what the Secret was given beyond its data (type, and the values of
+  the labels and annotations the template set: their names are never encrypted, SOPS encrypts values only),
+  bound to the three annotations above. Recomputed from the Secret now with the names read from the object, it
+  shows a hand edit of the type, a template label or annotation, or of the other annotations (an opened-by
+  edited to hide a removed key, a digest or data HMAC copied from another Secret), without decrypting.
 """
 
 from __future__ import annotations
@@ -28,7 +41,9 @@ if TYPE_CHECKING:
 SOURCE_DIGEST = "sealer.dev/source-digest"
 DATA_HMAC = "sealer.dev/data-hmac"
 OPENED_BY = "sealer.dev/opened-by"
+SHAPE_HMAC = "sealer.dev/shape-hmac"
 ANNOTATIONS = (SOURCE_DIGEST, DATA_HMAC, OPENED_BY)
+STAMPS = (*ANNOTATIONS, SHAPE_HMAC)
 KEY_SECRET = "sealer-vault-hmac"  # noqa: S105 - a Secret's name (first made for VaultSecrets' status.dataHash)
 # annotations that change without changing what the Secret is made from: kubectl's copy of the spec, kopf's
 # handling state (written back after every handling)
@@ -95,9 +110,11 @@ def hash_changed(previous: str | None, current: str, key: bytes) -> bool:
     return previous != current
 
 
-def secret_data_hmac(key: bytes, secret: Mapping[str, Any]) -> str | None:
-    """`data_hmac` of a Secret's base64 `data` as the API holds it (None when an item is not valid base64)."""
-    items: dict[str, bytes] = {}
+def bound_data_hmac(key: bytes, secret: Mapping[str, Any], digest: str) -> str | None:
+    """`data_hmac` of a Secret's base64 `data` as the API holds it, with the source digest as one more item (a
+    Secret key never holds NUL), so data-hmac and source-digest copied together from another Secret (one whose data
+    a tenant knows) do not match. None when an item is not valid base64."""
+    items: dict[str, bytes] = {"\0source-digest": digest.encode()}
     for k, v in (secret.get("data") or {}).items():
         try:
             items[k] = base64.b64decode(v or "", validate=True)
@@ -113,6 +130,8 @@ def source_digest(obj: Mapping[str, Any], settings: str = "") -> str:
     doc = {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "uid": meta.get("uid"),
            "name": meta.get("name"), "namespace": meta.get("namespace"), "annotations": annotations,
            "spec": obj.get("spec"), "settings": settings}
+    if "sops" in obj:  # a SopsSecret's wrapped data keys and MAC (only then: SealedSecret digests stay as they were)
+        doc["sops"] = obj["sops"]
     raw = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str).encode()
     return "sha256:" + hashlib.sha256(raw).hexdigest()
 
@@ -125,7 +144,7 @@ def stamp(secret: dict[str, Any], digest: str, key: bytes, fingerprints: Collect
     """Put the three annotations on a Secret about to be written (its `data` as it will be written)."""
     annotations = secret.setdefault("metadata", {}).setdefault("annotations", {})
     annotations[SOURCE_DIGEST] = digest
-    annotations[DATA_HMAC] = secret_data_hmac(key, secret) or ""
+    annotations[DATA_HMAC] = bound_data_hmac(key, secret, digest) or ""
     annotations[OPENED_BY] = opened_by(fingerprints)
 
 
@@ -138,8 +157,51 @@ def unchanged(existing: Mapping[str, Any] | None, digest: str, key: bytes, finge
     if annotations.get(SOURCE_DIGEST) != digest:
         return False
     recorded = annotations.get(DATA_HMAC)
-    if not recorded or secret_data_hmac(key, existing) != recorded:
+    if not recorded or not hmac.compare_digest(bound_data_hmac(key, existing, digest) or "", recorded):
         return False
     used = [fp for fp in (annotations.get(OPENED_BY) or "").split(",") if fp]
     have = {fp[:16] for fp in fingerprints}
     return bool(used) and all(fp in have for fp in used)
+
+
+def age_fingerprint(recipient: str) -> str:
+    """Fingerprint of an age identity, by its public recipient (never the identity itself)."""
+    return hashlib.sha256(b"sealer-age-recipient\0" + recipient.encode()).hexdigest()
+
+
+def vault_fingerprint(address: str, engine: str, key: str) -> str:
+    """Fingerprint of a Vault Transit key, by where it lives."""
+    return hashlib.sha256("\0".join(("sealer-vault-transit", address.rstrip("/"), engine, key)).encode()).hexdigest()
+
+
+def shape_hmac(key: bytes, secret: Mapping[str, Any], labels: Collection[str], annotations: Collection[str]) -> str:
+    """Keyed HMAC of a Secret's type, of its values (or absence) for the label and annotation names given, and of
+    its three other stamps (so none can be edited or copied from another Secret unnoticed)."""
+    meta = secret.get("metadata") or {}
+    have_labels, have_annotations = meta.get("labels") or {}, meta.get("annotations") or {}
+    doc = {"type": secret.get("type", "Opaque"),
+           "labels": {n: have_labels.get(n) for n in labels},
+           "annotations": {n: have_annotations.get(n) for n in annotations if n not in STAMPS},
+           "stamps": [have_annotations.get(n) for n in ANNOTATIONS]}
+    raw = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str).encode()
+    mac = hmac.new(key, b"sealer-shape\0" + raw, hashlib.sha256).hexdigest()
+    return f"hmac-sha256:{key_id(key)}:{mac}"
+
+
+def stamp_shape(secret: dict[str, Any], key: bytes, labels: Collection[str], annotations: Collection[str]) -> None:
+    """After `stamp`: put `sealer.dev/shape-hmac` on a Secret about to be written."""
+    secret.setdefault("metadata", {}).setdefault("annotations", {})[SHAPE_HMAC] = shape_hmac(
+        key, secret, labels, annotations)
+
+
+def shape_unchanged(existing: Mapping[str, Any], key: bytes, labels: Collection[str],
+                    annotations: Collection[str], owner_uid: str | None) -> bool:
+    """The Secret still has the type, labels and annotations it was given (names from the source object) and is
+    still controlled by ``owner_uid``: what `secrets.shape_differs` checks, without knowing the values."""
+    meta = existing.get("metadata") or {}
+    recorded = (meta.get("annotations") or {}).get(SHAPE_HMAC)
+    if not recorded or not owner_uid:
+        return False
+    if not any(r.get("uid") == owner_uid and r.get("controller") for r in meta.get("ownerReferences") or []):
+        return False
+    return hmac.compare_digest(recorded, shape_hmac(key, existing, labels, annotations))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from typing import Any
 
 CORE = "v1"
@@ -15,17 +16,19 @@ class ConfigError(Exception):
     client library's text: that can quote the file, tokens included."""
 
 
-def load_config() -> None:
-    """The in-cluster service account, else KUBECONFIG (default ~/.kube/config): ConfigError when neither works."""
+def load_config(config_file: str | None = None) -> None:
+    """The in-cluster service account, else KUBECONFIG (default ~/.kube/config), or ``config_file`` when given:
+    ConfigError when none works."""
     import kubernetes
 
+    if config_file is None:
+        try:
+            kubernetes.config.load_incluster_config()
+            return
+        except kubernetes.config.ConfigException:
+            pass
     try:
-        kubernetes.config.load_incluster_config()
-        return
-    except kubernetes.config.ConfigException:
-        pass
-    try:
-        kubernetes.config.load_kube_config()
+        kubernetes.config.load_kube_config(config_file=config_file)
     except Exception as e:  # ConfigException, YAML errors, OSError, and shapes the loader does not expect
         raise ConfigError(_kubeconfig_problem(e)) from None
 
@@ -57,11 +60,32 @@ def _kubeconfig_problem(e: Exception) -> str:
     return printable(f"{where}: {problem}")
 
 
+class _Lines:
+    """The lines of a streamed response; `close` from another thread ends the iteration."""
+
+    def __init__(self, response: Any) -> None:
+        self._response = response
+
+    def __iter__(self) -> Iterator[str]:
+        pending = b""
+        for chunk in self._response.stream(amt=None, decode_content=False):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                yield line.decode()
+        if pending:
+            yield pending.decode()
+
+    def close(self) -> None:
+        self._response.close()
+        self._response.release_conn()
+
+
 class Kube:
-    def __init__(self) -> None:
+    def __init__(self, config_file: str | None = None) -> None:
         import kubernetes
 
-        load_config()
+        load_config(config_file)
         self._k = kubernetes
         self.api = kubernetes.client.ApiClient()
         self.core = kubernetes.client.CoreV1Api(self.api)
@@ -94,6 +118,27 @@ class Kube:
     def list_secrets(self, namespace: str, label_selector: str | None = None) -> list[dict[str, Any]]:
         resp = self.core.list_namespaced_secret(namespace, label_selector=label_selector, _preload_content=False)
         return self._json(resp).get("items") or []
+
+    def list_secrets_versioned(self, namespace: str | None, label_selector: str | None) -> tuple[list[dict[str, Any]],
+                                                                                                   str]:
+        """Secrets of a namespace (None: every namespace) and the list's resourceVersion, to watch from."""
+        if namespace is None:
+            resp = self.core.list_secret_for_all_namespaces(label_selector=label_selector or "", _preload_content=False)
+        else:
+            resp = self.core.list_namespaced_secret(namespace, label_selector=label_selector or "",
+                                                    _preload_content=False)
+        body = self._json(resp)
+        return body.get("items") or [], str((body.get("metadata") or {}).get("resourceVersion") or "")
+
+    def watch_secrets(self, namespace: str | None, label_selector: str | None, version: str,
+                      timeout: int) -> _Lines:
+        """The event lines of a Secret watch from ``version`` (bookmarks on), until the server ends it."""
+        options: dict[str, Any] = {"watch": True, "resource_version": version, "allow_watch_bookmarks": True,
+                                   "timeout_seconds": timeout, "label_selector": label_selector or "",
+                                   "_preload_content": False, "_request_timeout": (30, timeout + 30)}
+        if namespace is None:
+            return _Lines(self.core.list_secret_for_all_namespaces(**options))
+        return _Lines(self.core.list_namespaced_secret(namespace, **options))
 
     def create_secret(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
         return self._json(self.core.create_namespaced_secret(namespace, body, _preload_content=False))
@@ -173,6 +218,41 @@ class Kube:
                                                           label_selector=label_selector or "", _preload_content=False)
         return self._json(resp).get("items") or []
 
+    def iter_objects(self, api_version: str, plural: str, namespace: str | None = None,
+                     limit: int = 500) -> Iterator[dict[str, Any]]:
+        """A namespaced custom resource's objects (every namespace: None) a page of ``limit`` at a time, in the API
+        server's order (namespace, then name): memory stays one page however many there are."""
+        group, version = api_version.split("/")
+        token = None
+        while True:
+            options: dict[str, Any] = {"limit": limit, "_preload_content": False, **({"_continue": token} if token
+                                                                                     else {})}
+            if namespace is not None:
+                resp = self.custom.list_namespaced_custom_object(group, version, namespace, plural, **options)
+            else:
+                resp = self.custom.list_cluster_custom_object(group, version, plural, **options)
+            body = self._json(resp)
+            yield from body.get("items") or []
+            token = (body.get("metadata") or {}).get("continue")
+            if not token:
+                return
+
+    def iter_secrets(self, namespace: str | None, label_selector: str, limit: int = 500) -> Iterator[dict[str, Any]]:
+        """Secrets with these labels, a page at a time, in the API server's order (namespace, then name)."""
+        token = None
+        while True:
+            options: dict[str, Any] = {"label_selector": label_selector, "limit": limit, "_preload_content": False,
+                                       **({"_continue": token} if token else {})}
+            if namespace is None:
+                resp = self.core.list_secret_for_all_namespaces(**options)
+            else:
+                resp = self.core.list_namespaced_secret(namespace, **options)
+            body = self._json(resp)
+            yield from body.get("items") or []
+            token = (body.get("metadata") or {}).get("continue")
+            if not token:
+                return
+
     def patch_object(self, api_version: str, plural: str, namespace: str, name: str, body: dict[str, Any]) -> None:
         group, version = api_version.split("/")
         self.custom.patch_namespaced_custom_object(group, version, namespace, plural, name, body,
@@ -214,6 +294,9 @@ class Kube:
             if e.status == 409:
                 return None
             raise
+
+    def create_event(self, namespace: str, body: dict[str, Any]) -> None:
+        self.core.create_namespaced_event(namespace, body, _preload_content=False)
 
     def list_namespaces(self) -> list[dict[str, Any]]:
         return self._json(self.core.list_namespace(_preload_content=False)).get("items") or []

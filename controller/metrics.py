@@ -119,22 +119,24 @@ FANOUT_SYNC_ERRORS = Counter("sealer_cluster_vault_secret_sync_errors_total",
 VAULT_REQUESTS = Counter("sealer_vault_requests_total", "Calls to Vault, by operation and HTTP status.",
                          ["operation", "status"])
 DECRYPT_OPERATIONS = Counter("sealer_decrypt_operations_total",
-                             "Values decrypted to make Secrets (a SealedSecret item is one RSA private-key operation), "
-                             "by kind.", ["kind"])
+                             "Values decrypted to make Secrets (a SealedSecret item is one RSA private-key operation; "
+                             "a SopsSecret counts one per data key opened), by kind.", ["kind"])
 UNCHANGED = Counter("sealer_reconcile_unchanged_total",
-                    "Reconciles that found the Secret holding what the object gave it (digest and data HMAC match) "
-                    "and decrypted nothing, by kind.", ["kind"])
+                    "Reconciles that found the Secret holding what the object gave it (digest, data HMAC and, for "
+                    "SopsSecrets, shape HMAC match) and decrypted nothing, by kind.", ["kind"])
 SHARD_OWNED = Gauge("sealer_shard_owned", "1 for each shard this replica serves, 0 for the others (--shards).",
                     ["shard"])
 SHARD_CHANGES = Counter("sealer_shard_lease_changes_total",
                         "Shard Leases this replica acquired, released or lost, by shard.", ["shard", "change"])
+SWEEP_SECONDS = Gauge("sealer_resync_pass_seconds",
+                      "How long the last resume or resync pass over every object of a kind took, by kind.", ["kind"])
 RECONCILE = Histogram("sealer_reconcile_duration_seconds", "Time to reconcile one object, by kind.", ["kind"])
 VAULT_SYNC_DURATION = Histogram("sealer_vault_sync_duration_seconds", "Time for one VaultSecret sync.")
 
 ALL: list[Counter | Gauge | Histogram] = [
     UNSEAL, UNSEAL_ERRORS, SOPS_DECRYPT, SOPS_ERRORS, VAULT_SYNC, VAULT_SYNC_ERRORS, PKI_SYNC, PKI_SYNC_ERRORS,
     FANOUT_SYNC, FANOUT_SYNC_ERRORS, VAULT_REQUESTS, DECRYPT_OPERATIONS, UNCHANGED, SHARD_OWNED, SHARD_CHANGES,
-    RECONCILE, VAULT_SYNC_DURATION]
+    SWEEP_SECONDS, RECONCILE, VAULT_SYNC_DURATION]
 
 # Bitnami's names (its pkg/controller/metrics.go), shown with --bitnami-compat beside ours so its documented alerts
 # and dashboards keep working. They count SealedSecrets of both groups.

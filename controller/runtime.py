@@ -123,9 +123,10 @@ class Controller:
 
     # --- SealedSecrets --------------------------------------------------------------------------------
 
-    def reconcile_sealed(self, body: Mapping[str, Any]) -> Result:
+    def reconcile_sealed(self, body: Mapping[str, Any], hint: Mapping[str, Any] | None = None) -> Result:
         """Unseal, unless the Secret already holds what this SealedSecret gave it (see `controller.digest`): then
-        a restart or a resync costs one GET and no private-key operation."""
+        a restart or a resync costs one GET and no private-key operation. ``hint``: the Secret as a pass listed it
+        a moment ago (see `controller.sweep`); unchanged, it saves the GET, otherwise it is read again."""
         keys = self.keyring.private_keys()
         accept = self.config.accept_deprecated_v1_data
         meta = body.get("metadata") or {}
@@ -134,11 +135,20 @@ class Controller:
         existing: Any = secrets.READ
         want = sealed.shell(body) if key is not None and keys else None
         if want is not None:
-            existing = self.kube.get_secret(str(meta.get("namespace") or ""), str(meta.get("name") or ""))
-            if (existing is not None and digest.unchanged(existing, source, key, [k.fingerprint for k in keys])
-                    and not secrets.shape_differs(existing, want)):
+            fingerprints = [k.fingerprint for k in keys]
+
+            def holds(secret: Mapping[str, Any] | None) -> bool:
+                return (secret is not None and secrets.labelled(secret)
+                        and digest.unchanged(secret, source, key, fingerprints)
+                        and not secrets.shape_differs(secret, want))
+
+            found = hint if holds(hint) else None
+            if found is None:
+                existing = self.kube.get_secret(str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+                found = existing if holds(existing) else None
+            if found is not None:
                 metrics.UNCHANGED.inc("SealedSecret")
-                return Result(True, "Unsealed", sealed.items_message(len(existing.get("data") or {})))
+                return Result(True, "Unsealed", sealed.items_message(len(found.get("data") or {})))
         outcome = self.unseal(body, keys, accept)
         metrics.DECRYPT_OPERATIONS.inc("SealedSecret", by=outcome.decrypted)
         if outcome.ready and outcome.secret is not None and key is not None:
@@ -171,8 +181,13 @@ class Controller:
         for note in self.age.sync(body, deleted=event_type == "DELETED"):
             log.info(note)
 
-    def reconcile_sops(self, body: Mapping[str, Any]) -> Result:
-        namespace = (body.get("metadata") or {}).get("namespace") or ""
+    def reconcile_sops(self, body: Mapping[str, Any], hint: Mapping[str, Any] | None = None) -> Result:
+        """Decrypt, unless the Secret already holds what this SopsSecret gave it (see `controller.digest`): then a
+        restart or a resync costs a GET (two with spec.decryption; none when the pass's ``hint`` holds) and no
+        decryption. The identities of the object's own secretRef Secret count as keys: one that opened it leaving
+        forces a re-check."""
+        meta = body.get("metadata") or {}
+        namespace = meta.get("namespace") or ""
         try:
             ref = sopssecret.decryption_secret(body)
         except InputError as e:
@@ -186,8 +201,35 @@ class Controller:
             own, notes = agekeys.parse_secret(found)
             for note in notes:
                 log.info("%s (spec.decryption of SopsSecret %s)", note, namespace)
-        return self.write(sopssecret.desired(body, self.age.identities(), os.environ, own_identities=own,
-                                             allow_unscoped=self.config.allow_unscoped_sops), body)
+        identities = self.age.identities()
+        allow = self.config.allow_unscoped_sops
+        key = self.data_hmac_key()
+        source = digest.source_digest(body, sopssecret.settings(allow, os.environ))
+        names = sopssecret.given_names(body)
+        existing: Any = secrets.READ
+        if key is not None and names is not None:
+            have = sopssecret.fingerprints(body, [*own, *identities], os.environ)
+
+            def holds(secret: Mapping[str, Any] | None) -> bool:
+                return (secret is not None and secrets.labelled(secret) and digest.unchanged(secret, source, key, have)
+                        and digest.shape_unchanged(secret, key, *names, meta.get("uid"))
+                        and (allow or sopssecret.is_bound(body)))
+
+            found = hint if holds(hint) else None
+            if found is None:
+                existing = self.kube.get_secret(namespace, str(meta.get("name") or ""))
+                found = existing if holds(existing) else None
+            if found is not None:
+                metrics.UNCHANGED.inc("SopsSecret")
+                bound = sopssecret.is_bound(body)
+                return Result(True, "Decrypted", sopssecret.ready_message(len(found.get("data") or {}), bound),
+                              warning=not bound)
+        outcome = sopssecret.desired(body, identities, os.environ, own_identities=own, allow_unscoped=allow)
+        metrics.DECRYPT_OPERATIONS.inc("SopsSecret", by=outcome.decrypted)
+        if outcome.ready and outcome.secret is not None and key is not None and names is not None:
+            digest.stamp(outcome.secret, source, key, outcome.opened_by)
+            digest.stamp_shape(outcome.secret, key, *names)
+        return self.write(outcome, body, existing)
 
     # --- the one write path for every source ---------------------------------------------------------
 

@@ -28,6 +28,9 @@ BITNAMI_MANAGED_ANNOTATION = "sealedsecrets.bitnami.com/managed"
 BITNAMI_PATCH_ANNOTATION = "sealedsecrets.bitnami.com/patch"
 # on a Secret made without ownerReferences whose template sets its own managed-by label: our mark instead of the label
 PRODUCED_ANNOTATION = "sealer.dev/produced"
+# on every Secret we create or own, whatever the template's labels: the controller watches Secrets with this label
+# only (controller.secretwatch), so a Secret without it gets no drift check until a resync puts it back
+PRODUCED_LABEL = "sealer.dev/produced-by"
 
 CREATE, UPDATE, NOOP, REFUSE = "create", "update", "noop", "refuse"
 
@@ -67,6 +70,17 @@ def produced_mark(secret: Mapping[str, Any]) -> bool:
             or (meta.get("annotations") or {}).get(PRODUCED_ANNOTATION) == "true")
 
 
+def labelled(secret: Mapping[str, Any] | None) -> bool:
+    """The Secret carries our produced-by label (what the Secret watch selects)."""
+    return bool((((secret or {}).get("metadata") or {}).get("labels") or {}).get(PRODUCED_LABEL))
+
+
+def mark(desired: dict[str, Any], kind: str) -> dict[str, Any]:
+    """``desired`` with the produced-by label (the source's kind)."""
+    desired.setdefault("metadata", {}).setdefault("labels", {})[PRODUCED_LABEL] = kind
+    return desired
+
+
 def _group(obj: Mapping[str, Any]) -> str:
     return str(obj.get("apiVersion") or "").partition("/")[0]
 
@@ -100,7 +114,7 @@ def _merge_meta(existing: Mapping[str, Any], desired: Mapping[str, Any]) -> dict
     out: dict[str, dict[str, str]] = {}
     for field in ("labels", "annotations"):
         want = {k: v for k, v in (dm.get(field) or {}).items()
-                if not (field == "labels" and k == MANAGED_BY_LABEL and v == MANAGED_BY)
+                if not (field == "labels" and (k == PRODUCED_LABEL or (k == MANAGED_BY_LABEL and v == MANAGED_BY)))
                 and not (field == "annotations" and k == PRODUCED_ANNOTATION)}
         have = em.get(field) or {}
         changed = {k: v for k, v in want.items() if have.get(k) != v}
@@ -240,6 +254,8 @@ def write(kube: Kube, desired: dict[str, Any], owner: Mapping[str, Any], *, merg
     ``existing``, None when absent), plan, create or patch it. Never deletes; API errors propagate (the caller
     reports them)."""
     meta = desired["metadata"]
+    if not merge:
+        mark(desired, str(owner.get("kind") or "SealedSecret"))
     if existing is READ:
         existing = kube.get_secret(meta["namespace"], meta["name"])
     step = plan(existing, desired, (owner.get("metadata") or {}).get("uid"), merge=merge,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import kopf
@@ -26,6 +26,28 @@ log = logging.getLogger("sealer.controller")
 
 
 SYNCED_KINDS = frozenset({"SealedSecret"})  # Bitnami's kind; the others have no Bitnami counterpart to mimic
+Poster = Callable[[Mapping[str, Any], str, str, str], None]  # (object, type, reason, message): posts an Event
+MAX_MESSAGE = 1024  # kopf's limit for an Event message (the middle is cut)
+
+
+def kopf_event(obj: Mapping[str, Any], type: str, reason: str, message: str) -> None:
+    """Through kopf's poster: only inside a handler (kopf's per-object context)."""
+    kopf.event(obj, type=type, reason=reason, message=message)
+
+
+def event_body(obj: Mapping[str, Any], type: str, reason: str, message: str) -> dict[str, Any]:
+    """A core/v1 Event as kopf posts it (same source and name prefix), for Events posted outside a handler."""
+    meta = obj.get("metadata") or {}
+    if len(message) > MAX_MESSAGE:
+        message = message[:MAX_MESSAGE // 2 - 1] + "..." + message[-(MAX_MESSAGE // 2 - 2):]
+    now = dt.datetime.now(dt.UTC).isoformat()
+    ref = {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "name": meta.get("name"),
+           "uid": meta.get("uid"), "namespace": meta.get("namespace")}
+    return {"apiVersion": "v1", "kind": "Event",
+            "metadata": {"namespace": meta.get("namespace") or "default", "generateName": "kopf-event-"},
+            "action": "Action?", "type": type, "reason": reason, "message": message,
+            "reportingComponent": "kopf", "reportingInstance": "dev", "source": {"component": "kopf"},
+            "involvedObject": ref, "firstTimestamp": now, "lastTimestamp": now, "eventTime": now}
 
 
 def condition(ready: bool, reason: str, message: str, generation: int | None, type: str = "Ready") -> dict[str, Any]:
@@ -43,9 +65,10 @@ def is_ready(body: Mapping[str, Any]) -> bool:
     return ready_condition(body).get("status") == "True"
 
 
-def set_ready(kind: str, result: Result, body: Any, meta: Any, patch: Any, *, announce: bool) -> None:
+def set_ready(kind: str, result: Result, body: Any, meta: Any, patch: Any, *, announce: bool,
+              post: Poster = kopf_event) -> None:
     """The Ready condition (into ``patch``) and its Events. ``announce``: post an informational Event for a
-    success."""
+    success. ``post``: how Events go out (kopf's poster in a handler)."""
     previous = ready_condition(body)
     message = printable(result.message)  # names from objects: no control characters in status, Events or logs
     new = condition(result.ready, result.reason, message, meta.get("generation"))
@@ -62,19 +85,20 @@ def set_ready(kind: str, result: Result, body: Any, meta: Any, patch: Any, *, an
     if not result.ready:
         log.warning("%s %s/%s: %s: %s", kind, meta.get("namespace"), meta.get("name"), result.reason, message)
         if not repeated:
-            kopf.warn(body, reason=result.reason, message=message)
+            post(body, "Warning", result.reason, message)
     elif result.warning and not repeated:  # ready, with something the owner must fix (an unscoped SopsSecret)
         log.warning("%s %s/%s: %s", kind, meta.get("namespace"), meta.get("name"), message)
-        kopf.warn(body, reason=result.reason, message=message)
+        post(body, "Warning", result.reason, message)
     elif announce:
-        kopf.info(body, reason=result.reason, message=message)
+        post(body, "Normal", result.reason, message)
 
 
-def report(kind: str, result: Result, started: float, body: Any, meta: Any, patch: Any) -> None:
+def report(kind: str, result: Result, started: float, body: Any, meta: Any, patch: Any,
+           post: Poster = kopf_event) -> None:
     """One reconcile of a source (SealedSecret, SopsSecret, VaultSecret): metrics, then the condition and Events
     (a success is announced when it changed the Secret). ``started``: its time.monotonic() at the start."""
     metrics.observe(kind, result.ready, result.reason, time.monotonic() - started, str(meta.get("namespace") or ""))
-    set_ready(kind, result, body, meta, patch, announce=result.changed)
+    set_ready(kind, result, body, meta, patch, announce=result.changed, post=post)
 
 
 def report_store(result: Result, body: Any, meta: Any, patch: Any) -> None:
@@ -82,6 +106,14 @@ def report_store(result: Result, body: Any, meta: Any, patch: Any) -> None:
     set_ready(body.get("kind", "VaultStore"), result, body, meta, patch, announce=not is_ready(body))
 
 
-def notify(owner: Mapping[str, Any], reason: str, message: str) -> None:
-    """An informational Event on a source object (a Secret restored from it)."""
-    kopf.info(owner, reason=reason, message=printable(message))
+def api_poster(kube: Callable[[], Any]) -> Poster:
+    """Events posted through the API client, for work done outside kopf's handlers (passes, Secret watches)."""
+    def post(obj: Mapping[str, Any], event_type: str, reason: str, message: str) -> None:
+        body = event_body(obj, event_type, reason, message)
+        try:
+            kube().create_event(body["metadata"]["namespace"], body)
+        except Exception as e:  # an Event is best effort, as kopf's are
+            log.warning("%s %s/%s: Event %s not posted (%s)", obj.get("kind"), body["involvedObject"]["namespace"],
+                        body["involvedObject"]["name"], reason, getattr(e, "status", None) or type(e).__name__)
+
+    return post

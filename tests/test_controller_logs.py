@@ -83,7 +83,7 @@ def test_verbose_log_redacts_secret_fields_and_escapes_names(kube: KubeServer, t
 
     condition = kube.client.wait_for(sops_status, timeout=30, message="Ready condition of SopsSecret recipient")
     kube.client.wait_for(lambda: kube.client.find("v1", "Secret", "good", "app"), timeout=30, message="Secret")
-    proc.wait_for_log("Resync 'sops_secret' is invoked", timeout=30)  # a resync: the warning logged twice
+    proc.wait_for_log("SopsSecret resync: ", timeout=30)  # a resync: the warning logged twice
     proc.stop()
     log = proc.log_text()
 

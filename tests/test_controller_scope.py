@@ -62,12 +62,12 @@ def assert_untouched(kube: KubeServer, created: dict) -> None:
 
 def settle(kube: KubeServer, proc, name: str, namespace: str, resyncs: int = 2) -> None:
     """Let every queued event be handled: undo a hand edit of the in-scope Secret `name` (handled after the
-    earlier edits), then wait for `resyncs` more timer runs of the in-scope object (resync is 2 s)."""
+    earlier edits), then wait for `resyncs` more resync passes (every 2 s)."""
     edit_by_hand(kube, name, namespace, b"sentinel-edit")
     kube.client.wait_for(lambda: (secret_items(kube, name, namespace) or {}).get("password") != b"sentinel-edit",
                          timeout=30, message="the in-scope Secret restored")
-    done = proc.log_text().count("Resync 'sealed_secret' succeeded")
-    proc.wait_for_log("Resync 'sealed_secret' succeeded", timeout=30, count=done + resyncs)
+    done = proc.log_text().count("SealedSecret resync: ")
+    proc.wait_for_log("SealedSecret resync: ", timeout=30, count=done + resyncs)
 
 
 def watches(kube: KubeServer) -> list[urllib.parse.SplitResult]:

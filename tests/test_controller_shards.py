@@ -43,7 +43,8 @@ class Clock:
 def replica(kube: KubeServer, home: int, clock: Clock, count: int = 2) -> ShardLeases:
     from controller.kube import Kube
 
-    return ShardLeases(Kube(), NS, shards.Sharding(count, home, f"replica-{home}"), 15.0, clock=clock)
+    sharding = shards.Sharding(count, home, f"replica-{home}")
+    return ShardLeases(Kube(str(kube.kubeconfig)), NS, sharding, 15.0, clock=clock)
 
 
 def holders(kube: KubeServer, count: int = 2) -> list[str]:
@@ -53,7 +54,6 @@ def holders(kube: KubeServer, count: int = 2) -> list[str]:
 
 def test_leases_hand_over_without_overlap_and_take_over_when_expired(kube: KubeServer,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KUBECONFIG", str(kube.kubeconfig))
     clock = Clock()
     a, b = replica(kube, 0, clock), replica(kube, 1, clock)
 

@@ -86,7 +86,8 @@ def test_token_auth_kv2_data_from_property_version_and_status(kube: KubeServer, 
     secret = kube.client.get("v1", "Secret", "db", "app")
     vsec = kube.client.get(*VS, "db", "app")
     assert secret["type"] == "kubernetes.io/basic-auth"
-    assert secret["metadata"]["labels"] == {"team": "a", "app.kubernetes.io/managed-by": "sealer"}
+    assert secret["metadata"]["labels"] == {"team": "a", "app.kubernetes.io/managed-by": "sealer",
+                                            "sealer.dev/produced-by": "VaultSecret"}
     assert secret["metadata"]["annotations"]["note"] == "from vault"
     assert secret["metadata"]["ownerReferences"][0]["uid"] == vsec["metadata"]["uid"]
     c = wait_cond(kube, "db", "app", "True")

@@ -12,13 +12,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import kopf
-
-from controller import status
 
 log = logging.getLogger("sealer.controller")
 
@@ -81,13 +78,13 @@ def daemon(registry: kopf.OperatorRegistry, group: str, version: str, plural: st
 
     kopf.daemon(group, version, plural, id=id, when=when, registry=registry, **options)(loop)
     # only DELETED events reach the handler: kopf then skips the others before invoking (and logging) anything
-    kopf.on.event(group, version, plural, id=f"{id}_gone", when=_deletion, registry=registry)(deleted)
+    kopf.on.event(group, version, plural, id=f"{id}_gone", when=deletion, registry=registry)(deleted)
     spawning = registry._spawning  # kopf has no option for this; its handlers are frozen dataclasses
     spawning._handlers = [dataclasses.replace(h, requires_finalizer=False) if h.id == id else h
                           for h in spawning._handlers]
 
 
-def _deletion(type: str | None, **_: Any) -> bool:
+def deletion(type: str | None, **_: Any) -> bool:
     return type == "DELETED"
 
 
@@ -109,24 +106,3 @@ def periodic(registry: kopf.OperatorRegistry, group: str, version: str, plural: 
                 log.info("Resync '%s' succeeded: %s", name, where)
 
     daemon(registry, group, version, plural, id=id, when=when, run=run, on_gone=on_gone, cancellation_timeout=10.0)
-
-
-def reconcilers(app: Any, kind: str, plural: str, reconcile: Callable[[Any], Any]) -> tuple[
-        Callable[..., None], Callable[[Any, Any], Awaitable[None]]]:
-    """The change handler and the resync tick of a kind reconciled by ``reconcile(body)``: both report status,
-    Events and metrics the same way; the tick (no kopf patch of its own) writes its status itself."""
-    def on_change(body: Any, meta: Any, patch: Any, **_: Any) -> None:
-        started = time.monotonic()
-        status.report(kind, reconcile(body), started, body, meta, patch)
-
-    async def tick(body: Any, meta: Any) -> None:
-        if not app.owns(meta.get("namespace")):
-            return  # its shard went elsewhere; this run ends soon (controller.running)
-        started = time.monotonic()
-        result = await asyncio.to_thread(reconcile, body)
-        patch = kopf.Patch()
-        status.report(kind, result, started, body, meta, patch)
-        await asyncio.to_thread(app.write_status, body, plural, patch)
-
-    return on_change, tick
-

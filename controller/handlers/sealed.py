@@ -1,5 +1,5 @@
-"""SealedSecrets (sealer.dev, and bitnami.com with --bitnami-compat): on change, and every --resync-period (a
-daemon without a finalizer, see `resync`)."""
+"""SealedSecrets (sealer.dev, and bitnami.com with --bitnami-compat): on change; at each operator run's start and
+every --resync-period in one pass over the kind (`controller.sweep`), not a resume handler and a timer per object."""
 
 from __future__ import annotations
 
@@ -7,26 +7,27 @@ from typing import Any
 
 import kopf
 
-from controller import metrics
+from controller import metrics, sweep
 from controller.app import App
 from controller.handlers import resync
 from sealer.kube import BITNAMI_GROUP, GROUP, VERSION
 
 
 def register(registry: kopf.OperatorRegistry, app: App) -> None:
-    sealed_secret, resync_sealed = resync.reconcilers(app, "SealedSecret", "sealedsecrets",
-                                                      app.controller.reconcile_sealed)
+    groups = (GROUP, BITNAMI_GROUP) if app.config.bitnami_compat else (GROUP,)
+    sealed_secret = sweep.change_handler("SealedSecret", app.controller.reconcile_sealed)
 
-    def gone(body: Any) -> None:
-        meta = body.get("metadata") or {}
-        metrics.forget_conditions(str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+    def gone(type: str | None, body: Any, **_: Any) -> None:
+        if type == "DELETED":
+            meta = body.get("metadata") or {}
+            metrics.forget_conditions(str(meta.get("namespace") or ""), str(meta.get("name") or ""))
 
-    resync_seconds = app.config.resync_period.total_seconds()
     on: dict[str, Any] = {"id": "sealed_secret", "when": app.in_scope, "registry": registry}
-    for group in (GROUP, BITNAMI_GROUP) if app.config.bitnami_compat else (GROUP,):
+    for group in groups:
         kopf.on.update(group, VERSION, "sealedsecrets", field="spec", **on)(sealed_secret)
         kopf.on.create(group, VERSION, "sealedsecrets", **on)(sealed_secret)
-        kopf.on.resume(group, VERSION, "sealedsecrets", **on)(sealed_secret)
-        if resync_seconds > 0:
-            resync.periodic(registry, group, VERSION, "sealedsecrets", id="sealed_secret_resync", when=app.in_scope,
-                            interval=resync_seconds, tick=resync_sealed, on_gone=gone)
+        kopf.on.event(group, VERSION, "sealedsecrets", id="sealed_secret_gone", when=resync.deletion,
+                      registry=registry)(gone)
+    passes = sweep.Sweeper(app, "SealedSecret", "sealedsecrets", groups, app.controller.reconcile_sealed,
+                           app.config.resync_period.total_seconds())
+    sweep.register(registry, passes, "sealed_secret_passes")

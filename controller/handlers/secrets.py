@@ -1,44 +1,67 @@
 """Secrets: the ones we produce (drift is put back), sealing keys and age identities in the controller's namespace.
 
-Secrets are watched with `kopf.on.event` only: `on.create`/`on.update` would make kopf copy the Secret (with its
-data) into a last-handled-configuration annotation.
+Watched by the controller itself (`controller.secretwatch`), not by kopf: the request selects what is ours (the
+produced-by label; the controller's own namespace), where kopf would watch every Secret of the cluster and keep a
+record of each. The watches start once, at the first operator run, and outlive shard changes. Drift is restored
+on a small pool, so one slow reconcile does not hold up the watch.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kopf
 
 from controller import keyring, status
 from controller.app import App
+from controller.secrets import PRODUCED_LABEL
+from controller.secretwatch import SecretWatch
+
+DRIFT_WORKERS = 4
 
 
 def register(registry: kopf.OperatorRegistry, app: App) -> None:
     controller = app.controller
+    post = status.api_poster(lambda: controller.kube)
+    watches: list[SecretWatch] = []
+    drift = ThreadPoolExecutor(DRIFT_WORKERS, thread_name_prefix="drift")
 
-    def drifted(type: str | None, **kwargs: Any) -> bool:
-        """A produced Secret changed or went: the Secret we just created (ADDED) needs no thread and no log line."""
-        return type in ("MODIFIED", "DELETED") and app.produced(**kwargs)
+    def notify(owner: Any, reason: str, message: str) -> None:
+        post(owner, "Normal", reason, message)
 
-    @kopf.on.event("v1", "secrets", id="produced_secret", when=drifted, registry=registry)
-    def produced_secret(type: str, body: Any, **_: Any) -> None:
-        if app.owner_served(body):
-            controller.restore_drift(type, body, status.notify)
+    def restore(event_type: str, secret: Any) -> None:
+        if app.owner_served(secret):
+            controller.restore_drift(event_type, secret, notify)
 
-    @kopf.on.event("v1", "secrets", id="key_secret", labels={keyring.LABEL: kopf.PRESENT},
-                   when=app.in_controller_namespace, registry=registry)
-    def key_secret(type: str, body: Any, **_: Any) -> None:
-        if type is not None:
-            controller.on_key_event(type, body)
+    def produced(event_type: str, secret: Any) -> None:
+        """A produced Secret changed or went (our own create comes as ADDED: nothing to do)."""
+        meta = secret.get("metadata") or {}
+        if event_type in ("MODIFIED", "DELETED") and app.active() and app.produced(meta.get("namespace"), secret):
+            drift.submit(restore, event_type, secret)
 
-    @kopf.on.event("v1", "secrets", id="bitnami_key_secret", labels={keyring.BITNAMI_LABEL: kopf.PRESENT},
-                   when=app.in_controller_namespace, registry=registry)
-    def bitnami_key_secret(type: str, body: Any, **_: Any) -> None:
-        if type is not None and app.config.import_bitnami_keys:
-            controller.on_key_event(type, body)
+    def own_namespace(event_type: str, secret: Any) -> None:
+        """Sealing keys (ours, and Bitnami's with --import-bitnami-keys) and age identities."""
+        labels = (secret.get("metadata") or {}).get("labels") or {}
+        if keyring.LABEL in labels or (keyring.BITNAMI_LABEL in labels and app.config.import_bitnami_keys):
+            controller.on_key_event(event_type, secret)
+        if app.holds_age_identities(app.config.namespace, secret):
+            controller.on_age_event(event_type, secret)
 
-    @kopf.on.event("v1", "secrets", id="age_identity_secret", when=app.holds_age_identities, registry=registry)
-    def age_identity_secret(type: str, body: Any, **_: Any) -> None:
-        if type is not None:
-            controller.on_age_event(type, body)
+    @kopf.on.startup(id="secret_watches", registry=registry)
+    def start(**_: Any) -> None:
+        if watches:
+            return  # a later operator run (--shards): the watches are running
+        watches.append(SecretWatch(controller.kube, app.config.namespace, None, own_namespace, "own-namespace"))
+        for ns in app.served.namespaces or (None,):
+            watches.append(SecretWatch(controller.kube, ns, PRODUCED_LABEL, produced, f"produced-{ns or 'all'}"))
+        for watch in watches:
+            watch.start()
+
+    @kopf.on.cleanup(id="secret_watches_stop", registry=registry)
+    def stop(**_: Any) -> None:
+        if app.rerun.is_set():
+            return
+        for watch in watches:
+            watch.stop()
+        drift.shutdown(wait=False, cancel_futures=True)

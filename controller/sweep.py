@@ -1,0 +1,180 @@
+"""Resume and resync of SealedSecrets and SopsSecrets as one pass over the kind, not a loop per object.
+
+kopf would run a resume handler for each object it sees at start and keep a daemon (a task, its frames, its
+waiters) per object for the resync timer: ~21 KiB and most of a restart's CPU per object before any work. A pass
+instead reads the kind a page at a time, and beside it the Secrets of that kind it produced (label
+`sealer.dev/produced-by=<kind>`), both in the API server's order (namespace, then name), so each object meets its
+Secret in a merge join: memory is two pages however many objects there are, and an object whose Secret is
+unchanged (see `controller.digest`) costs no decryption and no API call of its own. Served objects are reconciled
+on a few threads. One pass runs when an operator run starts (what resume did; changes made while the controller
+was down also reach kopf's create/update handlers), then every `--resync-period`, and at once when this replica
+becomes the active one (kopf peering).
+
+Status and Events are written as a handler's would be (Events through the API client: there is no kopf handler
+around a pass).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import kopf
+
+from controller import metrics, status
+from controller.decryptpool import cores
+from controller.secrets import PRODUCED_LABEL
+from sealer.kube import VERSION
+
+log = logging.getLogger("sealer.controller")
+Reconcile = Callable[[Mapping[str, Any], Any], Any]  # (object, the Secret as listed or None) -> Result
+
+
+def _key(obj: Mapping[str, Any]) -> tuple[str, str]:
+    meta = obj.get("metadata") or {}
+    return str(meta.get("namespace") or ""), str(meta.get("name") or "")
+
+
+def join(objects: Iterator[dict[str, Any]], secrets: Iterator[dict[str, Any]]) -> Iterator[tuple[dict[str, Any],
+                                                                                                 Any]]:
+    """Each object with the Secret of its namespace and name (None when there is none), both streams in (namespace,
+    name) order. Out of order input only loses hints (the reconcile then reads the Secret itself), never pairs an
+    object with another's Secret."""
+    secret = next(secrets, None)
+    for obj in objects:
+        key = _key(obj)
+        while secret is not None and _key(secret) < key:
+            secret = next(secrets, None)
+        yield obj, (secret if secret is not None and _key(secret) == key else None)
+
+
+class Sweeper:
+    """The passes of one kind. ``reconcile(body, hint)``: ``hint`` is the produced Secret as listed in the pass
+    (None: not listed), good for the unchanged check only; anything else reads the Secret again."""
+
+    def __init__(self, app: Any, kind: str, plural: str, groups: tuple[str, ...], reconcile: Reconcile,
+                 interval: float) -> None:
+        self.app, self.kind, self.plural, self.groups = app, kind, plural, groups
+        self.reconcile, self.interval = reconcile, interval
+        self.parallel = max(4, 2 * cores())
+        self._post = status.api_poster(lambda: app.controller.kube)
+        self._stopped = threading.Event()
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        app.when_active(self.wake)
+
+    # --- a pass (in threads) -----------------------------------------------------------------------------------
+
+    def _pairs(self) -> Iterator[tuple[dict[str, Any], Any]]:
+        kube = self.app.controller.kube
+        for group in self.groups:
+            for ns in self.app.served.namespaces or (None,):  # None: every namespace, one paged list
+                objects = kube.iter_objects(f"{group}/{VERSION}", self.plural, namespace=ns)
+                produced = kube.iter_secrets(ns, f"{PRODUCED_LABEL}={self.kind}")
+                for obj, hint in join(objects, produced):
+                    obj.setdefault("apiVersion", f"{group}/{VERSION}")
+                    obj.setdefault("kind", self.kind)
+                    meta = obj.get("metadata") or {}
+                    if not meta.get("deletionTimestamp") and self.app.in_scope(meta.get("namespace"),
+                                                                               meta.get("labels")):
+                        yield obj, hint
+
+    def one_pass(self, reason: str) -> int:
+        """Reconcile every served object once; the number reconciled."""
+        if not self.app.active():
+            log.info("%s %s: standing by (kopf peering: another replica is active)", self.kind, reason)
+            return 0
+        started = time.monotonic()
+        pairs, lock, done = self._pairs(), threading.Lock(), [0]
+
+        def worker() -> None:
+            while not self._stopped.is_set():
+                with lock:  # the next page is fetched here, by whichever worker reaches it
+                    item = next(pairs, None)
+                if item is None:
+                    return
+                self._one(*item)
+                with lock:
+                    done[0] += 1
+
+        try:
+            with ThreadPoolExecutor(self.parallel, thread_name_prefix=f"{self.kind}-pass") as pool:
+                for future in [pool.submit(worker) for _ in range(self.parallel)]:
+                    future.result()
+        except Exception as e:  # a failed list: the next pass tries again; handlers still serve changes
+            log.warning("%s %s: objects not listed (%s)", self.kind, reason,
+                        getattr(e, "status", None) or type(e).__name__)
+        seconds = time.monotonic() - started
+        metrics.SWEEP_SECONDS.set(seconds, self.kind)
+        log.info("%s %s: %d object(s) in %.1f s", self.kind, reason, done[0], seconds)
+        return done[0]
+
+    def _one(self, obj: dict[str, Any], hint: Any) -> None:
+        meta = obj.get("metadata") or {}
+        started = time.monotonic()
+        try:
+            result = self.reconcile(obj, hint)
+            patch = kopf.Patch()
+            status.report(self.kind, result, started, obj, meta, patch, post=self._post)
+            self.app.write_status(obj, self.plural, patch)
+            log.debug("%s %s/%s reconciled (%s)", self.kind, meta.get("namespace"), meta.get("name"), result.reason)
+        except Exception as e:  # one object's failure never stops the pass
+            log.warning("%s %s/%s: reconcile failed (%s)", self.kind, meta.get("namespace"), meta.get("name"),
+                        type(e).__name__)
+
+    # --- the loop of one operator run ------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """A pass at once (the resume), then one every interval, or when woken, until `stop`."""
+        self._stopped.clear()
+        wake = asyncio.Event()
+        self._wake, self._loop = wake, asyncio.get_running_loop()
+        await asyncio.to_thread(self.one_pass, "resume")
+        while not self._stopped.is_set():
+            try:
+                await asyncio.wait_for(wake.wait(), timeout=self.interval if self.interval > 0 else None)
+                reason = "catch-up"
+            except TimeoutError:
+                reason = "resync"
+            wake.clear()
+            if not self._stopped.is_set():
+                await asyncio.to_thread(self.one_pass, reason)
+
+    def wake(self) -> None:
+        """From any thread: a pass now (this replica just became the active one)."""
+        if self._loop is not None and self._wake is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.wake()
+
+
+def change_handler(kind: str, reconcile: Callable[[Mapping[str, Any]], Any]) -> Callable[..., None]:
+    """kopf's create/update handler of a kind: reconcile, then status, Events and metrics as a pass reports them."""
+    def on_change(body: Any, meta: Any, patch: Any, **_: Any) -> None:
+        started = time.monotonic()
+        status.report(kind, reconcile(body), started, body, meta, patch)
+
+    return on_change
+
+
+def register(registry: kopf.OperatorRegistry, sweeper: Sweeper, id: str) -> None:
+    """Start the passes with each operator run and stop them at its end."""
+    tasks: list[asyncio.Task[None]] = []
+
+    @kopf.on.startup(id=f"{id}_start", registry=registry)
+    async def start(**_: Any) -> None:
+        tasks.append(asyncio.create_task(sweeper.run(), name=f"{id} passes"))
+
+    @kopf.on.cleanup(id=f"{id}_stop", registry=registry)
+    async def stop(**_: Any) -> None:
+        sweeper.stop()
+        for task in tasks:
+            task.cancel()
+        tasks.clear()
