@@ -40,6 +40,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench.common import ROOT, log
 from bench.controller_bench import proc_status_kib
@@ -155,6 +156,32 @@ def summarise_log(text: str) -> list[str]:
 
 # --- the measurement -------------------------------------------------------------------------------------------
 
+def fill_openbao(bao: Any, n: int) -> tuple[dict[int, dict[str, str]], str, str]:
+    """N KV v2 secrets (bench/app-NNNN, 3 keys each) and an AppRole role that reads them: (values, role id, secret
+    id)."""
+    log(f"vault: {n} KV v2 secrets in OpenBao, an AppRole role")
+    values = {}
+    for i in range(n):
+        values[i] = {"username": f"user-{i}", "password": secrets.token_urlsafe(18), "url": f"db-{i}:5432"}
+        bao.api("POST", f"secret/data/bench/app-{i:04d}", {"data": values[i]})
+    bao.write_policy("bench-read", 'path "secret/data/bench/*" { capabilities = ["read"] }')
+    bao.api("POST", "sys/auth/approle", {"type": "approle"})
+    bao.api("POST", "auth/approle/role/bench", {"token_policies": ["bench-read"], "token_ttl": "1h"})
+    role_id = bao.api("GET", "auth/approle/role/bench/role-id")["data"]["role_id"]
+    secret_id = bao.api("POST", "auth/approle/role/bench/secret-id", {})["data"]["secret_id"]
+    return values, role_id, secret_id
+
+
+def create_store(client: Any, addr: str, role_id: str, secret_id: str, namespace: str = NS) -> None:
+    """The AppRole secret-id Secret and the VaultStore `vault` of ``namespace``."""
+    client.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "approle", "namespace": namespace},
+                   "data": {"secret-id": base64.b64encode(secret_id.encode()).decode()}})
+    client.create({"apiVersion": "sealer.dev/v1alpha1", "kind": "VaultStore",
+                   "metadata": {"name": "vault", "namespace": namespace},
+                   "spec": {"server": addr, "auth": {"appRole": {
+                       "roleId": role_id, "secretIdRef": {"name": "approle", "key": "secret-id"}}}}})
+
+
 def measure(work_dir: Path, quick: bool = False, secrets_n: int | None = None,
             interval_s: float | None = None) -> VaultResults:
     """One run: 500 VaultSecrets (100 with `quick`) against a fresh OpenBao, emulator and controller."""
@@ -181,16 +208,7 @@ def measure(work_dir: Path, quick: bool = False, secrets_n: int | None = None,
         audit = work_dir / "audit.log"
         bao = stack.enter_context(start_openbao(work_dir / "openbao", config_hcl=(
             f'audit "file" "bench" {{\n  options {{\n    file_path = "{audit}"\n  }}\n}}\n')))
-        log(f"vault: {n} KV v2 secrets in OpenBao, an AppRole role")
-        values = {}
-        for i in range(n):
-            values[i] = {"username": f"user-{i}", "password": secrets.token_urlsafe(18), "url": f"db-{i}:5432"}
-            bao.api("POST", f"secret/data/bench/app-{i:04d}", {"data": values[i]})
-        bao.write_policy("bench-read", 'path "secret/data/bench/*" { capabilities = ["read"] }')
-        bao.api("POST", "sys/auth/approle", {"type": "approle"})
-        bao.api("POST", "auth/approle/role/bench", {"token_policies": ["bench-read"], "token_ttl": "1h"})
-        role_id = bao.api("GET", "auth/approle/role/bench/role-id")["data"]["role_id"]
-        secret_id = bao.api("POST", "auth/approle/role/bench/secret-id", {})["data"]["secret_id"]
+        values, role_id, secret_id = fill_openbao(bao, n)
 
         emu = apiserver.spawn([sys.executable, "-m", emulator_module, str(work_dir / "kube")], kubeconfig=None,
                               log=work_dir / "emulator.log", cwd=ROOT)
@@ -199,12 +217,7 @@ def measure(work_dir: Path, quick: bool = False, secrets_n: int | None = None,
         url = re.search(r"^url: (\S+)$", text, re.M).group(1)  # type: ignore[union-attr]
         kubeconfig = work_dir / "kube" / "kubeconfig"
         client = apiserver.KubeClient(url)
-        client.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "approle", "namespace": NS},
-                       "data": {"secret-id": base64.b64encode(secret_id.encode()).decode()}})
-        client.create({"apiVersion": "sealer.dev/v1alpha1", "kind": "VaultStore",
-                       "metadata": {"name": "vault", "namespace": NS},
-                       "spec": {"server": bao.addr, "auth": {"appRole": {
-                           "roleId": role_id, "secretIdRef": {"name": "approle", "key": "secret-id"}}}}})
+        create_store(client, bao.addr, role_id, secret_id)
 
         def start_controller(log_name: str) -> tuple[apiserver.Proc, int]:
             port = apiserver.free_port()
