@@ -796,9 +796,12 @@ class Emulator(kmock.KubernetesEmulator):
 
         return match
 
-    def _current(self, resource: kmock.resource, match: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
-        return [copy.deepcopy(o.last.raw) for (r, _, _), o in self._objects.items()
-                if r == resource and not o.deleted and match(o.last.raw)]
+    def _current(self, resource: kmock.resource, match: Callable[[dict[str, Any]], bool],
+                 copies: bool = True) -> list[dict[str, Any]]:
+        """The live objects that match (copies; with ``copies=False`` the stored ones, to be copied by the caller)."""
+        found = [o.last.raw for (r, _, _), o in self._objects.items()
+                 if r == resource and not o.deleted and match(o.last.raw)]
+        return [copy.deepcopy(o) for o in found] if copies else found
 
     async def _serve_fetch(self, request: kmock.Request) -> Any:
         res = self.info(request.resource)
@@ -813,22 +816,24 @@ class Emulator(kmock.KubernetesEmulator):
     async def _serve_list(self, request: kmock.Request) -> Any:
         res = self.info(request.resource)
         match = self._filters(request)
-        async with self._lock:
-            items = self._current(request.resource, match)
-            rv = self._rv
-        meta: dict[str, Any] = {"resourceVersion": str(rv)}
-        items.sort(key=_list_key)  # etcd's order: by namespace, then name
         limit, token = request.params.get("limit"), request.params.get("continue")
+        after: tuple[Any, ...] = ()
         if token:
             try:
                 after = tuple(json.loads(base64.urlsafe_b64decode(token.encode())))
             except ValueError:
                 raise _error(400, "BadRequest", "invalid continue token") from None
-            items = [o for o in items if _list_key(o) > after]
-        if limit and limit.isdigit() and 0 < int(limit) < len(items):
-            items = items[:int(limit)]
-            meta["continue"] = base64.urlsafe_b64encode(json.dumps(list(_list_key(items[-1]))).encode()).decode()
-        return {"apiVersion": res.api_version, "kind": f"{res.kind}List", "metadata": meta, "items": items}
+        meta: dict[str, Any] = {}
+        async with self._lock:
+            items = sorted((o for o in self._current(request.resource, match, copies=False)
+                            if not after or _list_key(o) > after), key=_list_key)  # etcd's order: namespace, name
+            if limit and limit.isdigit() and 0 < int(limit) < len(items):
+                items = items[:int(limit)]
+                meta["continue"] = base64.urlsafe_b64encode(json.dumps(list(_list_key(items[-1]))).encode()).decode()
+            items = [copy.deepcopy(o) for o in items]  # only the page is copied
+            meta["resourceVersion"] = str(self._rv)
+        return {"apiVersion": res.api_version, "kind": f"{res.kind}List", "metadata": dict(sorted(meta.items())),
+                "items": items}
 
     async def _serve_watch(self, request: kmock.Request) -> AsyncIterator[Any]:
         res = self.info(request.resource)
