@@ -218,40 +218,31 @@ class Kube:
                                                           label_selector=label_selector or "", _preload_content=False)
         return self._json(resp).get("items") or []
 
-    def iter_objects(self, api_version: str, plural: str, namespace: str | None = None,
-                     limit: int = 500) -> Iterator[dict[str, Any]]:
-        """A namespaced custom resource's objects (every namespace: None) a page of ``limit`` at a time, in the API
-        server's order (namespace, then name): memory stays one page however many there are."""
-        group, version = api_version.split("/")
+    def _pages(self, call: Any, *args: Any, **options: Any) -> Iterator[dict[str, Any]]:
+        """The items of a list call, a page of ``limit`` at a time (``continue`` tokens)."""
         token = None
         while True:
-            options: dict[str, Any] = {"limit": limit, "_preload_content": False, **({"_continue": token} if token
-                                                                                     else {})}
-            if namespace is not None:
-                resp = self.custom.list_namespaced_custom_object(group, version, namespace, plural, **options)
-            else:
-                resp = self.custom.list_cluster_custom_object(group, version, plural, **options)
-            body = self._json(resp)
+            body = self._json(call(*args, _preload_content=False, **options, **({"_continue": token} if token else {})))
             yield from body.get("items") or []
             token = (body.get("metadata") or {}).get("continue")
             if not token:
                 return
 
+    def iter_objects(self, api_version: str, plural: str, namespace: str | None = None,
+                     limit: int = 500) -> Iterator[dict[str, Any]]:
+        """A namespaced custom resource's objects (every namespace: None) a page of ``limit`` at a time, in the API
+        server's order (namespace, then name): memory stays one page however many there are."""
+        group, version = api_version.split("/")
+        if namespace is not None:
+            return self._pages(self.custom.list_namespaced_custom_object, group, version, namespace, plural,
+                               limit=limit)
+        return self._pages(self.custom.list_cluster_custom_object, group, version, plural, limit=limit)
+
     def iter_secrets(self, namespace: str | None, label_selector: str, limit: int = 500) -> Iterator[dict[str, Any]]:
         """Secrets with these labels, a page at a time, in the API server's order (namespace, then name)."""
-        token = None
-        while True:
-            options: dict[str, Any] = {"label_selector": label_selector, "limit": limit, "_preload_content": False,
-                                       **({"_continue": token} if token else {})}
-            if namespace is None:
-                resp = self.core.list_secret_for_all_namespaces(**options)
-            else:
-                resp = self.core.list_namespaced_secret(namespace, **options)
-            body = self._json(resp)
-            yield from body.get("items") or []
-            token = (body.get("metadata") or {}).get("continue")
-            if not token:
-                return
+        if namespace is None:
+            return self._pages(self.core.list_secret_for_all_namespaces, label_selector=label_selector, limit=limit)
+        return self._pages(self.core.list_namespaced_secret, namespace, label_selector=label_selector, limit=limit)
 
     def patch_object(self, api_version: str, plural: str, namespace: str, name: str, body: dict[str, Any]) -> None:
         group, version = api_version.split("/")
