@@ -99,21 +99,20 @@ class Kube:
     def _missing(self, e: Exception) -> bool:
         return isinstance(e, self._k.client.ApiException) and e.status == 404
 
-    def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+    def _found(self, read: Any, *args: Any) -> dict[str, Any] | None:
+        """A read call's object, or None when it does not exist (404)."""
         try:
-            return self._json(self.core.read_namespaced_secret(name, namespace, _preload_content=False))
+            return self._json(read(*args, _preload_content=False))
         except self._k.client.ApiException as e:
             if self._missing(e):
                 return None
             raise
 
+    def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._found(self.core.read_namespaced_secret, name, namespace)
+
     def get_configmap(self, namespace: str, name: str) -> dict[str, Any] | None:
-        try:
-            return self._json(self.core.read_namespaced_config_map(name, namespace, _preload_content=False))
-        except self._k.client.ApiException as e:
-            if self._missing(e):
-                return None
-            raise
+        return self._found(self.core.read_namespaced_config_map, name, namespace)
 
     def list_secrets(self, namespace: str, label_selector: str | None = None) -> list[dict[str, Any]]:
         resp = self.core.list_namespaced_secret(namespace, label_selector=label_selector, _preload_content=False)
@@ -183,23 +182,11 @@ class Kube:
 
     def get_object(self, api_version: str, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         group, version = api_version.split("/")
-        try:
-            return self._json(self.custom.get_namespaced_custom_object(group, version, namespace, plural, name,
-                                                                       _preload_content=False))
-        except self._k.client.ApiException as e:
-            if self._missing(e):
-                return None
-            raise
+        return self._found(self.custom.get_namespaced_custom_object, group, version, namespace, plural, name)
 
     def get_cluster_object(self, api_version: str, plural: str, name: str) -> dict[str, Any] | None:
         group, version = api_version.split("/")
-        try:
-            return self._json(self.custom.get_cluster_custom_object(group, version, plural, name,
-                                                                    _preload_content=False))
-        except self._k.client.ApiException as e:
-            if self._missing(e):
-                return None
-            raise
+        return self._found(self.custom.get_cluster_custom_object, group, version, plural, name)
 
     def create_object(self, api_version: str, plural: str, namespace: str, body: dict[str, Any]) -> None:
         group, version = api_version.split("/")
@@ -259,12 +246,7 @@ class Kube:
                 raise
 
     def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
-        try:
-            return self._json(self.coordination.read_namespaced_lease(name, namespace, _preload_content=False))
-        except self._k.client.ApiException as e:
-            if self._missing(e):
-                return None
-            raise
+        return self._found(self.coordination.read_namespaced_lease, name, namespace)
 
     def create_lease(self, namespace: str, body: dict[str, Any]) -> dict[str, Any] | None:
         """Create, or None when another replica made it first (409)."""
@@ -304,12 +286,7 @@ class Kube:
                                                           {"status": status}, _preload_content=False)
 
     def get_namespace(self, name: str) -> dict[str, Any] | None:
-        try:
-            return self._json(self.core.read_namespace(name, _preload_content=False))
-        except self._k.client.ApiException as e:
-            if self._missing(e):
-                return None
-            raise
+        return self._found(self.core.read_namespace, name)
 
     def delete_secret(self, namespace: str, name: str) -> None:
         self.core.delete_namespaced_secret(name, namespace, _preload_content=False)

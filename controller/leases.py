@@ -95,7 +95,7 @@ class ShardLeases:
             self._drop(shard, "lost", f"now held by {holder or 'nobody'}")
             changed = True
         if self._expired(shard, (holder, spec.get("renewTime"), meta.get("resourceVersion"))):
-            taken = self.kube.replace_lease(self.namespace, self._body(shard, lease, take=True))
+            taken = self.kube.replace_lease(self.namespace, self._body(shard, lease))
             return (taken is not None and self._took(shard, "acquired")) or changed
         if shard == self.sharding.home and wanted != me:
             claim = self._body(shard, lease, keep_holder=True)
@@ -115,8 +115,8 @@ class ShardLeases:
             return False
         return now - seen[1] >= self.duration
 
-    def _body(self, shard: int, lease: dict[str, Any] | None, *, take: bool = False,
-              keep_holder: bool = False, holder: str | None = None) -> dict[str, Any]:
+    def _body(self, shard: int, lease: dict[str, Any] | None, *, keep_holder: bool = False,
+              holder: str | None = None) -> dict[str, Any]:
         meta = dict((lease or {}).get("metadata") or {})
         meta.update({"name": lease_name(shard), "namespace": self.namespace})
         meta.setdefault("labels", {"app.kubernetes.io/part-of": "sealer"})
@@ -124,7 +124,7 @@ class ShardLeases:
         now = _now()
         if not keep_holder:
             new_holder = self.sharding.identity if holder is None else holder
-            if lease is None or take or spec.get("holderIdentity") != new_holder:
+            if lease is None or spec.get("holderIdentity") != new_holder:
                 spec["acquireTime"] = now
                 spec["leaseTransitions"] = int(spec.get("leaseTransitions") or 0) + (lease is not None)
                 annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != WANTED_BY}

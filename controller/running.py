@@ -27,9 +27,9 @@ async def sharded(registry: kopf.OperatorRegistry, app: Any, leases: ShardLeases
     """Operator runs until a signal: each run serves the shards held when it started."""
     loop = asyncio.get_running_loop()
     terminated = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):  # between two runs (each run installs kopf's own handlers)
-        loop.add_signal_handler(sig, terminated.set)
     while not terminated.is_set():
+        for sig in (signal.SIGINT, signal.SIGTERM):  # between two runs (each run installs kopf's own handlers)
+            loop.add_signal_handler(sig, terminated.set)
         stop = asyncio.Event()
 
         def again(stop: asyncio.Event = stop) -> None:
@@ -43,8 +43,6 @@ async def sharded(registry: kopf.OperatorRegistry, app: Any, leases: ShardLeases
         await kopf.operator(registry=registry, standalone=True, stop_flag=stop, **where)
         if not stop.is_set():  # kopf stopped on a signal (or failed): the end
             break
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, terminated.set)
     leases.on_change = lambda: None
     await asyncio.to_thread(leases.release_all)  # after the last handler (and kopf's cleanup): peers take over
 
