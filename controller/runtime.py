@@ -16,6 +16,7 @@ from controller import keyring as kr
 from controller.config import Config
 from controller.decryptpool import DecryptPool
 from controller.kube import Kube
+from controller.objectlocks import ObjectLocks
 from sealer.errors import InputError
 from sealer.kube import BITNAMI_GROUP, GROUP
 from sealer.sealed.keys import PrivateKey
@@ -52,6 +53,7 @@ class Controller:
         self._kube: Kube | None = None
         self._stop = threading.Event()
         self.decrypt = DecryptPool()
+        self.objects = ObjectLocks()  # keyed by the Secret an object writes: (namespace, name)
         self.sources: dict[str, Source] = {}
         self.register_source(Source("SealedSecret", "sealedsecrets", self.reconcile_sealed,
                                     (GROUP, BITNAMI_GROUP) if config.bitnami_compat else (GROUP,)))
@@ -127,6 +129,10 @@ class Controller:
         """Unseal, unless the Secret already holds what this SealedSecret gave it (see `controller.digest`): then
         a restart or a resync costs one GET and no private-key operation. ``hint``: the Secret as a pass listed it
         a moment ago (see `controller.sweep`); unchanged, it saves the GET, otherwise it is read again."""
+        with self.objects.hold(_secret_key(body)):
+            return self._reconcile_sealed(body, hint)
+
+    def _reconcile_sealed(self, body: Mapping[str, Any], hint: Mapping[str, Any] | None) -> Result:
         keys = self.keyring.private_keys()
         accept = self.config.accept_deprecated_v1_data
         meta = body.get("metadata") or {}
@@ -186,6 +192,10 @@ class Controller:
         restart or a resync costs a GET (two with spec.decryption; none when the pass's ``hint`` holds) and no
         decryption. The identities of the object's own secretRef Secret count as keys: one that opened it leaving
         forces a re-check."""
+        with self.objects.hold(_secret_key(body)):
+            return self._reconcile_sops(body, hint)
+
+    def _reconcile_sops(self, body: Mapping[str, Any], hint: Mapping[str, Any] | None) -> Result:
         meta = body.get("metadata") or {}
         namespace = meta.get("namespace") or ""
         try:
@@ -277,3 +287,10 @@ class Controller:
             what = "deleted" if event_type == "DELETED" else "edited"
             notify(owner, "Restored", f"the Secret was {what} by hand; restored it from the {source.kind}")
         return result.changed
+
+
+def _secret_key(body: Mapping[str, Any]) -> tuple[str, str]:
+    """The Secret an object writes: its own namespace and name (so a SealedSecret and a SopsSecret of one name
+    also take turns)."""
+    meta = body.get("metadata") or {}
+    return str(meta.get("namespace") or ""), str(meta.get("name") or "")
