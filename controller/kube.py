@@ -81,6 +81,11 @@ class _Lines:
         self._response.release_conn()
 
 
+def _watch_options(version: str, timeout: int, label_selector: str | None) -> dict[str, Any]:
+    return {"watch": True, "resource_version": version, "allow_watch_bookmarks": True, "timeout_seconds": timeout,
+            "label_selector": label_selector or "", "_preload_content": False, "_request_timeout": (30, timeout + 30)}
+
+
 class Kube:
     def __init__(self, config_file: str | None = None) -> None:
         import kubernetes
@@ -132,12 +137,30 @@ class Kube:
     def watch_secrets(self, namespace: str | None, label_selector: str | None, version: str,
                       timeout: int) -> _Lines:
         """The event lines of a Secret watch from ``version`` (bookmarks on), until the server ends it."""
-        options: dict[str, Any] = {"watch": True, "resource_version": version, "allow_watch_bookmarks": True,
-                                   "timeout_seconds": timeout, "label_selector": label_selector or "",
-                                   "_preload_content": False, "_request_timeout": (30, timeout + 30)}
+        options = _watch_options(version, timeout, label_selector)
         if namespace is None:
             return _Lines(self.core.list_secret_for_all_namespaces(**options))
         return _Lines(self.core.list_namespaced_secret(namespace, **options))
+
+    def objects_version(self, api_version: str, plural: str, namespace: str | None) -> str:
+        """The current resourceVersion of a custom resource's list (one item read, not the whole list): where a
+        watch that needs no snapshot starts."""
+        group, version = api_version.split("/")
+        if namespace is None:
+            resp = self.custom.list_cluster_custom_object(group, version, plural, limit=1, _preload_content=False)
+        else:
+            resp = self.custom.list_namespaced_custom_object(group, version, namespace, plural, limit=1,
+                                                             _preload_content=False)
+        return str((self._json(resp).get("metadata") or {}).get("resourceVersion") or "")
+
+    def watch_objects(self, api_version: str, plural: str, namespace: str | None, version: str,
+                      timeout: int) -> _Lines:
+        """The event lines of a custom resource's watch from ``version`` (bookmarks on), until the server ends it."""
+        group, api = api_version.split("/")
+        options = _watch_options(version, timeout, None)
+        if namespace is None:
+            return _Lines(self.custom.list_cluster_custom_object(group, api, plural, **options))
+        return _Lines(self.custom.list_namespaced_custom_object(group, api, namespace, plural, **options))
 
     def create_secret(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
         return self._json(self.core.create_namespaced_secret(namespace, body, _preload_content=False))

@@ -129,10 +129,17 @@ TEXT_FORMAT = "[%(asctime)s] %(name)-20.20s [%(levelname)-8.8s] %(message)s"  # 
 _LEVEL_NAMES = {"WARNING": "WARN", "CRITICAL": "ERROR"}  # slog's names, as Bitnami's JSON logs spell them
 
 
+def about(body: Any) -> dict[str, Any]:
+    """``extra=`` for a record about an object: its JSON line carries `object`, as kopf's per-object records do."""
+    meta = body.get("metadata") or {}
+    return {"k8s_ref": {"apiVersion": body.get("apiVersion"), "kind": body.get("kind"),
+                        "namespace": meta.get("namespace"), "name": meta.get("name"), "uid": meta.get("uid")}}
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object a line: time (RFC 3339, UTC), level, logger, msg; `object` (apiVersion, kind, namespace,
-    name, uid) when kopf logs about an object, `error` with a traceback. Bitnami's controller (slog) writes time,
-    level and msg; log pipelines that parse those keep working."""
+    name, uid) when kopf or the controller logs about an object (`about`), `error` with a traceback. Bitnami's
+    controller (slog) writes time, level and msg; log pipelines that parse those keep working."""
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {

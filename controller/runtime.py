@@ -31,6 +31,8 @@ class Result:
     message: str
     changed: bool = False
     warning: bool = False  # ready, but worth a Warning Event (see sealed.Outcome.warning)
+    news: str = ""  # what this reconcile did (the Event's message); the condition keeps `message`, the state, so
+    # a later reconcile that finds nothing to do does not rewrite the status of every object
 
 
 @dataclass(frozen=True)
@@ -251,8 +253,8 @@ class Controller:
         done = secrets.write(self.kube, outcome.secret, owner, existing=existing)
         if done.refused:
             return Result(False, done.plan.reason, done.plan.message)
-        return Result(True, outcome.reason, done.plan.message if done.changed else outcome.message, done.changed,
-                      outcome.warning)
+        return Result(True, outcome.reason, outcome.message, done.changed, outcome.warning,
+                      done.plan.message if done.changed else "")
 
     def source_ref(self, secret: Mapping[str, Any]) -> tuple[Source, Mapping[str, Any]] | None:
         """The source and controller ownerReference of a Secret one of our kinds produced (no API call)."""

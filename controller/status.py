@@ -19,6 +19,7 @@ from typing import Any
 import kopf
 
 from controller import metrics
+from controller.logsafety import about
 from controller.runtime import Result
 from sealer.safetext import printable
 
@@ -83,14 +84,15 @@ def set_ready(kind: str, result: Result, body: Any, meta: Any, patch: Any, *, an
     if kind in SYNCED_KINDS:
         metrics.observe_conditions(str(meta.get("namespace") or ""), str(meta.get("name") or ""), conditions)
     if not result.ready:
-        log.warning("%s %s/%s: %s: %s", kind, meta.get("namespace"), meta.get("name"), result.reason, message)
+        log.warning("%s %s/%s: %s: %s", kind, meta.get("namespace"), meta.get("name"), result.reason, message,
+                    extra=about(body))
         if not repeated:
             post(body, "Warning", result.reason, message)
     elif result.warning and not repeated:  # ready, with something the owner must fix (an unscoped SopsSecret)
-        log.warning("%s %s/%s: %s", kind, meta.get("namespace"), meta.get("name"), message)
+        log.warning("%s %s/%s: %s", kind, meta.get("namespace"), meta.get("name"), message, extra=about(body))
         post(body, "Warning", result.reason, message)
     elif announce:
-        post(body, "Normal", result.reason, message)
+        post(body, "Normal", result.reason, printable(result.news) if result.news else message)
 
 
 def report(kind: str, result: Result, started: float, body: Any, meta: Any, patch: Any,

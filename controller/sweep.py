@@ -6,9 +6,9 @@ instead reads the kind a page at a time, and beside it the Secrets of that kind 
 `sealer.dev/produced-by=<kind>`), both in the API server's order (namespace, then name), so each object meets its
 Secret in a merge join: memory is two pages however many objects there are, and an object whose Secret is
 unchanged (see `controller.digest`) costs no decryption and no API call of its own. Served objects are reconciled
-on a few threads. One pass runs when an operator run starts (what resume did; changes made while the controller
-was down also reach kopf's create/update handlers), then every `--resync-period`, and at once when this replica
-becomes the active one (kopf peering).
+on a few threads. One pass runs when an operator run starts (what resume did, including changes made while the
+controller was down), then every `--resync-period`, at once when this replica becomes the active one (kopf
+peering), and after a gap in the watch of changes (`controller.changes`, which serves changes between passes).
 
 Status and Events are written as a handler's would be (Events through the API client: there is no kopf handler
 around a pass).
@@ -27,7 +27,9 @@ from typing import Any
 import kopf
 
 from controller import metrics, status
+from controller.changes import Changes
 from controller.decryptpool import cores
+from controller.logsafety import about
 from controller.secrets import PRODUCED_LABEL
 from sealer.kube import VERSION
 
@@ -114,7 +116,8 @@ class Sweeper:
         log.info("%s %s: %d object(s) in %.1f s", self.kind, reason, done[0], seconds)
         return done[0]
 
-    def _one(self, obj: dict[str, Any], hint: Any) -> None:
+    def _one(self, obj: dict[str, Any], hint: Any) -> bool:
+        """Reconcile and report one object; False when it failed in a way worth trying again (an API error)."""
         meta = obj.get("metadata") or {}
         started = time.monotonic()
         try:
@@ -122,10 +125,17 @@ class Sweeper:
             patch = kopf.Patch()
             status.report(self.kind, result, started, obj, meta, patch, post=self._post)
             self.app.write_status(obj, self.plural, patch)
-            log.debug("%s %s/%s reconciled (%s)", self.kind, meta.get("namespace"), meta.get("name"), result.reason)
+            log.debug("%s %s/%s reconciled (%s)", self.kind, meta.get("namespace"), meta.get("name"), result.reason,
+                      extra=about(obj))
+            return True
         except Exception as e:  # one object's failure never stops the pass
             log.warning("%s %s/%s: reconcile failed (%s)", self.kind, meta.get("namespace"), meta.get("name"),
-                        type(e).__name__)
+                        getattr(e, "status", None) or type(e).__name__, extra=about(obj))
+            return False
+
+    def changed(self, obj: dict[str, Any]) -> bool:
+        """A new or edited object (`controller.changes`)."""
+        return self._one(obj, None)
 
     # --- the loop of one operator run ------------------------------------------------------------------------
 
@@ -155,25 +165,21 @@ class Sweeper:
         self.wake()
 
 
-def change_handler(kind: str, reconcile: Callable[[Mapping[str, Any]], Any]) -> Callable[..., None]:
-    """kopf's create/update handler of a kind: reconcile, then status, Events and metrics as a pass reports them."""
-    def on_change(body: Any, meta: Any, patch: Any, **_: Any) -> None:
-        started = time.monotonic()
-        status.report(kind, reconcile(body), started, body, meta, patch)
-
-    return on_change
-
-
 def register(registry: kopf.OperatorRegistry, sweeper: Sweeper, id: str) -> None:
-    """Start the passes with each operator run and stop them at its end."""
+    """With each operator run: watch the kind for changes (`controller.changes`), then start the passes (the first
+    one is the resume); stop both at the run's end."""
     tasks: list[asyncio.Task[None]] = []
+    changes = Changes(sweeper.app, sweeper.kind, sweeper.plural, sweeper.groups, sweeper.changed, sweeper.wake,
+                      sweeper.parallel)
 
     @kopf.on.startup(id=f"{id}_start", registry=registry)
     async def start(**_: Any) -> None:
+        await asyncio.to_thread(changes.start)  # the watches' versions first: the resume pass covers the rest
         tasks.append(asyncio.create_task(sweeper.run(), name=f"{id} passes"))
 
     @kopf.on.cleanup(id=f"{id}_stop", registry=registry)
     async def stop(**_: Any) -> None:
+        changes.stop()
         sweeper.stop()
         for task in tasks:
             task.cancel()

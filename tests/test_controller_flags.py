@@ -166,7 +166,7 @@ def test_json_logs_are_json_lines_and_stay_redacted(kube: KubeServer, tmp_path: 
                         "metadata": {"name": "pasted", "namespace": "app"},
                         "spec": {"encryptedData": {"password": PLANT}}})
     kube.client.wait_for(lambda: secret_items(kube, "good", "app"), timeout=30)
-    proc.wait_for_log("Handler 'sealed_secret' is invoked", timeout=30)
+    proc.wait_for_log("SealedSecret app/pasted: ADDED, generation 1 to reconcile: {", timeout=30)
 
     # --rate-limit 1, no burst: the second /v1/verify at once is turned away
     body = yaml.safe_dump(sealedsecret.seal_secret(plain, cert, scope=Scope.STRICT)).encode()

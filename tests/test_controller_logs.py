@@ -44,7 +44,7 @@ def planted_forms() -> list[str]:
 
 
 def test_verbose_log_redacts_secret_fields_and_escapes_names(kube: KubeServer, tmp_path: Path) -> None:
-    """Before: `--verbose` logged "Creation is in progress: {...'encryptedData': {'password': '<plaintext>'}...}"
+    """Before: `--verbose` logged kopf's "Creation is in progress: {...'encryptedData': {'password': '<plaintext>'}...}"
     and the other fields, and the warning for a hostile name split into forged lines with raw ESC."""
     identity, _ = age_mod.generate()  # the controller needs an age identity to try the SopsSecret's keys
     kube.client.ensure_namespace(NS)
@@ -93,7 +93,7 @@ def test_verbose_log_redacts_secret_fields_and_escapes_names(kube: KubeServer, t
         assert key_material not in log
     assert_safe(log, "the controller log")
     # verbose logging stays useful: handlers, object dumps with item names, the warning naming the object
-    assert "Handler 'sealed_secret' is invoked" in log and "Creation is in progress: {" in log
+    assert "SealedSecret app/pasted: ADDED, generation 1 to reconcile: {" in log
     assert "'encryptedData': {'password': '<redacted>'}" in log
     assert "SopsSecret app/evil\\x1b[31mRED" in log
     # the status and Events quote the recipient: escaped there as well (an API server refuses hostile names, and

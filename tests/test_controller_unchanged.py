@@ -376,7 +376,7 @@ def test_an_unscoped_sopssecret_is_rechecked_when_allow_unscoped_is_turned_off(k
     proc, port = start_controller(kube, tmp_path, "--allow-unscoped-sops", resync_period="1s")
     kube.client.create(json.loads(json.dumps(yaml.safe_load(r.stdout), sort_keys=True)))
     sops_condition(kube, "legacy", "app", "True")
-    message = kube.client.wait_for(  # "created the Secret" first, then what every later reconcile says
+    message = kube.client.wait_for(  # the state, the same from every reconcile (not what the first one did)
         lambda: "unscoped" in (m := sops_condition(kube, "legacy", "app", "True")["message"]) and m, timeout=30,
         message="unscoped in the Ready message")
     proc.stop()

@@ -80,7 +80,7 @@ def test_a_watch_reports_every_change_across_a_relist(kube: KubeServer) -> None:
     assert sorted(seen) == [("ADDED", "d"), ("DELETED", "b"), ("DELETED", "c"), ("MODIFIED", "a")]
     # and a live watch from the list's version sees the next change as it happens
     seen.clear()
-    threading.Thread(target=watch._follow, args=(version,), daemon=True).start()
+    threading.Thread(target=watch.follow, args=(version,), daemon=True).start()
     kube.client.patch("v1", "Secret", "d", {"data": {"v": base64.b64encode(b"3").decode()}}, "app")
     kube.client.wait_for(lambda: ("MODIFIED", "d") in seen, timeout=10, message="a live event")
     watch.stop()
