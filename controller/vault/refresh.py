@@ -1,11 +1,10 @@
-"""The refresh loop of one VaultSecret, run as a kopf daemon: sync in a worker thread, status through the API,
-then sleep for refreshInterval plus the object's jitter (or backoff with jitter after a failure); a spec change
-or the force-sync annotation wakes it at once.
+"""How a VaultSecret is refreshed: when a (re)started controller first reads it, and one sync in the pool. The
+scheduling itself (one loop for every VaultSecret, no task per object) is `controller.vault.scheduler`.
 
-A (re)started loop first asks `schedule.resume_delay`: a VaultSecret that is not due and whose Secret is intact
-waits until due without reading Vault. Syncs run in a pool of their own, at most PER_STORE at once per store,
-after waiting in asyncio for the store's rate limit: a slow, paused or rate-limited store holds neither the
-event loop nor the threads other stores need.
+A VaultSecret that is not due (`schedule.resume_delay`) and whose Secret is intact waits until due without
+reading Vault. Syncs run in a pool of their own, at most PER_STORE at once per store, after waiting in asyncio for
+the store's rate limit: a slow, paused or rate-limited store holds neither the event loop nor the threads other
+stores need.
 """
 
 from __future__ import annotations
@@ -18,15 +17,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import kopf
-
-from controller import status
-from controller.vault import loop, schedule
+from controller.vault import schedule
 from controller.vault import spec as vs
 from controller.vault.data import read_parts, reads
 from controller.vault.ratelimit import Limiter
 from controller.vault.sync import Sync, VaultSync
-from sealer.kube import API_VERSION
 
 log = logging.getLogger("sealer.controller.vault")
 
@@ -35,45 +30,20 @@ PER_STORE = 4  # syncs of one store in flight at once: one store can take at mos
 
 
 class Refresher:
-    """The loops of every VaultSecret, and the events that wake them."""
+    """The refresh of every VaultSecret: the sync and its limits here, the schedule in `scheduler` (one per
+    operator run, set by the VaultSecret handlers)."""
 
     def __init__(self, vault: VaultSync) -> None:
         self.vault = vault
-        self.wakers = loop.Wakers()
+        self.scheduler: Any = None  # controller.vault.scheduler.Scheduler of the operator run, while it runs
         self._slots: dict[tuple[str, str | None, str], asyncio.Semaphore] = {}
         self._pool: ThreadPoolExecutor | None = None
 
     def wake(self, uid: str | None) -> None:
-        self.wakers.wake(uid)
-
-    async def run(self, stopped: Any, body: Any, meta: Any) -> None:
-        """Until kopf stops the daemon (the object is gone or the operator exits)."""
-        uid = meta.get("uid") or ""
-        wake = self.wakers.open(uid)
-        try:
-            delay = await self._thread(self._resume_delay, body)
-            if delay is not None:
-                log.debug("VaultSecret %s/%s: not due, next read in %.0f s", meta.get("namespace"), meta.get("name"),
-                          delay)
-                await loop.pause(stopped, wake, delay)
-            while not stopped:
-                wake.clear()
-                started = time.monotonic()
-                sync = await self._sync(stopped, body)
-                if sync is None:
-                    break
-                patch = kopf.Patch()
-                status.report("VaultSecret", sync.result, started, body, meta, patch)
-                patch.status.update(sync.status)
-                await asyncio.to_thread(loop.write_status, self.vault.controller.kube, API_VERSION, "vaultsecrets",
-                                        body, patch.get("status") or {})
-                delay = self.vault.next_delay(uid, sync)
-                if sync.result.ready and delay:
-                    delay = schedule.refresh_delay(uid, delay)
-                await loop.pause(stopped, wake, delay)
-        finally:
-            self.wakers.close(uid, wake)
-            self.vault.forget(uid)
+        """Sync the VaultSecret now (from any thread)."""
+        scheduler = self.scheduler
+        if scheduler is not None:
+            scheduler.wake(uid)
 
     def _resume_delay(self, body: Any) -> float | None:
         """schedule.resume_delay, plus the Secret check it leaves to us (None: sync now)."""
@@ -87,7 +57,8 @@ class Refresher:
         return delay
 
     async def _sync(self, stopped: Any, body: Any) -> Sync | None:
-        """One sync in the pool, within the store's share of it and its rate (None: stopped while waiting)."""
+        """One sync in the pool, within the store's share of it and its rate (None: stopped while waiting).
+        ``stopped``: a flag with `wait()` (`scheduler.Stopped`)."""
         try:
             spec = vs.parse_vault_secret(body)
         except Exception:  # the sync reports it

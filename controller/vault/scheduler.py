@@ -1,0 +1,429 @@
+"""Every VaultSecret's refreshes from one asyncio loop: a heap of due times, not a kopf daemon per object.
+
+A kopf daemon per VaultSecret (a task, its frames and waiters, kopf's per-object state) cost ~50-87 KiB of RSS
+each. Here an object is a small record (`Entry`: namespace, name, uid, due time, generation, the force-sync
+annotation's value) until it is due; its body is read (GET) only then. Where the records come from:
+
+- a start pass, with each operator run: the VaultSecrets a page at a time, each due when `Refresher._resume_delay`
+  says (one that is not due and whose Secret is intact waits without reading Vault, as the daemon's restart did);
+- a watch of the kind that keeps no copy (`controller.changes.ObjectWatch`, started before the pass so the pass
+  covers what it does not): a new object, a spec change (generation) or a new force-sync value makes it due now,
+  DELETED drops it; after a gap in the watch the pass runs again (new objects due now, vanished ones dropped);
+- `wake(uid)`.
+
+Due objects are synced as the daemon did (`Refresher._sync`: the store's share of the pool and its rate limit),
+at most CONCURRENT at once and never one object twice at once: a wake while it syncs makes it due right after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import kopf
+
+from controller import status
+from controller.changes import ObjectWatch
+from controller.vault import loop, schedule
+from controller.vault.spec import FORCE_SYNC_ANNOTATION
+from sealer.kube import API_VERSION
+
+log = logging.getLogger("sealer.controller.vault")
+
+PLURAL = "vaultsecrets"
+CONCURRENT = 64  # syncs in flight (most wait in asyncio for their store's slot or rate; PER_STORE bounds a store)
+READS = 4  # GETs of due objects at once: a burst of them would take every connection of the API client's pool
+RETRY_LOOKUP = 5.0  # seconds: after the object could not be read (API error) before its sync
+
+
+class Entry:
+    """What is kept of one VaultSecret between its syncs."""
+
+    __slots__ = ("again", "due", "force", "generation", "name", "namespace", "running", "seen")
+
+    def __init__(self, namespace: str, name: str, generation: int, force: str | None, seen: float) -> None:
+        self.namespace, self.name, self.generation, self.force = namespace, name, generation, force
+        self.due = math.inf  # monotonic seconds; inf: only when woken
+        self.running = False  # a sync is in flight
+        self.again = False  # woken while in flight: due again right after
+        self.seen = seen  # monotonic time it was last listed or seen on the watch
+
+
+def facts(body: Mapping[str, Any]) -> tuple[str, str, str, int, str | None]:
+    """(uid, namespace, name, generation, force-sync value) of an object."""
+    meta = body.get("metadata") or {}
+    force = (meta.get("annotations") or {}).get(FORCE_SYNC_ANNOTATION)
+    return (str(meta.get("uid") or ""), str(meta.get("namespace") or ""), str(meta.get("name") or ""),
+            int(meta.get("generation") or 0), None if force is None else str(force))
+
+
+class Due:
+    """The records and a heap of (due, uid), pure bookkeeping (no clock of its own, no I/O, one thread).
+
+    Heap items are not removed when a record's due time changes: an item whose time is not its record's current
+    one is skipped when it comes up."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, Entry] = {}
+        self._heap: list[tuple[float, str]] = []
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __contains__(self, uid: object) -> bool:
+        return uid in self.entries
+
+    def _at(self, uid: str, entry: Entry, when: float) -> None:
+        entry.due = when
+        if not math.isinf(when):
+            heapq.heappush(self._heap, (when, uid))
+            if len(self._heap) > 2 * len(self.entries) + 1024:  # mostly superseded items: keep the current ones
+                self._heap = [(e.due, u) for u, e in self.entries.items() if not e.running and not math.isinf(e.due)]
+                heapq.heapify(self._heap)
+
+    def add(self, uid: str, namespace: str, name: str, generation: int, force: str | None, when: float,
+            now: float) -> None:
+        """A record due at ``when`` (inf: only when woken); an existing one is replaced."""
+        entry = self.entries.get(uid)
+        if entry is None:
+            entry = self.entries[uid] = Entry(namespace, name, generation, force, now)
+        else:
+            entry.generation, entry.force, entry.seen = max(entry.generation, generation), force, now
+        if entry.running:
+            entry.again = entry.again or when <= now
+        else:
+            self._at(uid, entry, when)
+
+    def changed(self, uid: str, namespace: str, name: str, generation: int, force: str | None, now: float) -> bool:
+        """An object as the watch or a pass saw it: due now if it is new, its spec generation is newer or its
+        force-sync value differs from the record's. True when that made it due."""
+        entry = self.entries.get(uid)
+        if entry is None:
+            self.add(uid, namespace, name, generation, force, now, now)
+            return True
+        entry.seen = now
+        if generation <= entry.generation and force == entry.force:
+            return False
+        entry.generation, entry.force = max(entry.generation, generation), force
+        self.wake(uid, now)
+        return True
+
+    def wake(self, uid: str, now: float) -> bool:
+        """Due now (right after the sync in flight, if one is). False: no such record."""
+        entry = self.entries.get(uid)
+        if entry is None:
+            return False
+        if entry.running:
+            entry.again = True
+        elif entry.due > now:
+            self._at(uid, entry, now)
+        return True
+
+    def drop(self, uid: str) -> bool:
+        return self.entries.pop(uid, None) is not None
+
+    def stale(self, before: float, listed: set[str]) -> list[str]:
+        """Records neither listed nor seen since ``before``: objects gone while the watch had a gap."""
+        return [uid for uid, e in self.entries.items() if uid not in listed and e.seen < before]
+
+    def pop(self, now: float) -> str | None:
+        """The uid of an object due by ``now`` and not in flight, marked in flight; None if there is none."""
+        while self._heap and self._heap[0][0] <= now:
+            when, uid = heapq.heappop(self._heap)
+            entry = self.entries.get(uid)
+            if entry is None or entry.running or entry.due != when:
+                continue
+            entry.running, entry.again, entry.due = True, False, math.inf
+            return uid
+        return None
+
+    def done(self, uid: str, delay: float | None, now: float) -> bool:
+        """The sync in flight is over: next due after ``delay`` seconds (None or inf: only when woken), or now if
+        it was woken meanwhile. False: the record was dropped meanwhile."""
+        entry = self.entries.get(uid)
+        if entry is None:
+            return False
+        entry.running = False
+        if entry.again:
+            entry.again = False
+            self._at(uid, entry, now)
+        else:
+            self._at(uid, entry, math.inf if delay is None else now + delay)
+        return True
+
+    def next_in(self, now: float) -> float | None:
+        """Seconds until the earliest due record (0: one is due), None when none is."""
+        while self._heap:
+            when, uid = self._heap[0]
+            entry = self.entries.get(uid)
+            if entry is None or entry.running or entry.due != when:
+                heapq.heappop(self._heap)
+                continue
+            return max(0.0, when - now)
+        return None
+
+
+class Stopped:
+    """The flag a sync waiting for its store's rate limit gives up on (kopf's `stopped` had this shape)."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def __bool__(self) -> bool:
+        return self._event.is_set()
+
+    def set(self) -> None:
+        self._event.set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
+
+
+class Scheduler:
+    """The VaultSecrets of one operator run. `start` (in the run's event loop), then `stop`."""
+
+    def __init__(self, app: Any, refresher: Any) -> None:
+        self.app, self.refresher, self.vault = app, refresher, refresher.vault
+        self.due = Due()
+        self.watches: list[ObjectWatch] = []
+        self.stopped = Stopped()
+        self._kick = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._reads = asyncio.Semaphore(READS)
+        self._main: asyncio.Task[None] | None = None
+        self._post = status.api_poster(lambda: app.controller.kube)
+        self._scan_wanted: bool | None = None  # a pass asked for: None none, False after a gap, True reset all
+        self._scanner: asyncio.Task[None] | None = None
+
+    # --- from any thread -----------------------------------------------------------------------------------
+
+    def _call(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` on the event loop (at once when called there)."""
+        loop_ = self._loop
+        if loop_ is None or loop_.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop_:
+            fn(*args)
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: the operator run is over
+            loop_.call_soon_threadsafe(fn, *args)
+
+    def wake(self, uid: str | None) -> None:
+        """Sync the object now (after the sync in flight, if one is)."""
+        if uid:
+            self._call(self._wake, uid)
+
+    def gap(self) -> None:
+        """The watch missed events: a pass over the kind (new objects due now, vanished ones dropped)."""
+        self._call(self._want_scan, False)
+
+    def activated(self) -> None:
+        """This replica became the active one: every due time again from what status says now."""
+        self._call(self._want_scan, True)
+
+    def on_event(self, event_type: str, body: Mapping[str, Any]) -> None:
+        """A watch event (on the watch's thread): only the facts go to the loop, not the body."""
+        uid, namespace, name, generation, force = facts(body)
+        meta = body.get("metadata") or {}
+        gone = event_type == "DELETED" or bool(meta.get("deletionTimestamp"))
+        scoped = not gone and self.app.in_scope(namespace, meta.get("labels"))
+        self._call(self._event, uid, namespace, name, generation, force, scoped)
+
+    # --- on the event loop ---------------------------------------------------------------------------------
+
+    def _kicked(self) -> None:
+        self._kick.set()
+
+    def _wake(self, uid: str) -> None:
+        if self.due.wake(uid, time.monotonic()):
+            self._kicked()
+
+    def _want_scan(self, reset: bool) -> None:
+        self._scan_wanted = reset or bool(self._scan_wanted)
+        self._kicked()
+
+    def _event(self, uid: str, namespace: str, name: str, generation: int, force: str | None, scoped: bool) -> None:
+        if not scoped:
+            self._drop(uid)
+            return
+        if self.due.changed(uid, namespace, name, generation, force, time.monotonic()):
+            log.debug("VaultSecret %s/%s: due now (new or changed, generation %d)", namespace, name, generation)
+            self._kicked()
+
+    def _drop(self, uid: str) -> None:
+        if self.due.drop(uid):
+            self.vault.forget(uid)
+
+    def _listed(self, uid: str, namespace: str, name: str, generation: int, force: str | None,
+                delay: float | None, reset: bool) -> None:
+        """One object of a pass; ``delay``: seconds until it is due (None: now), only for a new record or
+        ``reset``."""
+        now = time.monotonic()
+        if uid in self.due and not reset:
+            self.due.changed(uid, namespace, name, generation, force, now)
+        else:
+            self.due.add(uid, namespace, name, generation, force, now if delay is None else now + delay, now)
+        self._kicked()
+
+    # --- the start pass (in a thread) ---------------------------------------------------------------------
+
+    def scan(self, reset: bool) -> set[str]:
+        """Every served VaultSecret, a page at a time: new records (all of them with ``reset``) due when
+        `_resume_delay` says, others due now if changed. The uids listed."""
+        kube, listed, active = self.app.controller.kube, set(), self.app.active()
+        for ns in self.app.served.namespaces or (None,):  # None: every namespace, one paged list
+            for obj in kube.iter_objects(API_VERSION, PLURAL, namespace=ns):
+                if self.stopped:
+                    return listed
+                meta = obj.get("metadata") or {}
+                if meta.get("deletionTimestamp") or not self.app.in_scope(meta.get("namespace"), meta.get("labels")):
+                    continue
+                uid, namespace, name, generation, force = facts(obj)
+                listed.add(uid)
+                fresh = reset or uid not in self.due
+                delay = None
+                if fresh and active:  # standing by: no API reads; activation resets the records anyway
+                    obj.setdefault("apiVersion", API_VERSION)
+                    obj.setdefault("kind", "VaultSecret")
+                    delay = self.refresher._resume_delay(obj)
+                    if delay is not None:
+                        log.debug("VaultSecret %s/%s: not due, next read in %.0f s", namespace, name, delay)
+                self._call(self._listed, uid, namespace, name, generation, force, delay, reset)
+        return listed
+
+    async def _scan(self, reset: bool, reason: str) -> None:
+        started, t0 = time.monotonic(), time.perf_counter()
+        try:
+            listed = await asyncio.to_thread(self.scan, reset)
+        except Exception as e:  # a failed list: the watch still serves changes; the next gap or start tries again
+            log.warning("VaultSecret %s: objects not listed (%s)", reason, getattr(e, "status", None) or
+                        type(e).__name__)
+            return
+        if self.stopped:
+            return
+        await asyncio.sleep(0)  # the records sent from the pass's thread are in before the check for stale ones
+        for uid in self.due.stale(started, listed):
+            self._drop(uid)
+        now = time.monotonic()
+        due_now = sum(1 for e in self.due.entries.values() if e.running or e.due <= now)
+        log.info("VaultSecret %s: %d object(s), %d due now or syncing, in %.1f s", reason, len(listed), due_now,
+                 time.perf_counter() - t0)
+
+    # --- the loop ------------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Syncs as objects come due, beside the passes, until `stop`. The start pass runs as a task of its own:
+        what it finds due syncs while it goes on."""
+        self._loop = asyncio.get_running_loop()
+        self._scan_wanted = bool(self._scan_wanted)  # the start pass (a reset if activated meanwhile)
+        while not self.stopped:
+            if self._scan_wanted is not None and (self._scanner is None or self._scanner.done()):
+                reset, self._scan_wanted = self._scan_wanted, None
+                reason = "start" if self._scanner is None else "reset" if reset else "catch-up"
+                self._scanner = asyncio.create_task(self._scan(reset, reason), name=f"vaultsecret {reason} pass")
+                self._scanner.add_done_callback(lambda _: self._kicked())
+            wait: float | None = None
+            if self.app.active():
+                now = time.monotonic()
+                while len(self._tasks) < CONCURRENT and (uid := self.due.pop(now)) is not None:
+                    task = asyncio.create_task(self._one(uid), name=f"vaultsecret {uid}")
+                    self._tasks.add(task)
+                    task.add_done_callback(self._finished)
+                if len(self._tasks) < CONCURRENT:
+                    wait = self.due.next_in(now)
+            else:
+                wait = 5.0  # standing by: look again (activation also kicks)
+            self._kick.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._kick.wait(), timeout=wait)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._kicked()
+
+    async def _one(self, uid: str) -> None:
+        """GET the object, sync it, report, and set its next due time."""
+        entry = self.due.entries.get(uid)
+        if entry is None:
+            return
+        delay: float | None = RETRY_LOOKUP
+        try:
+            delay = await self._sync_one(uid, entry)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # the API failed us: try again shortly, never end the loop
+            log.warning("VaultSecret %s/%s: not synced (%s)", entry.namespace, entry.name,
+                        getattr(e, "status", None) or type(e).__name__)
+        if self.stopped:
+            return
+        if delay is not None and delay < 0:  # gone
+            self._drop(uid)
+        elif not self.due.done(uid, delay, time.monotonic()):
+            self.vault.forget(uid)  # dropped while in flight: the sync may have remembered it again
+
+    async def _sync_one(self, uid: str, entry: Entry) -> float | None:
+        """The next delay (None: only when woken, negative: the object is gone)."""
+        kube = self.vault.controller.kube
+        async with self._reads:
+            body = await self.refresher._thread(kube.get_object, API_VERSION, PLURAL, entry.namespace, entry.name)
+        meta = (body or {}).get("metadata") or {}
+        if body is None or meta.get("uid") != uid or meta.get("deletionTimestamp") or not self.app.in_scope(
+                meta.get("namespace"), meta.get("labels")):
+            return -1.0
+        body.setdefault("apiVersion", API_VERSION)
+        body.setdefault("kind", "VaultSecret")
+        _, _, _, generation, force = facts(body)
+        entry.generation, entry.force = max(entry.generation, generation), force
+        started = time.monotonic()
+        sync = await self.refresher._sync(self.stopped, body)
+        if sync is None:
+            return None
+        patch = kopf.Patch()
+        status.report("VaultSecret", sync.result, started, body, meta, patch, post=self._post)
+        patch.status.update(sync.status)
+        await asyncio.to_thread(loop.write_status, kube, API_VERSION, PLURAL, body, patch.get("status") or {})
+        delay = self.vault.next_delay(uid, sync)
+        if sync.result.ready and delay:
+            delay = schedule.refresh_delay(uid, delay)
+        return delay
+
+    # --- one operator run ----------------------------------------------------------------------------------
+
+    def start_watches(self) -> None:
+        """Blocking (call from a thread): each watch's starting version is read before returning, so the start
+        pass sees everything the watches will not."""
+        kube = self.app.controller.kube
+        for ns in self.app.served.namespaces or (None,):
+            watch = ObjectWatch(kube, API_VERSION, PLURAL, ns, self.on_event, self.gap, f"{PLURAL}-{ns or 'all'}")
+            version = watch.version()
+            self.watches.append(watch)
+            watch.start(version)
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await asyncio.to_thread(self.start_watches)
+        self._main = asyncio.create_task(self.run(), name="vaultsecret scheduler")
+
+    async def stop(self) -> None:
+        self.stopped.set()
+        self._kicked()
+        for watch in self.watches:
+            watch.stop()
+        self.watches.clear()
+        tasks = [t for t in (self._main, self._scanner, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for uid in list(self.due.entries):
+            self._drop(uid)
