@@ -22,6 +22,11 @@ without decrypting; instead
   bound to the three annotations above. Recomputed from the Secret now with the names read from the object, it
   shows a hand edit of the type, a template label or annotation, or of the other annotations (an opened-by
   edited to hide a removed key, a digest or data HMAC copied from another Secret), without decrypting.
+
+And on the source object, `status.secretResourceVersion`: the Secret's resourceVersion when this controller last
+wrote or checked it. While the Secret still has that version it cannot have changed, so a restart or a resync
+checks only the digest and the keys, not the HMACs over its data (`untouched`). Whoever can write the object's
+status could only make the controller skip restoring that object's own Secret: nothing is read or written for it.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ SOURCE_DIGEST = "sealer.dev/source-digest"
 DATA_HMAC = "sealer.dev/data-hmac"
 OPENED_BY = "sealer.dev/opened-by"
 SHAPE_HMAC = "sealer.dev/shape-hmac"
+VERSION_STATUS = "secretResourceVersion"  # in the source object's status: the Secret's version last written or checked
 ANNOTATIONS = (SOURCE_DIGEST, DATA_HMAC, OPENED_BY)
 STAMPS = (*ANNOTATIONS, SHAPE_HMAC)
 KEY_SECRET = "sealer-vault-hmac"  # noqa: S105 - a Secret's name (first made for VaultSecrets' status.dataHash)
@@ -151,17 +157,29 @@ def stamp(secret: dict[str, Any], digest: str, key: bytes, fingerprints: Collect
 def unchanged(existing: Mapping[str, Any] | None, digest: str, key: bytes, fingerprints: Collection[str]) -> bool:
     """The Secret holds what the source with this ``digest`` gave it, untouched since, opened by keys that are all
     still present (``fingerprints``: those the controller has now)."""
-    if not existing:
+    if not existing or not made_from(existing, digest, fingerprints):
         return False
+    recorded = ((existing.get("metadata") or {}).get("annotations") or {}).get(DATA_HMAC)
+    return bool(recorded) and hmac.compare_digest(bound_data_hmac(key, existing, digest) or "", recorded)
+
+
+def made_from(existing: Mapping[str, Any], digest: str, fingerprints: Collection[str]) -> bool:
+    """The Secret says it was made from the source with this ``digest``, by keys all still present: what
+    `unchanged` checks before the data HMAC."""
     annotations = (existing.get("metadata") or {}).get("annotations") or {}
     if annotations.get(SOURCE_DIGEST) != digest:
-        return False
-    recorded = annotations.get(DATA_HMAC)
-    if not recorded or not hmac.compare_digest(bound_data_hmac(key, existing, digest) or "", recorded):
         return False
     used = [fp for fp in (annotations.get(OPENED_BY) or "").split(",") if fp]
     have = {fp[:16] for fp in fingerprints}
     return bool(used) and all(fp in have for fp in used)
+
+
+def untouched(source: Mapping[str, Any], existing: Mapping[str, Any]) -> bool:
+    """The Secret is the very version this controller last wrote or checked for the source object (recorded in its
+    status, `VERSION_STATUS`): the API server gives every change of a Secret a new resourceVersion, so its data and
+    shape are as they were then, and a restart or resync need not recompute the HMACs over them."""
+    version = str(((existing.get("metadata") or {}).get("resourceVersion")) or "")
+    return bool(version) and (source.get("status") or {}).get(VERSION_STATUS) == version
 
 
 def age_fingerprint(recipient: str) -> str:

@@ -20,6 +20,7 @@ from controller.objectlocks import ObjectLocks
 from sealer.errors import InputError
 from sealer.kube import BITNAMI_GROUP, GROUP
 from sealer.sealed.keys import PrivateKey
+from sealer.sealed.sealedsecret import is_v1_data
 
 log = logging.getLogger("sealer.controller")
 
@@ -33,6 +34,7 @@ class Result:
     warning: bool = False  # ready, but worth a Warning Event (see sealed.Outcome.warning)
     news: str = ""  # what this reconcile did (the Event's message); the condition keeps `message`, the state, so
     # a later reconcile that finds nothing to do does not rewrite the status of every object
+    secret_version: str = ""  # the Secret's resourceVersion as written or checked (digest.VERSION_STATUS)
 
 
 @dataclass(frozen=True)
@@ -141,13 +143,16 @@ class Controller:
         key = self.data_hmac_key()
         source = digest.source_digest(body, f"accept_v1_data={accept}")
         existing: Any = secrets.READ
-        want = sealed.shell(body) if key is not None and keys else None
-        if want is not None:
+        if key is not None and keys and not is_v1_data(body):  # v1: its template is sealed, no shape to check
             fingerprints = [k.fingerprint for k in keys]
 
             def holds(secret: Mapping[str, Any] | None) -> bool:
-                return (secret is not None and secrets.labelled(secret)
-                        and digest.unchanged(secret, source, key, fingerprints)
+                if secret is None or not secrets.labelled(secret) or not digest.made_from(secret, source, fingerprints):
+                    return False
+                if digest.untouched(body, secret):
+                    return True
+                want = sealed.shell(body)
+                return (want is not None and digest.unchanged(secret, source, key, fingerprints)
                         and not secrets.shape_differs(secret, want))
 
             found = hint if holds(hint) else None
@@ -156,7 +161,8 @@ class Controller:
                 found = existing if holds(existing) else None
             if found is not None:
                 metrics.UNCHANGED.inc("SealedSecret")
-                return Result(True, "Unsealed", sealed.items_message(len(found.get("data") or {})))
+                return Result(True, "Unsealed", sealed.items_message(len(found.get("data") or {})),
+                              secret_version=_version(found))
         outcome = self.unseal(body, keys, accept)
         metrics.DECRYPT_OPERATIONS.inc("SealedSecret", by=outcome.decrypted)
         if outcome.ready and outcome.secret is not None and key is not None:
@@ -223,9 +229,12 @@ class Controller:
             have = sopssecret.fingerprints(body, [*own, *identities], os.environ)
 
             def holds(secret: Mapping[str, Any] | None) -> bool:
-                return (secret is not None and secrets.labelled(secret) and digest.unchanged(secret, source, key, have)
-                        and digest.shape_unchanged(secret, key, *names, meta.get("uid"))
-                        and (allow or sopssecret.is_bound(body)))
+                if (secret is None or not secrets.labelled(secret) or not digest.made_from(secret, source, have)
+                        or not (allow or sopssecret.is_bound(body))):
+                    return False
+                return digest.untouched(body, secret) or (digest.unchanged(secret, source, key, have)
+                                                          and digest.shape_unchanged(secret, key, *names,
+                                                                                     meta.get("uid")))
 
             found = hint if holds(hint) else None
             if found is None:
@@ -235,7 +244,7 @@ class Controller:
                 metrics.UNCHANGED.inc("SopsSecret")
                 bound = sopssecret.is_bound(body)
                 return Result(True, "Decrypted", sopssecret.ready_message(len(found.get("data") or {}), bound),
-                              warning=not bound)
+                              warning=not bound, secret_version=_version(found))
         outcome = sopssecret.desired(body, identities, os.environ, own_identities=own, allow_unscoped=allow)
         metrics.DECRYPT_OPERATIONS.inc("SopsSecret", by=outcome.decrypted)
         if outcome.ready and outcome.secret is not None and key is not None and names is not None:
@@ -254,7 +263,7 @@ class Controller:
         if done.refused:
             return Result(False, done.plan.reason, done.plan.message)
         return Result(True, outcome.reason, outcome.message, done.changed, outcome.warning,
-                      done.plan.message if done.changed else "")
+                      done.plan.message if done.changed else "", _version(done.secret))
 
     def source_ref(self, secret: Mapping[str, Any]) -> tuple[Source, Mapping[str, Any]] | None:
         """The source and controller ownerReference of a Secret one of our kinds produced (no API call)."""
@@ -296,3 +305,7 @@ def _secret_key(body: Mapping[str, Any]) -> tuple[str, str]:
     also take turns)."""
     meta = body.get("metadata") or {}
     return str(meta.get("namespace") or ""), str(meta.get("name") or "")
+
+
+def _version(secret: Mapping[str, Any] | None) -> str:
+    return str(((secret or {}).get("metadata") or {}).get("resourceVersion") or "")

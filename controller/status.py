@@ -19,6 +19,7 @@ from typing import Any
 import kopf
 
 from controller import metrics
+from controller.digest import VERSION_STATUS
 from controller.logsafety import about
 from controller.runtime import Result
 from sealer.safetext import printable
@@ -101,6 +102,8 @@ def report(kind: str, result: Result, started: float, body: Any, meta: Any, patc
     (a success is announced when it changed the Secret). ``started``: its time.monotonic() at the start."""
     metrics.observe(kind, result.ready, result.reason, time.monotonic() - started, str(meta.get("namespace") or ""))
     set_ready(kind, result, body, meta, patch, announce=result.changed, post=post)
+    if result.secret_version and (body.get("status") or {}).get(VERSION_STATUS) != result.secret_version:
+        patch.status[VERSION_STATUS] = result.secret_version  # the next unchanged check skips the HMACs
 
 
 def report_store(result: Result, body: Any, meta: Any, patch: Any) -> None:

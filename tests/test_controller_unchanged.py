@@ -407,3 +407,39 @@ def test_a_data_hmac_is_bound_to_its_digest() -> None:
     forged["metadata"]["annotations"][digest.SOURCE_DIGEST] = "sha256:bbbb"  # the digest of the other object
     assert digest.unchanged(theirs, "sha256:aaaa", key, ["f" * 64])
     assert not digest.unchanged(forged, "sha256:bbbb", key, ["f" * 64])
+
+
+def test_untouched_needs_the_very_version_recorded_in_status() -> None:
+    secret = {"metadata": {"resourceVersion": "41"}}
+    assert digest.untouched({"status": {digest.VERSION_STATUS: "41"}}, secret)
+    assert not digest.untouched({"status": {digest.VERSION_STATUS: "40"}}, secret)  # changed since
+    assert not digest.untouched({"status": {}}, secret) and not digest.untouched({}, {"metadata": {}})
+
+
+def test_a_restart_checks_an_untouched_secret_by_its_version_and_an_edited_one_by_its_hmac(
+        kube: KubeServer, tmp_path: Path) -> None:
+    proc, port = start_controller(kube, tmp_path)
+    cert, _ = published_cert(kube, tmp_path)
+    for name in ("kept", "edited"):
+        kube.client.create(seal(tmp_path, cert, name, "app", f"{PLANT}-{name}"))
+    for name in ("kept", "edited"):
+        kube.client.wait_for(lambda name=name: (kube.client.get(*SS, name, "app").get("status") or {}).get(
+            digest.VERSION_STATUS) == kube.client.get("v1", "Secret", name, "app")["metadata"]["resourceVersion"],
+            timeout=30, message=f"{name}: the Secret's version in status")
+    proc.stop()
+    # while the controller is down: one Secret edited by hand (a new resourceVersion), the stamps left as they were
+    kube.client.patch("v1", "Secret", "edited", {"data": {"password": base64.b64encode(b"hacked").decode()}}, "app")
+    # and, to show which check a restart makes: "kept" gets a wrong data HMAC, and its owner's status the version
+    # that edit made (only the controller writes status normally): the HMAC is then not recomputed, so no re-unseal
+    kept = kube.client.patch("v1", "Secret", "kept", {"metadata": {"annotations": {digest.DATA_HMAC: "hmac-x"}}},
+                             "app")["metadata"]["resourceVersion"]
+    kube.client.patch(*SS, "kept", {"status": {digest.VERSION_STATUS: kept}}, "app", subresource="status")
+    proc, port = start_controller(kube, tmp_path, log_name="controller-2.log")
+    kube.client.wait_for(lambda: secret_items(kube, "edited", "app")["password"] == f"{PLANT}-edited".encode(),
+                         timeout=30, message="the edited Secret restored")
+    assert metric(port, "sealer_decrypt_operations_total") == 2  # the edited one only
+    assert kube.client.get("v1", "Secret", "kept", "app")["metadata"]["resourceVersion"] == kept
+    restored = kube.client.get("v1", "Secret", "edited", "app")["metadata"]["resourceVersion"]
+    kube.client.wait_for(lambda: (kube.client.get(*SS, "edited", "app").get("status") or {}).get(
+        digest.VERSION_STATUS) == restored, timeout=30, message="the restored Secret's version in status")
+    proc.stop()
