@@ -123,16 +123,15 @@ class Kube:
         resp = self.core.list_namespaced_secret(namespace, label_selector=label_selector, _preload_content=False)
         return self._json(resp).get("items") or []
 
-    def list_secrets_versioned(self, namespace: str | None, label_selector: str | None) -> tuple[list[dict[str, Any]],
-                                                                                                   str]:
-        """Secrets of a namespace (None: every namespace) and the list's resourceVersion, to watch from."""
+    def list_secrets_versioned(self, namespace: str | None, label_selector: str | None,
+                               limit: int = 500) -> tuple[Iterator[dict[str, Any]], str]:
+        """Secrets of a namespace (None: every namespace), a page at a time, and the resourceVersion of the list
+        (its first page) to watch from: a relist of thousands of Secrets never holds them all at once."""
         if namespace is None:
-            resp = self.core.list_secret_for_all_namespaces(label_selector=label_selector or "", _preload_content=False)
-        else:
-            resp = self.core.list_namespaced_secret(namespace, label_selector=label_selector or "",
-                                                    _preload_content=False)
-        body = self._json(resp)
-        return body.get("items") or [], str((body.get("metadata") or {}).get("resourceVersion") or "")
+            return self._versioned_pages(self.core.list_secret_for_all_namespaces, label_selector=label_selector or "",
+                                         limit=limit)
+        return self._versioned_pages(self.core.list_namespaced_secret, namespace, label_selector=label_selector or "",
+                                     limit=limit)
 
     def watch_secrets(self, namespace: str | None, label_selector: str | None, version: str,
                       timeout: int) -> _Lines:
@@ -228,15 +227,25 @@ class Kube:
                                                           label_selector=label_selector or "", _preload_content=False)
         return self._json(resp).get("items") or []
 
+    def _versioned_pages(self, call: Any, *args: Any, **options: Any) -> tuple[Iterator[dict[str, Any]], str]:
+        """The items of a list call a page of ``limit`` at a time (``continue`` tokens), and the first page's
+        resourceVersion (the first page is read at once, the others as the items are consumed)."""
+        first = self._json(call(*args, _preload_content=False, **options))
+
+        def items() -> Iterator[dict[str, Any]]:
+            body = first
+            while True:
+                yield from body.get("items") or []
+                token = (body.get("metadata") or {}).get("continue")
+                if not token:
+                    return
+                body = self._json(call(*args, _preload_content=False, _continue=token, **options))
+
+        return items(), str((first.get("metadata") or {}).get("resourceVersion") or "")
+
     def _pages(self, call: Any, *args: Any, **options: Any) -> Iterator[dict[str, Any]]:
-        """The items of a list call, a page of ``limit`` at a time (``continue`` tokens)."""
-        token = None
-        while True:
-            body = self._json(call(*args, _preload_content=False, **options, **({"_continue": token} if token else {})))
-            yield from body.get("items") or []
-            token = (body.get("metadata") or {}).get("continue")
-            if not token:
-                return
+        """The items of a list call, a page of ``limit`` at a time, read as they are consumed."""
+        yield from self._versioned_pages(call, *args, **options)[0]
 
     def iter_objects(self, api_version: str, plural: str, namespace: str | None = None,
                      limit: int = 500) -> Iterator[dict[str, Any]]:

@@ -128,3 +128,17 @@ def test_a_pass_pairs_each_object_with_its_own_secret_only() -> None:
     # a server that does not sort: hints are lost, never crossed
     shuffled = [(o, h) for o, h in join(iter(objects[::-1]), iter(secrets))]
     assert all(h is None or h["metadata"] == o["metadata"] for o, h in shuffled)
+
+
+def test_a_relist_reads_secrets_a_page_at_a_time(kube: KubeServer) -> None:
+    from controller.kube import Kube
+
+    for i in range(5):
+        kube.client.create(secret(f"p{i}", "paged", b"1", {PRODUCED_LABEL: "SealedSecret"}))
+    served = len(kube.requests())
+    items, version = Kube(str(kube.kubeconfig)).list_secrets_versioned("paged", PRODUCED_LABEL, limit=2)
+    first = len(kube.requests()) - served
+    names = [s["metadata"]["name"] for s in items]
+    assert names == [f"p{i}" for i in range(5)] and version.isdigit()
+    lists = [p for m, p in kube.requests()[served:] if "/namespaces/paged/secrets" in p]
+    assert first == 1 and len(lists) == 3 and all("limit=2" in p for p in lists)

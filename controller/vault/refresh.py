@@ -14,6 +14,7 @@ import contextvars
 import functools
 import logging
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -45,14 +46,15 @@ class Refresher:
         if scheduler is not None:
             scheduler.wake(uid)
 
-    def _resume_delay(self, body: Any) -> float | None:
-        """schedule.resume_delay, plus the Secret check it leaves to us (None: sync now)."""
+    def _resume_delay(self, body: Any, listed: Mapping[str, Any] | None = None) -> float | None:
+        """schedule.resume_delay, plus the Secret check it leaves to us (None: sync now). ``listed``: the produced
+        Secrets of the object's namespace by name, as a pass just listed them (one not there is read)."""
         try:
             interval = vs.parse_vault_secret(body).refresh_seconds
         except Exception:
             return None
         delay = schedule.resume_delay(body, interval, time.time())
-        if delay is None or not self.vault.intact(body):
+        if delay is None or not self.vault.intact(body, listed):
             return None
         return delay
 

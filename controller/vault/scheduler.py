@@ -30,6 +30,7 @@ import kopf
 
 from controller import status
 from controller.changes import ObjectWatch
+from controller.secrets import PRODUCED_LABEL
 from controller.vault import loop, schedule
 from controller.vault.spec import FORCE_SYNC_ANNOTATION
 from sealer.kube import API_VERSION
@@ -280,8 +281,10 @@ class Scheduler:
 
     def scan(self, reset: bool) -> set[str]:
         """Every served VaultSecret, a page at a time: new records (all of them with ``reset``) due when
-        `_resume_delay` says, others due now if changed. The uids listed."""
+        `_resume_delay` says, others due now if changed. The uids listed. The Secrets the check of each compares
+        are listed a namespace at a time (not one GET per object)."""
         kube, listed, active = self.app.controller.kube, set(), self.app.active()
+        produced: tuple[str | None, dict[str, Any]] = (None, {})  # one namespace's VaultSecret Secrets by name
         for ns in self.app.served.namespaces or (None,):  # None: every namespace, one paged list
             for obj in kube.iter_objects(API_VERSION, PLURAL, namespace=ns):
                 if self.stopped:
@@ -296,7 +299,10 @@ class Scheduler:
                 if fresh and active:  # standing by: no API reads; activation resets the records anyway
                     obj.setdefault("apiVersion", API_VERSION)
                     obj.setdefault("kind", "VaultSecret")
-                    delay = self.refresher._resume_delay(obj)
+                    if produced[0] != namespace:  # objects come in namespace order: one list per namespace
+                        produced = (namespace, {str(sec["metadata"]["name"]): sec for sec in kube.iter_secrets(
+                            namespace, f"{PRODUCED_LABEL}=VaultSecret")})
+                    delay = self.refresher._resume_delay(obj, produced[1])
                     if delay is not None:
                         log.debug("VaultSecret %s/%s: not due, next read in %.0f s", namespace, name, delay)
                 self._call(self._listed, uid, namespace, name, generation, force, delay, reset)

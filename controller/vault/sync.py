@@ -190,15 +190,19 @@ class VaultSync:
         read."""
         return self.sync(body, drift=True).result
 
-    def intact(self, body: Mapping[str, Any]) -> bool:
-        """The Secret still holds what `status.dataHash` says the last sync wrote (one API read, no Vault read):
-        a restarted refresh loop then waits until due. Remembered as our last write, so the echo of a later
-        unrelated Secret event costs no Vault read either. Any doubt (Merge target, other key, error) -> False."""
+    def intact(self, body: Mapping[str, Any], listed: Mapping[str, Any] | None = None) -> bool:
+        """The Secret still holds what `status.dataHash` says the last sync wrote (one API read, none when it is in
+        ``listed``, and no Vault read): a restarted refresh loop then waits until due. Remembered as our last write,
+        so the echo of a later unrelated Secret event costs no Vault read either. Any doubt (Merge target, other
+        key, error) -> False."""
         uid = str((body.get("metadata") or {}).get("uid") or "")
         try:
             spec = vs.parse_vault_secret(body)
             want = (body.get("status") or {}).get("dataHash")
-            secret = self.controller.kube.get_secret(spec.namespace, spec.target.name) if want else None
+            secret = None
+            if want:
+                secret = (listed or {}).get(spec.target.name) or self.controller.kube.get_secret(spec.namespace,
+                                                                                                spec.target.name)
             if secret is None or spec.target.creation_policy == vs.MERGE:
                 return False
             data = secret_items(secret)
