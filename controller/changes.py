@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from controller import metrics
+from controller.digest import IGNORED_ANNOTATIONS
 from controller.listwatch import ListWatch
 from controller.logsafety import about
 from controller.workqueue import WorkQueue
@@ -31,6 +32,18 @@ def needs_work(body: Mapping[str, Any]) -> bool:
     if meta.get("deletionTimestamp"):
         return False
     return (body.get("status") or {}).get("observedGeneration") != meta.get("generation")
+
+
+def waiting(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The body as it waits in the queue: without `managedFields` and the annotations no reconcile reads (the
+    ones `digest.IGNORED_ANNOTATIONS` leaves out, such as kubectl's copy of the whole object), which together can
+    double what a burst of thousands holds."""
+    meta = dict(body.get("metadata") or {})
+    meta.pop("managedFields", None)
+    annotations = meta.get("annotations")
+    if annotations and any(k.startswith(IGNORED_ANNOTATIONS) for k in annotations):
+        meta["annotations"] = {k: v for k, v in annotations.items() if not k.startswith(IGNORED_ANNOTATIONS)}
+    return {**body, "metadata": meta}
 
 
 class ObjectWatch(ListWatch):
@@ -77,7 +90,7 @@ class Changes:
         log.debug("%s %s/%s: %s, generation %s to reconcile: %r", self.kind, namespace, name, event_type,
                   meta.get("generation"), body, extra=about(body))
         if self.queue is not None:
-            self.queue.put((body.get("apiVersion"), namespace, name), body)
+            self.queue.put((body.get("apiVersion"), namespace, name), waiting(body))
 
     def start(self) -> None:
         """Blocking (call from a thread): each watch's starting version is read before returning, so a pass begun

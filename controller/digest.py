@@ -53,7 +53,8 @@ STAMPS = (*ANNOTATIONS, SHAPE_HMAC)
 KEY_SECRET = "sealer-vault-hmac"  # noqa: S105 - a Secret's name (first made for VaultSecrets' status.dataHash)
 # annotations that change without changing what the Secret is made from: kubectl's copy of the spec, kopf's
 # handling state (written back after every handling)
-_IGNORED_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration", "kopf.zalando.org/")
+# annotations no Secret is made from (prefixes): a copy of the whole object, kopf's own
+IGNORED_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration", "kopf.zalando.org/")
 
 
 class DataKeyError(Exception):
@@ -132,7 +133,7 @@ def bound_data_hmac(key: bytes, secret: Mapping[str, Any], digest: str) -> str |
 def source_digest(obj: Mapping[str, Any], settings: str = "") -> str:
     """SHA-256 of what a source object's Secret is made from, apart from the keys: identity, spec, annotations."""
     meta = obj.get("metadata") or {}
-    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if not k.startswith(_IGNORED_ANNOTATIONS)}
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if not k.startswith(IGNORED_ANNOTATIONS)}
     doc = {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "uid": meta.get("uid"),
            "name": meta.get("name"), "namespace": meta.get("namespace"), "annotations": annotations,
            "spec": obj.get("spec"), "settings": settings}

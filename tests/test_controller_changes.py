@@ -140,3 +140,20 @@ def test_kopf_keeps_no_state_on_sealedsecrets_and_a_restart_asks_nothing_per_obj
     assert per_object == []  # a list, a watch; no GET, PATCH or status write for any object
     assert metric(port, "sealer_decrypt_operations_total") == 0
     proc.stop()
+
+
+def test_a_waiting_body_drops_what_no_reconcile_reads() -> None:
+    from controller import digest
+    from controller.changes import waiting
+
+    body = {"apiVersion": "sealer.dev/v1alpha1", "kind": "SealedSecret", "spec": {"encryptedData": {"a": "AgA="}},
+            "metadata": {"name": "x", "namespace": "app", "uid": "u", "managedFields": [{"manager": "kubectl"}],
+                         "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{...}",
+                                         "kubecfg.ksonnet.io/last-applied-configuration": "{...}",
+                                         "sealedsecrets.bitnami.com/cluster-wide": "true"}}}
+    slim = waiting(body)
+    assert "managedFields" not in slim["metadata"]
+    assert slim["metadata"]["annotations"] == {"sealedsecrets.bitnami.com/cluster-wide": "true",
+                                               "kubecfg.ksonnet.io/last-applied-configuration": "{...}"}
+    assert digest.source_digest(slim) == digest.source_digest(body)  # the same source for the unchanged check
+    assert "managedFields" in body["metadata"]  # the event's own body is left as it was
