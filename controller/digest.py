@@ -51,9 +51,8 @@ VERSION_STATUS = "secretResourceVersion"  # in the source object's status: the S
 ANNOTATIONS = (SOURCE_DIGEST, DATA_HMAC, OPENED_BY)
 STAMPS = (*ANNOTATIONS, SHAPE_HMAC)
 KEY_SECRET = "sealer-vault-hmac"  # noqa: S105 - a Secret's name (first made for VaultSecrets' status.dataHash)
-# annotations that change without changing what the Secret is made from: kubectl's copy of the spec, kopf's
-# handling state (written back after every handling)
-# annotations no Secret is made from (prefixes): a copy of the whole object, kopf's own
+# annotations (prefixes) that change without changing what the Secret is made from: kubectl's copy of the
+# object, kopf's handling state
 IGNORED_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration", "kopf.zalando.org/")
 
 
