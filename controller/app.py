@@ -17,6 +17,7 @@ from controller import agekeys, served
 from controller.config import Config
 from controller.runtime import Controller, Source
 from controller.shards import Sharding
+from controller.vault import loop
 from controller.vault.esocompat import ESO_GROUP, EsoCompat
 from controller.vault.fanoutsync import FanOut
 from controller.vault.pkisync import PkiSync
@@ -113,17 +114,10 @@ class App:
                 and self.controller.source_ref(body) is not None)
 
     def write_status(self, body: Any, plural: str, patch: Any) -> None:
-        """Merge-patch the status a loop computed (kopf applies no patch for a daemon while it runs)."""
-        meta = body.get("metadata") or {}
-        if not patch.get("status"):
-            return  # the status already says it
-        try:
-            self.controller.kube.patch_status(str(body.get("apiVersion")), plural, meta.get("namespace"),
-                                              meta.get("name"), dict(patch.get("status") or {}))
-        except Exception as e:
-            if getattr(e, "status", None) != 404:  # deleted meanwhile: nothing to tell
-                log.warning("%s %s/%s: status not written (%s)", body.get("kind"), meta.get("namespace"),
-                            meta.get("name"), getattr(e, "status", None) or type(e).__name__)
+        """Merge-patch the status a loop computed (kopf applies no patch outside its handlers); nothing when the
+        status already says it."""
+        if patch.get("status"):
+            loop.write_status(self.controller.kube, str(body.get("apiVersion")), plural, body, patch["status"])
 
     def owner_served(self, secret: Any) -> bool:
         """With --label-selector, drift is undone only for a Secret whose owner this controller serves (another

@@ -68,6 +68,21 @@ class ObjectWatch(ListWatch):
         return self.kube.watch_objects(self.api_version, self.plural, self.namespace, version, self.timeout)
 
 
+def start_watches(app: Any, api_versions: tuple[str, ...], plural: str, handler: Any, on_gap: Callable[[], None],
+                  name: str) -> list[ObjectWatch]:
+    """One watch per API version and served namespace (or one for all), each from the list's current version,
+    read before this returns: a pass begun after it sees everything the watches will not. Blocking."""
+    watches = []
+    for api_version in api_versions:
+        for ns in app.served.namespaces or (None,):
+            watch = ObjectWatch(app.controller.kube, api_version, plural, ns, handler, on_gap,
+                                f"{name}.{api_version.partition('/')[0]}-{ns or 'all'}")
+            version = watch.version()
+            watches.append(watch)
+            watch.start(version)
+    return watches
+
+
 class Changes:
     """The watches and the queue of one kind, for one operator run. ``work(body)``: reconcile and report; False
     when it should be tried again. ``catch_up()``: ask for a pass (after a gap in the watch)."""
@@ -95,15 +110,9 @@ class Changes:
     def start(self) -> None:
         """Blocking (call from a thread): each watch's starting version is read before returning, so a pass begun
         after this sees everything the watches will not."""
-        kube = self.app.controller.kube
         self.queue = WorkQueue(self.work, self.workers, f"{self.kind}-changes")
-        for group in self.groups:
-            for ns in self.app.served.namespaces or (None,):
-                watch = ObjectWatch(kube, f"{group}/{VERSION}", self.plural, ns, self.on_event, self.catch_up,
-                                    f"{self.plural}.{group}-{ns or 'all'}")
-                version = watch.version()
-                self.watches.append(watch)
-                watch.start(version)
+        self.watches = start_watches(self.app, tuple(f"{g}/{VERSION}" for g in self.groups), self.plural,
+                                     self.on_event, self.catch_up, self.plural)
         self.queue.start()
 
     def stop(self) -> None:

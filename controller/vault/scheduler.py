@@ -29,7 +29,7 @@ from typing import Any
 import kopf
 
 from controller import status
-from controller.changes import ObjectWatch
+from controller.changes import ObjectWatch, start_watches
 from controller.secrets import PRODUCED_LABEL
 from controller.vault import loop, schedule
 from controller.vault.spec import FORCE_SYNC_ANNOTATION
@@ -407,14 +407,8 @@ class Scheduler:
     # --- one operator run ----------------------------------------------------------------------------------
 
     def start_watches(self) -> None:
-        """Blocking (call from a thread): each watch's starting version is read before returning, so the start
-        pass sees everything the watches will not."""
-        kube = self.app.controller.kube
-        for ns in self.app.served.namespaces or (None,):
-            watch = ObjectWatch(kube, API_VERSION, PLURAL, ns, self.on_event, self.gap, f"{PLURAL}-{ns or 'all'}")
-            version = watch.version()
-            self.watches.append(watch)
-            watch.start(version)
+        """Blocking (call from a thread): see `changes.start_watches`."""
+        self.watches = start_watches(self.app, (API_VERSION,), PLURAL, self.on_event, self.gap, PLURAL)
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
