@@ -16,6 +16,7 @@ import kopf
 from controller import agekeys, served
 from controller.config import Config
 from controller.runtime import Controller, Source
+from controller.secretwatch import ProducedSecrets
 from controller.shards import Sharding
 from controller.vault import loop
 from controller.vault.esocompat import ESO_GROUP, EsoCompat
@@ -42,6 +43,7 @@ class App:
     eso: EsoCompat
     fanout: FanOut
     sharding: Sharding | None = None  # --shards: the namespaces this replica serves now
+    produced_secrets: ProducedSecrets = field(default_factory=ProducedSecrets)  # as the Secret watches saw them
     rerun: threading.Event = field(default_factory=threading.Event)  # this operator run ends for another one
     # kopf peering's answer for work outside kopf's handlers (controller.peering); always active otherwise
     active: Callable[[], bool] = lambda: True

@@ -131,8 +131,9 @@ class Controller:
 
     def reconcile_sealed(self, body: Mapping[str, Any], hint: Mapping[str, Any] | None = None) -> Result:
         """Unseal, unless the Secret already holds what this SealedSecret gave it (see `controller.digest`): then
-        a restart or a resync costs one GET and no private-key operation. ``hint``: the Secret as a pass listed it
-        a moment ago (see `controller.sweep`); unchanged, it saves the GET, otherwise it is read again."""
+        a restart or a resync costs one GET and no private-key operation. ``hint``: what the produced-Secret watch
+        keeps of the Secret (see `controller.sweep`); when it is the version the status records, it saves the GET,
+        otherwise the Secret is read again."""
         with self.objects.hold(_secret_key(body)):
             return self._reconcile_sealed(body, hint)
 
@@ -155,7 +156,7 @@ class Controller:
                 return (want is not None and digest.unchanged(secret, source, key, fingerprints)
                         and not secrets.shape_differs(secret, want))
 
-            found = hint if holds(hint) else None
+            found = hint if hint is not None and digest.untouched(body, hint) and holds(hint) else None
             if found is None:
                 existing = self.kube.get_secret(str(meta.get("namespace") or ""), str(meta.get("name") or ""))
                 found = existing if holds(existing) else None
@@ -236,7 +237,7 @@ class Controller:
                                                           and digest.shape_unchanged(secret, key, *names,
                                                                                      meta.get("uid")))
 
-            found = hint if holds(hint) else None
+            found = hint if hint is not None and digest.untouched(body, hint) and holds(hint) else None
             if found is None:
                 existing = self.kube.get_secret(namespace, str(meta.get("name") or ""))
                 found = existing if holds(existing) else None

@@ -52,9 +52,11 @@ def event_body(obj: Mapping[str, Any], type: str, reason: str, message: str) -> 
             "involvedObject": ref, "firstTimestamp": now, "lastTimestamp": now, "eventTime": now}
 
 
-def condition(ready: bool, reason: str, message: str, generation: int | None, type: str = "Ready") -> dict[str, Any]:
+def condition(ready: bool, reason: str, message: str, generation: int | None, type: str = "Ready",
+              since: str | None = None) -> dict[str, Any]:
+    """``since``: the lastTransitionTime to keep (the status did not change); now when None."""
     return {"type": type, "status": "True" if ready else "False", "reason": reason, "message": message,
-            "lastTransitionTime": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "lastTransitionTime": since or dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "observedGeneration": generation}
 
 
@@ -73,9 +75,9 @@ def set_ready(kind: str, result: Result, body: Any, meta: Any, patch: Any, *, an
     success. ``post``: how Events go out (kopf's poster in a handler)."""
     previous = ready_condition(body)
     message = printable(result.message)  # names from objects: no control characters in status, Events or logs
-    new = condition(result.ready, result.reason, message, meta.get("generation"))
-    if previous.get("status") == new["status"] and previous.get("lastTransitionTime"):
-        new["lastTransitionTime"] = previous["lastTransitionTime"]
+    same = previous.get("status") == ("True" if result.ready else "False")
+    new = condition(result.ready, result.reason, message, meta.get("generation"),
+                    since=previous.get("lastTransitionTime") if same else None)
     repeated = all(previous.get(k) == new[k] for k in ("status", "reason", "message"))
     conditions = [new, {**new, "type": "Synced"}] if kind in SYNCED_KINDS else [new]
     current = body.get("status") or {}

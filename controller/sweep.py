@@ -2,10 +2,10 @@
 
 kopf would run a resume handler for each object it sees at start and keep a daemon (a task, its frames, its
 waiters) per object for the resync timer: ~21 KiB and most of a restart's CPU per object before any work. A pass
-instead reads the kind a page at a time, and beside it the Secrets of that kind it produced (label
-`sealer.dev/produced-by=<kind>`), both in the API server's order (namespace, then name), so each object meets its
-Secret in a merge join: memory is two pages however many objects there are, and an object whose Secret is
-unchanged (see `controller.digest`) costs no decryption and no API call of its own. Served objects are reconciled
+instead reads the kind a page at a time (memory: one page however many objects there are) and finds each object's
+Secret in what the produced-Secret watch keeps of it (`controller.secretwatch.ProducedSecrets`: the Secrets are
+listed once, by that watch, not again by every pass), so an object whose Secret is the version its status records
+(see `controller.digest`) costs no decryption and no API call of its own. Served objects are reconciled
 on a few threads. One pass runs when an operator run starts (what resume did, including changes made while the
 controller was down), then every `--resync-period`, at once when this replica becomes the active one (kopf
 peering), and after a gap in the watch of changes (`controller.changes`, which serves changes between passes).
@@ -30,10 +30,10 @@ from controller import metrics, status
 from controller.changes import Changes
 from controller.decryptpool import cores
 from controller.logsafety import about
-from controller.secrets import PRODUCED_LABEL
 from sealer.kube import VERSION
 
 log = logging.getLogger("sealer.controller")
+HINTS_WAIT = 120.0  # seconds a pass waits for the produced-Secret watch's first list before going without hints
 Reconcile = Callable[[Mapping[str, Any], Any], Any]  # (object, the Secret as listed or None) -> Result
 
 
@@ -42,22 +42,9 @@ def _key(obj: Mapping[str, Any]) -> tuple[str, str]:
     return str(meta.get("namespace") or ""), str(meta.get("name") or "")
 
 
-def join(objects: Iterator[dict[str, Any]], secrets: Iterator[dict[str, Any]]) -> Iterator[tuple[dict[str, Any],
-                                                                                                 Any]]:
-    """Each object with the Secret of its namespace and name (None when there is none), both streams in (namespace,
-    name) order. Out of order input only loses hints (the reconcile then reads the Secret itself), never pairs an
-    object with another's Secret."""
-    secret = next(secrets, None)
-    for obj in objects:
-        key = _key(obj)
-        while secret is not None and _key(secret) < key:
-            secret = next(secrets, None)
-        yield obj, (secret if secret is not None and _key(secret) == key else None)
-
-
 class Sweeper:
-    """The passes of one kind. ``reconcile(body, hint)``: ``hint`` is the produced Secret as listed in the pass
-    (None: not listed), good for the unchanged check only; anything else reads the Secret again."""
+    """The passes of one kind. ``reconcile(body, hint)``: ``hint`` is the slim copy the produced-Secret watch keeps
+    (None: unknown), good for the version check only; anything else reads the Secret again."""
 
     def __init__(self, app: Any, kind: str, plural: str, groups: tuple[str, ...], reconcile: Reconcile,
                  interval: float) -> None:
@@ -73,18 +60,21 @@ class Sweeper:
     # --- a pass (in threads) -----------------------------------------------------------------------------------
 
     def _pairs(self) -> Iterator[tuple[dict[str, Any], Any]]:
-        kube = self.app.controller.kube
+        kube, index = self.app.controller.kube, self.app.produced_secrets
+        hints = index.wait(HINTS_WAIT, self._stopped.is_set)
+        if not hints:
+            log.info("%s pass: the produced-Secret watch has not listed yet; each object reads its Secret",
+                     self.kind)
         for group in self.groups:
             for ns in self.app.served.namespaces or (None,):  # None: every namespace, one paged list
-                objects = kube.iter_objects(f"{group}/{VERSION}", self.plural, namespace=ns)
-                produced = kube.iter_secrets(ns, f"{PRODUCED_LABEL}={self.kind}")
-                for obj, hint in join(objects, produced):
+                for obj in kube.iter_objects(f"{group}/{VERSION}", self.plural, namespace=ns):
                     obj.setdefault("apiVersion", f"{group}/{VERSION}")
                     obj.setdefault("kind", self.kind)
                     meta = obj.get("metadata") or {}
                     if not meta.get("deletionTimestamp") and self.app.in_scope(meta.get("namespace"),
                                                                                meta.get("labels")):
-                        yield obj, hint
+                        namespace, name = _key(obj)
+                        yield obj, index.get(namespace, name, self.kind) if hints else None
 
     def one_pass(self, reason: str) -> int:
         """Reconcile every served object once; the number reconciled."""
@@ -125,8 +115,9 @@ class Sweeper:
             patch = kopf.Patch()
             status.report(self.kind, result, started, obj, meta, patch, post=self._post)
             self.app.write_status(obj, self.plural, patch)
-            log.debug("%s %s/%s reconciled (%s)", self.kind, meta.get("namespace"), meta.get("name"), result.reason,
-                      extra=about(obj))
+            if log.isEnabledFor(logging.DEBUG):  # `about` builds a dict: not for each of 10,000 objects unasked
+                log.debug("%s %s/%s reconciled (%s)", self.kind, meta.get("namespace"), meta.get("name"),
+                          result.reason, extra=about(obj))
             return True
         except Exception as e:  # one object's failure never stops the pass
             log.warning("%s %s/%s: reconcile failed (%s)", self.kind, meta.get("namespace"), meta.get("name"),

@@ -114,20 +114,38 @@ def test_only_the_active_peered_replica_resumes_and_restores(kube: KubeServer, t
     assert sorted(w > 0 for w in work) == [False, True], work  # one replica did it all, the other nothing
 
 
-def test_a_pass_pairs_each_object_with_its_own_secret_only() -> None:
-    from controller.sweep import join
+def test_a_pass_finds_each_object_s_own_secret_only(kube: KubeServer) -> None:
+    """The passes' hints are the produced-Secret watch's slim copies: by namespace, name and producing kind; the
+    item names without values; a Secret made again under its name is a deletion and an addition."""
+    from controller.kube import Kube
+    from controller.secretwatch import ProducedSecrets
 
-    def obj(ns: str, name: str) -> dict:
-        return {"metadata": {"namespace": ns, "name": name}}
-
-    objects = [obj("a", "x"), obj("a", "y"), obj("b", "x"), obj("c", "z")]
-    secrets = [obj("a", "w"), obj("a", "y"), obj("b", "x"), obj("b", "y"), obj("c", "a")]
-    pairs = [(o["metadata"]["name"], h and (h["metadata"]["namespace"], h["metadata"]["name"]))
-             for o, h in join(iter(objects), iter(secrets))]
-    assert pairs == [("x", None), ("y", ("a", "y")), ("x", ("b", "x")), ("z", None)]
-    # a server that does not sort: hints are lost, never crossed
-    shuffled = [(o, h) for o, h in join(iter(objects[::-1]), iter(secrets))]
-    assert all(h is None or h["metadata"] == o["metadata"] for o, h in shuffled)
+    seen: list[tuple[str, str]] = []
+    watch = SecretWatch(Kube(str(kube.kubeconfig)), None, PRODUCED_LABEL,
+                        lambda t, s: seen.append((t, s["metadata"]["name"])), "test")
+    index = ProducedSecrets()
+    assert not index.wait(0.2)  # no watch yet: a pass goes without hints rather than wait for none
+    index.add(watch)
+    kube.client.create(secret("x", "a", b"PLANTED-hint-value", {PRODUCED_LABEL: "SealedSecret"}))
+    kube.client.create(secret("y", "a", b"1", {PRODUCED_LABEL: "SopsSecret"}))
+    kube.client.create(secret("x", "b", b"1", {PRODUCED_LABEL: "SealedSecret"}))
+    assert not index.wait(0.2)  # not listed yet
+    watch.relist()
+    assert index.wait(0.2)
+    hint = index.get("a", "x", "SealedSecret")
+    assert hint is not None and hint["metadata"]["namespace"] == "a" and hint["data"] == {"v": ""}
+    assert index.get("a", "y", "SealedSecret") is None  # another kind's Secret is never the hint
+    assert index.get("a", "y", "SopsSecret") is not None and index.get("c", "x", "SealedSecret") is None
+    assert index.get("b", "x", "SealedSecret")["metadata"]["namespace"] == "b"
+    before = index.get("a", "x", "SealedSecret")["metadata"]["uid"]
+    kube.client.delete("v1", "Secret", "x", "a")
+    kube.client.create(secret("x", "a", b"2", {PRODUCED_LABEL: "SealedSecret"}))
+    seen.clear()
+    watch.relist()
+    assert seen == [("DELETED", "x"), ("ADDED", "x")]
+    assert index.get("a", "x", "SealedSecret")["metadata"]["uid"] != before
+    watch.seen("DELETED", kube.client.get("v1", "Secret", "x", "a"))
+    assert index.get("a", "x", "SealedSecret") is None
 
 
 def test_a_relist_reads_secrets_a_page_at_a_time(kube: KubeServer) -> None:

@@ -55,6 +55,7 @@ def register(registry: kopf.OperatorRegistry, app: App) -> None:
         watches.append(SecretWatch(controller.kube, app.config.namespace, None, own_namespace, "own-namespace"))
         for ns in app.served.namespaces or (None,):
             watches.append(SecretWatch(controller.kube, ns, PRODUCED_LABEL, produced, f"produced-{ns or 'all'}"))
+            app.produced_secrets.add(watches[-1])
         for watch in watches:
             watch.start()
 

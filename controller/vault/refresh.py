@@ -50,11 +50,11 @@ class Refresher:
         """schedule.resume_delay, plus the Secret check it leaves to us (None: sync now). ``listed``: the produced
         Secrets of the object's namespace by name, as a pass just listed them (one not there is read)."""
         try:
-            interval = vs.parse_vault_secret(body).refresh_seconds
+            spec = vs.parse_vault_secret(body)
         except Exception:
             return None
-        delay = schedule.resume_delay(body, interval, time.time())
-        if delay is None or not self.vault.intact(body, listed):
+        delay = schedule.resume_delay(body, spec.refresh_seconds, time.time())
+        if delay is None or not self.vault.intact(body, listed, spec):
             return None
         return delay
 

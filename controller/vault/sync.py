@@ -190,14 +190,15 @@ class VaultSync:
         read."""
         return self.sync(body, drift=True).result
 
-    def intact(self, body: Mapping[str, Any], listed: Mapping[str, Any] | None = None) -> bool:
+    def intact(self, body: Mapping[str, Any], listed: Mapping[str, Any] | None = None,
+               spec: vs.VaultSecretSpec | None = None) -> bool:
         """The Secret still holds what `status.dataHash` says the last sync wrote (one API read, none when it is in
         ``listed``, and no Vault read): a restarted refresh loop then waits until due. Remembered as our last write,
         so the echo of a later unrelated Secret event costs no Vault read either. Any doubt (Merge target, other
         key, error) -> False."""
         uid = str((body.get("metadata") or {}).get("uid") or "")
         try:
-            spec = vs.parse_vault_secret(body)
+            spec = spec or vs.parse_vault_secret(body)  # ``spec``: the caller parsed this body already
             want = (body.get("status") or {}).get("dataHash")
             secret = None
             if want:
