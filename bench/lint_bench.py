@@ -102,7 +102,7 @@ def _run(cmd: list[str], cwd: Path | None = None) -> Timing:
 
 
 def run_sealer(tree: Path, out: Path, *extra: str) -> Timing:
-    return _run([sealer_cli(), "lint", ".", "--format", "json", "-o", str(out), *extra], cwd=tree)
+    return _run([sealer_cli(), "lint", ".", "--format", "json", "-w", str(out), *extra], cwd=tree)
 
 
 def run_gitleaks(gitleaks: str, tree: Path, out: Path) -> Timing:

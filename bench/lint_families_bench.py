@@ -326,7 +326,7 @@ def build_corpus(dest: Path, n: int, seed: int) -> list[Sample]:
 
 
 def _flagged_sealer(tree: Path, out: Path) -> set[str]:
-    subprocess.run([sealer_cli(), "lint", ".", "--format", "json", "-o", str(out)], cwd=tree, check=False,
+    subprocess.run([sealer_cli(), "lint", ".", "--format", "json", "-w", str(out)], cwd=tree, check=False,
                    stdout=subprocess.DEVNULL)
     return {f["file"] for f in json.loads(out.read_text())["findings"]}
 

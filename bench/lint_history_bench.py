@@ -126,7 +126,7 @@ def measure(work: Path, commits: int, reps: int) -> dict[str, object]:
     gitleaks = find_gitleaks()
     repo, planted = build_repo(work / "repo", commits)
     sealer_out, gitleaks_out = work / "sealer.json", work / "gitleaks.json"
-    sealer_cmd = [sealer_cli(), "lint", "--history", "all", "--format", "json", "-o", str(sealer_out)]
+    sealer_cmd = [sealer_cli(), "lint", "--history", "all", "--format", "json", "-w", str(sealer_out)]
     times: dict[str, list[Timing]] = {"sealer": [], "gitleaks": []}
     for rep in range(reps):
         order = ["sealer", "gitleaks"] if rep % 2 == 0 else ["gitleaks", "sealer"]

@@ -133,7 +133,7 @@ WRITES = {
     "seal -w (over a file)": (["seal", "secret.yaml", "-w", "out.yaml"], "out.yaml", True),
     "encrypt -i": (["encrypt", "-i", "secret.yaml"], "secret.yaml", True),
     "decrypt -i": (["decrypt", "-i", "enc.yaml"], "enc.yaml", True),
-    "decrypt -o": (["decrypt", "enc.yaml", "-o", "out.yaml"], "out.yaml", False),
+    "decrypt --output": (["decrypt", "enc.yaml", "--output", "out.yaml"], "out.yaml", False),
     "set": (["set", "enc.yaml", '["stringData"]["user"]', '"root"'], "enc.yaml", True),
     "rotate": (["rotate", "enc.yaml"], "enc.yaml", True),
 }
@@ -305,7 +305,7 @@ def test_a_symlink_loop_is_one_line_exit_2(ws: Workspace, age_key: AgeKey, encry
     (ws.files / "a.yaml").symlink_to("b.yaml")
     (ws.files / "b.yaml").symlink_to("a.yaml")
     ws.write("enc.yaml", encrypted)
-    r = ws.sealer("decrypt", "enc.yaml", "-o", "a.yaml", key=age_key)
+    r = ws.sealer("decrypt", "enc.yaml", "--output", "a.yaml", key=age_key)
     assert r.returncode == 2 and "a.yaml" in one_line(r.stderr)
     no_leak(r)
     assert (ws.files / "a.yaml").is_symlink() and temps(ws.files) == []
@@ -334,14 +334,14 @@ def test_the_target_keeps_its_owner_and_group(ws: Workspace, age_key: AgeKey, en
 
 
 def test_output_to_a_fifo_is_streamed_not_replaced(ws: Workspace, age_key: AgeKey, encrypted: str) -> None:
-    """`-o` naming something that is not a regular file (a FIFO, /dev/stdout) is written to, never renamed over."""
+    """`--output` naming something that is not a regular file (a FIFO, /dev/stdout) is written to, not renamed over."""
     ws.write("enc.yaml", encrypted)
     fifo = ws.files / "pipe"
     os.mkfifo(fifo)
     got: list[bytes] = []
     reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
     reader.start()
-    r = ws.sealer("decrypt", "enc.yaml", "-o", "pipe", key=age_key)
+    r = ws.sealer("decrypt", "enc.yaml", "--output", "pipe", key=age_key)
     if not got:  # a sealer that renamed a file over the FIFO left the reader waiting: release it
         with contextlib.suppress(OSError), open(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK), "wb"):
             pass
@@ -355,7 +355,7 @@ def test_output_to_a_fifo_is_streamed_not_replaced(ws: Workspace, age_key: AgeKe
 def test_waiting_for_a_fifo_reader_can_be_interrupted(ws: Workspace, age_key: AgeKey, encrypted: str) -> None:
     ws.write("enc.yaml", encrypted)
     os.mkfifo(ws.files / "pipe")
-    proc = start(ws, "decrypt", "enc.yaml", "-o", "pipe", key=age_key)
+    proc = start(ws, "decrypt", "enc.yaml", "--output", "pipe", key=age_key)
     time.sleep(1.0)  # no reader: the write waits in open()
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=20)
@@ -374,7 +374,7 @@ def test_output_to_dev_stdout(ws: Workspace, age_key: AgeKey, encrypted: str, ce
 def test_output_to_a_directory_is_one_line_exit_2(ws: Workspace, age_key: AgeKey, encrypted: str) -> None:
     ws.write("enc.yaml", encrypted)
     (ws.files / "out").mkdir()
-    r = ws.sealer("decrypt", "enc.yaml", "-o", "out", key=age_key)
+    r = ws.sealer("decrypt", "enc.yaml", "--output", "out", key=age_key)
     assert r.returncode == 2 and "out" in one_line(r.stderr)
     no_leak(r)
     assert list((ws.files / "out").iterdir()) == [] and temps(ws.files) == []

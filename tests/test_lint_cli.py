@@ -58,7 +58,7 @@ def test_exit_codes_clean_findings_and_usage(tmp_path):
     (["--since", "main", "."], "--since needs a Git work tree"),
     (["--cert", "nope.pem", "."], "nope.pem: cannot read certificate"),
     (["--staged", "--since", "x"], "do not combine"),
-    (["--format", "xml"], "Invalid value for '--format'"),
+    (["--format", "xml"], "Invalid value for '-f' / '--format'"),
 ])
 def test_usage_and_io_errors_exit_2_with_one_line(tmp_path, args, needle):
     r = run_sealer("lint", *args, cwd=tmp_path)

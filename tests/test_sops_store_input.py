@@ -84,7 +84,7 @@ def test_bad_input_one_line_error_and_no_file(ws: tuple[Workspace, AgeKey], comm
     src.write_bytes(content)
     target.write_bytes(b"old content\n")
     args = ["--age", key.recipient] if command == "encrypt" else []
-    _refused(w.sealer(command, *args, "-o", target.name, src.name, key=key, cwd=here), src.name, words, field)
+    _refused(w.sealer(command, *args, "--output", target.name, src.name, key=key, cwd=here), src.name, words, field)
     assert target.read_bytes() == b"old content\n"
     _refused(w.sealer(command, *args, "-i", src.name, key=key, cwd=here), src.name, words, field)
     assert src.read_bytes() == content
@@ -181,7 +181,7 @@ def test_fifty_megabytes_round_trip(ws: tuple[Workspace, AgeKey], ext: str, line
 def test_over_the_input_limit_names_the_knob(ws: tuple[Workspace, AgeKey]) -> None:
     w, key = ws
     w.write("limit.env", b"A=" + b"x" * (2 * MB) + b"\n")
-    res = w.sealer("encrypt", "--age", key.recipient, "-o", "limit.enc.env", "limit.env", key=key,
+    res = w.sealer("encrypt", "--age", key.recipient, "--output", "limit.enc.env", "limit.env", key=key,
                    SEALER_MAX_INPUT="1M")
     _refused(res, "limit.env", "input larger than the 1 MiB limit (raise it with SEALER_MAX_INPUT", None)
     assert not Path(w.files / "limit.enc.env").exists()

@@ -117,8 +117,11 @@ def _failure(e: BaseException) -> int | None:
     """Print one line for an error and return the exit code; None for exceptions main lets through."""
     import click
 
+    from sealer.cli import style
+
+    red = style.err_enabled()  # the prefix in red on a terminal (sealer.cli.style: NO_COLOR, FORCE_COLOR)
     if isinstance(e, SealerError):
-        click.echo(f"sealer: error: {e}", err=True)
+        click.echo(f"{style.paint('sealer: error:', 'error', red)} {e}", err=True, color=red)
         return e.exit_code
     if isinstance(e, click.exceptions.Exit):
         return e.exit_code
@@ -129,7 +132,11 @@ def _failure(e: BaseException) -> int | None:
 
         shown = io.StringIO()  # usage errors quote the command line: escaped like every other message
         e.show(file=shown)
-        sys.stderr.write(printable_lines(shown.getvalue().rstrip("\n")) + "\n")
+        text = printable_lines(shown.getvalue().rstrip("\n"))
+        head, _, last = text.rpartition("\n")
+        if red and last.startswith("Error:"):  # click's last line, "Error: ...", in red on a terminal
+            text = f"{head}\n{style.paint('Error:', 'error', red)}{last[6:]}".lstrip("\n")
+        sys.stderr.write(text + "\n")
         return EXIT_INPUT if e.exit_code == 2 else e.exit_code
     if isinstance(e, click.Abort | KeyboardInterrupt):
         click.echo("sealer: interrupted", err=True)
@@ -141,8 +148,8 @@ def _failure(e: BaseException) -> int | None:
         if os.environ.get("SEALER_DEBUG"):
             return None
         # The exception text could quote input; only its type is shown. SEALER_DEBUG=1 shows the traceback.
-        click.echo(f"sealer: internal error ({type(e).__name__}); rerun with SEALER_DEBUG=1 and report it",
-                   err=True)
+        click.echo(f"{style.paint('sealer: internal error', 'error', red)} ({type(e).__name__}); rerun with "
+                   "SEALER_DEBUG=1 and report it", err=True, color=red)
         return EXIT_INTERNAL
     return None
 

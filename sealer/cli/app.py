@@ -15,6 +15,7 @@ from sealer.cli.options import CONTEXT
 # name -> (module in sealer.cli, attribute, the one line `sealer --help` shows for it)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "cert": ("cert", "cert", "Show a sealing certificate: fingerprint, subject, validity."),
+    "completion": ("completion", "completion", "Print the shell completion script for bash, zsh or fish."),
     "decrypt": ("sops", "decrypt", "Decrypt SOPS files (written by sops or sealer), MAC verified."),
     "demo": ("demo", "demo", "Run the whole product here, against an emulated cluster."),
     "edit": ("sops", "edit", "Edit a SOPS file's plaintext in $EDITOR; re-encrypted on save."),

@@ -52,8 +52,8 @@ def cluster_cert_pem(cluster: dict) -> tuple[bytes, str]:
 @click.group(context_settings=CONTEXT, invoke_without_command=True)
 @click.option("--cert", envvar=["SEALER_CERT", "SEALED_SECRETS_CERT"], metavar="FILE_OR_URL",
               help="Certificate (env SEALER_CERT or SEALED_SECRETS_CERT).")
-@click.option("-o", "--output", "fmt", type=click.Choice(("text", *OUTPUT_FORMATS)), default="text",
-              show_default=True)
+@click.option("-o", "--output", "--format", "fmt", type=click.Choice(("text", *OUTPUT_FORMATS)), default="text",
+              show_default=True, help="Output format.")
 @click.pass_context
 def cert(ctx: click.Context, cert: str | None, fmt: str) -> None:
     """Show a sealing certificate: fingerprint, subject, validity. Exit 1 unless it is valid now.

@@ -29,12 +29,18 @@ def load_keys(paths: tuple[str, ...]) -> list[PrivateKey]:
     return [key for p in paths for key in k.load_private_keys(p)]
 
 
+def age_identity_file(identity: str, recipient: str, created: str) -> str:
+    """The identity as age-keygen writes it (what SOPS_AGE_KEY_FILE, `age -i` and Flux read). ``created``: the
+    timestamp (RFC 3339, UTC)."""
+    return f"# created: {created}\n# public key: {recipient}\n{identity}\n"
+
+
 def age_identity_secret(namespace: str, name: str, identity: str, recipient: str, created: str) -> dict:
     """The Secret the controller reads an age identity from: the key file as age-keygen writes it, under
     AGE_ITEM, labelled as sealer's. ``created``: the key file's timestamp (RFC 3339, UTC)."""
     from sealer.io.manifests import b64
 
-    keyfile = f"# created: {created}\n# public key: {recipient}\n{identity}\n"
+    keyfile = age_identity_file(identity, recipient, created)
     return {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -149,32 +155,82 @@ def _stdout_in_git_tree() -> tuple[str, str] | None:
         path = os.readlink("/proc/self/fd/1")
     except OSError:
         path = ""
-    directory = os.path.dirname(path) if path.startswith("/") else os.getcwd()
+    tree = _git_tree_of(path if path.startswith("/") else os.path.join(os.getcwd(), "stdout"))
+    return (path or "stdout", tree) if tree is not None else None
+
+
+def _git_tree_of(path: str) -> str | None:
+    """The Git work tree ``path`` would lie in (its nearest ancestor holding `.git`), or None."""
+    directory = os.path.dirname(path)
     while True:
         if os.path.exists(os.path.join(directory, ".git")):
-            return path or "stdout", directory
+            return directory
         parent = os.path.dirname(directory)
         if parent == directory:
             return None
         directory = parent
 
 
+def _git_ignores(tree: str, path: str) -> bool:
+    """Whether Git ignores ``path`` in ``tree`` (`git check-ignore`); False when Git is missing or fails, so an
+    answer we cannot get refuses rather than risks a commit."""
+    import shutil
+    import subprocess
+
+    git = shutil.which("git")
+    if git is None:
+        return False
+    try:
+        r = subprocess.run([git, "-C", tree, "check-ignore", "-q", "--", os.path.relpath(path, tree)],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return r.returncode == 0
+
+
+def _check_identity_file(path: str) -> str:
+    """The real path to write the identity file to, after the refusals: an existing file (it may hold the only copy
+    of a key: never replaced), and a path inside a Git work tree that Git does not ignore (one `git add .` from
+    being committed). A git-ignored path is the user's deliberate choice, e.g. a dotfiles repository."""
+    if os.path.lexists(path):
+        raise InputError("already exists: an identity file is never overwritten (it may hold the only copy of a "
+                         "key); choose a new path", source=path)
+    real = os.path.realpath(path)
+    tree = _git_tree_of(real)
+    if tree is not None and not _git_ignores(tree, real):
+        raise InputError(f"inside the Git work tree {tree} and not git-ignored: a private key must not be committed;"
+                         " write it outside (sops and sealer read ~/.config/sops/age/keys.txt by default) or "
+                         "add it to .gitignore", source=path)
+    return real
+
+
 @keys.command("age-generate", context_settings=CONTEXT)
 @click.option("-n", "--namespace", default=CONTROLLER_NAMESPACE, show_default=True,
               help="Namespace of the Secret (the controller's).")
 @click.option("--name", default="sealer-age", show_default=True, help="Name of the Secret.")
-def keys_age_generate(namespace: str, name: str) -> None:
+@click.option("--identity-file", metavar="PATH",
+              help="Also write the identity, as age-keygen does, to this new file (mode 0600) for SOPS_AGE_KEY_FILE. "
+                   "Never overwrites; refused inside a Git work tree unless the path is git-ignored.")
+@click.option("-o", "--output", "fmt", type=click.Choice(OUTPUT_FORMATS), default="yaml", show_default=True,
+              help="Format of the Secret on stdout.")
+def keys_age_generate(namespace: str, name: str, identity_file: str | None, fmt: str) -> None:
     """Print a new age identity as a Secret for the controller, ready for kubectl.
 
     `sealer keys age-generate | kubectl apply --server-side -f -` (server-side apply keeps the key out of the
     last-applied-configuration annotation). The Secret holds the identity under the key age.agekey (Flux's
     naming), labelled app.kubernetes.io/part-of=sealer. The recipient (age1...) and a .sops.yaml rule for it
-    go to stderr. Nothing is written to disk, and stdout redirected into a file inside a Git work tree is
-    refused: the identity exists only in this output, so apply it and keep a backup somewhere safe. Stdout
-    redirected into a file elsewhere is made 0600 (or, when that file is not ours to change, a warning says so).
+    go to stderr. Stdout redirected into a file inside a Git work tree is refused: a private key must not be
+    committed. Stdout redirected into a file elsewhere is made 0600 (or, when that file is not ours to change, a
+    warning says so).
+
+    `--identity-file keys.txt` also writes the same identity as age-keygen's file, for people who decrypt on their
+    own machine: `SOPS_AGE_KEY_FILE=keys.txt sealer decrypt FILE` (and sops) open what is encrypted to the
+    recipient. Without it the identity is only in the Secret on stdout: apply it and keep a backup.
     """
     import datetime
     import re
+    import shlex
 
     from sealer.io import manifests
 
@@ -188,17 +244,28 @@ def keys_age_generate(namespace: str, name: str) -> None:
     if inside:
         raise InputError(f"stdout is a file inside the Git work tree {inside[1]}: a private key must not be "
                          "committed; pipe it to `kubectl apply --server-side -f -` instead", source=inside[0])
+    if identity_file == "-":
+        raise InputError("'-' is not a file here: stdout holds the Secret; name a new file", field="--identity-file")
+    target = _check_identity_file(identity_file) if identity_file else None
     _private_stdout()
     from sealer.sops.keys import age
 
     identity, recipient = age.generate()
     created = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     secret = age_identity_secret(namespace, name, identity, recipient, created)
-    emit(manifests.dump_objects([secret], "yaml"))
+    text = manifests.dump_objects([secret], fmt)  # before the file: a failure here leaves nothing behind
+    if target is not None:
+        from sealer.io.files import write_new
+
+        write_new(target, age_identity_file(identity, recipient, created).encode())
+    emit(text)
+    where = (f"in {identity_file} (mode 0600; SOPS_AGE_KEY_FILE={shlex.quote(identity_file)} sealer decrypt FILE) "
+             f"and in the Secret on stdout ({namespace}/{name}): apply it" if identity_file
+             else f"only in the Secret on stdout ({namespace}/{name}): apply it and keep a backup")
     note(f"age recipient: {recipient}\n"
          "# .sops.yaml: Secrets in this repository encrypted to it (data and stringData; metadata stays readable)\n"
          "creation_rules:\n"
          "  - path_regex: .*\\.ya?ml$\n"
          "    encrypted_regex: ^(data|stringData)$\n"
          f"    age: {recipient}\n"
-         f"The identity is only in the Secret on stdout ({namespace}/{name}): apply it and keep a backup.")
+         f"The identity is {where}.")

@@ -171,6 +171,9 @@ def _unseal(source: str | None, out: str | None, fmt: str, key_paths: tuple[str,
 
     if not key_paths:
         raise InputError("--recovery-unseal needs --recovery-private-key FILE", field="--recovery-private-key")
+    if "-" in key_paths and not source:
+        raise InputError("'-' reads the private key from stdin, which already carries the input: give the input "
+                         "with -f FILE", field="--recovery-private-key")
     objects, where = _read(source)
     private_keys = load_keys(key_paths)
     emit(manifests.dump_objects(sealed.each(objects, where, lambda obj: sealed.unseal(obj, private_keys)), fmt), out)

@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from sealer.cli.options import CONTEXT
+from sealer.cli.options import CONTEXT, format_or_file
 from sealer.cli.output import emit
+
+REPORT_FORMATS = ("text", "json", "sarif")
 
 if TYPE_CHECKING:
     from sealer.lint.config import LintConfig as Config
@@ -19,9 +21,12 @@ if TYPE_CHECKING:
 
 @click.command(context_settings=CONTEXT)
 @click.argument("paths", nargs=-1, metavar="[PATH]...")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True,
-              help="Report format (SARIF 2.1.0 for GitHub code scanning).")
-@click.option("-o", "--output", "out", metavar="FILE", help="Write the report to FILE (atomically) instead of stdout.")
+@click.option("-f", "--format", "--report-format", "fmt", type=click.Choice(REPORT_FORMATS),
+              help="Report format: text (default), json, sarif (SARIF 2.1.0 for GitHub code scanning).")
+@click.option("-o", "--output", "o", metavar="FORMAT", help="The same as --format (kubectl's -o). The old `-o FILE` "
+              "still writes FILE, with a warning.")
+@click.option("-w", "--output-file", "-r", "--report-path", "out", metavar="FILE",
+              help="Write the report to FILE (atomically) instead of stdout.")
 @click.option("--baseline", metavar="FILE", help="Ignore findings whose fingerprint is in this earlier JSON or "
               "SARIF report.")
 @click.option("--staged", is_flag=True, help="Scan the staged content of staged files (pre-commit).")
@@ -35,8 +40,9 @@ if TYPE_CHECKING:
 @click.option("--config", "config_path", metavar="FILE", help="Settings file (default: .sealer-lint.yaml in the "
               "working directory or at the top of its Git work tree).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Processes to scan with (default: all cores).")
-def lint(paths: tuple[str, ...], fmt: str, out: str | None, baseline: str | None, staged: bool, since: str | None,
-         history: str | None, certs: tuple[str, ...], config_path: str | None, jobs: int | None) -> None:
+def lint(paths: tuple[str, ...], fmt: str | None, o: str | None, out: str | None, baseline: str | None, staged: bool,
+         since: str | None, history: str | None, certs: tuple[str, ...], config_path: str | None,
+         jobs: int | None) -> None:
     """Fail the build on plaintext secrets, leaked credentials and broken ciphertext.
 
     \b
@@ -63,6 +69,9 @@ def lint(paths: tuple[str, ...], fmt: str, out: str | None, baseline: str | None
     from sealer.lint import reporters, scan, walk
     from sealer.lint.context import CertInfo, Options
 
+    fmt, out = format_or_file(o, fmt, out, REPORT_FORMATS, fmt_flag="--format", file_flag="-w/--output-file",
+                              o_flag="-o/--output")
+    fmt = fmt or "text"
     if staged and since:
         raise InputError("--staged and --since do not combine", field="--staged")
     if history is not None and (staged or since or paths):
@@ -95,7 +104,10 @@ def lint(paths: tuple[str, ...], fmt: str, out: str | None, baseline: str | None
         else:
             files = walk.discover(list(paths) or ["."])
         sources = walk.sources_from_files(files, cfg.exclude, cfg.base)
-    result = scan.scan_all(sources, options, jobs or scan.default_jobs())
+    from sealer.cli.progress import Progress
+
+    with Progress(len(sources), "scanning") as bar:  # on a terminal, for a large tree (sealer.cli.progress)
+        result = scan.scan_all(sources, options, jobs or scan.default_jobs(), bar.advance)
     if result.errors:
         more = f" (and {len(result.errors) - 1} more)" if len(result.errors) > 1 else ""
         raise InputError(result.errors[0] + more)
@@ -124,6 +136,9 @@ def _history(spec: str, options: Options, cfg: Config, jobs: int) -> tuple[list[
 
 
 def _report(findings: list[Finding], summary: Summary, fmt: str, out: str | None, cfg: Config) -> None:
+    import sys
+
+    from sealer.cli import style
     from sealer.lint import reporters
 
     if fmt == "json":
@@ -131,9 +146,12 @@ def _report(findings: list[Finding], summary: Summary, fmt: str, out: str | None
     elif fmt == "sarif":
         report = reporters.sarif(findings, summary, cfg.custom)
     else:
-        report = reporters.text(findings, summary)
+        colour = (out is None or out == "-") and style.enabled(sys.stdout)  # a terminal; never into a file
+        report = reporters.text(findings, summary, style.paint if colour else None)
     emit(report, out)
-    click.echo(reporters.summary_line(findings, summary), err=True)
+    red = style.err_enabled()
+    click.echo(style.paint(reporters.summary_line(findings, summary), "error" if findings else "ok", red), err=True,
+               color=red)
     if findings:
         raise click.exceptions.Exit(1)
 

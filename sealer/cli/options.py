@@ -62,11 +62,46 @@ def defaults(table: tuple[Option, ...]) -> dict[str, object]:
     return {o.name: False if o.is_flag else o.default for o in table}
 
 
+# --- -o: the output format everywhere ---------------------------------------------------------------------------
+# kubectl's rule: `-o` names the output format. The file is `-w/--output-file` (and sops' `--output`, gitleaks'
+# `-r/--report-path`). encrypt, decrypt and lint once took `-o FILE`: a value that is no format name is still
+# read as that file, with one warning line, so scripts keep working while they move to the new flag.
+
+FORMAT_NAMES = frozenset(("text", "yaml", "yml", "json", "sarif", "dotenv", "ini", "binary"))
+
+
+def format_or_file(o: str | None, fmt: str | None, out: str | None, formats: tuple[str, ...], *,
+                   fmt_flag: str, file_flag: str, o_flag: str = "-o") -> tuple[str | None, str | None]:
+    """(format, output file) once `-o`'s value is placed: a name in ``formats`` is the format (it must agree with
+    ``fmt_flag``), anything else the old `-o FILE` (it must not clash with ``file_flag``)."""
+    from sealer.errors import InputError
+
+    if o is None:
+        return fmt, out
+    if o in formats:
+        if fmt is not None and fmt != o:
+            raise InputError(f"{o} and {fmt_flag} {fmt} name different formats", field="-o")
+        return o, out
+    if o in FORMAT_NAMES:  # a format, just not this command's: never a file named `yaml` by accident
+        raise InputError(f"{o} is not a format of this command (one of {', '.join(formats)})", field="-o")
+    if out is not None and out != o:
+        raise InputError(f"is not a format ({', '.join(formats)}) and {file_flag} names the output file already",
+                         field="-o")
+    import sys
+
+    sys.stderr.write(f"sealer: warning: {o_flag} FILE is deprecated: -o is the output format "
+                     f"({', '.join(formats)}); write to a file with {file_flag} FILE\n")
+    return fmt, o
+
+
 # --- SOPS ------------------------------------------------------------------------------------------------------
 
 AGE_KEY_FILE = Option(("--age-key-file",), "age_key_file", "age identities, in addition to the SOPS_AGE_* sources.",
                       metavar="PATH")
-OUTPUT = Option(("-o", "--output"), "out", "Write here (atomically) instead of stdout.", metavar="OUT")
+OUTPUT = Option(("--output", "-w", "--output-file"), "out", "Write the result to FILE (atomically) instead of "
+                "stdout (sops' --output).", metavar="FILE")
+FORMAT = Option(("-o",), "o", "Output format, as --output-type (kubectl's -o): yaml, json, dotenv, ini, binary. "
+                "The old `-o FILE` still writes FILE, with a warning.", metavar="FORMAT")
 INPUT_TYPE = Option(("--input-type",), "input_type", "Format of the input (default: from the file name).",
                     choices=INPUT_TYPES)
 OUTPUT_TYPE = Option(("--output-type",), "output_type", "Format of the output (default: from the file name, as "
@@ -93,6 +128,7 @@ ENCRYPT = (
            "Secret's sealedsecrets.bitnami.com annotations).", choices=SCOPES),
     Option(("-i", "--in-place"), "in_place", "Replace each FILE with its encrypted form.", is_flag=True),
     OUTPUT,
+    FORMAT,
     INPUT_TYPE,
     OUTPUT_TYPE,
     FILENAME_OVERRIDE,
@@ -107,6 +143,7 @@ DECRYPT = (
     Option(("--ignore-mac",), "ignore_mac", "Do not verify the MAC (recovering a damaged file).", is_flag=True),
     Option(("--decode",), "decode", "Secrets: show data values base64-decoded (as stringData).", is_flag=True),
     AGE_KEY_FILE,
+    FORMAT,
     INPUT_TYPE,
     OUTPUT_TYPE,
     FILENAME_OVERRIDE,

@@ -43,7 +43,7 @@ def write_results(results: list[tuple[str, str]], in_place: bool, out: str | Non
         write_all([(path, text.encode("utf-8", "surrogateescape"), None) for path, text in results])
     elif out and out != "-":
         if len(results) != 1:
-            raise InputError("-o/--output takes one input file", field="--output")
+            raise InputError("--output takes one input file", field="--output")
         atomic_write(out, results[0][1].encode("utf-8", "surrogateescape"))
     else:
         emit("---\n".join(text for _, text in results) if len(results) > 1 else results[0][1])

@@ -30,6 +30,13 @@ def format_for(fmt: str | None, out: str | None, default: str = "yaml") -> str:
     return {"json": "json", "yaml": "yaml", "yml": "yaml"}.get(ext, default)
 
 
+def check_key_stdin(key_paths: tuple[str, ...], inputs: tuple[str, ...]) -> None:
+    """`--key -` reads the key from stdin, which then cannot also carry the input."""
+    if "-" in key_paths and "-" in inputs:
+        raise InputError("'-' reads the private key from stdin, which already carries the input: give the input "
+                         "as a FILE", field="--key")
+
+
 def context_namespace(cluster: dict) -> str | None:
     """The kubeconfig context's namespace ("default" when it names none), None without a kubeconfig."""
     from sealer.kube import context_namespace as from_kubeconfig
@@ -83,8 +90,8 @@ def gap_namespace(obj, scope, cluster: dict) -> str | None:
 @click.option("--name", help="Name, when the Secret has none (needed with --raw for strict scope).")
 @click.option("-o", "--output", "--format", "fmt", type=click.Choice(OUTPUT_FORMATS),
               help="Output format (default: from -w's extension, else yaml).")
-@click.option("-w", "--write", "--sealed-secret-file", "out", metavar="OUT",
-              help="Write here (atomically) instead of stdout.")
+@click.option("-w", "--output-file", "--write", "--sealed-secret-file", "out", metavar="FILE",
+              help="Write to FILE (atomically) instead of stdout.")
 @click.option("--api-version", default=kube.API_VERSION, show_default=True,
               type=click.Choice((kube.API_VERSION, kube.BITNAMI_API_VERSION)))
 @click.option("--raw", is_flag=True, help="Seal one value (--from-file, else stdin) and print its base64 ciphertext.")
@@ -174,30 +181,36 @@ def _merge_locked(secret, target: str, cert, namespace: str | None, name: str | 
 @click.command(context_settings=CONTEXT)
 @click.argument("file", default="-", required=False)
 @click.option("--key", "--recovery-private-key", "key_paths", multiple=True, metavar="PATH",
-              help="Private key: PEM, or a YAML/JSON backup of key Secrets. Repeatable.")
-@click.option("-o", "--output", "--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default="yaml",
-              show_default=True)
-def unseal(file: str, key_paths: tuple[str, ...], fmt: str) -> None:
+              help="Private key: PEM (the key Secret's tls.key), or a YAML/JSON backup of key Secrets; '-' reads "
+                   "it from stdin. Repeatable.")
+@click.option("-o", "--output", "--format", "fmt", type=click.Choice(OUTPUT_FORMATS),
+              help="Output format (default: from -w's extension, else yaml).")
+@click.option("-w", "--output-file", "out", metavar="FILE",
+              help="Write the Secrets to FILE (atomically, mode 0600) instead of stdout.")
+def unseal(file: str, key_paths: tuple[str, ...], fmt: str | None, out: str | None) -> None:
     """Decrypt SealedSecrets (sealer.dev or bitnami.com) offline into Secrets, for recovery.
 
-    Prints nothing unless every value of every SealedSecret opens.
+    Prints nothing unless every value of every SealedSecret opens. Exit 1 if a value opens with no key,
+    2 for bad input (not a SealedSecret, ciphertext that is not base64, a certificate given as --key).
     """
     from sealer.io import manifests
     from sealer.io.files import read_input
     from sealer.sealed import sealedsecret as sealed
 
+    check_key_stdin(key_paths, (file,))
     data, source = read_input(file)
     objects = manifests.load_objects(data, source)
     if not objects:
         raise InputError("no SealedSecret in input", source=source)
     private_keys = load_keys(key_paths)
     secrets = sealed.each(objects, source, lambda obj: sealed.unseal(obj, private_keys))
-    emit(manifests.dump_objects(secrets, fmt))
+    emit(manifests.dump_objects(secrets, format_for(fmt, out)), out, 0o600)  # plaintext: private
 
 
 @click.command(context_settings=CONTEXT)
 @click.argument("files", nargs=-1, required=True)
-@click.option("--key", "key_paths", multiple=True, metavar="PATH", help="Old private key(s). Repeatable.")
+@click.option("--key", "key_paths", multiple=True, metavar="PATH",
+              help="Old private key(s); '-' reads one from stdin. Repeatable.")
 @click.option("--cert", envvar=CERT_ENV, metavar="FILE_OR_URL", help="New sealing certificate.")
 @click.option("--controller", "via_controller", is_flag=True,
               help="Let the controller re-seal to its newest key (POST /v1/rotate); no --key/--cert.")
@@ -226,6 +239,7 @@ def reencrypt(ctx: click.Context, files: tuple[str, ...], key_paths: tuple[str, 
                              "combine with it", field="--controller")
         controller, private_keys, c = controller_client(options), None, None
     else:
+        check_key_stdin(key_paths, files)
         controller, private_keys, c = None, load_keys(key_paths), load_cert(cert)
     with locked(files if in_place else ()):  # from the reads to the writes
         _reencrypt_files(files, in_place, controller, private_keys, c)
@@ -233,25 +247,27 @@ def reencrypt(ctx: click.Context, files: tuple[str, ...], key_paths: tuple[str, 
 
 def _reencrypt_files(files, in_place: bool, controller, private_keys, c) -> None:
     """reencrypt's work; ``controller`` for --controller, else ``private_keys`` and the cert ``c``."""
+    from sealer.cli.progress import track
     from sealer.io import roundtrip
     from sealer.io.files import atomic_write, read_input
     from sealer.sealed import operations
     from sealer.sealed import sealedsecret as sealed
 
     results, n_items, n_objects, fingerprint = [], 0, 0, c.fingerprint if c else ""
-    for file in files:
-        data, source = read_input(file)
-        doc = roundtrip.load(data, source)
-        found = [d for d in doc.docs if sealed.is_sealed_secret(d)]
-        if not found:
-            note(f"{source}: no SealedSecret, left as is")
-        changed, edited, latest = operations.reencrypt_all(found, source, controller=controller,
-                                                           private_keys=private_keys, cert=c)
-        if latest is not None:
-            fingerprint = latest
-        n_items += changed
-        n_objects += len(found)
-        results.append((file, doc, changed or edited))
+    with track(files, "re-encrypting") as each:  # a bar on a terminal, for many files (sealer.cli.progress)
+        for file in each:
+            data, source = read_input(file)
+            doc = roundtrip.load(data, source)
+            found = [d for d in doc.docs if sealed.is_sealed_secret(d)]
+            if not found:
+                note(f"{source}: no SealedSecret, left as is")
+            changed, edited, latest = operations.reencrypt_all(found, source, controller=controller,
+                                                               private_keys=private_keys, cert=c)
+            if latest is not None:
+                fingerprint = latest
+            n_items += changed
+            n_objects += len(found)
+            results.append((file, doc, changed or edited))
     if in_place:
         for file, doc, changed in results:
             if changed:  # already sealed to this cert: leave the file (and its mtime) alone
@@ -264,30 +280,43 @@ def _reencrypt_files(files, in_place: bool, controller, private_keys, c) -> None
 
 @click.command(context_settings=CONTEXT)
 @click.argument("files", nargs=-1)
+@click.option("-o", "--output", "--format", "fmt", type=click.Choice(("text", *OUTPUT_FORMATS)), default="text",
+              show_default=True, help="json/yaml: a list, one entry per SealedSecret (file, namespace, name, ok, "
+              "error, keyFingerprint).")
 @controller_options
-def validate(files: tuple[str, ...], **options) -> None:
+def validate(files: tuple[str, ...], fmt: str, **options) -> None:
     """Ask the cluster's controller whether each SealedSecret in FILES (or stdin) opens with its keys.
 
-    One line per SealedSecret. Exit 0 if all open, 1 if any does not, 2 for bad input or when the controller
-    cannot be reached. Only ciphertext is sent (POST /v1/verify); nothing is decrypted on your machine.
+    One line per SealedSecret (-o json|yaml: one entry each). Exit 0 if all open, 1 if any does not, 2 for bad
+    input (not a SealedSecret, ciphertext that is not base64) or when the controller cannot be reached. Only
+    ciphertext is sent (POST /v1/verify); nothing is decrypted on your machine.
     """
     from sealer.io import manifests
     from sealer.io.files import read_input
     from sealer.safetext import printable
     from sealer.sealed import operations
+    from sealer.sealed.sealedsecret import FINGERPRINT_ANNOTATION
 
     todo = []
     for file in files or ("-",):
         data, source = read_input(file)
         todo += [(source, obj) for obj in operations.checked(manifests.load_objects(data, source), source)]
     problems = operations.verify_all(controller_client(options), todo)
-    lines = []
+    lines, rows = [], []
     for (source, obj), problem in zip(todo, problems, strict=True):
         meta = obj["metadata"]
         what = f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else meta["name"]
         lines.append(f"{source}: {what}: " + ("ok" if problem is None else
                                               f"does not open with the cluster's keys ({problem})"))
-    emit("".join(printable(line) + "\n" for line in lines))  # names from the files: escaped
+        # /v1/verify (Bitnami's API) answers yes or no; the key is the one the SealedSecret names as sealed for
+        hint = (meta.get("annotations") or {}).get(FINGERPRINT_ANNOTATION)
+        rows.append({"file": source, "namespace": meta.get("namespace") or None, "name": meta["name"],
+                     "ok": problem is None, "error": problem,
+                     "keyFingerprint": hint if problem is None and isinstance(hint, str) else None})
+    if fmt == "text":
+        emit("".join(printable(line) + "\n" for line in lines))  # names from the files: escaped
+    else:
+        emit(manifests.dump_data(rows, fmt))
     failed = sum(problem is not None for problem in problems)
     if failed:
         verb = "does" if failed == 1 else "do"

@@ -13,7 +13,8 @@ import click
 
 from sealer.cli import options, sopsfiles
 from sealer.cli.options import AGE_KEY_FILE, CONTEXT, SCOPES
-from sealer.cli.output import note, plural, progress, write_results
+from sealer.cli.output import note, plural, write_results
+from sealer.cli.progress import track as progress
 from sealer.errors import InputError, SealerError
 
 
@@ -39,6 +40,9 @@ def decrypt(**params) -> None:
     Identities: SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD, --age-key-file, the user's
     sops/age/keys.txt, SSH keys; Vault Transit with VAULT_TOKEN. Exit 1 if no identity opens a file or its
     MAC fails; nothing is printed or written then.
+
+    Structured output: -o json (or sops' --output-type json) prints the plaintext as JSON; --output FILE (or
+    -w FILE) writes it to a file.
     """
     sopsfiles.decrypt(**params)
 
@@ -266,7 +270,9 @@ def rotate(files, add_age, rm_age, add_vault, rm_vault, age_key_file) -> None:
 @click.command(context_settings=CONTEXT)
 @click.argument("file", required=False)
 @options.INPUT_TYPE
-def filestatus(file: str | None, input_type: str | None) -> None:
+@click.option("-o", "--output", "--format", "fmt", type=click.Choice(options.OUTPUT_FORMATS), default="json",
+              show_default=True, help="Output format (json: sops' exact line).")
+def filestatus(file: str | None, input_type: str | None, fmt: str) -> None:
     """Print {"encrypted":true} if FILE has a SOPS metadata block with a version and a MAC, else
     {"encrypted":false}, as `sops filestatus` does. Exit 100 without FILE, 1 if FILE cannot be read or parsed."""
     from sealer.io.files import read_input
@@ -289,7 +295,8 @@ def filestatus(file: str | None, input_type: str | None) -> None:
         raise _SopsCode(str(e), 1) from None
     meta = tree.metadata
     encrypted = isinstance(meta, dict) and bool(meta.get("version")) and bool(meta.get("mac"))
-    click.echo('{"encrypted":%s}' % ("true" if encrypted else "false"))
+    word = "true" if encrypted else "false"
+    click.echo(f"encrypted: {word}" if fmt == "yaml" else f'{{"encrypted":{word}}}')
 
 
 class _SopsCode(SealerError):

@@ -4,7 +4,8 @@ parameters of the option tables in sealer.cli.options."""
 
 from __future__ import annotations
 
-from sealer.cli.output import note, plural, progress, write_results
+from sealer.cli.output import note, plural, write_results
+from sealer.cli.progress import track
 from sealer.errors import InputError
 
 TYPE_CHECKING = False
@@ -24,8 +25,16 @@ def check_targets(files: tuple[str, ...], in_place: bool, out: str | None) -> tu
     if in_place and "-" in files:
         raise InputError("-i cannot rewrite stdin", field="-i")
     if in_place and out:
-        raise InputError("-i and -o do not combine", field="-i")
+        raise InputError("-i and --output do not combine", field="-i")
     return files
+
+
+def output_flags(o: str | None, output_type: str | None, out: str | None) -> tuple[str | None, str | None]:
+    """(output format, output file) from -o (the format, as --output-type; the old -o FILE still works) and
+    --output/-w."""
+    from sealer.cli.options import INPUT_TYPES, format_or_file
+
+    return format_or_file(o, output_type, out, INPUT_TYPES, fmt_flag="--output-type", file_flag="--output")
 
 
 def formats(file: str, data: bytes, input_type: str | None, output_type: str | None,
@@ -55,19 +64,20 @@ def encrypt(files: tuple[str, ...], age: str | None, vault: str | None, encrypte
             unencrypted_regex: str | None, encrypted_suffix: str | None, unencrypted_suffix: str | None,
             mac_only_encrypted: bool, kind: str, scope: str | None, in_place: bool, out: str | None,
             input_type: str | None, filename_override: str | None, output_type: str | None = None,
-            shamir_threshold: str | None = None) -> None:
+            shamir_threshold: str | None = None, o: str | None = None) -> None:
     from sealer.io.files import locked, read_input
     from sealer.scope import Scope
     from sealer.sops import operations
     from sealer.sops.keys import service as keyservice
 
+    output_type, out = output_flags(o, output_type, out)
     files = check_targets(files, in_place, out)
     threshold = parse_threshold(shamir_threshold)
     rule_flags = {"encrypted_regex": encrypted_regex, "unencrypted_regex": unencrypted_regex,
                   "encrypted_suffix": encrypted_suffix, "unencrypted_suffix": unencrypted_suffix}
     results = []
     with locked(files if in_place else ()):  # -i: from the reads to the writes, so concurrent writers serialise
-        with progress(files, "encrypting") as bar:
+        with track(files, "encrypting") as bar:
             for file in bar:
                 data, source = read_input(file)
                 input_format, output_format = formats(file, data, input_type, output_type, filename_override)
@@ -98,17 +108,18 @@ def encrypt(files: tuple[str, ...], age: str | None, vault: str | None, encrypte
 
 def decrypt(files: tuple[str, ...], in_place: bool, out: str | None, extract: str | None, ignore_mac: bool,
             decode: bool, age_key_file: str | None, input_type: str | None, output_type: str | None = None,
-            filename_override: str | None = None) -> None:
+            filename_override: str | None = None, o: str | None = None) -> None:
     from sealer.io.files import locked, read_input
     from sealer.sops import operations
 
+    output_type, out = output_flags(o, output_type, out)
     files = check_targets(files, in_place, out)
     if extract and len(files) > 1:
         raise InputError("--extract takes one file", field="--extract")
     keys = opener(age_key_file)
     results = []
     with locked(files if in_place else ()):  # -i: from the reads to the writes
-        with progress(files, "decrypting") as bar:
+        with track(files, "decrypting") as bar:
             for file in bar:
                 data, source = read_input(file)
                 input_format, output_format = formats(file, data, input_type, output_type, filename_override)

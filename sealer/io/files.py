@@ -338,6 +338,65 @@ def atomic_write(path: str, data: bytes, mode: int | None = None) -> None:
     write_all([(path, data, mode)])
 
 
+def write_new(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path``, mode 0600, only if nothing is there: a complete temp file is hard-linked into
+    place (the link fails if ``path`` appeared meanwhile: no overwrite, no half file). Missing directories are
+    made 0700. SIGTERM/SIGHUP during the write remove the temp file, as every sealer write does."""
+    import errno
+    import tempfile
+
+    directory, name = os.path.split(path)
+    missing = []
+    parent = directory
+    while parent and not os.path.isdir(parent) and parent != os.path.dirname(parent):
+        missing.append(parent)
+        parent = os.path.dirname(parent)
+    for d in reversed(missing):  # each 0700 (os.makedirs gives its mode to the last one only)
+        try:
+            os.mkdir(d, 0o700)
+        except FileExistsError:
+            pass
+        except OSError as e:
+            raise InputError(f"cannot create directory: {e.strerror}", source=d) from None
+    tmp: str | None = None
+    with _Signals(path):
+        try:
+            with _Blocked():
+                fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")  # 0600
+            try:
+                os.fchmod(fd, 0o600)
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise InputError("already exists: never overwritten (it may hold the only copy of a key)",
+                                 source=path) from None
+            except OSError as e:
+                if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS):
+                    raise
+                if os.path.lexists(path):  # a file system without hard links: check, then rename
+                    raise InputError("already exists: never overwritten (it may hold the only copy of a key)",
+                                 source=path) from None
+                with _Blocked():
+                    os.rename(tmp, path)
+                    tmp = None
+        except OSError as e:
+            raise InputError(f"cannot write: {e.strerror or e}", source=path) from None
+        finally:
+            if tmp is not None:
+                with _Blocked():
+                    import contextlib
+
+                    with contextlib.suppress(OSError):
+                        os.unlink(tmp)
+    _fsync_directory(directory)  # the new name survives a crash
+
+
 def write_all(files: list[tuple[str, bytes, int | None]]) -> None:
     """Write several files all or nothing, as far as a file system allows: every temp file is complete before the
     first rename, and the renames run with signals held back, so a full disk, an error or a signal leaves every

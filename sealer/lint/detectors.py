@@ -134,6 +134,16 @@ def is_placeholder(value: str) -> bool:
     return any(w in low for w in _PLACEHOLDER_WORDS)
 
 
+# An age recipient: `age1` + bech32 data (X25519), or a plugin's `age1NAME1...` (yubikey, tpm, ...). Public by design
+# (it is what `--age` and `.sops.yaml` take), and `# public key: age1...` in age-keygen's file reads as `key: value`.
+_AGE_RECIPIENT = re.compile(r"age1(?:[a-z0-9]{1,32}1)?[qpzry9x8gf2tvdw0s3jn54khce6mua7l]{58,}")
+
+
+def is_age_recipient(value: str) -> bool:
+    """An age public key (never a finding: it only lets others encrypt to its owner)."""
+    return _AGE_RECIPIENT.fullmatch(value) is not None
+
+
 def plausible_secret(value: str, threshold: float, *, structured: bool) -> bool:
     """Whether a value under a sensitive name is worth reporting: a literal, not a reference, placeholder,
     path, digest, number, identifier or ciphertext, with at least ``threshold`` bits of entropy per char."""
@@ -145,6 +155,8 @@ def plausible_secret(value: str, threshold: float, *, structured: bool) -> bool:
     if v.isdigit() and len(v) < 8:
         return False
     if is_ciphertext(v) or is_reference(v) or is_placeholder(v) or _PATHISH.search(v) or _DIGEST.match(v):
+        return False
+    if is_age_recipient(v):
         return False
     if not structured and ((_IDENTIFIER.match(v) and not _random_segment(v)) or any(c.isspace() for c in v)):
         return False

@@ -11,6 +11,7 @@ prints a JSON field (`jq -r`) acts on them. A text line starts with the file nam
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -48,9 +49,17 @@ class Summary:
         return out
 
 
-def text(findings: list[Finding], summary: Summary) -> str:
-    return "".join(printable(f"{f.path}:{f.line}:{f.column}: {f.severity} {f.rule}: {f.message}{_commit(f)} "
-                             f"[{f.fingerprint}]") + "\n" for f in findings)
+def text(findings: list[Finding], summary: Summary, paint: Callable[[str, str], str] | None = None) -> str:
+    """One line per finding. ``paint(text, role)`` colours the severity, rule id and fingerprint (the CLI passes
+    sealer.cli.style's on a terminal); the text between the colour codes is the same escaped text."""
+    if paint is None:
+        return "".join(printable(f"{f.path}:{f.line}:{f.column}: {f.severity} {f.rule}: {f.message}{_commit(f)} "
+                                 f"[{f.fingerprint}]") + "\n" for f in findings)
+    return "".join(
+        f"{printable(f'{f.path}:{f.line}:{f.column}:')} "
+        f"{paint(printable(f.severity), 'warning' if f.severity == WARNING else 'error')} "
+        f"{paint(printable(f.rule), 'rule')}: {printable(f'{f.message}{_commit(f)}')} "
+        f"{paint(printable(f'[{f.fingerprint}]'), 'dim')}\n" for f in findings)
 
 
 def _commit(f: Finding) -> str:

@@ -12,6 +12,7 @@ other cores idle.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sealer.lint.context import FileContext, Options
@@ -192,8 +193,10 @@ def _chunks(sources: list[Source], jobs: int) -> list[list[Source]]:
     return chunks
 
 
-def scan_all(sources: list[Source], options: Options, jobs: int) -> Result:
-    """Every source, skipping those above the size cap without reading them."""
+def scan_all(sources: list[Source], options: Options, jobs: int,
+             progress: Callable[[int], object] | None = None) -> Result:
+    """Every source, skipping those above the size cap without reading them. ``progress(n)`` is told each time
+    n more sources are done (the CLI's progress bar)."""
     from sealer.lint.rules import sops_rules
 
     sops_rules.reset_cache()
@@ -204,10 +207,13 @@ def scan_all(sources: list[Source], options: Options, jobs: int) -> Result:
             too_large(s, options, result)
         else:
             todo.append(s)
+    done = progress or _nothing
+    done(len(sources) - len(todo))
     total = sum(s.size for s in todo)
     if jobs <= 1 or len(todo) < _PARALLEL_MIN_FILES or total < _PARALLEL_MIN_BYTES:
         for s in todo:
             scan_one(s, options, result)
+            done(1)
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
@@ -218,12 +224,18 @@ def scan_all(sources: list[Source], options: Options, jobs: int) -> Result:
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
         with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context(method),
                                  initializer=_init, initargs=(options,)) as pool:
-            for part in pool.map(_scan_chunk, _chunks(todo, jobs)):
+            chunks = _chunks(todo, jobs)
+            for chunk, part in zip(chunks, pool.map(_scan_chunk, chunks), strict=True):
                 result.findings.extend(part.findings)
                 result.stats.add(part.stats)
                 result.errors.extend(part.errors)
+                done(len(chunk))
     result.findings.sort(key=Finding.sort_key)
     return result
+
+
+def _nothing(n: int) -> None:
+    return None
 
 
 def default_jobs() -> int:

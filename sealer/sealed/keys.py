@@ -256,13 +256,25 @@ def _keys_from_secrets(data: bytes, origin: str) -> list[PrivateKey]:
     return keys
 
 
+CERT_NOT_KEY = ("is a certificate (public); unsealing needs the private key: the key Secret's tls.key, or the key "
+                "Secret itself (kubectl get secret -o yaml)")
+
+
 def load_private_keys(path: str) -> list[PrivateKey]:
-    """Every RSA private key in a file: PEM (one or more blocks) or a YAML/JSON backup of key Secrets."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise KeyMaterialError(f"cannot read key file: {e.strerror}", source=path) from None
+    """Every RSA private key in a file ('-': stdin): PEM (one or more blocks) or a YAML/JSON backup of key
+    Secrets. A certificate alone is refused by name: it is the usual mix-up (tls.crt for tls.key)."""
+    if path == "-":
+        from sealer.io.files import read_input
+
+        data, path = read_input(path)
+    else:
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            raise KeyMaterialError(f"cannot read key file: {e.strerror}", source=path) from None
     if b"-----BEGIN" in data and b"PRIVATE KEY-----" in data and b"tls.key" not in data:
         return keys_from_pem(data, path)
+    if b"-----BEGIN CERTIFICATE-----" in data and b"tls.key" not in data:
+        raise KeyMaterialError(CERT_NOT_KEY, source=path)
     return _keys_from_secrets(data, path)

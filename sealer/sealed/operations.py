@@ -27,7 +27,7 @@ def checked(objects: list[Any], source: str) -> list[Any]:
             raise InputError(f"{manifests.describe(obj)} is not a SealedSecret (apiVersion {API_VERSION} or "
                              f"{BITNAMI_API_VERSION})", source=source)
         try:
-            sealed.check_sealed(obj)
+            sealed.check_ciphertexts(obj)
         except SealerError as e:
             raise sealed.located(e, obj, source) from None
     return objects
@@ -59,7 +59,7 @@ def reencrypt_all(found: list[Any], source: str, *, controller: Controller | Non
     for obj in found:
         try:
             if controller is not None:
-                sealed.check_sealed(obj)
+                sealed.check_ciphertexts(obj)
                 items, touched, fingerprint = apply_rotated(obj, controller.rotate(obj))
                 changed, edited = changed + items, edited + touched
             else:

@@ -159,10 +159,28 @@ def label_of(obj: Mapping[str, Any]) -> bytes:
 
 
 def _ciphertext(value: str, item: str) -> bytes:
+    """An item's ciphertext bytes. Not base64 is malformed input (InputError, exit 2), not a value no key opens."""
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise DecryptionError("ciphertext is not valid base64", field=f"spec.encryptedData.{item}") from None
+        raise InputError("ciphertext is not valid base64", field=f"spec.encryptedData.{item}") from None
+
+
+def check_ciphertexts(obj: Mapping[str, Any]) -> None:
+    """Every ciphertext of a SealedSecret is base64 (InputError naming the first that is not): checked before
+    the cluster's controller is asked about it, so bad input is exit 2 whichever command finds it."""
+    encrypted = check_sealed(obj)
+    if is_v1_data(obj):
+        _v1_ciphertext(obj)
+    for item, value in encrypted.items():
+        _ciphertext(value, item)
+
+
+def _v1_ciphertext(obj: Mapping[str, Any]) -> bytes:
+    try:
+        return base64.b64decode(obj["spec"]["data"], validate=True)
+    except (binascii.Error, ValueError):
+        raise InputError("ciphertext is not valid base64", field="spec.data") from None
 
 
 def _ordered(keys: Sequence[PrivateKey], hint: str | None) -> list[PrivateKey]:
@@ -189,10 +207,7 @@ def open_v1_data(obj: Mapping[str, Any], keys: Sequence[PrivateKey]) -> tuple[di
     if not keys:
         raise InputError("no private keys given", field="--key")
     order = _ordered(keys, (manifests.metadata(obj).get("annotations") or {}).get(FINGERPRINT_ANNOTATION))
-    try:
-        ct = base64.b64decode(obj["spec"]["data"], validate=True)
-    except (binascii.Error, ValueError):
-        raise DecryptionError("ciphertext is not valid base64", field="spec.data") from None
+    ct = _v1_ciphertext(obj)
     try:
         plaintext, index = hybrid.decrypt_indexed([k.key for k in order], ct, label_of(obj))
     except DecryptionError as e:
