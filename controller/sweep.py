@@ -5,7 +5,8 @@ waiters) per object for the resync timer: ~21 KiB and most of a restart's CPU pe
 instead reads the kind a page at a time (memory: one page however many objects there are) and finds each object's
 Secret in what the produced-Secret watch keeps of it (`controller.secretwatch.ProducedSecrets`: the Secrets are
 listed once, by that watch, not again by every pass), so an object whose Secret is the version its status records
-(see `controller.digest`) costs no decryption and no API call of its own. Served objects are reconciled
+(see `controller.digest`) costs no decryption and no API call of its own, and is checked on the pass's own thread (pure Python: more threads only fight for the GIL;
+a restart with 5,000 took 1.5 s of CPU that way, 2.5 s on four threads); the others, which may decrypt or write,
 on a few threads. One pass runs when an operator run starts (what resume did, including changes made while the
 controller was down), then every `--resync-period`, at once when this replica becomes the active one (kopf
 peering), and after a gap in the watch of changes (`controller.changes`, which serves changes between passes).
@@ -26,7 +27,7 @@ from typing import Any
 
 import kopf
 
-from controller import metrics, status
+from controller import digest, metrics, status
 from controller.changes import Changes
 from controller.decryptpool import cores
 from controller.logsafety import about
@@ -82,22 +83,27 @@ class Sweeper:
             log.info("%s %s: standing by (kopf peering: another replica is active)", self.kind, reason)
             return 0
         started = time.monotonic()
-        pairs, lock, done = self._pairs(), threading.Lock(), [0]
+        done, lock = [0], threading.Lock()
+        slots = threading.BoundedSemaphore(2 * self.parallel)  # objects handed on and not done: memory stays flat
 
-        def worker() -> None:
-            while not self._stopped.is_set():
-                with lock:  # the next page is fetched here, by whichever worker reaches it
-                    item = next(pairs, None)
-                if item is None:
-                    return
-                self._one(*item)
+        def one(obj: dict[str, Any], hint: Any) -> None:
+            try:
+                self._one(obj, hint)
                 with lock:
                     done[0] += 1
+            finally:
+                slots.release()
 
         try:
             with ThreadPoolExecutor(self.parallel, thread_name_prefix=f"{self.kind}-pass") as pool:
-                for future in [pool.submit(worker) for _ in range(self.parallel)]:
-                    future.result()
+                for obj, hint in self._pairs():
+                    if self._stopped.is_set():
+                        break
+                    slots.acquire()
+                    if hint is not None and digest.untouched(obj, hint):
+                        one(obj, hint)  # most likely unchanged, pure Python: here (threads would fight for the GIL)
+                    else:
+                        pool.submit(one, obj, hint)  # may decrypt or write: waits on the API and the decrypt pool
         except Exception as e:  # a failed list: the next pass tries again; handlers still serve changes
             log.warning("%s %s: objects not listed (%s)", self.kind, reason,
                         getattr(e, "status", None) or type(e).__name__)
