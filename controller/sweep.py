@@ -6,7 +6,7 @@ instead reads the kind a page at a time (memory: one page however many objects t
 Secret in what the produced-Secret watch keeps of it (`controller.secretwatch.ProducedSecrets`: the Secrets are
 listed once, by that watch, not again by every pass), so an object whose Secret is the version its status records
 (see `controller.digest`) costs no decryption and no API call of its own, and is checked on the pass's own thread
-(pure Python: more threads only fight for the GIL; a restart with 5,000 took 1.5 s of CPU that way, 2.5 s on four
+(pure Python: more threads only fight for the GIL; a restart with 5,000 took 1.0-1.2 s of CPU that way, 2.5 s on four
 threads); the others, which may decrypt or write, on a few threads. One pass runs when an operator run starts (what
 resume did, including changes made while the controller was down), then every `--resync-period`, at once when this
 replica becomes the active one (kopf peering), and after a gap in the watch of changes (`controller.changes`, which
