@@ -51,3 +51,15 @@ def printable_lines(text: str) -> str:
     """Each line of ``text`` made printable, the line breaks kept: for text meant to span lines (a traceback,
     a note of several lines) whose lines may hold input."""
     return "\n".join(printable(line) for line in text.split("\n"))
+
+
+# what `json.dumps(ensure_ascii=False)` leaves raw that `printable` escapes (it escapes C0 itself): DEL, C1, ALM,
+# LRM, RLM, LS..RLO, LRI..PDI, surrogates
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def json_printable(text: str) -> str:
+    """JSON text (from ``json.dumps(..., ensure_ascii=False)``) with the characters `printable` escapes written as
+    JSON ``\\uNNNN`` escapes: the same document to a JSON reader, nothing a terminal or CI log acts on. They can only
+    be inside strings (JSON's own syntax is ASCII), so escaping them never changes the structure."""
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

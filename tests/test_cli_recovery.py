@@ -186,6 +186,20 @@ def test_keys_list_shows_fingerprints_never_key_material(kp2048, kp2048b, tmp_pa
     assert "PRIVATE KEY" not in r.stdout and "MII" not in r.stdout
 
 
+def test_keys_list_json_escapes_terminal_controls_in_names(kp2048, tmp_path):
+    """A backup file's Secret name reaches `-o json` output: C1 controls (\\x9b is CSI on some terminals), bidi
+    overrides and line separators come out as JSON escapes, so the document reads back the same."""
+    backup = key_backup(tmp_path, kp2048, as_json=True)
+    doc = json.loads(backup.read_text())
+    evil = "key\u009b2J\u202ename\u2028x"
+    doc["items"][0]["metadata"]["name"] = evil
+    backup.write_text(json.dumps(doc))
+    r = run_sealer("keys", "list", "--key", backup, "-o", "json")
+    assert r.returncode == 0, r.stderr
+    assert not any(c in r.stdout for c in "\u009b\u202e\u2028"), r.stdout
+    assert json.loads(r.stdout)[0]["origin"] == f"{backup}: Secret sealer-system/{evil}"
+
+
 def test_null_annotations_are_not_a_crash(kp2048, tmp_path):
     f = sealed_file(kp2048, tmp_path / "s.yaml")
     doc = yaml.safe_load(f.read_text())

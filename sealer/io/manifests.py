@@ -297,5 +297,7 @@ def _dump_objects(objects: list[Mapping[str, Any]], fmt: str) -> str:
 def dump_data(data: Any, fmt: str) -> str:
     """Plain data (reports, listings) as JSON or YAML."""
     if fmt == "json":
-        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        from sealer.safetext import json_printable
+
+        return json_printable(json.dumps(data, indent=2, ensure_ascii=False)) + "\n"  # names read from input
     return yaml.dump(data, Dumper=_Dumper, default_flow_style=False, sort_keys=False, allow_unicode=True)
