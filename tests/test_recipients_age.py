@@ -402,11 +402,12 @@ def test_same_file_from_two_sources_loads_once(home: Path) -> None:
     ("bad_line", "expected"),
     [
         # TEST ONLY: not a key (spelled FAKE, fails its bech32 checksum); real identities are generated per test
-        ("AGE-SECRET-KEY-1QQQQFAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKE", "malformed AGE-SECRET-KEY-1"),
+        ("AGE-SECRET-KEY-1QQQQFAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKE",  # sealer:allow (TEST ONLY)
+         "malformed AGE-SECRET-KEY-1"),
         ("hunter2-not-a-key", "not an age identity"),
-        ("AGE-SECRET-KEY-PQ-1QQQQFAKEFAKEFAKE", "post-quantum"),
+        ("AGE-SECRET-KEY-PQ-1QQQQFAKEFAKEFAKE", "post-quantum"),  # sealer:allow (TEST ONLY, not a key)
         ("AGE-PLUGIN-YUBIKEY-1QQQQFAKEFAKE", "plugin"),
-        ("-----BEGIN OPENSSH PRIVATE KEY-----", "SSH private key"),
+        ("-----BEGIN OPENSSH PRIVATE KEY-----", "SSH private key"),  # sealer:allow (TEST ONLY, not a key)
     ],
 )
 def test_bad_line_names_file_and_line_but_not_the_line(bad_line: str, expected: str, tmp_path: Path) -> None:

@@ -47,26 +47,3 @@ def write_results(results: list[tuple[str, str]], in_place: bool, out: str | Non
         atomic_write(out, results[0][1].encode("utf-8", "surrogateescape"))
     else:
         emit("---\n".join(text for _, text in results) if len(results) > 1 else results[0][1])
-
-
-def progress(items, label: str):
-    """A progress bar on stderr when there are many files and someone is watching."""
-    items = list(items)
-    if len(items) > 20 and sys.stderr.isatty():
-        import click
-
-        return click.progressbar(items, label=label, file=sys.stderr)
-    return _Plain(items)
-
-
-class _Plain:
-    """contextlib.nullcontext(items), without importing contextlib."""
-
-    def __init__(self, items: list) -> None:
-        self.items = items
-
-    def __enter__(self) -> list:
-        return self.items
-
-    def __exit__(self, *exc: object) -> None:
-        return None

@@ -14,7 +14,7 @@ import click
 from sealer.cli import options, sopsfiles
 from sealer.cli.options import AGE_KEY_FILE, CONTEXT, SCOPES
 from sealer.cli.output import note, plural, write_results
-from sealer.cli.progress import track as progress
+from sealer.cli.progress import track
 from sealer.errors import InputError, SealerError
 
 
@@ -180,7 +180,7 @@ def _updatekeys_files(files, yes: bool, age_key_file: str | None, input_type: st
 
     opener = sopsfiles.opener(age_key_file)
     pending = []
-    with progress(files, "updating keys") as bar:
+    with track(files, "updating keys") as bar:
         for file in bar:
             data, source = read_input(file)
             tree = operations.load(data, source, input_type)
@@ -223,7 +223,7 @@ def _rescope_files(files, scope: str | None, in_place: bool, age_key_file: str |
 
     opener = sopsfiles.opener(age_key_file)
     results = []
-    with progress(files, "rescoping") as bar:
+    with track(files, "rescoping") as bar:
         for file in bar:
             data, source = read_input(file)
             text, changes = operations.rescope(operations.load(data, source), source, opener,
@@ -258,7 +258,7 @@ def rotate(files, add_age, rm_age, add_vault, rm_vault, age_key_file) -> None:
     opener = sopsfiles.opener(age_key_file)
     results = []
     with locked(files):
-        with progress(files, "rotating") as bar:
+        with track(files, "rotating") as bar:
             for file in bar:
                 data, source = read_input(file)
                 results.append((file, operations.rotate(operations.load(data, source), source, opener, add, remove)))
