@@ -143,8 +143,9 @@ class Controller:
         meta = body.get("metadata") or {}
         key = self.data_hmac_key()
         source = digest.source_digest(body, f"accept_v1_data={accept}")
-        existing: Any = secrets.READ
-        if key is not None and keys and not is_v1_data(body):  # v1: its template is sealed, no shape to check
+        existing: Any = secrets.NEW if _new(body) else secrets.READ
+        if key is not None and keys and not is_v1_data(body) and existing is secrets.READ:  # v1: its template is
+            # sealed, no shape to check; a new object: its Secret is most likely not there, nothing to compare
             fingerprints = [k.fingerprint for k in keys]
 
             def holds(secret: Mapping[str, Any] | None) -> bool:
@@ -225,8 +226,8 @@ class Controller:
         key = self.data_hmac_key()
         source = digest.source_digest(body, sopssecret.settings(allow, os.environ))
         names = sopssecret.given_names(body)
-        existing: Any = secrets.READ
-        if key is not None and names is not None:
+        existing: Any = secrets.NEW if _new(body) else secrets.READ
+        if key is not None and names is not None and existing is secrets.READ:
             have = sopssecret.fingerprints(body, [*own, *identities], os.environ)
 
             def holds(secret: Mapping[str, Any] | None) -> bool:
@@ -306,6 +307,12 @@ def _secret_key(body: Mapping[str, Any]) -> tuple[str, str]:
     also take turns)."""
     meta = body.get("metadata") or {}
     return str(meta.get("namespace") or ""), str(meta.get("name") or "")
+
+
+def _new(body: Mapping[str, Any]) -> bool:
+    """Never reconciled: no status at all (what a user's create gives). Its Secret may still exist (made by hand,
+    or left by an object deleted with --cascade=orphan): then the create answers 409 and it is read."""
+    return not body.get("status")
 
 
 def _version(secret: Mapping[str, Any] | None) -> str:

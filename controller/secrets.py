@@ -246,16 +246,25 @@ class Written:
 
 
 READ: Any = object()  # `write` reads the Secret itself
+NEW: Any = object()  # the owner was just made (no status yet): `write` creates first and reads only on a 409
 
 
 def write(kube: Kube, desired: dict[str, Any], owner: Mapping[str, Any], *, merge: bool = False,
           existing: Any = READ) -> Written:
     """Make the Secret match ``desired`` for the source object ``owner``: read it (unless the caller just did:
     ``existing``, None when absent), plan, create or patch it. Never deletes; API errors propagate (the caller
-    reports them)."""
+    reports them). ``existing=NEW``: the Secret is most likely absent, so the create is tried first (one call
+    instead of a GET that answers 404 and then the create); when it exists (409) it is read and planned as
+    always, so an existing Secret is judged by the same rules whichever way it is found."""
     meta = desired["metadata"]
     if not merge:
         mark(desired, str(owner.get("kind") or "SealedSecret"))
+    if existing is NEW:
+        existing = READ
+        if not merge:  # creationPolicy Merge never creates
+            created = kube.create_secret_if_absent(meta["namespace"], desired)
+            if created is not None:
+                return Written(plan(None, desired, None), created)
     if existing is READ:
         existing = kube.get_secret(meta["namespace"], meta["name"])
     step = plan(existing, desired, (owner.get("metadata") or {}).get("uid"), merge=merge,
