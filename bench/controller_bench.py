@@ -479,20 +479,17 @@ _FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^()]*?)(?::\d+)?\)$")
 _CATEGORIES: tuple[tuple[str, Callable[[str, str], bool]], ...] = (
     ("RSA-OAEP decrypt (`sealer.sealed.hybrid.decrypt_indexed`; cryptography releases the GIL inside)",
      lambda s, leaf: leaf.startswith("decrypt_indexed ")),
+    ("watch streams: reading and decoding events (`controller.listwatch`)",
+     lambda s, leaf: "(controller/listwatch.py" in s),
+    ("API calls (`controller.kube`: urllib3, http.client, JSON)",
+     lambda s, leaf: "(controller/kube.py" in s or "(urllib3/" in s or "(kubernetes/" in s),
     ("rest of `sealer.sealed.sealedsecret.unseal`", lambda s, leaf: "(sealer/" in s),
-    ("Kubernetes Python client in the handler (GET/POST Secret)",
-     lambda s, leaf: "(kubernetes/" in s or "(urllib3/" in s),
-    ("controller code (handlers, plan)", lambda s, leaf: re.search(r"\(controller/(?!__main__)", s) is not None),
-    ("kopf: watch streams", lambda s, leaf: "(kopf/_cogs/clients/watching.py" in s),
-    ("kopf: its own API requests (3 PATCHes per SealedSecret, Event POSTs; aiohttp)",
-     lambda s, leaf: "(kopf/_cogs/clients/api.py" in s),
-    ("kopf: handing handlers to its thread pool", lambda s, leaf: "(kopf/_core/actions/invocation.py" in s),
-    ("kopf: state bookkeeping (diff base = last-handled-configuration, progress, patch building)",
-     lambda s, leaf: re.search(r"\(kopf/_cogs/(configs|structs)/", s) is not None),
-    ("kopf: logging and Events", lambda s, leaf: "(kopf/_core/actions/loggers.py" in s
-     or "(kopf/_core/engines/posting.py" in s or "(logging/" in s),
-    ("kopf: other per-event processing (its own Python code)", lambda s, leaf: "(kopf/" in leaf),
-    ("asyncio event loop and kopf's task plumbing", lambda s, leaf: "(asyncio/" in s or "(kopf/" in s),
+    ("thread hand-offs (work queue, decrypt pool: `threading`, `concurrent.futures`)",
+     lambda s, leaf: "(threading.py" in leaf or "(concurrent/futures/" in leaf),
+    ("logging", lambda s, leaf: "(logging/" in s),
+    ("controller code (reconcile, digest, plan, status)",
+     lambda s, leaf: re.search(r"\(controller/(?!__main__)", s) is not None),
+    ("kopf and asyncio (the operator's loop)", lambda s, leaf: "(kopf/" in s or "(asyncio/" in s),
 )
 
 

@@ -16,13 +16,16 @@ class ObjectLocks:
         self._held: dict[Hashable, list] = {}  # key -> [lock, number of threads holding or waiting]
 
     @contextmanager
-    def hold(self, key: Hashable) -> Iterator[None]:
+    def hold(self, key: Hashable) -> Iterator[bool]:
+        """Yields True when another thread held or waited for this key as this one came: it may have just
+        written the Secret, so what this one's body says about it can be stale."""
         with self._guard:
             entry = self._held.setdefault(key, [threading.Lock(), 0])
             entry[1] += 1
+            shared = entry[1] > 1
         try:
             with entry[0]:
-                yield
+                yield shared
         finally:
             with self._guard:
                 entry[1] -= 1

@@ -134,16 +134,16 @@ class Controller:
         a restart or a resync costs one GET and no private-key operation. ``hint``: what the produced-Secret watch
         keeps of the Secret (see `controller.sweep`); when it is the version the status records, it saves the GET,
         otherwise the Secret is read again."""
-        with self.objects.hold(_secret_key(body)):
-            return self._reconcile_sealed(body, hint)
+        with self.objects.hold(_secret_key(body)) as shared:
+            return self._reconcile_sealed(body, hint, _new(body, hint, shared))
 
-    def _reconcile_sealed(self, body: Mapping[str, Any], hint: Mapping[str, Any] | None) -> Result:
+    def _reconcile_sealed(self, body: Mapping[str, Any], hint: Mapping[str, Any] | None, new: bool) -> Result:
         keys = self.keyring.private_keys()
         accept = self.config.accept_deprecated_v1_data
         meta = body.get("metadata") or {}
         key = self.data_hmac_key()
         source = digest.source_digest(body, f"accept_v1_data={accept}")
-        existing: Any = secrets.NEW if _new(body) else secrets.READ
+        existing: Any = secrets.NEW if new else secrets.READ
         if key is not None and keys and not is_v1_data(body) and existing is secrets.READ:  # v1: its template is
             # sealed, no shape to check; a new object: its Secret is most likely not there, nothing to compare
             fingerprints = [k.fingerprint for k in keys]
@@ -202,10 +202,10 @@ class Controller:
         restart or a resync costs a GET (two with spec.decryption; none when the pass's ``hint`` holds) and no
         decryption. The identities of the object's own secretRef Secret count as keys: one that opened it leaving
         forces a re-check."""
-        with self.objects.hold(_secret_key(body)):
-            return self._reconcile_sops(body, hint)
+        with self.objects.hold(_secret_key(body)) as shared:
+            return self._reconcile_sops(body, hint, _new(body, hint, shared))
 
-    def _reconcile_sops(self, body: Mapping[str, Any], hint: Mapping[str, Any] | None) -> Result:
+    def _reconcile_sops(self, body: Mapping[str, Any], hint: Mapping[str, Any] | None, new: bool) -> Result:
         meta = body.get("metadata") or {}
         namespace = meta.get("namespace") or ""
         try:
@@ -226,7 +226,7 @@ class Controller:
         key = self.data_hmac_key()
         source = digest.source_digest(body, sopssecret.settings(allow, os.environ))
         names = sopssecret.given_names(body)
-        existing: Any = secrets.NEW if _new(body) else secrets.READ
+        existing: Any = secrets.NEW if new else secrets.READ
         if key is not None and names is not None and existing is secrets.READ:
             have = sopssecret.fingerprints(body, [*own, *identities], os.environ)
 
@@ -309,10 +309,14 @@ def _secret_key(body: Mapping[str, Any]) -> tuple[str, str]:
     return str(meta.get("namespace") or ""), str(meta.get("name") or "")
 
 
-def _new(body: Mapping[str, Any]) -> bool:
-    """Never reconciled: no status at all (what a user's create gives). Its Secret may still exist (made by hand,
-    or left by an object deleted with --cascade=orphan): then the create answers 409 and it is read."""
-    return not body.get("status")
+def _new(body: Mapping[str, Any], hint: Mapping[str, Any] | None, shared: bool) -> bool:
+    """Its Secret is most likely absent, so it is created without a GET first: the object was never reconciled
+    (no status at all, what a user's create gives), the produced-Secret watch knows no Secret for it (no
+    ``hint``), and no other reconcile of it ran just before (``shared``: the body can be an older copy than the
+    Secret that one wrote; reading first then finds the Secret unchanged and decrypts nothing). A Secret that
+    exists anyway (made by hand, or left by an object deleted with --cascade=orphan) answers the create with 409
+    and is read and judged as always."""
+    return not body.get("status") and hint is None and not shared
 
 
 def _version(secret: Mapping[str, Any] | None) -> str:

@@ -132,8 +132,9 @@ class Sweeper:
             return False
 
     def changed(self, obj: dict[str, Any]) -> bool:
-        """A new or edited object (`controller.changes`)."""
-        return self._one(obj, None)
+        """A new or edited object (`controller.changes`), with what the produced-Secret watch knows of its Secret
+        now (None: nothing, or not listed yet)."""
+        return self._one(obj, self.app.produced_secrets.get(*_key(obj), self.kind))
 
     # --- the loop of one operator run ------------------------------------------------------------------------
 

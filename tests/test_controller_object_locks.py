@@ -63,3 +63,45 @@ def test_object_locks_serialise_one_key_and_not_others() -> None:
     same.join(10)
     other.join(10)
     assert len(locks) == 0
+
+
+def test_a_stale_new_body_after_its_secret_was_written_decrypts_nothing(kube: KubeServer, tmp_path: Path) -> None:
+    """A pass listed the object before its first reconcile wrote the status, and reconciles it after that one
+    finished (no contention left): the produced-Secret watch knows the Secret by then, so it is read, found
+    unchanged, and nothing is decrypted or created again."""
+    from controller.secretwatch import slim
+
+    controller = Controller(Config(namespace=NS, key_bits=2048))
+    controller._kube = Kube(str(kube.kubeconfig))
+    controller.load_keys()
+    cert, _ = published_cert(kube, tmp_path)
+    body = kube.client.create(seal(tmp_path, cert, "stale", "app", "PLANTED-locks-2"))
+    first = controller.reconcile_sealed(body)
+    assert first.ready and first.changed
+    before = metrics.DECRYPT_OPERATIONS.value("SealedSecret")
+    secret = kube.client.get("v1", "Secret", "stale", "app")
+    again = controller.reconcile_sealed(body, slim(secret))  # the body still has no status
+    controller.stop()
+    assert again.ready and not again.changed
+    assert metrics.DECRYPT_OPERATIONS.value("SealedSecret") == before
+
+
+def test_a_new_sealedsecret_whose_name_is_taken_is_refused_after_the_create_conflict(kube: KubeServer,
+                                                                                      tmp_path: Path) -> None:
+    """The create comes first for a new object; a Secret of that name that is not ours answers 409, is read, and
+    is judged as always: refused, untouched."""
+    import base64
+
+    controller = Controller(Config(namespace=NS, key_bits=2048))
+    controller._kube = Kube(str(kube.kubeconfig))
+    controller.load_keys()
+    cert, _ = published_cert(kube, tmp_path)
+    theirs = kube.client.create({"apiVersion": "v1", "kind": "Secret",
+                                 "metadata": {"name": "taken", "namespace": "app"},
+                                 "data": {"password": base64.b64encode(b"theirs").decode()}})
+    body = kube.client.create(seal(tmp_path, cert, "taken", "app", "PLANTED-locks-3"))
+    result = controller.reconcile_sealed(body)
+    controller.stop()
+    assert not result.ready and result.reason == "NotOwned"
+    after = kube.client.get("v1", "Secret", "taken", "app")
+    assert after["data"] == theirs["data"] and not after["metadata"].get("ownerReferences")
