@@ -114,9 +114,12 @@ class Sweeper:
         return done[0]
 
     def _one(self, obj: dict[str, Any], hint: Any) -> bool:
-        """Reconcile and report one object; False when it failed in a way worth trying again (an API error)."""
+        """Reconcile and report one object; False when it failed in a way worth trying again (an API error).
+        ``hint`` None: looked up now."""
         meta = obj.get("metadata") or {}
         started = time.monotonic()
+        if hint is None:  # what the produced-Secret watch knows of the Secret now (a pass's listing can be older)
+            hint = self.app.produced_secrets.get(*_key(obj), self.kind)
         try:
             result = self.reconcile(obj, hint)
             patch = kopf.Patch()
@@ -132,9 +135,8 @@ class Sweeper:
             return False
 
     def changed(self, obj: dict[str, Any]) -> bool:
-        """A new or edited object (`controller.changes`), with what the produced-Secret watch knows of its Secret
-        now (None: nothing, or not listed yet)."""
-        return self._one(obj, self.app.produced_secrets.get(*_key(obj), self.kind))
+        """A new or edited object (`controller.changes`)."""
+        return self._one(obj, None)
 
     # --- the loop of one operator run ------------------------------------------------------------------------
 

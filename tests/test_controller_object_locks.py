@@ -105,3 +105,20 @@ def test_a_new_sealedsecret_whose_name_is_taken_is_refused_after_the_create_conf
     assert not result.ready and result.reason == "NotOwned"
     after = kube.client.get("v1", "Secret", "taken", "app")
     assert after["data"] == theirs["data"] and not after["metadata"].get("ownerReferences")
+
+
+def test_a_key_counts_as_shared_while_contended_and_for_a_while_after_its_release() -> None:
+    now = [1000.0]
+    locks = ObjectLocks(clock=lambda: now[0])
+    with locks.hold("ns/a") as shared:
+        assert not shared  # first sight
+    with locks.hold("ns/a") as shared:
+        assert shared  # just reconciled: this body may predate that reconcile's Secret
+    with locks.hold("ns/b") as shared:
+        assert not shared  # another object is not affected
+    now[0] += 61
+    with locks.hold("ns/c"):
+        pass
+    assert "ns/a" not in locks._released and "ns/b" not in locks._released  # forgotten: memory stays a minute's
+    with locks.hold("ns/a") as shared:
+        assert not shared
