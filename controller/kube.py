@@ -149,6 +149,15 @@ class _Credentials:
         return self._headers
 
 
+def _target(manager: Any, host: str) -> tuple[Any, str]:
+    """Where requests go and the URL prefix they take: without a proxy, the API server's own connection pool and
+    the path only (a PoolManager would parse the URL and look the pool up again on every request); through a
+    proxy, the manager and the full URL."""
+    if type(manager) is not urllib3.PoolManager:  # a ProxyManager, or SOCKS
+        return manager, host
+    return manager.connection_from_url(host), urllib3.util.parse_url(host).path or ""
+
+
 class Kube:
     """Requests go straight to urllib3 through the kubernetes client's own pool (its TLS, client certificates and
     proxy settings) with the loader's credentials: the generated client's per-call wrapper (argument validation,
@@ -163,8 +172,7 @@ class Kube:
         configuration = kubernetes.client.Configuration.get_default_copy()
         configuration.connection_pool_maxsize = POOL_SIZE
         self.api = kubernetes.client.ApiClient(configuration)
-        self._pool = self.api.rest_client.pool_manager
-        self._host = configuration.host.rstrip("/")
+        self._pool, self._host = _target(self.api.rest_client.pool_manager, configuration.host.rstrip("/"))
         self._credentials = _Credentials(configuration)
 
     # --- the one request path -------------------------------------------------------------------------------

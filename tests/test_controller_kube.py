@@ -145,3 +145,18 @@ def test_names_are_quoted_into_paths(server: Server) -> None:
     kube, _ = client(server, ["Bearer good"])
     kube.get_secret("ns", "a/../../b")
     assert server.seen[-1][1] == "/api/v1/namespaces/ns/secrets/a%2F..%2F..%2Fb"
+
+
+def test_without_a_proxy_requests_go_to_the_servers_pool_with_its_path_prefix(server: Server) -> None:
+    """A kubeconfig server URL may carry a path (Rancher's `/k8s/clusters/ID`): it prefixes every request."""
+    kube, _ = client(server, ["Bearer good"])
+    kube._pool, kube._host = kube_module._target(urllib3.PoolManager(),
+                                                 f"http://127.0.0.1:{server.server_address[1]}/k8s/clusters/c1")
+    assert isinstance(kube._pool, urllib3.HTTPConnectionPool)
+    kube.get_secret("ns", "s")
+    assert server.seen[-1][1] == "/k8s/clusters/c1/api/v1/namespaces/ns/secrets/s"
+
+
+def test_through_a_proxy_requests_keep_the_full_url() -> None:
+    proxy = urllib3.ProxyManager("http://127.0.0.1:3128")
+    assert kube_module._target(proxy, "https://api.example:6443") == (proxy, "https://api.example:6443")
