@@ -104,6 +104,34 @@ def test_the_pool_runs_items_side_by_side_and_bounds_the_objects_in_flight() -> 
         pool.shutdown()
 
 
+def test_with_every_core_taken_an_objects_items_open_in_its_own_thread() -> None:
+    """As many objects as cores decrypting: handing items to the pool would only add wake-ups."""
+    pool = DecryptPool(workers=2, objects=4)
+    here = threading.current_thread().name
+    others = [threading.Event(), threading.Event()]
+    done = threading.Event()
+
+    def hold(i: int) -> None:
+        with pool.slot():
+            others[i].set()
+            done.wait(30)
+
+    holders = [threading.Thread(target=hold, args=(i,)) for i in range(2)]
+    try:
+        with pool.slot():  # alone: side by side on the pool
+            assert all(n.startswith("decrypt") for n in pool.map(lambda _: threading.current_thread().name, [1, 2]))
+        for t in holders:
+            t.start()
+        assert all(e.wait(30) for e in others)
+        with pool.slot():  # two others hold places on 2 cores: in this thread
+            assert pool.map(lambda _: threading.current_thread().name, [1, 2, 3]) == [here] * 3
+    finally:
+        done.set()
+        for t in holders:
+            t.join(30)
+        pool.shutdown()
+
+
 def test_a_burst_is_unsealed_once_each_while_healthz_answers(kube: KubeServer, tmp_path: Path) -> None:
     n = 60
     proc, port = start_controller(kube, tmp_path, resync_period="10m")
