@@ -29,7 +29,7 @@ class ObjectLocks:
         with self._guard:
             entry = self._held.setdefault(key, [threading.Lock(), 0])
             entry[1] += 1
-            shared = entry[1] > 1 or key in self._released
+            shared = entry[1] > 1 or self._clock() - self._released.get(key, -RECENT) < RECENT
         try:
             with entry[0]:
                 yield shared

@@ -144,8 +144,9 @@ class Controller:
         key = self.data_hmac_key()
         source = digest.source_digest(body, f"accept_v1_data={accept}")
         existing: Any = secrets.NEW if new else secrets.READ
-        if key is not None and keys and not is_v1_data(body) and existing is secrets.READ:  # v1: its template is
-            # sealed, no shape to check; a new object: its Secret is most likely not there, nothing to compare
+        # the unchanged check, unless the object is new (`_new`: most likely no Secret to compare) or v1 data (its
+        # template is sealed: no shape to check)
+        if existing is secrets.READ and key is not None and keys and not is_v1_data(body):
             fingerprints = [k.fingerprint for k in keys]
 
             def holds(secret: Mapping[str, Any] | None) -> bool:
@@ -227,7 +228,7 @@ class Controller:
         source = digest.source_digest(body, sopssecret.settings(allow, os.environ))
         names = sopssecret.given_names(body)
         existing: Any = secrets.NEW if new else secrets.READ
-        if key is not None and names is not None and existing is secrets.READ:
+        if existing is secrets.READ and key is not None and names is not None:  # the unchanged check (see above)
             have = sopssecret.fingerprints(body, [*own, *identities], os.environ)
 
             def holds(secret: Mapping[str, Any] | None) -> bool:
