@@ -204,20 +204,9 @@ class Kube:
               content_type: str = "application/json") -> dict[str, Any]:
         return json.loads(self._request(method, path, query, body, content_type).data or b"{}")
 
-    def _missing(self, e: Exception) -> bool:
-        return isinstance(e, self._k.client.ApiException) and e.status == 404
-
-    def _status_is(self, e: Exception, status: int) -> bool:
-        return isinstance(e, self._k.client.ApiException) and e.status == status
-
     def _found(self, path: str) -> dict[str, Any] | None:
         """The object at ``path``, or None when it does not exist (404)."""
-        try:
-            return self._call("GET", path)
-        except self._k.client.ApiException as e:
-            if self._missing(e):
-                return None
-            raise
+        return self._unless(404, "GET", path)
 
     def _unless(self, status: int, method: str, path: str, body: Any = None,
                 content_type: str = "application/json") -> dict[str, Any] | None:
