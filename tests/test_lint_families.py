@@ -22,8 +22,11 @@ from tests.cli_process import run_sealer
 BY_NAME = {f.name: f for f in FAMILIES}
 
 
-def rng() -> random.Random:
-    return random.Random(secrets.randbits(64))
+def rng(seed: str) -> random.Random:
+    """Seeded by the test and family: a random token can fall under a detector's entropy floor (as in gitleaks,
+    a deliberate miss that the bench counts in its recall), so a fresh seed per run made this suite flaky
+    (kucoin's 24 hex characters: 16 in 3,000 draws)."""
+    return random.Random(seed)
 
 
 def lint(text: str, path: str):
@@ -42,19 +45,20 @@ def shapes(family, value: str) -> list[tuple[str, str]]:
 @pytest.mark.parametrize("name", sorted(BY_NAME))
 def test_true_sample_found_raw_and_in_a_configmap(name):
     family = BY_NAME[name]
-    value = true_sample(family, rng())
-    for path, text in shapes(family, value):
-        found = detectors_found(text, path)
-        if family.detector == "generic-assignment":  # no token format: any generic detector may report it
-            assert found & set(GENERIC), (name, path)
-        else:
-            assert family.detector in found, (name, path)
+    draw = rng(f"true:{name}")
+    for value in (true_sample(family, draw) for _ in range(3)):
+        for path, text in shapes(family, value):
+            found = detectors_found(text, path)
+            if family.detector == "generic-assignment":  # no token format: any generic detector may report it
+                assert found & set(GENERIC), (name, path)
+            else:
+                assert family.detector in found, (name, path)
 
 
 @pytest.mark.parametrize("name", sorted(BY_NAME))
 def test_false_samples_are_not_the_family(name):
     family = BY_NAME[name]
-    for kind, value in false_samples(family, rng()).items():
+    for kind, value in false_samples(family, rng(f"false:{name}")).items():
         for path, text in shapes(family, value):
             found = detectors_found(text, path)
             assert family.detector not in found, (name, kind, path)
@@ -177,7 +181,7 @@ def test_escaped_values_in_configmaps_nuget_and_freemius():
 
 def test_base64_jwt_in_secret_data_and_raw():
     family = BY_NAME["jwt"]
-    jwt = true_sample(family, rng())
+    jwt = true_sample(family, rng("jwt in base64"))
     b64 = base64.b64encode(jwt.encode()).decode()
     assert detectors_found(f"token_blob = {b64}\n", "a.txt") == {"jwt"}
 
@@ -187,7 +191,7 @@ def test_family_values_never_reach_any_output(tmp_path):
     for name in ("stripe-test", "duffel", "teams-webhook", "curl-user", "authorization-bearer", "nuget-config",
                  "doppler", "jwt-base64"):
         family = BY_NAME[name]
-        value = true_sample(family, rng())
+        value = true_sample(family, rng(f"output:{name}"))
         planted[name] = value
         (tmp_path / f"{name}.txt").write_text(family.context.format(v=value) + "\n")
         (tmp_path / f"{name}.yaml").write_text(configmap(name, family.context.format(v=value)))
