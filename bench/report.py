@@ -421,6 +421,12 @@ def _controller_rows(c: controller_bench.ControllerResults) -> list[Row]:
                 f"{fmt_s(median(limits))} = {n * v:,} RSA-4096 private ops at "
                 f"{fmt_num(median([r.private_per_s for r in runs]))}/s (cryptography OAEP decrypt loop, 1 core, "
                 "CPU time, same run)", f"{ratio:.2f}", "≤ 2", _verdict(complete and ratio <= 2))]
+    floors = [r.floor_s for r in runs]
+    if complete and all(floors):
+        rows.append(Row(f"controller: the same burst against the floor ({of})", fmt_s(median(walls)),
+                        f"{fmt_s(median(floors))} = the same {n * v:,} RSA-4096 private ops on one thread per core, "
+                        f"nothing else ({_ratio(floors, limits):.2f}x of one core's time)",
+                        f"{_ratio(walls, floors):.2f}", "—", "—"))
     if not all(r.latencies and r.idle_latencies for r in runs):
         return rows
     p50s = [median(r.latencies) for r in runs]

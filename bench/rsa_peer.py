@@ -5,6 +5,8 @@
   counts CPU time (user), not wall time.
 * `private_op` / `public_op`: one RSA-OAEP-SHA256 decrypt / encrypt of a 32-byte session key through
   `cryptography` (the library and OpenSSL build sealer itself uses), to be called in a tight loop.
+* `run_ops_threads`: the same loop split over N threads (`cryptography` releases the GIL inside RSA): the floor
+  for RSA work on every core of this machine, which is more than one core's time / N where cores share a host.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -83,4 +86,17 @@ def run_ops(op: Callable[[], object], n: int) -> Timing:
     with CpuClock() as clock:
         for _ in range(n):
             op()
+    return clock.timing
+
+
+def run_ops_threads(op: Callable[[], object], n: int, threads: int) -> Timing:
+    """Time ``n`` calls of ``op`` shared out over ``threads`` threads (wall: until the last one ends; CPU: all of
+    this process's threads)."""
+    shares = [n // threads + (i < n % threads) for i in range(threads)]
+    workers = [threading.Thread(target=lambda k=k: [op() for _ in range(k)]) for k in shares]
+    with CpuClock() as clock:
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
     return clock.timing

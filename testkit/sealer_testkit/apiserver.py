@@ -554,8 +554,9 @@ class Emulator(kmock.KubernetesEmulator):
             response = aiohttp.web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
             await response.prepare(request._raw_request)
             try:
-                async for event in stream:
-                    await response.write(json.dumps(event).encode() + b"\n")
+                async for events in stream:  # an event, or the events of one wake-up
+                    batch = events if isinstance(events, list) else [events]
+                    await response.write(b"".join(json.dumps(e).encode() + b"\n" for e in batch))
                 await response.write_eof()
             except (ConnectionError, RuntimeError):  # the client went away
                 pass
@@ -898,6 +899,7 @@ class Emulator(kmock.KubernetesEmulator):
                                                    "status": "Failure", "reason": "Expired", "code": 410,
                                                    "message": "the watcher fell behind the kept history"}}
                 return
+            batch = []
             for change in changes:
                 if change.resource != request.resource:
                     continue
@@ -908,7 +910,9 @@ class Emulator(kmock.KubernetesEmulator):
                 else:
                     type_ = change.type if now_in else None
                 if type_:  # the change's own copy: it is never changed, and the event is serialised at once
-                    yield {"type": type_, "object": change.obj}
+                    batch.append({"type": type_, "object": change.obj})
+            if batch:  # the changes of one wake-up in one write (a busy server's watch costs a send per wake-up)
+                yield batch
             if idle and bookmarks and not self._closing:
                 yield {"type": "BOOKMARK", "object": {**kind, "metadata": {"resourceVersion": str(pos)}}}
 
