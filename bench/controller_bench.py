@@ -590,7 +590,7 @@ def one_burst(work: Path, key_secret: Mapping[str, Any], idle: Sequence[Mapping[
 
 
 def measure(work: Path, n: int, *, reps: int = 1, idle: int = 20, pause: float = 0.3, concurrency: int = 16,
-            profile: bool = False) -> ControllerResults:
+            profile: bool = False, key_bits: int = 4096) -> ControllerResults:
     """`reps` bursts of `n`, each with a fresh emulator and controller (see the module docstring); with
     `profile`, one more burst under py-spy whose notes land in `.profile` (its figures are not recorded)."""
     res = ControllerResults(secrets=n, reps=reps, idle=idle, concurrency=concurrency)
@@ -607,8 +607,8 @@ def measure(work: Path, n: int, *, reps: int = 1, idle: int = 20, pause: float =
     from sealer.sealed.sealedsecret import seal_secret
 
     work.mkdir(parents=True, exist_ok=True)
-    log(f"controller: an RSA-4096 key Secret; sealing {n:,} + {idle} SealedSecrets")
-    key_secret = kr.new_key_secret(SYSTEM_NS, bits=4096)
+    log(f"controller: an RSA-{key_bits} key Secret; sealing {n:,} + {idle} SealedSecrets")
+    key_secret = kr.new_key_secret(SYSTEM_NS, bits=key_bits)
     cert = parse_cert(base64.b64decode(key_secret["data"]["tls.crt"]), "key Secret")
     (work / "key.pem").write_bytes(base64.b64decode(key_secret["data"]["tls.key"]))
     private = rsa_peer.private_op(load_private_keys(str(work / "key.pem"))[0].key)
@@ -622,7 +622,7 @@ def measure(work: Path, n: int, *, reps: int = 1, idle: int = 20, pause: float =
     ops = n * VALUES_PER_SECRET
 
     def peer() -> tuple[Timing, Timing]:  # a Peer
-        log(f"controller: peer, {ops:,} RSA-4096 OAEP decrypts in this process on one core, then on {cores()}")
+        log(f"controller: peer, {ops:,} RSA-{key_bits} OAEP decrypts in this process on one core, then on {cores()}")
         return rsa_peer.run_ops(private, ops), rsa_peer.run_ops_threads(private, ops, cores())
 
     for rep in range(reps):
@@ -679,12 +679,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--profile", action="store_true", help="one more burst with py-spy --gil on the controller")
     p.add_argument("--keep", metavar="DIR", help="work in DIR and keep the logs")
+    p.add_argument("--key-bits", type=int, default=4096,
+                   help="the sealing key's size; 1024 leaves mostly the controller's own cost (for profiling it)")
     args = p.parse_args(argv)
     with contextlib.ExitStack() as stack:
         work = Path(args.keep) if args.keep else Path(stack.enter_context(
             tempfile.TemporaryDirectory(prefix="sealer-controller-bench-")))
         r = measure(work, args.secrets, reps=args.reps, idle=args.idle, concurrency=args.concurrency,
-                    profile=args.profile)
+                    profile=args.profile, key_bits=args.key_bits)
     if r.missing:
         print(r.missing)
         return 1
