@@ -1,0 +1,29 @@
+"""The controller burst's rows in the bench report: the burst is set against one core's RSA time and against the
+floor (the same RSA work on one thread per core), both from the same run."""
+
+from __future__ import annotations
+
+from bench import controller_bench, report
+from bench.common import Timing
+
+
+def burst(wall: float, one_core: float, floor: float) -> controller_bench.Burst:
+    return controller_bench.Burst(secrets=100, peer_ops=500, peer=Timing(one_core, one_core),
+                                  peer_all=Timing(floor, 2 * floor), all_wall=wall, seen=100)
+
+
+def test_burst_against_one_core_and_against_the_floor():
+    res = controller_bench.ControllerResults(secrets=100, reps=2, runs=[burst(6.0, 10.0, 5.0), burst(8.0, 10.0, 5.0)])
+    rows = {r.figure.split(" (")[0]: r for r in report._controller_rows(res)}
+    floor = rows["controller: the same burst against the floor"]
+    assert floor.ratio == "1.40"  # median of 6/5 and 8/5
+    assert "0.50x of one core's time" in floor.peer
+    first = next(r for r in rows.values() if r.figure.startswith("controller: 100 SealedSecrets"))
+    assert first.ratio == "0.70"
+
+
+def test_no_floor_row_without_the_floor():
+    run = burst(6.0, 10.0, 5.0)
+    run.peer_all = None
+    rows = report._controller_rows(controller_bench.ControllerResults(secrets=100, reps=1, runs=[run]))
+    assert not any("floor" in r.figure for r in rows)
