@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter as _Counts
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sealer import __version__
@@ -45,20 +45,27 @@ class Counter:
 
 
 class Gauge:
-    """A value per label set; `forget` drops one when its object is gone (as Bitnami unregisters them)."""
+    """A value per label set; `forget` drops an object's values when it is gone (as Bitnami unregisters them).
+    ``owner``: how many leading labels name the object (namespace, name): its values are indexed by them, so a
+    deletion costs its own values, not a scan of every object's (10,000 deletions were 10,000 full scans)."""
 
-    def __init__(self, name: str, help: str, labels: Sequence[str] = ()) -> None:
-        self.name, self.help, self.label_names = name, help, tuple(labels)
+    def __init__(self, name: str, help: str, labels: Sequence[str] = (), owner: int = 0) -> None:
+        self.name, self.help, self.label_names, self.owner = name, help, tuple(labels), owner
         self._values: dict[tuple[str, ...], float] = {}
+        self._owned: dict[tuple[str, ...], set[tuple[str, ...]]] = {}
 
     def set(self, value: float, *labels: str) -> None:
+        key = tuple(labels)
         with _lock:
-            self._values[tuple(labels)] = value
+            self._values[key] = value
+            if self.owner:
+                self._owned.setdefault(key[:self.owner], set()).add(key)
 
-    def forget(self, match: Callable[[tuple[str, ...]], bool]) -> None:
+    def forget(self, *owner: str) -> None:
+        """Drop every value of the object named by the ``owner`` labels."""
         with _lock:
-            for key in [k for k in self._values if match(k)]:
-                del self._values[key]
+            for key in self._owned.pop(owner, ()):
+                self._values.pop(key, None)
 
     def value(self, *labels: str) -> float | None:
         with _lock:
@@ -146,7 +153,7 @@ BITNAMI_UNSEAL_ERRORS = Counter("sealed_secrets_controller_unseal_errors_total",
                                 "Total number of sealed secret unseal errors by reason", ["reason", "namespace"])
 BITNAMI_CONDITION = Gauge("sealed_secrets_controller_condition_info",
                           "Current SealedSecret condition status. Values are -1 (false), 0 (unknown or absent), "
-                          "1 (true)", ["namespace", "name", "condition"])
+                          "1 (true)", ["namespace", "name", "condition"], owner=2)
 BITNAMI: list[Counter | Gauge] = [BITNAMI_UNSEAL_REQUESTS, BITNAMI_UNSEAL_ERRORS, BITNAMI_CONDITION]
 
 # sealer's reasons in Bitnami's reason words: it failed to unseal, the Secret is not ours, or writing it failed
@@ -183,7 +190,7 @@ def observe_conditions(namespace: str, name: str, conditions: Sequence[dict[str,
 
 def forget_conditions(namespace: str, name: str) -> None:
     """The SealedSecret is gone (Bitnami's UnregisterCondition)."""
-    BITNAMI_CONDITION.forget(lambda key: key[:2] == (namespace, name))
+    BITNAMI_CONDITION.forget(namespace, name)
 
 
 def render(controller: Any) -> bytes:
