@@ -48,6 +48,15 @@ class Source:
     groups: tuple[str, ...] = (GROUP,)
 
 
+@dataclass(frozen=True)
+class Restore:
+    """A drift check of one produced Secret: the kind and live object that own it, and the reconcile's result."""
+
+    source: Source
+    owner: dict[str, Any]
+    result: Result
+
+
 class Controller:
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -288,19 +297,20 @@ class Controller:
         return (source, owner) if owner is not None else None
 
     def restore_drift(self, event_type: str, secret: Mapping[str, Any],
-                      notify: Callable[[Mapping[str, Any], str, str], None]) -> bool:
-        """A produced Secret was edited or deleted by hand: put it back from the object that owns it."""
+                      notify: Callable[[Mapping[str, Any], str, str], None]) -> Restore | None:
+        """A produced Secret was edited or deleted by hand: put it back from the object that owns it. What was
+        done, for the caller to record the Secret's new version in the owner's status; None when nothing was."""
         found = self.owner_of(secret)
         if found is None:
-            return False
+            return None
         source, owner = found
         if (owner.get("metadata") or {}).get("deletionTimestamp"):
-            return False
+            return None
         result = source.reconcile(owner)
         if result.changed:
             what = "deleted" if event_type == "DELETED" else "edited"
             notify(owner, "Restored", f"the Secret was {what} by hand; restored it from the {source.kind}")
-        return result.changed
+        return Restore(source, owner, result)
 
 
 def _secret_key(body: Mapping[str, Any]) -> tuple[str, str]:

@@ -104,8 +104,14 @@ def report(kind: str, result: Result, started: float, body: Any, meta: Any, patc
     (a success is announced when it changed the Secret). ``started``: its time.monotonic() at the start."""
     metrics.observe(kind, result.ready, result.reason, time.monotonic() - started, str(meta.get("namespace") or ""))
     set_ready(kind, result, body, meta, patch, announce=result.changed, post=post)
+    record_version(result, body, patch)
+
+
+def record_version(result: Result, body: Any, patch: Any) -> None:
+    """The Secret's resourceVersion as written or checked, into the source's status when it differs: while the
+    Secret keeps it, the next unchanged check skips the HMACs (`digest.untouched`)."""
     if result.secret_version and (body.get("status") or {}).get(VERSION_STATUS) != result.secret_version:
-        patch.status[VERSION_STATUS] = result.secret_version  # the next unchanged check skips the HMACs
+        patch.status[VERSION_STATUS] = result.secret_version
 
 
 def report_store(result: Result, body: Any, meta: Any, patch: Any) -> None:

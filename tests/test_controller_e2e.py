@@ -30,6 +30,25 @@ from tests.controller_process import (
 PLANT = "PLANTED-e2e-secret-7f3a"
 
 
+def test_a_restore_records_the_secrets_new_version(kube: KubeServer, tmp_path: Path) -> None:
+    """After drift is put back, the source's status.secretResourceVersion is the restored Secret's: the next
+    resync then checks the Secret without the HMACs over its data (no resync runs here to record it instead)."""
+    start_controller(kube, tmp_path, resync_period="1h")
+    cert, _ = published_cert(kube, tmp_path)
+    kube.client.create(seal(tmp_path, cert, "db", "app", PLANT))
+    wait_ready(kube, "db", "app", "True")
+
+    def recorded() -> bool:
+        version = (kube.client.get(*SS, "db", "app").get("status") or {}).get("secretResourceVersion")
+        return version == kube.client.get("v1", "Secret", "db", "app")["metadata"]["resourceVersion"]
+
+    kube.client.wait_for(recorded, timeout=30, message="the created Secret's version in status")
+    kube.client.patch("v1", "Secret", "db", {"data": {"password": base64.b64encode(b"hacked").decode()}}, "app")
+    kube.client.wait_for(lambda: secret_items(kube, "db", "app")["password"] == PLANT.encode(), timeout=30,
+                         message="restored after edit")
+    kube.client.wait_for(recorded, timeout=30, message="the restored Secret's version in status")
+
+
 def test_sealed_secret_lifecycle(kube: KubeServer, tmp_path: Path) -> None:
     proc, _ = start_controller(kube, tmp_path)
     cert, _fingerprint = published_cert(kube, tmp_path)

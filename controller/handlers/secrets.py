@@ -31,8 +31,13 @@ def register(registry: kopf.OperatorRegistry, app: App) -> None:
         post(owner, "Normal", reason, message)
 
     def restore(event_type: str, secret: Any) -> None:
-        if app.owner_served(secret):
-            controller.restore_drift(event_type, secret, notify)
+        if not app.owner_served(secret):
+            return
+        done = controller.restore_drift(event_type, secret, notify)
+        if done is not None:  # the restored Secret's version: the next resync checks it without the HMACs
+            patch = kopf.Patch()
+            status.record_version(done.result, done.owner, patch)
+            app.write_status(done.owner, done.source.plural, patch)
 
     def produced(event_type: str, secret: Any) -> None:
         """A produced Secret changed or went (our own create comes as ADDED: nothing to do)."""
