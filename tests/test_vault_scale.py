@@ -343,3 +343,40 @@ def test_store_rate_limit_keeps_under_a_vault_quota_and_429_is_retried(kube: Kub
     proc.stop()
     assert_no_leak(proc.log_text(), token)
     assert not kube.server_errors()
+
+
+def test_a_tenants_slow_store_does_not_hold_back_another_tenants_sync(kube: KubeServer, openbao: Bao,
+                                                                        tmp_path: Path) -> None:
+    """Tenants are hostile: team-slow makes a VaultStore limited to 1 request per second and more VaultSecrets on
+    it than the scheduler has places (CONCURRENT = 64). team-fast's VaultSecret, created after them on its own
+    store, is synced at once: only PER_STORE of one store's objects hold a place, the others wait their turn off
+    the heap. (With every place taken by team-slow's objects waiting on their limiter, team-fast waited for
+    about 40 of them, one a second.)"""
+    from controller.vault.scheduler import CONCURRENT
+
+    prefix = f"fair-{secrets.token_hex(4)}"
+    slow_n = CONCURRENT + 40
+    for i in range(slow_n):
+        kv2_put(openbao, f"{prefix}/s{i}", {"value": f"v{i}"})
+    kv2_put(openbao, f"{prefix}/fast", {"value": "fast"})
+    openbao.write_policy(f"{prefix}-read", READ_ALL)
+    for team in ("team-slow", "team-fast"):
+        token_secret(kube, team, openbao.create_token(f"{prefix}-read"))
+    kube.client.create(store(openbao, "slow", "team-slow", token_auth(), requestsPerSecond=1))
+    kube.client.create(store(openbao, "vault", "team-fast", token_auth()))
+    proc, _ = start_vault_controller(kube, tmp_path)
+    slow = [f"s{i}" for i in range(slow_n)]
+    for i, name in enumerate(slow):
+        kube.client.create(vault_secret(name, "team-slow", "slow", dataFrom=[{"path": f"{prefix}/s{i}"}]))
+    kube.client.wait_for(lambda: any(secret_items(kube, name, "team-slow") for name in slow[:8]), timeout=30,
+                         message="team-slow's first Secret")
+    kube.client.create(vault_secret("app", "team-fast", "vault", dataFrom=[{"path": f"{prefix}/fast"}]))
+    started = time.monotonic()
+    kube.client.wait_for(lambda: secret_items(kube, "app", "team-fast"), timeout=60, message="team-fast's Secret")
+    waited = time.monotonic() - started
+    slow_done = sum(1 for name in slow if secret_items(kube, name, "team-slow") is not None)
+    assert secret_items(kube, "app", "team-fast") == {"value": b"fast"}
+    assert waited < 10, f"team-fast waited {waited:.0f} s behind team-slow's store ({slow_done} of its done)"
+    assert slow_done < slow_n // 2  # team-slow's store still keeps to its own rate
+    proc.stop()
+    assert not kube.server_errors()

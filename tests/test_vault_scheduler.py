@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sealer_testkit.apiserver import KubeServer, free_port
 
-from controller.vault.scheduler import Due, facts
+from controller.vault.scheduler import Due, facts, store_of
 from tests.controller_process import NS, assert_no_leak
 from tests.openbao import Bao, kv2_put
 from tests.vault_resources import VS, start_vault_controller, store, token_auth, token_secret, vault_secret, wait_cond
@@ -75,6 +75,50 @@ def test_due_heap_stays_bounded_by_the_records_when_due_times_keep_changing() ->
         due.add(f"u{step % 10}", "ns", f"n{step % 10}", 1, None, 2000.0 - step % 10, 0.0)
     assert len(due._heap) <= 2 * len(due) + 1024
     assert [due.pop(3000.0) for _ in range(11)] == [f"u{i}" for i in range(9, -1, -1)] + [None]
+
+
+def test_one_store_holds_at_most_its_share_of_the_places_and_the_rest_wait_their_turn() -> None:
+    """A tenant's slow or rate-limited store with many due objects: at most `per_store` of them are handed out;
+    the others wait off the heap, so another store's object due later still goes next. Each sync of the slow store
+    that ends lets one waiting object of it through, in the order they came due."""
+    due = Due(per_store=2)
+    for i in range(10):
+        due.add(f"slow{i}", "t1", f"s{i}", 1, None, float(i), 0.0, store="VaultStore/t1/slow")
+    due.add("fast", "t2", "f", 1, None, 50.0, 0.0, store="VaultStore/t2/fast")
+    assert [due.pop(100.0) for _ in range(4)] == ["slow0", "slow1", "fast", None]
+    assert due.wake("slow5", 100.0)  # waiting already: not handed out twice, still once after
+    assert due.drop("slow2")  # deleted while waiting: skipped when its turn comes
+    assert due.done("fast", 60.0, 101.0) and due.pop(101.0) is None  # another store's end lets none through
+    assert due.done("slow0", 60.0, 102.0) and due.pop(102.0) == "slow3"
+    assert due.pop(102.0) is None
+    assert due.done("slow1", 60.0, 103.0) and due.done("slow3", 60.0, 103.0)
+    assert [due.pop(103.0) for _ in range(3)] == ["slow4", "slow5", None]
+    assert due.done("slow4", None, 104.0) and due.done("slow5", None, 104.0)
+    assert [due.pop(104.0) for _ in range(3)] == ["slow6", "slow7", None]
+    due.drop("slow6")  # deleted while in flight: its place is still given back when its sync ends
+    assert not due.done("slow6", None, 105.0) and due.pop(105.0) == "slow8"
+
+
+def test_objects_without_a_known_store_and_an_unbounded_due_are_not_held_back() -> None:
+    due = Due()
+    for i in range(5):
+        due.add(f"u{i}", "ns", f"n{i}", 1, None, 0.0, 0.0, store="VaultStore/ns/one")
+    assert [due.pop(1.0) for _ in range(6)] == [f"u{i}" for i in range(5)] + [None]
+    bounded = Due(per_store=1)
+    for i in range(3):
+        bounded.add(f"u{i}", "ns", f"n{i}", 1, None, 0.0, 0.0)  # store unknown: ""
+    assert [bounded.pop(1.0) for _ in range(4)] == ["u0", "u1", "u2", None]
+
+
+def test_store_of_keys_a_namespaced_store_by_its_namespace() -> None:
+    def body(ns: str, ref: object) -> dict:
+        return {"metadata": {"namespace": ns}, "spec": {"storeRef": ref}}
+
+    assert store_of(body("a", {"name": "vault"})) == "VaultStore/a/vault"
+    assert store_of(body("b", {"name": "vault"})) == "VaultStore/b/vault"  # another tenant's, another store
+    assert store_of(body("a", {"kind": "ClusterVaultStore", "name": "shared"})) == "ClusterVaultStore//shared"
+    assert store_of(body("b", {"kind": "ClusterVaultStore", "name": "shared"})) == "ClusterVaultStore//shared"
+    assert store_of(body("a", None)) == store_of({"spec": "x"}) == store_of({}) == ""
 
 
 # --- end to end -----------------------------------------------------------------------------------------------

@@ -13,11 +13,15 @@ annotation's value) until it is due; its body is read (GET) only then. Where the
 
 Due objects are synced as the daemon did (`Refresher._sync`: the store's share of the pool and its rate limit),
 at most CONCURRENT at once and never one object twice at once: a wake while it syncs makes it due right after.
+At most PER_STORE of one store's objects are in flight: the others wait off the heap for one of those to end
+(`Due.pop`), so a slow or rate-limited store (any tenant can make one, with as many VaultSecrets as they like)
+cannot fill the CONCURRENT places while other stores' objects come due.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import heapq
 import logging
@@ -32,6 +36,7 @@ from controller import status
 from controller.changes import ObjectWatch, start_watches
 from controller.secrets import PRODUCED_LABEL
 from controller.vault import loop, schedule
+from controller.vault.refresh import PER_STORE
 from controller.vault.spec import FORCE_SYNC_ANNOTATION
 from sealer.kube import API_VERSION
 
@@ -46,7 +51,7 @@ RETRY_LOOKUP = 5.0  # seconds: after the object could not be read (API error) be
 class Entry:
     """What is kept of one VaultSecret between its syncs."""
 
-    __slots__ = ("again", "due", "force", "generation", "name", "namespace", "running", "seen")
+    __slots__ = ("again", "due", "force", "generation", "name", "namespace", "running", "seen", "store")
 
     def __init__(self, namespace: str, name: str, generation: int, force: str | None, seen: float) -> None:
         self.namespace, self.name, self.generation, self.force = namespace, name, generation, force
@@ -54,6 +59,7 @@ class Entry:
         self.running = False  # a sync is in flight
         self.again = False  # woken while in flight: due again right after
         self.seen = seen  # monotonic time it was last listed or seen on the watch
+        self.store = ""  # `store_of` its spec when last seen ("": unknown, not bounded)
 
 
 def facts(body: Mapping[str, Any]) -> tuple[str, str, str, int, str | None]:
@@ -64,15 +70,30 @@ def facts(body: Mapping[str, Any]) -> tuple[str, str, str, int, str | None]:
             int(meta.get("generation") or 0), None if force is None else str(force))
 
 
+def store_of(body: Mapping[str, Any]) -> str:
+    """The store an object syncs from, as a key (its namespace with a VaultStore); "" when the spec names none."""
+    ref = ((body.get("spec") or {}).get("storeRef")) if isinstance(body.get("spec"), Mapping) else None
+    if not isinstance(ref, Mapping) or not ref.get("name"):
+        return ""
+    kind = str(ref.get("kind") or "VaultStore")
+    namespace = str((body.get("metadata") or {}).get("namespace") or "") if kind == "VaultStore" else ""
+    return f"{kind}/{namespace}/{ref['name']}"
+
+
 class Due:
     """The records and a heap of (due, uid), pure bookkeeping (no clock of its own, no I/O, one thread).
 
     Heap items are not removed when a record's due time changes: an item whose time is not its record's current
-    one is skipped when it comes up."""
+    one is skipped when it comes up. ``per_store``: objects of one store in flight at once (0: no bound); one that
+    comes up while its store has that many waits off the heap (parked, counted as in flight) until one ends."""
 
-    def __init__(self) -> None:
+    def __init__(self, per_store: int = 0) -> None:
         self.entries: dict[str, Entry] = {}
         self._heap: list[tuple[float, str]] = []
+        self.per_store = per_store
+        self._holding: dict[str, str] = {}  # uid -> the store whose place its sync in flight holds
+        self._in_flight: collections.Counter[str] = collections.Counter()
+        self._parked: dict[str, collections.deque[str]] = {}
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -89,26 +110,28 @@ class Due:
                 heapq.heapify(self._heap)
 
     def add(self, uid: str, namespace: str, name: str, generation: int, force: str | None, when: float,
-            now: float) -> None:
+            now: float, store: str = "") -> None:
         """A record due at ``when`` (inf: only when woken); an existing one is replaced."""
         entry = self.entries.get(uid)
         if entry is None:
             entry = self.entries[uid] = Entry(namespace, name, generation, force, now)
         else:
             entry.generation, entry.force, entry.seen = max(entry.generation, generation), force, now
+        entry.store = store
         if entry.running:
             entry.again = entry.again or when <= now
         else:
             self._at(uid, entry, when)
 
-    def changed(self, uid: str, namespace: str, name: str, generation: int, force: str | None, now: float) -> bool:
+    def changed(self, uid: str, namespace: str, name: str, generation: int, force: str | None, now: float,
+                store: str = "") -> bool:
         """An object as the watch or a pass saw it: due now if it is new, its spec generation is newer or its
         force-sync value differs from the record's. True when that made it due."""
         entry = self.entries.get(uid)
         if entry is None:
-            self.add(uid, namespace, name, generation, force, now, now)
+            self.add(uid, namespace, name, generation, force, now, now, store)
             return True
-        entry.seen = now
+        entry.seen, entry.store = now, store
         if generation <= entry.generation and force == entry.force:
             return False
         entry.generation, entry.force = max(entry.generation, generation), force
@@ -134,19 +157,45 @@ class Due:
         return [uid for uid, e in self.entries.items() if uid not in listed and e.seen < before]
 
     def pop(self, now: float) -> str | None:
-        """The uid of an object due by ``now`` and not in flight, marked in flight; None if there is none."""
+        """The uid of an object due by ``now`` and not in flight, marked in flight; None if there is none. One
+        whose store has ``per_store`` in flight is parked on the way."""
         while self._heap and self._heap[0][0] <= now:
             when, uid = heapq.heappop(self._heap)
             entry = self.entries.get(uid)
             if entry is None or entry.running or entry.due != when:
                 continue
             entry.running, entry.again, entry.due = True, False, math.inf
+            store = entry.store
+            if self.per_store and store and self._in_flight[store] >= self.per_store:
+                self._parked.setdefault(store, collections.deque()).append(uid)
+                continue
+            self._holding[uid] = store
+            self._in_flight[store] += 1
             return uid
         return None
+
+    def _release(self, store: str, now: float) -> None:
+        """A sync of ``store`` ended: its first parked object still waiting is due now."""
+        self._in_flight[store] -= 1
+        if self._in_flight[store] <= 0:
+            del self._in_flight[store]
+        parked = self._parked.get(store)
+        while parked:
+            uid = parked.popleft()
+            entry = self.entries.get(uid)
+            if entry is not None and entry.running and uid not in self._holding:  # not dropped, not re-added
+                entry.running = entry.again = False
+                self._at(uid, entry, now)
+                break
+        if parked is not None and not parked:
+            del self._parked[store]
 
     def done(self, uid: str, delay: float | None, now: float) -> bool:
         """The sync in flight is over: next due after ``delay`` seconds (None or inf: only when woken), or now if
         it was woken meanwhile. False: the record was dropped meanwhile."""
+        store = self._holding.pop(uid, None)
+        if store is not None:
+            self._release(store, now)
         entry = self.entries.get(uid)
         if entry is None:
             return False
@@ -191,7 +240,7 @@ class Scheduler:
 
     def __init__(self, app: Any, refresher: Any) -> None:
         self.app, self.refresher, self.vault = app, refresher, refresher.vault
-        self.due = Due()
+        self.due = Due(PER_STORE)
         self.watches: list[ObjectWatch] = []
         self.stopped = Stopped()
         self._kick = asyncio.Event()
@@ -239,7 +288,7 @@ class Scheduler:
         meta = body.get("metadata") or {}
         gone = event_type == "DELETED" or bool(meta.get("deletionTimestamp"))
         scoped = not gone and self.app.in_scope(namespace, meta.get("labels"))
-        self._call(self._event, uid, namespace, name, generation, force, scoped)
+        self._call(self._event, uid, namespace, name, generation, force, scoped, store_of(body))
 
     # --- on the event loop ---------------------------------------------------------------------------------
 
@@ -254,11 +303,12 @@ class Scheduler:
         self._scan_wanted = reset or bool(self._scan_wanted)
         self._kicked()
 
-    def _event(self, uid: str, namespace: str, name: str, generation: int, force: str | None, scoped: bool) -> None:
+    def _event(self, uid: str, namespace: str, name: str, generation: int, force: str | None, scoped: bool,
+               store: str) -> None:
         if not scoped:
             self._drop(uid)
             return
-        if self.due.changed(uid, namespace, name, generation, force, time.monotonic()):
+        if self.due.changed(uid, namespace, name, generation, force, time.monotonic(), store):
             log.debug("VaultSecret %s/%s: due now (new or changed, generation %d)", namespace, name, generation)
             self._kicked()
 
@@ -267,14 +317,14 @@ class Scheduler:
             self.vault.forget(uid)
 
     def _listed(self, uid: str, namespace: str, name: str, generation: int, force: str | None,
-                delay: float | None, reset: bool) -> None:
+                delay: float | None, reset: bool, store: str) -> None:
         """One object of a pass; ``delay``: seconds until it is due (None: now), only for a new record or
         ``reset``."""
         now = time.monotonic()
         if uid in self.due and not reset:
-            self.due.changed(uid, namespace, name, generation, force, now)
+            self.due.changed(uid, namespace, name, generation, force, now, store)
         else:
-            self.due.add(uid, namespace, name, generation, force, now if delay is None else now + delay, now)
+            self.due.add(uid, namespace, name, generation, force, now if delay is None else now + delay, now, store)
         self._kicked()
 
     # --- the start pass (in a thread) ---------------------------------------------------------------------
@@ -305,7 +355,7 @@ class Scheduler:
                     delay = self.refresher._resume_delay(obj, produced[1])
                     if delay is not None:
                         log.debug("VaultSecret %s/%s: not due, next read in %.0f s", namespace, name, delay)
-                self._call(self._listed, uid, namespace, name, generation, force, delay, reset)
+                self._call(self._listed, uid, namespace, name, generation, force, delay, reset, store_of(obj))
         return listed
 
     async def _scan(self, reset: bool, reason: str) -> None:
@@ -390,7 +440,7 @@ class Scheduler:
         body.setdefault("apiVersion", API_VERSION)
         body.setdefault("kind", "VaultSecret")
         _, _, _, generation, force = facts(body)
-        entry.generation, entry.force = max(entry.generation, generation), force
+        entry.generation, entry.force, entry.store = max(entry.generation, generation), force, store_of(body)
         started = time.monotonic()
         sync = await self.refresher._sync(self.stopped, body)
         if sync is None:
