@@ -67,6 +67,11 @@ class Gauge:
             for key in self._owned.pop(owner, ()):
                 self._values.pop(key, None)
 
+    def owners(self) -> set[tuple[str, ...]]:
+        """The objects that have values now (by their ``owner`` labels)."""
+        with _lock:
+            return set(self._owned)
+
     def value(self, *labels: str) -> float | None:
         with _lock:
             return self._values.get(tuple(labels))
@@ -191,6 +196,11 @@ def observe_conditions(namespace: str, name: str, conditions: Sequence[dict[str,
 def forget_conditions(namespace: str, name: str) -> None:
     """The SealedSecret is gone (Bitnami's UnregisterCondition)."""
     BITNAMI_CONDITION.forget(namespace, name)
+
+
+def conditions_observed() -> set[tuple[str, ...]]:
+    """(namespace, name) of every SealedSecret with a condition series now."""
+    return BITNAMI_CONDITION.owners()
 
 
 def render(controller: Any) -> bytes:

@@ -86,6 +86,8 @@ class Sweeper:
         started = time.monotonic()
         done, lock = [0], threading.Lock()
         slots = threading.BoundedSemaphore(2 * self.parallel)  # objects handed on and not done: memory stays flat
+        series = metrics.conditions_observed() if self.kind in status.SYNCED_KINDS else set()
+        listed: set[tuple[str, str]] = set()
 
         def one(obj: dict[str, Any], hint: Any) -> None:
             try:
@@ -100,11 +102,15 @@ class Sweeper:
                 for obj, hint in self._pairs():
                     if self._stopped.is_set():
                         break
+                    listed.add(_key(obj))
                     slots.acquire()
                     if hint is not None and digest.untouched(obj, hint):
                         one(obj, hint)  # most likely unchanged, pure Python: here (threads would fight for the GIL)
                     else:
                         pool.submit(one, obj, hint)  # may decrypt or write: waits on the API and the decrypt pool
+            if not self._stopped.is_set():  # a whole list: a series it did not find is of an object gone unseen
+                for owner in series - listed:  # (deleted while the watch had a gap, or out of scope now)
+                    metrics.forget_conditions(*owner)
         except Exception as e:  # a failed list: the next pass tries again; handlers still serve changes
             log.warning("%s %s: objects not listed (%s)", self.kind, reason,
                         getattr(e, "status", None) or type(e).__name__)

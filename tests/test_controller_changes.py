@@ -164,3 +164,38 @@ def test_a_waiting_body_drops_what_no_reconcile_reads() -> None:
                                                "kubecfg.ksonnet.io/last-applied-configuration": "{...}"}
     assert digest.source_digest(slim) == digest.source_digest(body)  # the same source for the unchanged check
     assert "managedFields" in body["metadata"]  # the event's own body is left as it was
+
+
+def test_a_pass_forgets_the_condition_series_of_sealed_secrets_it_no_longer_finds(kube: KubeServer) -> None:
+    """A SealedSecret deleted while the watch had a gap sends no DELETED: the catch-up pass is what notices it,
+    and its `sealed_secrets_controller_condition_info` series goes (an alert on -1 would fire for ever). A series
+    that appears while the pass runs (an object the watch handled meanwhile) is not the pass's to judge."""
+    from types import SimpleNamespace
+
+    from controller import metrics
+    from controller.runtime import Result
+    from controller.sweep import Sweeper
+
+    kube.client.create({"apiVersion": SS[0], "kind": SS[1], "metadata": {"name": "kept", "namespace": "app"},
+                        "spec": {"encryptedData": {}}})
+    failed = [{"type": "Synced", "status": "False"}]
+    metrics.observe_conditions("app", "kept", failed)
+    metrics.observe_conditions("app", "gone-unseen", failed)
+
+    def reconcile(body: dict, hint: object) -> Result:
+        metrics.observe_conditions("app", "born-meanwhile", failed)  # the watch's work during the pass
+        return Result(False, "UnsealFailed", "no key could decrypt it")
+
+    produced = SimpleNamespace(wait=lambda *_: True, get=lambda *_: None)
+    app = SimpleNamespace(controller=SimpleNamespace(kube=Kube(str(kube.kubeconfig))), produced_secrets=produced,
+                          served=SimpleNamespace(namespaces=None), in_scope=lambda *_: True, active=lambda: True,
+                          when_active=lambda _: None, write_status=lambda *_: None)
+    sweeper = Sweeper(app, "SealedSecret", "sealedsecrets", ("sealer.dev",), reconcile, 600)
+    try:
+        assert sweeper.one_pass("catch-up") == 1
+        assert metrics.BITNAMI_CONDITION.value("app", "gone-unseen", "Synced") is None
+        assert metrics.BITNAMI_CONDITION.value("app", "kept", "Synced") == -1
+        assert metrics.BITNAMI_CONDITION.value("app", "born-meanwhile", "Synced") == -1
+    finally:
+        for name in ("kept", "gone-unseen", "born-meanwhile"):
+            metrics.forget_conditions("app", name)
