@@ -680,7 +680,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--profile", action="store_true", help="one more burst with py-spy --gil on the controller")
     p.add_argument("--keep", metavar="DIR", help="work in DIR and keep the logs")
     p.add_argument("--key-bits", type=int, default=4096,
-                   help="the sealing key's size; 2048 (the smallest) leaves more of the controller's own cost to profile")
+                   help="the sealing key's size; 2048 (the smallest) leaves more of the controller's own cost to "
+                   "profile")
     args = p.parse_args(argv)
     with contextlib.ExitStack() as stack:
         work = Path(args.keep) if args.keep else Path(stack.enter_context(

@@ -174,19 +174,10 @@ def _git_tree_of(path: str) -> str | None:
 def _git_ignores(tree: str, path: str) -> bool:
     """Whether Git ignores ``path`` in ``tree`` (`git check-ignore`); False when Git is missing or fails, so an
     answer we cannot get refuses rather than risks a commit."""
-    import shutil
-    import subprocess
+    from sealer import gitcmd
 
-    git = shutil.which("git")
-    if git is None:
-        return False
-    try:
-        r = subprocess.run([git, "-C", tree, "check-ignore", "-q", "--", os.path.relpath(path, tree)],
-                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           timeout=30, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return r.returncode == 0
+    proc = gitcmd.run(["check-ignore", "-q", "--", os.path.relpath(path, tree)], tree, timeout=30)
+    return proc is not None and proc.returncode == 0
 
 
 def _check_identity_file(path: str) -> str:

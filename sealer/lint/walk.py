@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 import re
 import stat
-import subprocess
 from dataclasses import dataclass
 
+from sealer import gitcmd
 from sealer.errors import InputError
 
 
@@ -148,11 +148,10 @@ def display(path: str) -> str:
 
 
 def _git(args: list[str], cwd: str, *, input: bytes | None = None, check: bool = True) -> bytes | None:
-    try:
-        proc = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True, check=False)
-    except OSError:
+    proc = gitcmd.run(args, cwd, input=input)
+    if proc is None:
         if check:
-            raise InputError("git is needed for --staged / --since and was not found") from None
+            raise InputError("git is needed for --staged / --since and was not found")
         return None
     if proc.returncode != 0:
         if check:
