@@ -402,3 +402,27 @@ def test_kopf_operator_process(kube: KubeServer, tmp_path: Path) -> None:
         assert planted not in log and "planted-secret-value" not in log  # not with kopf's default (INFO) logging
         assert "Traceback" not in log
     assert kube.server_errors() == []
+
+
+def test_a_watch_of_a_quiet_resource_outlives_the_history_of_busy_ones(tmp_path: Path) -> None:
+    """A change wakes only the watches of what it changed. A watch of a quiet resource therefore lags behind the
+    busy ones' changes, and that must not read as a gap: when the kept history is let go, only a watch that had
+    changes of its own in it is expired (410). Resuming from a version older than the history is still 410."""
+    with KubeServer(tmp_path) as server:
+        c = server.client
+        assert server.emulator is not None
+        server.call(lambda: setattr(server.emulator, "history_limit", 10))
+        since = c.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s0", "namespace": "n"}})[
+            "metadata"]["resourceVersion"]
+        results: list[list[dict]] = []
+        watcher = threading.Thread(target=lambda: results.append(
+            c.watch("v1", "Secret", "n", timeout=2.0, resource_version=since)))
+        watcher.start()
+        c.wait_for(lambda: server.call(lambda: len(server.emulator._watchers)), message="the Secret watch waiting")
+        for i in range(30):  # three times the kept history, none of it Secrets
+            c.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"cm{i}", "namespace": "n"}})
+        c.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s1", "namespace": "n"}})
+        watcher.join(10)
+        assert [(e["type"], e["object"]["metadata"].get("name")) for e in results[0]] == [("ADDED", "s1")]
+        resumed = c.watch("v1", "ConfigMap", "n", timeout=0.5, resource_version=since)
+        assert [(e["type"], e["object"].get("code")) for e in resumed] == [("ERROR", 410)]

@@ -370,7 +370,8 @@ class Emulator(kmock.KubernetesEmulator):
     _log: list[_Change] = attrs.field(factory=list, init=False)
     _log_rvs: list[int] = attrs.field(factory=list, init=False)
     _oldest_rv: int = attrs.field(default=0, init=False)  # a watch may resume from any rv >= this one
-    _changed: asyncio.Condition | None = attrs.field(default=None, init=False)
+    _watchers: dict[Any, asyncio.Condition] = attrs.field(factory=dict, init=False)  # by resource: see _woken
+    _dropped: dict[Any, int] = attrs.field(factory=dict, init=False)  # by resource: the newest change let go
     _closing: bool = attrs.field(default=False, init=False)
     _results: dict[int, Any] = attrs.field(factory=dict, init=False)
     _builtin_payloads: int = attrs.field(default=0, init=False)
@@ -517,15 +518,26 @@ class Emulator(kmock.KubernetesEmulator):
     async def close(self) -> None:
         """End every open watch stream (so the HTTP server can shut down without waiting for them)."""
         self._closing = True
-        if self._changed is not None:
-            async with self._changed:
-                self._changed.notify_all()
+        await self._notify(list(self._watchers))
 
     # --- request dispatch -------------------------------------------------------------------------------------
 
+    def _woken(self, resource: Any) -> asyncio.Condition:
+        """What the watches of one resource wait on: a change wakes the watches of what it changed, not every
+        watch (a controller holds a dozen; each wake-up of each was a task, every write)."""
+        cond = self._watchers.get(resource)
+        if cond is None:
+            cond = self._watchers[resource] = asyncio.Condition()
+        return cond
+
+    async def _notify(self, resources: Iterable[Any]) -> None:
+        for resource in resources:
+            cond = self._watchers.get(resource)
+            if cond is not None:
+                async with cond:
+                    cond.notify_all()
+
     async def _handle(self, request: kmock.Request) -> Any:
-        if self._changed is None:
-            self._changed = asyncio.Condition()
         object_api = request.resource is not None and request.resource.plural is not None
         mutation = object_api and (
             request.action in (kmock.action.CREATE, kmock.action.UPDATE, kmock.action.DELETE)
@@ -533,9 +545,10 @@ class Emulator(kmock.KubernetesEmulator):
         result: Any = None
         if mutation:
             async with self._lock:
+                before = self._rv
                 result = self._mutate(request)
-            async with self._changed:
-                self._changed.notify_all()
+                touched = {change.resource for change in self._log[bisect.bisect_right(self._log_rvs, before):]}
+            await self._notify(touched)
         elif object_api:
             self.info(request.resource)  # 404 for unknown resources, like the real server
         if object_api and len(self._payloads) == self._builtin_payloads:
@@ -601,6 +614,8 @@ class Emulator(kmock.KubernetesEmulator):
         self._log_rvs.append(change.rv)
         if len(self._log) > self.history_limit:
             drop = len(self._log) - self.history_limit
+            for gone in self._log[:drop]:
+                self._dropped[gone.resource] = gone.rv
             self._oldest_rv = self._log_rvs[drop - 1]
             del self._log[:drop], self._log_rvs[:drop]
 
@@ -889,20 +904,25 @@ class Emulator(kmock.KubernetesEmulator):
                 "resourceVersion": str(pos), "annotations": {"k8s.io/initial-events-end": "true"}}}}
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        assert self._changed is not None
+        resource = _resource(res.key)
+        woken = self._woken(resource)
         while not self._closing:
             wait = self.bookmark_interval if bookmarks else 3600.0
             if deadline is not None:
                 wait = min(wait, deadline - loop.time())
                 if wait <= 0:
                     return
-            async with self._changed:
+            async with woken:
+                timed_out = False
                 if self._rv <= pos and not self._closing:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._changed.wait(), timeout=wait)
-                expired = pos < self._oldest_rv
+                    try:
+                        await asyncio.wait_for(woken.wait(), timeout=wait)
+                    except TimeoutError:
+                        timed_out = True
+                # a change of this resource it had not sent was let go (a watch of a quiet resource lags behind
+                # the others' changes, and that is no gap)
+                expired = pos < self._dropped.get(resource, 0)
                 changes = self._log[bisect.bisect_right(self._log_rvs, pos):]
-                idle = self._rv <= pos
                 pos = self._rv
             if expired:
                 yield {"type": "ERROR", "object": {"apiVersion": "v1", "kind": "Status", "metadata": {},
@@ -923,7 +943,7 @@ class Emulator(kmock.KubernetesEmulator):
                     batch.append({"type": type_, "object": change.obj})
             if batch:  # the changes of one wake-up in one write (a busy server's watch costs a send per wake-up)
                 yield batch
-            if idle and bookmarks and not self._closing:
+            elif timed_out and bookmarks and not self._closing:  # quiet for this resource: where it stands
                 yield {"type": "BOOKMARK", "object": {**kind, "metadata": {"resourceVersion": str(pos)}}}
 
 
