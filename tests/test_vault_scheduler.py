@@ -97,6 +97,10 @@ def test_one_store_holds_at_most_its_share_of_the_places_and_the_rest_wait_their
     assert [due.pop(104.0) for _ in range(3)] == ["slow6", "slow7", None]
     due.drop("slow6")  # deleted while in flight: its place is still given back when its sync ends
     assert not due.done("slow6", None, 105.0) and due.pop(105.0) == "slow8"
+    due.drop("slow8")  # gone before its sync began (the scheduler then only releases it): its place comes back
+    due.release("slow8", 106.0)
+    due.release("slow8", 106.0)  # once per pop, however often it is said
+    assert due.pop(106.0) == "slow9" and due.pop(106.0) is None
 
 
 def test_objects_without_a_known_store_and_an_unbounded_due_are_not_held_back() -> None:

@@ -174,8 +174,14 @@ class Due:
             return uid
         return None
 
+    def release(self, uid: str, now: float) -> None:
+        """The sync popped for ``uid`` is over, however it ended: its place in its store's share goes to the
+        first parked object of that store still waiting (due now). Once per pop; `done` does it too."""
+        store = self._holding.pop(uid, None)
+        if store is not None:
+            self._release(store, now)
+
     def _release(self, store: str, now: float) -> None:
-        """A sync of ``store`` ended: its first parked object still waiting is due now."""
         self._in_flight[store] -= 1
         if self._in_flight[store] <= 0:
             del self._in_flight[store]
@@ -193,9 +199,7 @@ class Due:
     def done(self, uid: str, delay: float | None, now: float) -> bool:
         """The sync in flight is over: next due after ``delay`` seconds (None or inf: only when woken), or now if
         it was woken meanwhile. False: the record was dropped meanwhile."""
-        store = self._holding.pop(uid, None)
-        if store is not None:
-            self._release(store, now)
+        self.release(uid, now)
         entry = self.entries.get(uid)
         if entry is None:
             return False
@@ -409,24 +413,28 @@ class Scheduler:
         self._kicked()
 
     async def _one(self, uid: str) -> None:
-        """GET the object, sync it, report, and set its next due time."""
-        entry = self.due.entries.get(uid)
-        if entry is None:
-            return
-        delay: float | None = RETRY_LOOKUP
+        """GET the object, sync it, report, and set its next due time. Its place in its store's share is given
+        back however this ends (dropped before it began, gone, stopped)."""
         try:
-            delay = await self._sync_one(uid, entry)
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:  # the API failed us: try again shortly, never end the loop
-            log.warning("VaultSecret %s/%s: not synced (%s)", entry.namespace, entry.name,
-                        getattr(e, "status", None) or type(e).__name__)
-        if self.stopped:
-            return
-        if delay is not None and delay < 0:  # gone
-            self._drop(uid)
-        elif not self.due.done(uid, delay, time.monotonic()):
-            self.vault.forget(uid)  # dropped while in flight: the sync may have remembered it again
+            entry = self.due.entries.get(uid)
+            if entry is None:
+                return
+            delay: float | None = RETRY_LOOKUP
+            try:
+                delay = await self._sync_one(uid, entry)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # the API failed us: try again shortly, never end the loop
+                log.warning("VaultSecret %s/%s: not synced (%s)", entry.namespace, entry.name,
+                            getattr(e, "status", None) or type(e).__name__)
+            if self.stopped:
+                return
+            if delay is not None and delay < 0:  # gone
+                self._drop(uid)
+            elif not self.due.done(uid, delay, time.monotonic()):
+                self.vault.forget(uid)  # dropped while in flight: the sync may have remembered it again
+        finally:
+            self.due.release(uid, time.monotonic())
 
     async def _sync_one(self, uid: str, entry: Entry) -> float | None:
         """The next delay (None: only when woken, negative: the object is gone)."""
