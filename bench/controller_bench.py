@@ -671,6 +671,15 @@ def goals(b: Burst, idle: int) -> list[str]:
     ]
 
 
+def key_bits(text: str) -> int:
+    """--key-bits: a size sealer makes keys of, refused by argparse with its usage line otherwise."""
+    from sealer.sealed.keys import MAX_BITS, MIN_BITS
+
+    if not text.isdigit() or not MIN_BITS <= int(text) <= MAX_BITS or int(text) % 256:
+        raise argparse.ArgumentTypeError(f"must be a multiple of 256 from {MIN_BITS} to {MAX_BITS}, got {text!r}")
+    return int(text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.controller_bench", description=__doc__.splitlines()[0])
     p.add_argument("--secrets", type=int, default=1000)
@@ -679,7 +688,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--profile", action="store_true", help="one more burst with py-spy --gil on the controller")
     p.add_argument("--keep", metavar="DIR", help="work in DIR and keep the logs")
-    p.add_argument("--key-bits", type=int, default=4096,
+    p.add_argument("--key-bits", type=key_bits, default=4096,
                    help="the sealing key's size; 2048 (the smallest) leaves more of the controller's own cost to "
                    "profile")
     args = p.parse_args(argv)

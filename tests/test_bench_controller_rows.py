@@ -27,3 +27,14 @@ def test_no_floor_row_without_the_floor():
     run.peer_all = None
     rows = report._controller_rows(controller_bench.ControllerResults(secrets=100, reps=1, runs=[run]))
     assert not any("floor" in r.figure for r in rows)
+
+
+def test_key_bits_are_checked_by_the_command_line() -> None:
+    import argparse
+
+    import pytest
+
+    assert controller_bench.key_bits("2048") == 2048
+    for bad in ("1024", "3000", "abc", "16384"):
+        with pytest.raises(argparse.ArgumentTypeError, match="multiple of 256 from 2048 to 8192"):
+            controller_bench.key_bits(bad)
