@@ -3,6 +3,10 @@ floor (the same RSA work on one thread per core), both from the same run."""
 
 from __future__ import annotations
 
+import argparse
+
+import pytest
+
 from bench import controller_bench, report
 from bench.common import Timing
 
@@ -30,10 +34,6 @@ def test_no_floor_row_without_the_floor():
 
 
 def test_key_bits_are_checked_by_the_command_line() -> None:
-    import argparse
-
-    import pytest
-
     assert controller_bench.key_bits("2048") == 2048
     for bad in ("1024", "3000", "abc", "16384"):
         with pytest.raises(argparse.ArgumentTypeError, match="multiple of 256 from 2048 to 8192"):
