@@ -577,9 +577,8 @@ class Emulator(kmock.KubernetesEmulator):
             response = aiohttp.web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
             await response.prepare(request._raw_request)
             try:
-                async for events in stream:  # an event, or the events of one wake-up
-                    batch = events if isinstance(events, list) else [events]
-                    await response.write(b"".join(json.dumps(e).encode() + b"\n" for e in batch))
+                async for events in stream:  # what one step of the watch has to say, in one write
+                    await response.write(b"".join(json.dumps(e).encode() + b"\n" for e in events))
                 await response.write_eof()
             except (ConnectionError, RuntimeError):  # the client went away
                 pass
@@ -870,6 +869,8 @@ class Emulator(kmock.KubernetesEmulator):
                 "items": items}
 
     async def _serve_watch(self, request: kmock.Request) -> AsyncIterator[Any]:
+        """b"" once the request is accepted (the headers go then), then lists of events: each what one step of the
+        watch has to say (the initial objects, one wake-up's changes, a bookmark, an error), written at once."""
         res = self.info(request.resource)
         match = self._filters(request)
         params = request.params
@@ -892,16 +893,16 @@ class Emulator(kmock.KubernetesEmulator):
                     raise _error(400, "BadRequest", f"invalid resourceVersion {since!r}") from None
         yield b""  # send the headers now, even if nothing happens for a while
         if pos < self._oldest_rv or pos > self._rv:
-            yield {"type": "ERROR", "object": {"apiVersion": "v1", "kind": "Status", "metadata": {},
-                                               "status": "Failure", "reason": "Expired", "code": 410,
-                                               "message": f"too old resource version: {pos} ({self._oldest_rv})"}}
+            yield [{"type": "ERROR", "object": {"apiVersion": "v1", "kind": "Status", "metadata": {},
+                                                "status": "Failure", "reason": "Expired", "code": 410,
+                                                "message": f"too old resource version: {pos} ({self._oldest_rv})"}}]
             return
-        for obj in initial:
-            yield {"type": "ADDED", "object": obj}
+        if initial:
+            yield [{"type": "ADDED", "object": obj} for obj in initial]
         kind = {"apiVersion": res.api_version, "kind": res.kind}
         if send_initial and bookmarks:
-            yield {"type": "BOOKMARK", "object": {**kind, "metadata": {
-                "resourceVersion": str(pos), "annotations": {"k8s.io/initial-events-end": "true"}}}}
+            yield [{"type": "BOOKMARK", "object": {**kind, "metadata": {
+                "resourceVersion": str(pos), "annotations": {"k8s.io/initial-events-end": "true"}}}}]
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         resource = _resource(res.key)
@@ -925,9 +926,9 @@ class Emulator(kmock.KubernetesEmulator):
                 changes = self._log[bisect.bisect_right(self._log_rvs, pos):]
                 pos = self._rv
             if expired:
-                yield {"type": "ERROR", "object": {"apiVersion": "v1", "kind": "Status", "metadata": {},
-                                                   "status": "Failure", "reason": "Expired", "code": 410,
-                                                   "message": "the watcher fell behind the kept history"}}
+                yield [{"type": "ERROR", "object": {"apiVersion": "v1", "kind": "Status", "metadata": {},
+                                                    "status": "Failure", "reason": "Expired", "code": 410,
+                                                    "message": "the watcher fell behind the kept history"}}]
                 return
             batch = []
             for change in changes:
@@ -944,7 +945,7 @@ class Emulator(kmock.KubernetesEmulator):
             if batch:  # the changes of one wake-up in one write (a busy server's watch costs a send per wake-up)
                 yield batch
             elif timed_out and bookmarks and not self._closing:  # quiet for this resource: where it stands
-                yield {"type": "BOOKMARK", "object": {**kind, "metadata": {"resourceVersion": str(pos)}}}
+                yield [{"type": "BOOKMARK", "object": {**kind, "metadata": {"resourceVersion": str(pos)}}}]
 
 
 # --------------------------------------------------------------------------------------------------------------------
