@@ -112,6 +112,11 @@ ALIAS_EXPANSION_FLOOR = 100_000
 ALIAS_BOMB = "not valid YAML: aliases expand too much (alias bomb?)"
 ALIAS_LOOP = "not valid YAML: an alias refers to a node that contains it"
 DUPLICATE_KEY = "a key appears twice in one mapping"
+# YAML libraries' constructors raise plain Python errors for a value that does not fit its (implicit) tag:
+# `!!int abc`, `!!int` with no value, `!!bool maybe`, the date-looking `2024-02-30`. Their messages quote the value,
+# so both readers (PyYAML's and ruamel's) replace them with this one.
+YAML_VALUE_ERRORS = (ValueError, LookupError, TypeError, AttributeError)
+YAML_VALUE_ERROR = "not valid YAML: a value does not fit its type (e.g. 2024-02-30 or !!int on text; quote it)"
 
 
 def check_yaml_graph(root: object, *, duplicates: bool = True, aliases: bool = True,

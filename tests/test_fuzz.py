@@ -169,6 +169,7 @@ FOUND = [
     ("unseal", _sealed(namespace=["prod"]), InputError, "metadata.namespace: must be a string"),
     ("unseal", _sealed_spec(template={"data": "x"}), InputError, "spec.template.data: must be a mapping"),
     ("sealed-edit", b"\xff\xfe", InputError, "not UTF-8"),
+    ("sealed-edit", b"!!int", InputError, "does not fit its type"),  # found by the fuzzer: ruamel's IndexError
     ("sealed-edit", _sealed_spec(encryptedData=[]), InputError, "spec.encryptedData: must be a mapping"),
     ("sealed-edit", _sealed_spec(encryptedData=False), InputError, "spec.encryptedData: must be a mapping"),
     ("sealed-edit", b"a: " + b"[" * 20_000, InputError, "nested too deeply"),  # was quadratic: minutes

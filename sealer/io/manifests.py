@@ -19,6 +19,8 @@ import yaml
 from sealer.errors import (
     DUPLICATE_KEY,
     TOO_DEEP,
+    YAML_VALUE_ERROR,
+    YAML_VALUE_ERRORS,
     InputError,
     check_yaml_graph,
     depth_exceeds,
@@ -82,11 +84,6 @@ class SafeLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore
 _Loader = SafeLoader
 
 
-# PyYAML's constructors raise plain Python errors for a value that does not fit its (implicit) tag: `!!int abc`,
-# `!!bool maybe`, the date-looking `2024-02-30`. Their messages quote the value, so they are replaced.
-_VALUE_ERROR = "not valid YAML: a value does not fit its type (e.g. 2024-02-30 or !!int on text; quote it)"
-
-
 def parse_documents(data: bytes | str, source: str) -> list[Any]:
     """Every non-empty document in a YAML stream or a JSON text."""
     try:
@@ -104,8 +101,8 @@ def parse_documents(data: bytes | str, source: str) -> list[Any]:
         raise e.within(source=source) from None
     except RecursionError:
         raise InputError(TOO_DEEP, source=source) from None
-    except (ValueError, LookupError, TypeError, AttributeError):  # e.g. `!!timestamp x`, `!!int ""`
-        raise InputError(_VALUE_ERROR, source=source) from None
+    except YAML_VALUE_ERRORS:  # e.g. `!!timestamp x`, `!!int ""`
+        raise InputError(YAML_VALUE_ERROR, source=source) from None
 
 
 def _parse_documents(text: str, source: str) -> list[Any]:

@@ -16,6 +16,8 @@ from ruamel.yaml.error import YAMLError
 from sealer.errors import (
     DUPLICATE_KEY,
     TOO_DEEP,
+    YAML_VALUE_ERROR,
+    YAML_VALUE_ERRORS,
     InputError,
     check_yaml_graph,
     depth_exceeds,
@@ -96,6 +98,8 @@ def _load(text: str, source: str) -> Document:
         raise e.within(source=source) from None
     except YAMLError as e:
         raise InputError(yaml_error_message(e), source=source) from None
+    except YAML_VALUE_ERRORS:  # e.g. `!!int` with no value: ruamel indexes the empty text
+        raise InputError(YAML_VALUE_ERROR, source=source) from None
     for i, d in enumerate(docs, 1):
         if not hasattr(d, "get"):
             raise InputError(f"document {i} is a {type(d).__name__}, expected a Kubernetes object", source=source)
