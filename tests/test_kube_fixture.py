@@ -7,6 +7,7 @@ import json
 import sys
 import textwrap
 import threading
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -111,6 +112,50 @@ def test_status_subresource_and_no_op_patches(kube: KubeServer) -> None:
         c.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "ns1"}})
         c.patch("v1", "Secret", "s", {"status": {}}, "ns1", subresource="status")
     assert e.value.status == 404
+
+
+def test_the_emulators_own_request_parse_agrees_with_kmocks(kube: KubeServer) -> None:
+    """The emulator parses object API requests itself (`Emulator._parsed`, for speed): every field must be what
+    kmock's `Request._parse` makes of the same request, for each verb, query, subresource and body shape."""
+    import asyncio
+
+    import kmock
+
+    c = kube.client
+    c.create(sealed("q"))
+    c.list(SS, "SealedSecret", "ns1", label_selector="a=b")
+    c.get(SS, "SealedSecret", "q", "ns1")
+    c.patch(SS, "SealedSecret", "q", {"status": {"observedGeneration": 1}}, "ns1", subresource="status")
+    c.patch(SS, "SealedSecret", "q", [{"op": "add", "path": "/metadata/labels", "value": {"x": "\u00fc"}}], "ns1",
+            patch_type="json")
+    utf8 = urllib.request.Request(kube.url + f"/apis/{SS}/namespaces/ns1/sealedsecrets/q", method="PATCH",
+                                  data='{"metadata": {"annotations": {"a": "\u00fc\u6f22"}}}'.encode(),
+                                  headers={"Content-Type": "application/merge-patch+json"})
+    urllib.request.urlopen(utf8, timeout=10).close()
+    c.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "q", "namespace": "ns1"}})
+    c.request("GET", "/api/v1/namespaces/ns1/secrets", params={"watch": "true", "timeoutSeconds": "0"})
+    c.request("GET", "/api/v1/namespaces")
+    c.delete("v1", "Secret", "q", "ns1")
+    not_json = urllib.request.Request(kube.url + "/api/v1/namespaces/ns1/secrets", data=b"{not json",
+                                      method="POST", headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(not_json, timeout=10)
+    assert e.value.code == 400
+    fields = ("id", "method", "url", "params", "headers", "cookies", "body", "text", "data", "action", "resource",
+              "namespace", "name", "subresource")
+    emulator, loop = kube.emulator, kube._loop
+    assert emulator is not None and loop is not None
+
+    async def differences() -> list[tuple[str, list[str]]]:
+        out = []
+        for ours in list(emulator._requests):
+            theirs = await kmock.Request._parse(ours._raw_request, id=ours.id)
+            out.append((ours.url.path_qs, [f for f in fields if getattr(ours, f) != getattr(theirs, f)]))
+        return out
+
+    compared = asyncio.run_coroutine_threadsafe(differences(), loop).result(10)
+    assert len(compared) == 11
+    assert [(path, diff) for path, diff in compared if diff] == []
 
 
 def test_patch_types_and_conflicts(kube: KubeServer) -> None:
