@@ -23,9 +23,18 @@ from sealer_testkit.apiserver import KubeServer
 
 from controller.vault import ratelimit, schedule
 from controller.vault.ratelimit import Limiter, retry_after
-from tests.controller_process import assert_no_leak, secret_items
+from tests.controller_process import NS, assert_no_leak, secret_items
 from tests.openbao import Bao, kv2_put, start_openbao
-from tests.vault_resources import VS, start_vault_controller, store, token_auth, token_secret, vault_secret, wait_cond
+from tests.vault_resources import (
+    CSTORE,
+    VS,
+    start_vault_controller,
+    store,
+    token_auth,
+    token_secret,
+    vault_secret,
+    wait_cond,
+)
 
 READ_ALL = 'path "secret/*" { capabilities = ["read"] }'
 
@@ -378,5 +387,45 @@ def test_a_tenants_slow_store_does_not_hold_back_another_tenants_sync(kube: Kube
     assert secret_items(kube, "app", "team-fast") == {"value": b"fast"}
     assert waited < 10, f"team-fast waited {waited:.0f} s behind team-slow's store ({slow_done} of its done)"
     assert slow_done < slow_n // 2  # team-slow's store still keeps to its own rate
+    proc.stop()
+    assert not kube.server_errors()
+
+
+def test_tenants_sharing_a_cluster_store_take_turns_in_its_places(kube: KubeServer, openbao: Bao,
+                                                                 tmp_path: Path) -> None:
+    """The platform team's ClusterVaultStore, limited to 1 request per second, serves two tenants. team-a has 30
+    VaultSecrets due on it; team-b's one, created after them, syncs after a few of team-a's, not after all of them:
+    the namespaces waiting for the store's places take turns. (In the order they came due, team-b waited for all
+    of team-a's.)"""
+    prefix = f"turns-{secrets.token_hex(4)}"
+    a_n = 30
+    for i in range(a_n):
+        kv2_put(openbao, f"{prefix}/a{i}", {"value": f"v{i}"})
+    kv2_put(openbao, f"{prefix}/b", {"value": "b"})
+    openbao.write_policy(f"{prefix}-read", READ_ALL)
+    token_secret(kube, NS, openbao.create_token(f"{prefix}-read"))
+    kube.client.create({"apiVersion": CSTORE[0], "kind": CSTORE[1], "metadata": {"name": "shared"}, "spec": {
+        "server": openbao.addr, "namespaces": ["team-a", "team-b"], "requestsPerSecond": 1,
+        "auth": {"token": {"secretRef": {"name": "vault-token", "namespace": NS, "key": "token"}}}}})
+    proc, _ = start_vault_controller(kube, tmp_path)
+
+    def on_shared(name: str, namespace: str, path: str) -> dict[str, Any]:
+        body = vault_secret(name, namespace, "shared", dataFrom=[{"path": path}])
+        body["spec"]["storeRef"]["kind"] = "ClusterVaultStore"
+        return body
+
+    team_a = [f"a{i}" for i in range(a_n)]
+    for name in team_a:
+        kube.client.create(on_shared(name, "team-a", f"{prefix}/{name}"))
+    kube.client.wait_for(lambda: any(secret_items(kube, name, "team-a") for name in team_a[:4]), timeout=30,
+                         message="team-a's first Secret")
+    kube.client.create(on_shared("app", "team-b", f"{prefix}/b"))
+    started = time.monotonic()
+    kube.client.wait_for(lambda: secret_items(kube, "app", "team-b"), timeout=120, message="team-b's Secret")
+    waited = time.monotonic() - started
+    a_done = sum(1 for name in team_a if secret_items(kube, name, "team-a") is not None)
+    assert secret_items(kube, "app", "team-b") == {"value": b"b"}
+    # the store's 4 places, a turn for team-a first, and the ones in flight ahead of team-b at the store's rate
+    assert a_done <= 10, f"team-b waited {waited:.0f} s, for {a_done} of team-a's {a_n} on the shared store"
     proc.stop()
     assert not kube.server_errors()

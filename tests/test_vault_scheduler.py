@@ -103,6 +103,27 @@ def test_one_store_holds_at_most_its_share_of_the_places_and_the_rest_wait_their
     assert due.pop(106.0) == "slow9" and due.pop(106.0) is None
 
 
+def test_namespaces_sharing_a_cluster_store_take_turns_in_its_places() -> None:
+    """Tenants sharing a ClusterVaultStore: one tenant's many due objects do not queue ahead of another tenant's
+    one. The namespaces waiting for the store's places take turns; each namespace's own objects keep their order."""
+    shared = "ClusterVaultStore//shared"
+    due = Due(per_store=2)
+    for i in range(6):
+        due.add(f"a{i}", "tenant-a", f"a{i}", 1, None, float(i), 0.0, store=shared)
+    due.add("b0", "tenant-b", "b0", 1, None, 10.0, 0.0, store=shared)
+    due.add("b1", "tenant-b", "b1", 1, None, 11.0, 0.0, store=shared)
+    due.add("c0", "tenant-c", "c0", 1, None, 12.0, 0.0, store=shared)
+    assert [due.pop(20.0) for _ in range(3)] == ["a0", "a1", None]  # the rest wait: a2-a5, then b0, b1, c0
+    order = []
+    for now in (21.0, 22.0, 23.0, 24.0, 25.0, 26.0, 27.0):
+        ending = order[-2] if len(order) >= 2 else ["a0", "a1"][len(order)]
+        assert due.done(ending, None, now)
+        got = due.pop(now)
+        assert got is not None and due.pop(now) is None
+        order.append(got)
+    assert order == ["a2", "b0", "c0", "a3", "b1", "a4", "a5"]
+
+
 def test_objects_without_a_known_store_and_an_unbounded_due_are_not_held_back() -> None:
     due = Due()
     for i in range(5):

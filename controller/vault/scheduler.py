@@ -15,7 +15,9 @@ Due objects are synced as the daemon did (`Refresher._sync`: the store's share o
 at most CONCURRENT at once and never one object twice at once: a wake while it syncs makes it due right after.
 At most PER_STORE of one store's objects are in flight: the others wait off the heap for one of those to end
 (`Due.pop`), so a slow or rate-limited store (any tenant can make one, with as many VaultSecrets as they like)
-cannot fill the CONCURRENT places while other stores' objects come due.
+cannot fill the CONCURRENT places while other stores' objects come due. The namespaces waiting for one store's
+places (tenants sharing a ClusterVaultStore) take turns, so one tenant's hundreds of due objects do not queue ahead
+of another tenant's one.
 """
 
 from __future__ import annotations
@@ -93,7 +95,8 @@ class Due:
         self.per_store = per_store
         self._holding: dict[str, str] = {}  # uid -> the store whose place its sync in flight holds
         self._in_flight: collections.Counter[str] = collections.Counter()
-        self._parked: dict[str, collections.deque[str]] = {}
+        # store -> namespace -> uids waiting for a place of that store, namespaces in turn order (see _release)
+        self._parked: dict[str, dict[str, collections.deque[str]]] = {}
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -167,7 +170,7 @@ class Due:
             entry.running, entry.again, entry.due = True, False, math.inf
             store = entry.store
             if self.per_store and store and self._in_flight[store] >= self.per_store:
-                self._parked.setdefault(store, collections.deque()).append(uid)
+                self._parked.setdefault(store, {}).setdefault(entry.namespace, collections.deque()).append(uid)
                 continue
             self._holding[uid] = store
             self._in_flight[store] += 1
@@ -175,8 +178,9 @@ class Due:
         return None
 
     def release(self, uid: str, now: float) -> None:
-        """The sync popped for ``uid`` is over, however it ended: its place in its store's share goes to the
-        first parked object of that store still waiting (due now). Once per pop; `done` does it too."""
+        """The sync popped for ``uid`` is over, however it ended: its place in its store's share goes to a parked
+        object of that store still waiting (due now): the first of the namespace whose turn it is, the namespaces
+        in turn. Once per pop; `done` does it too."""
         store = self._holding.pop(uid, None)
         if store is not None:
             self._release(store, now)
@@ -185,15 +189,19 @@ class Due:
         self._in_flight[store] -= 1
         if self._in_flight[store] <= 0:
             del self._in_flight[store]
-        parked = self._parked.get(store)
-        while parked:
+        waiting = self._parked.get(store)
+        while waiting:
+            namespace = next(iter(waiting))
+            parked = waiting.pop(namespace)  # its turn: to the back of the line, if it has more waiting
             uid = parked.popleft()
+            if parked:
+                waiting[namespace] = parked
             entry = self.entries.get(uid)
             if entry is not None and entry.running and uid not in self._holding:  # not dropped, not re-added
                 entry.running = entry.again = False
                 self._at(uid, entry, now)
                 break
-        if parked is not None and not parked:
+        if waiting is not None and not waiting:
             del self._parked[store]
 
     def done(self, uid: str, delay: float | None, now: float) -> bool:
