@@ -54,8 +54,8 @@ def test_exit_codes_clean_findings_and_usage(tmp_path):
 @pytest.mark.parametrize("args,needle", [
     (["missing-dir"], "missing-dir: cannot read"),
     (["--baseline", "nope.json", "."], "nope.json: --baseline: cannot read"),
-    (["--staged", "."], "--staged needs a Git work tree"),
-    (["--since", "main", "."], "--since needs a Git work tree"),
+    (["--staged", "."], "--staged: not a Git repository (run it inside a clone)"),
+    (["--since", "main", "."], "--since: not a Git repository (run it inside a clone)"),
     (["--cert", "nope.pem", "."], "nope.pem: cannot read certificate"),
     (["--staged", "--since", "x"], "do not combine"),
     (["--format", "xml"], "Invalid value for '-f' / '--format'"),
@@ -64,6 +64,16 @@ def test_usage_and_io_errors_exit_2_with_one_line(tmp_path, args, needle):
     r = run_sealer("lint", *args, cwd=tmp_path)
     assert r.returncode == 2, r.stderr
     assert needle in r.stderr and "Traceback" not in r.stderr and r.stdout == ""
+
+
+@pytest.mark.parametrize("args", [["--staged", "."], ["--since", "main", "."], ["--history", "."]])
+def test_git_not_installed_is_named_as_such(tmp_path, args):
+    """Without git on PATH the error says git is missing, not that the directory is no Git work tree."""
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    r = run_sealer("lint", *args, cwd=tmp_path, env={"PATH": str(empty)})
+    assert r.returncode == 2, r.stderr
+    assert r.stderr == f"sealer: error: {args[0]}: git is needed and was not found\n"
 
 
 def test_unreadable_file_is_an_error_not_a_silent_skip(tmp_path):

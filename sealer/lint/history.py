@@ -234,7 +234,7 @@ def _git_log(top: str, revs: list[str], stdin: bytes | None, options: Options) -
         proc = subprocess.Popen(cmd, cwd=top, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except OSError:
-        raise InputError("git is needed for --history and was not found", field="--history") from None
+        raise InputError("git is needed and was not found", field="--history") from None
     assert proc.stdout is not None and proc.stderr is not None
     if stdin is not None:
         assert proc.stdin is not None

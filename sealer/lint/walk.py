@@ -166,6 +166,17 @@ def git_toplevel(directory: str) -> str | None:
     return os.fsdecode(out.strip()) if out else None
 
 
+def _work_tree(directory: str, flag: str) -> str:
+    """The top of the Git work tree around ``directory``; InputError naming ``flag`` when there is none, or when
+    git itself is missing (a different fix for the user: install git, not cd into a clone)."""
+    top = git_toplevel(directory)
+    if top is not None:
+        return top
+    if gitcmd.run(["--version"], directory) is None:
+        raise InputError("git is needed and was not found", field=flag)
+    raise InputError("not a Git repository (run it inside a clone)", field=flag)
+
+
 def _regular(path: str) -> int | None:
     """Size of a regular file (not a link, not a directory), else None."""
     try:
@@ -255,9 +266,7 @@ def changed_since(rev: str, paths: list[str]) -> dict[str, set[int]]:
     from sealer.lint.history import added_lines
 
     cwd = os.getcwd()
-    top = git_toplevel(cwd)
-    if top is None:
-        raise InputError("--since needs a Git work tree", field="--since")
+    top = _work_tree(cwd, "--since")
     if _git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd, check=False) is None:
         raise InputError(f"unknown revision {rev!r}", field="--since")
     base = (_git(["merge-base", rev, "HEAD"], cwd) or b"").strip().decode()
@@ -268,9 +277,7 @@ def changed_since(rev: str, paths: list[str]) -> dict[str, set[int]]:
 def staged(paths: list[str]) -> list[Source]:
     """The staged content (the index) of files added, copied, modified or renamed in it."""
     cwd = os.getcwd()
-    top = git_toplevel(cwd)
-    if top is None:
-        raise InputError("--staged needs a Git work tree", field="--staged")
+    top = _work_tree(cwd, "--staged")
     out = _git(["diff", "--cached", "--name-only", "-z", "--no-renames", "--diff-filter=ACMR", "--", *paths],
                cwd) or b""
     names = [os.fsdecode(n) for n in out.split(b"\0") if n]
