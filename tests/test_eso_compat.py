@@ -125,3 +125,43 @@ def test_without_the_flag_eso_objects_are_not_touched(kube: KubeServer, openbao:
     time.sleep(2)  # what a served object would have had by then: status, an Event (the loop runs in ~0.1 s)
     assert "status" not in kube.client.get(*ES, "e", "app") and "status" not in kube.client.get(*SS, "v", "app")
     proc.stop()
+
+
+def test_external_secrets_sync_on_force_sync_and_spec_changes_from_the_scheduler(kube: KubeServer, openbao: Bao,
+                                                                                   tmp_path: Path) -> None:
+    """ExternalSecrets run on the VaultSecrets' scheduler (a small record each, no kopf daemon): ESO's
+    `force-sync` annotation and a spec change sync at once, well inside a 1h refreshInterval; each sync is
+    announced with an Event on the ExternalSecret."""
+    base = f"esof-{secrets.token_hex(4)}"
+    kv2_put(openbao, f"{base}/db", {"password": "one"})
+    openbao.write_policy(f"{base}-read", 'path "*" { capabilities = ["read", "list"] }')
+    proc, _ = start_vault_controller(kube, tmp_path, "--eso-compat")
+    client = kube.client
+    token_secret(kube, "app", openbao.create_token(f"{base}-read"))
+    client.create({"apiVersion": SS[0], "kind": SS[1], "metadata": {"name": "vault", "namespace": "app"},
+                   "spec": {"provider": {"vault": {"server": openbao.addr, "path": "secret", "version": "v2",
+                                                   "auth": {"tokenSecretRef": {"name": "vault-token",
+                                                                               "key": "token"}}}}}})
+    client.create({"apiVersion": ES[0], "kind": ES[1], "metadata": {"name": "db", "namespace": "app"},
+                   "spec": {"refreshInterval": "1h", "secretStoreRef": {"name": "vault", "kind": "SecretStore"},
+                            "data": [{"secretKey": "password",
+                                      "remoteRef": {"key": f"{base}/db", "property": "password"}}]}})
+
+    def items() -> dict[str, bytes]:
+        found = client.find("v1", "Secret", "db", "app") or {}
+        return {k: base64.b64decode(v) for k, v in (found.get("data") or {}).items()}
+
+    client.wait_for(lambda: items() == {"password": b"one"}, timeout=30, message="first sync")
+    kv2_put(openbao, f"{base}/db", {"password": "two", "user": "svc"})
+    time.sleep(1.0)
+    assert items() == {"password": b"one"}  # not due for an hour
+    client.patch(*ES, "db", {"metadata": {"annotations": {"force-sync": "1"}}}, "app")
+    client.wait_for(lambda: items() == {"password": b"two"}, timeout=15, message="force-sync")
+    spec = client.get(*ES, "db", "app")["spec"]
+    spec["data"].append({"secretKey": "user", "remoteRef": {"key": f"{base}/db", "property": "user"}})
+    client.patch(*ES, "db", {"spec": {"data": spec["data"]}}, "app")
+    client.wait_for(lambda: items() == {"password": b"two", "user": b"svc"}, timeout=15, message="spec change")
+    assert _ready(kube, ES, "db", "app").get("reason") == "SecretSynced"
+    assert client.events("app", name="db", kind="ExternalSecret")
+    proc.stop()
+    assert "Traceback" not in proc.log_text()

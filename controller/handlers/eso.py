@@ -14,6 +14,7 @@ from controller.app import App
 from controller.handlers import resync
 from controller.vault import loop
 from controller.vault.esocompat import ESO_API, ESO_GROUP, PLURALS
+from controller.vault.scheduler import Scheduler
 
 VERSION = "v1"
 
@@ -22,15 +23,25 @@ def register(registry: kopf.OperatorRegistry, app: App) -> None:
     if not app.config.eso_compat:
         return
     eso = app.eso
-    resync.daemon(registry, ESO_GROUP, VERSION, "externalsecrets", id="eso_external_secret_loop",
-                  when=app.in_scope, run=eso.run, cancellation_backoff=2.0, cancellation_timeout=10.0)
 
-    @kopf.on.update(ESO_GROUP, VERSION, "externalsecrets", id="eso_external_secret_changed", field="spec",
-                    when=app.in_scope, registry=registry)
-    @kopf.on.field(ESO_GROUP, VERSION, "externalsecrets", id="eso_external_secret_changed",
-                   field=("metadata", "annotations", "force-sync"), when=app.in_scope, registry=registry)
-    async def external_secret_changed(meta: Any, **_: Any) -> None:
-        app.eso.wake(meta.get("uid"))
+    def activated() -> None:
+        if eso.scheduler is not None:
+            eso.scheduler.activated()
+
+    app.when_active(activated)
+
+    # ExternalSecrets: the VaultSecrets' scheduler with ESO's kind (no kopf handler or state per object)
+    @kopf.on.startup(id="eso_external_secret_scheduler_start", registry=registry)
+    async def start(**_: Any) -> None:
+        scheduler = Scheduler(app, app.refresher, eso.kind(app.refresher))
+        eso.scheduler = scheduler
+        await scheduler.start()
+
+    @kopf.on.cleanup(id="eso_external_secret_scheduler_stop", registry=registry)
+    async def stop(**_: Any) -> None:
+        scheduler, eso.scheduler = eso.scheduler, None
+        if scheduler is not None:
+            await scheduler.stop()
 
     def store_check(body: Any, meta: Any, patch: Any, **_: Any) -> None:
         eso.write_store_status(body, meta, patch, eso.check_store(body))

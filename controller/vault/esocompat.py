@@ -6,22 +6,23 @@ ExternalSecret, SecretStore or ClusterSecretStore of the Vault provider is conve
 
 A store of another provider, or an object using a field sealer does not have, is not served: its status says so
 (one line naming the field), nothing else is touched.
+
+ExternalSecrets are refreshed by the VaultSecrets' scheduler (`controller.vault.scheduler`, with `EsoCompat.kind`):
+a small record per object, not a kopf daemon (~50 KiB each). As in ESO, each is read from Vault when the
+controller starts, and refreshed every refreshInterval after that; ESO's `force-sync` annotation and a spec change
+sync it at once.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Mapping
 from typing import Any
 
-import kopf
-
 from controller import status
 from controller.runtime import Result
-from controller.vault import loop
 from controller.vault.client import VaultError
+from controller.vault.scheduler import Kind
 from controller.vault.sync import Sync, VaultSync
 
 log = logging.getLogger("sealer.controller.vault")
@@ -31,6 +32,7 @@ ESO_GROUP = "external-secrets.io"
 PLURALS = {"ExternalSecret": "externalsecrets", "SecretStore": "secretstores",
            "ClusterSecretStore": "clustersecretstores"}
 SYNCED, SYNC_ERROR = "SecretSynced", "SecretSyncedError"
+FORCE_SYNC = "force-sync"  # ESO's annotation: a new value syncs the ExternalSecret now
 
 
 def eso_store(kube: Any, eso_kind: str, namespace: str, name: str) -> dict[str, Any] | None:
@@ -38,6 +40,17 @@ def eso_store(kube: Any, eso_kind: str, namespace: str, name: str) -> dict[str, 
     if eso_kind == "ClusterSecretStore":
         return kube.get_cluster_object(ESO_API, PLURALS[eso_kind], name)
     return kube.get_object(ESO_API, PLURALS[eso_kind], namespace, name)
+
+
+def store_of(body: Mapping[str, Any]) -> str:
+    """The ESO store an ExternalSecret syncs from, as a key (`scheduler.store_of`'s, for its share of places)."""
+    spec = body.get("spec") if isinstance(body.get("spec"), Mapping) else {}
+    ref = spec.get("secretStoreRef")
+    if not isinstance(ref, Mapping) or not ref.get("name"):
+        return ""
+    kind = str(ref.get("kind") or "SecretStore")
+    namespace = str((body.get("metadata") or {}).get("namespace") or "") if kind == "SecretStore" else ""
+    return f"{kind}/{namespace}/{ref['name']}"
 
 
 def as_sealer_store(obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -59,7 +72,7 @@ class EsoCompat:
 
     def __init__(self, vault: VaultSync) -> None:
         self.vault = vault
-        self.wakers = loop.Wakers()
+        self.scheduler: Any = None  # controller.vault.scheduler.Scheduler of the operator run, while it runs
 
     @property
     def kube(self) -> Any:
@@ -104,13 +117,14 @@ class EsoCompat:
         return self.vault.reconcile(converted)
 
     @staticmethod
-    def eso_status(done: Sync, started: float, body: Mapping[str, Any], meta: Any, patch: Any) -> None:
+    def eso_status(done: Sync, started: float, body: Mapping[str, Any], meta: Any, patch: Any,
+                   post: status.Poster = status.kopf_event) -> None:
         """ESO's condition and fields: Ready with SecretSynced / SecretSyncedError (sealer's own reason leads the
         message of a failure), refreshTime and binding; nothing ESO's CRD would prune."""
         r = done.result
         mapped = Result(r.ready, SYNCED if r.ready else SYNC_ERROR,
                         r.message if r.ready else f"{r.reason}: {r.message}", r.changed, r.warning)
-        status.report("ExternalSecret", mapped, started, body, meta, patch)
+        status.report("ExternalSecret", mapped, started, body, meta, patch, post=post)
         patch.status.pop("observedGeneration", None)
         if done.status.get("refreshTime"):
             patch.status["refreshTime"] = done.status["refreshTime"]
@@ -118,22 +132,25 @@ class EsoCompat:
         patch.status["binding"] = {"name": target}
 
     def wake(self, uid: str | None) -> None:
-        self.wakers.wake(uid)
+        """Sync the ExternalSecret now (from any thread)."""
+        scheduler = self.scheduler
+        if scheduler is not None:
+            scheduler.wake(uid)
 
-    async def run(self, stopped: Any, body: Any, meta: Any) -> None:
-        """The refresh loop of one ExternalSecret (as a VaultSecret's)."""
-        uid = str(meta.get("uid") or "")
+    def kind(self, refresher: Any) -> Kind:
+        """ExternalSecrets for the scheduler: converted at each sync (their stores read then), synced within the
+        converted store's share and rate, status in ESO's terms; due when the controller starts (as in ESO) and
+        refreshed every refreshInterval, without sealer's spread (ESO has none)."""
 
-        async def step() -> float | None:
-            started = time.monotonic()
-            done = await asyncio.to_thread(self.sync, body)
-            patch = kopf.Patch()
-            self.eso_status(done, started, body, meta, patch)
-            await asyncio.to_thread(loop.write_status, self.kube, ESO_API, "externalsecrets", body,
-                                    patch.get("status") or {})
-            return self.vault.next_delay(uid, done)
+        async def sync(stopped: Any, body: dict[str, Any]) -> Sync | None:
+            try:
+                converted = await refresher._thread(self.as_vault_secret, body)
+            except VaultError as e:
+                return Sync(Result(False, e.reason, e.message), retry=e.reason != "InvalidSpec")
+            return await refresher._sync(stopped, converted)
 
-        await loop.run(stopped, uid, self.wakers, step, lambda: self.vault.forget(uid))
+        return Kind("ExternalSecret", ESO_API, PLURALS["ExternalSecret"], force_annotation=FORCE_SYNC,
+                    store_of=store_of, sync=sync, report=self.eso_status, resume=None, spread=False)
 
     # --- stores -------------------------------------------------------------------------------------------
 

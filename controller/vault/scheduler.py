@@ -1,4 +1,5 @@
-"""Every VaultSecret's refreshes from one asyncio loop: a heap of due times, not a kopf daemon per object.
+"""Every VaultSecret's refreshes from one asyncio loop: a heap of due times, not a kopf daemon per object (with
+--eso-compat a second scheduler does the same for ESO's ExternalSecrets: `Kind` says what differs).
 
 A kopf daemon per VaultSecret (a task, its frames and waiters, kopf's per-object state) cost ~50-87 KiB of RSS
 each. Here an object is a small record (`Entry`: namespace, name, uid, due time, generation, the force-sync
@@ -29,7 +30,7 @@ import heapq
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import kopf
@@ -40,6 +41,7 @@ from controller.secrets import PRODUCED_LABEL
 from controller.vault import loop, schedule
 from controller.vault.refresh import PER_STORE
 from controller.vault.spec import FORCE_SYNC_ANNOTATION
+from controller.vault.sync import Sync
 from sealer.kube import API_VERSION
 
 log = logging.getLogger("sealer.controller.vault")
@@ -64,10 +66,11 @@ class Entry:
         self.store = ""  # `store_of` its spec when last seen ("": unknown, not bounded)
 
 
-def facts(body: Mapping[str, Any]) -> tuple[str, str, str, int, str | None]:
+def facts(body: Mapping[str, Any], force_annotation: str = FORCE_SYNC_ANNOTATION
+          ) -> tuple[str, str, str, int, str | None]:
     """(uid, namespace, name, generation, force-sync value) of an object."""
     meta = body.get("metadata") or {}
-    force = (meta.get("annotations") or {}).get(FORCE_SYNC_ANNOTATION)
+    force = (meta.get("annotations") or {}).get(force_annotation)
     return (str(meta.get("uid") or ""), str(meta.get("namespace") or ""), str(meta.get("name") or ""),
             int(meta.get("generation") or 0), None if force is None else str(force))
 
@@ -80,6 +83,34 @@ def store_of(body: Mapping[str, Any]) -> str:
     kind = str(ref.get("kind") or "VaultStore")
     namespace = str((body.get("metadata") or {}).get("namespace") or "") if kind == "VaultStore" else ""
     return f"{kind}/{namespace}/{ref['name']}"
+
+
+class Kind:
+    """What the scheduler needs to know of the kind it runs: its API, how a pass decides when a listed object is
+    due, how one sync runs and how its outcome lands in status. VaultSecrets (`vault_secrets`) and, with
+    --eso-compat, ESO's ExternalSecrets (`controller.vault.esocompat.EsoCompat.kind`)."""
+
+    def __init__(self, name: str, api_version: str, plural: str, *, force_annotation: str,
+                 store_of: Callable[[Mapping[str, Any]], str],
+                 sync: Callable[[Any, dict[str, Any]], Awaitable[Sync | None]],
+                 report: Callable[[Sync, float, dict[str, Any], Any, Any, status.Poster], None],
+                 resume: Callable[[dict[str, Any], Mapping[str, Any]], float | None] | None = None,
+                 spread: bool = True) -> None:
+        self.name, self.api_version, self.plural = name, api_version, plural
+        self.force_annotation, self.store_of, self.sync, self.report = force_annotation, store_of, sync, report
+        self.resume = resume  # (object, its namespace's produced Secrets by name) -> delay; None: due at start
+        self.spread = spread  # a per-object delay added to each refresh (`schedule.refresh_delay`)
+
+
+def vault_secrets(refresher: Any) -> Kind:
+    """sealer's VaultSecrets: resumed without reads when not due, refreshes spread."""
+
+    def report(sync: Sync, started: float, body: dict[str, Any], meta: Any, patch: Any, post: status.Poster) -> None:
+        status.report("VaultSecret", sync.result, started, body, meta, patch, post=post)
+        patch.status.update(sync.status)
+
+    return Kind("VaultSecret", API_VERSION, PLURAL, force_annotation=FORCE_SYNC_ANNOTATION, store_of=store_of,
+                sync=refresher._sync, report=report, resume=refresher._resume_delay)
 
 
 class Due:
@@ -248,10 +279,12 @@ class Stopped:
 
 
 class Scheduler:
-    """The VaultSecrets of one operator run. `start` (in the run's event loop), then `stop`."""
+    """The objects of one kind (VaultSecrets, or ExternalSecrets: `Kind`) of one operator run. `start` (in the
+    run's event loop), then `stop`."""
 
-    def __init__(self, app: Any, refresher: Any) -> None:
+    def __init__(self, app: Any, refresher: Any, kind: Kind | None = None) -> None:
         self.app, self.refresher, self.vault = app, refresher, refresher.vault
+        self.kind = kind or vault_secrets(refresher)
         self.due = Due(PER_STORE)
         self.watches: list[ObjectWatch] = []
         self.stopped = Stopped()
@@ -296,11 +329,11 @@ class Scheduler:
 
     def on_event(self, event_type: str, body: Mapping[str, Any]) -> None:
         """A watch event (on the watch's thread): only the facts go to the loop, not the body."""
-        uid, namespace, name, generation, force = facts(body)
+        uid, namespace, name, generation, force = facts(body, self.kind.force_annotation)
         meta = body.get("metadata") or {}
         gone = event_type == "DELETED" or bool(meta.get("deletionTimestamp"))
         scoped = not gone and self.app.in_scope(namespace, meta.get("labels"))
-        self._call(self._event, uid, namespace, name, generation, force, scoped, store_of(body))
+        self._call(self._event, uid, namespace, name, generation, force, scoped, self.kind.store_of(body))
 
     # --- on the event loop ---------------------------------------------------------------------------------
 
@@ -321,7 +354,8 @@ class Scheduler:
             self._drop(uid)
             return
         if self.due.changed(uid, namespace, name, generation, force, time.monotonic(), store):
-            log.debug("VaultSecret %s/%s: due now (new or changed, generation %d)", namespace, name, generation)
+            log.debug("%s %s/%s: due now (new or changed, generation %d)", self.kind.name, namespace, name,
+                      generation)
             self._kicked()
 
     def _drop(self, uid: str) -> None:
@@ -342,32 +376,32 @@ class Scheduler:
     # --- the start pass (in a thread) ---------------------------------------------------------------------
 
     def scan(self, reset: bool) -> set[str]:
-        """Every served VaultSecret, a page at a time: new records (all of them with ``reset``) due when
-        `_resume_delay` says, others due now if changed. The uids listed. The Secrets the check of each compares
-        are listed a namespace at a time (not one GET per object)."""
-        kube, listed, active = self.app.controller.kube, set(), self.app.active()
-        produced: tuple[str | None, dict[str, Any]] = (None, {})  # one namespace's VaultSecret Secrets by name
+        """Every served object of the kind, a page at a time: new records (all of them with ``reset``) due when
+        the kind's `resume` says, others due now if changed. The uids listed. The Secrets the check of each
+        compares are listed a namespace at a time (not one GET per object)."""
+        kube, listed, active, kind = self.app.controller.kube, set(), self.app.active(), self.kind
+        produced: tuple[str | None, dict[str, Any]] = (None, {})  # one namespace's produced Secrets by name
         for ns in self.app.served.namespaces or (None,):  # None: every namespace, one paged list
-            for obj in kube.iter_objects(API_VERSION, PLURAL, namespace=ns):
+            for obj in kube.iter_objects(kind.api_version, kind.plural, namespace=ns):
                 if self.stopped:
                     return listed
                 meta = obj.get("metadata") or {}
                 if meta.get("deletionTimestamp") or not self.app.in_scope(meta.get("namespace"), meta.get("labels")):
                     continue
-                uid, namespace, name, generation, force = facts(obj)
+                uid, namespace, name, generation, force = facts(obj, kind.force_annotation)
                 listed.add(uid)
                 fresh = reset or uid not in self.due
                 delay = None
-                if fresh and active:  # standing by: no API reads; activation resets the records anyway
-                    obj.setdefault("apiVersion", API_VERSION)
-                    obj.setdefault("kind", "VaultSecret")
+                if fresh and active and kind.resume is not None:  # standing by: no API reads (activation resets)
+                    obj.setdefault("apiVersion", kind.api_version)
+                    obj.setdefault("kind", kind.name)
                     if produced[0] != namespace:  # objects come in namespace order: one list per namespace
                         produced = (namespace, {str(sec["metadata"]["name"]): sec for sec in kube.iter_secrets(
-                            namespace, f"{PRODUCED_LABEL}=VaultSecret")})
-                    delay = self.refresher._resume_delay(obj, produced[1])
+                            namespace, f"{PRODUCED_LABEL}={kind.name}")})
+                    delay = kind.resume(obj, produced[1])
                     if delay is not None:
-                        log.debug("VaultSecret %s/%s: not due, next read in %.0f s", namespace, name, delay)
-                self._call(self._listed, uid, namespace, name, generation, force, delay, reset, store_of(obj))
+                        log.debug("%s %s/%s: not due, next read in %.0f s", kind.name, namespace, name, delay)
+                self._call(self._listed, uid, namespace, name, generation, force, delay, reset, kind.store_of(obj))
         return listed
 
     async def _scan(self, reset: bool, reason: str) -> None:
@@ -375,7 +409,7 @@ class Scheduler:
         try:
             listed = await asyncio.to_thread(self.scan, reset)
         except Exception as e:  # a failed list: the watch still serves changes; the next gap or start tries again
-            log.warning("VaultSecret %s: objects not listed (%s)", reason, getattr(e, "status", None) or
+            log.warning("%s %s: objects not listed (%s)", self.kind.name, reason, getattr(e, "status", None) or
                         type(e).__name__)
             return
         if self.stopped:
@@ -385,8 +419,8 @@ class Scheduler:
             self._drop(uid)
         now = time.monotonic()
         due_now = sum(1 for e in self.due.entries.values() if e.running or e.due <= now)
-        log.info("VaultSecret %s: %d object(s), %d due now or syncing, in %.1f s", reason, len(listed), due_now,
-                 time.perf_counter() - t0)
+        log.info("%s %s: %d object(s), %d due now or syncing, in %.1f s", self.kind.name, reason, len(listed),
+                 due_now, time.perf_counter() - t0)
 
     # --- the loop ------------------------------------------------------------------------------------------
 
@@ -399,13 +433,13 @@ class Scheduler:
             if self._scan_wanted is not None and (self._scanner is None or self._scanner.done()):
                 reset, self._scan_wanted = self._scan_wanted, None
                 reason = "start" if self._scanner is None else "reset" if reset else "catch-up"
-                self._scanner = asyncio.create_task(self._scan(reset, reason), name=f"vaultsecret {reason} pass")
+                self._scanner = asyncio.create_task(self._scan(reset, reason), name=f"{self.kind.plural} {reason} pass")
                 self._scanner.add_done_callback(lambda _: self._kicked())
             wait: float | None = None
             if self.app.active():
                 now = time.monotonic()
                 while len(self._tasks) < CONCURRENT and (uid := self.due.pop(now)) is not None:
-                    task = asyncio.create_task(self._one(uid), name=f"vaultsecret {uid}")
+                    task = asyncio.create_task(self._one(uid), name=f"{self.kind.plural} {uid}")
                     self._tasks.add(task)
                     task.add_done_callback(self._finished)
                 if len(self._tasks) < CONCURRENT:
@@ -433,7 +467,7 @@ class Scheduler:
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # the API failed us: try again shortly, never end the loop
-                log.warning("VaultSecret %s/%s: not synced (%s)", entry.namespace, entry.name,
+                log.warning("%s %s/%s: not synced (%s)", self.kind.name, entry.namespace, entry.name,
                             getattr(e, "status", None) or type(e).__name__)
             if self.stopped:
                 return
@@ -446,27 +480,28 @@ class Scheduler:
 
     async def _sync_one(self, uid: str, entry: Entry) -> float | None:
         """The next delay (None: only when woken, negative: the object is gone)."""
-        kube = self.vault.controller.kube
+        kube, kind = self.vault.controller.kube, self.kind
         async with self._reads:
-            body = await self.refresher._thread(kube.get_object, API_VERSION, PLURAL, entry.namespace, entry.name)
+            body = await self.refresher._thread(kube.get_object, kind.api_version, kind.plural, entry.namespace,
+                                                entry.name)
         meta = (body or {}).get("metadata") or {}
         if body is None or meta.get("uid") != uid or meta.get("deletionTimestamp") or not self.app.in_scope(
                 meta.get("namespace"), meta.get("labels")):
             return -1.0
-        body.setdefault("apiVersion", API_VERSION)
-        body.setdefault("kind", "VaultSecret")
-        _, _, _, generation, force = facts(body)
-        entry.generation, entry.force, entry.store = max(entry.generation, generation), force, store_of(body)
+        body.setdefault("apiVersion", kind.api_version)
+        body.setdefault("kind", kind.name)
+        _, _, _, generation, force = facts(body, kind.force_annotation)
+        entry.generation, entry.force, entry.store = max(entry.generation, generation), force, kind.store_of(body)
         started = time.monotonic()
-        sync = await self.refresher._sync(self.stopped, body)
+        sync = await kind.sync(self.stopped, body)
         if sync is None:
             return None
         patch = kopf.Patch()
-        status.report("VaultSecret", sync.result, started, body, meta, patch, post=self._post)
-        patch.status.update(sync.status)
-        await asyncio.to_thread(loop.write_status, kube, API_VERSION, PLURAL, body, patch.get("status") or {})
+        kind.report(sync, started, body, meta, patch, self._post)
+        await asyncio.to_thread(loop.write_status, kube, kind.api_version, kind.plural, body,
+                                patch.get("status") or {})
         delay = self.vault.next_delay(uid, sync)
-        if sync.result.ready and delay:
+        if sync.result.ready and delay and kind.spread:
             delay = schedule.refresh_delay(uid, delay)
         return delay
 
@@ -474,12 +509,13 @@ class Scheduler:
 
     def start_watches(self) -> None:
         """Blocking (call from a thread): see `changes.start_watches`."""
-        self.watches = start_watches(self.app, (API_VERSION,), PLURAL, self.on_event, self.gap, PLURAL)
+        kind = self.kind
+        self.watches = start_watches(self.app, (kind.api_version,), kind.plural, self.on_event, self.gap, kind.plural)
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         await asyncio.to_thread(self.start_watches)
-        self._main = asyncio.create_task(self.run(), name="vaultsecret scheduler")
+        self._main = asyncio.create_task(self.run(), name=f"{self.kind.plural} scheduler")
 
     async def stop(self) -> None:
         self.stopped.set()
