@@ -425,7 +425,8 @@ def test_tenants_sharing_a_cluster_store_take_turns_in_its_places(kube: KubeServ
     waited = time.monotonic() - started
     a_done = sum(1 for name in team_a if secret_items(kube, name, "team-a") is not None)
     assert secret_items(kube, "app", "team-b") == {"value": b"b"}
-    # the store's 4 places, a turn for team-a first, and the ones in flight ahead of team-b at the store's rate
-    assert a_done <= 10, f"team-b waited {waited:.0f} s, for {a_done} of team-a's {a_n} on the shared store"
+    # the store's 4 places, a turn for team-a first, and the ones in flight ahead of team-b at the store's rate:
+    # 6 here (in the order they came due: all 30)
+    assert a_done <= 15, f"team-b waited {waited:.0f} s, for {a_done} of team-a's {a_n} on the shared store"
     proc.stop()
     assert not kube.server_errors()
