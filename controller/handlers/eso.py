@@ -11,10 +11,9 @@ from typing import Any
 import kopf
 
 from controller.app import App
-from controller.handlers import resync
+from controller.handlers import resync, scheduled
 from controller.vault import loop
 from controller.vault.esocompat import ESO_API, ESO_GROUP, PLURALS
-from controller.vault.scheduler import Scheduler
 
 VERSION = "v1"
 
@@ -23,25 +22,8 @@ def register(registry: kopf.OperatorRegistry, app: App) -> None:
     if not app.config.eso_compat:
         return
     eso = app.eso
-
-    def activated() -> None:
-        if eso.scheduler is not None:
-            eso.scheduler.activated()
-
-    app.when_active(activated)
-
     # ExternalSecrets: the VaultSecrets' scheduler with ESO's kind (no kopf handler or state per object)
-    @kopf.on.startup(id="eso_external_secret_scheduler_start", registry=registry)
-    async def start(**_: Any) -> None:
-        scheduler = Scheduler(app, app.refresher, eso.kind(app.refresher))
-        eso.scheduler = scheduler
-        await scheduler.start()
-
-    @kopf.on.cleanup(id="eso_external_secret_scheduler_stop", registry=registry)
-    async def stop(**_: Any) -> None:
-        scheduler, eso.scheduler = eso.scheduler, None
-        if scheduler is not None:
-            await scheduler.stop()
+    scheduled.register(registry, app, eso, lambda: eso.kind(app.refresher), id="eso_external_secret_scheduler")
 
     def store_check(body: Any, meta: Any, patch: Any, **_: Any) -> None:
         eso.write_store_status(body, meta, patch, eso.check_store(body))

@@ -1,6 +1,6 @@
-"""VaultPKISecrets: one daemon per object issues and renews its certificate (without a finalizer, see `resync`);
-a spec change wakes it at once. With `spec.revoke: true` a deletion handler (and so a finalizer) revokes the
-certificate in Vault before the object goes."""
+"""VaultPKISecrets: a scheduler (`controller.handlers.scheduled`) issues and renews their certificates, a small
+record per object; a spec change or a new `sealer.dev/force-sync` value syncs one at once. With `spec.revoke: true`
+a deletion handler (and so a finalizer) revokes the certificate in Vault before the object goes."""
 
 from __future__ import annotations
 
@@ -10,20 +10,14 @@ from typing import Any
 import kopf
 
 from controller.app import App
-from controller.handlers import resync
+from controller.handlers import scheduled
 from controller.vault.client import VaultError
 from controller.vault.fields import SpecError
 from sealer.kube import GROUP, VERSION
 
 
 def register(registry: kopf.OperatorRegistry, app: App) -> None:
-    resync.daemon(registry, GROUP, VERSION, "vaultpkisecrets", id="vault_pki_loop", when=app.in_scope,
-                  run=app.pki.run, cancellation_backoff=2.0, cancellation_timeout=10.0)
-
-    @kopf.on.update(GROUP, VERSION, "vaultpkisecrets", id="vault_pki_changed", field="spec", when=app.in_scope,
-                    registry=registry)
-    async def vault_pki_changed(meta: Any, **_: Any) -> None:
-        app.pki.wake(meta.get("uid"))
+    scheduled.register(registry, app, app.pki, lambda: app.pki.kind(app.refresher), id="vault_pki_scheduler")
 
     def revokes(spec: Any, namespace: str | None, labels: Any, **_: Any) -> bool:
         return bool(spec.get("revoke")) and app.in_scope(namespace, labels)

@@ -7,21 +7,20 @@ same keyed HMAC of its items, same spec) and its renewal time has not come. Deci
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import time
 from collections.abc import Mapping
 from typing import Any
 
-import kopf
-
 from controller import secrets, status
 from controller.runtime import Result
-from controller.vault import loop, pki
+from controller.vault import pki
 from controller.vault import spec as vs
 from controller.vault.client import VaultError
 from controller.vault.fields import SpecError
+from controller.vault.scheduler import Kind, store_of
+from controller.vault.spec import FORCE_SYNC_ANNOTATION
 from controller.vault.sync import Sync, VaultSync, now_rfc3339
 from sealer.io.manifests import secret_items
 from sealer.kube import API_VERSION
@@ -44,7 +43,7 @@ def _spec_hash(spec: pki.PkiSpec) -> str:
 class PkiSync:
     def __init__(self, vault: VaultSync) -> None:
         self.vault = vault
-        self.wakers = loop.Wakers()
+        self.scheduler: Any = None  # controller.vault.scheduler.Scheduler of the operator run, while it runs
 
     # --- one sync -----------------------------------------------------------------------------------------
 
@@ -125,23 +124,28 @@ class PkiSync:
         client.write(f"{spec.mount}/revoke", {"serial_number": serial}, "revoke")
         log.info("VaultPKISecret %s/%s: revoked certificate %s", spec.namespace, spec.name, serial)
 
-    # --- the loop -----------------------------------------------------------------------------------------
+    # --- on the scheduler ---------------------------------------------------------------------------------
 
     def wake(self, uid: str | None) -> None:
-        self.wakers.wake(uid)
+        """Sync the VaultPKISecret now (from any thread)."""
+        scheduler = self.scheduler
+        if scheduler is not None:
+            scheduler.wake(uid)
 
-    async def run(self, stopped: Any, body: Any, meta: Any) -> None:
-        """Until kopf stops the daemon: sync, write status, sleep until renewal (or backoff after a failure)."""
-        uid = str(meta.get("uid") or "")
+    def kind(self, refresher: Any) -> Kind:
+        """VaultPKISecrets for the scheduler: each checked when the controller starts (a valid certificate is kept,
+        not issued again), then due at its renewal time, or after the backoff of a failed sync."""
 
-        async def step() -> float | None:
-            started = time.monotonic()
-            done = await asyncio.to_thread(self.sync, body)
-            patch = kopf.Patch()
-            status.report("VaultPKISecret", done.result, started, body, meta, patch)
+        async def sync(stopped: Any, body: dict[str, Any]) -> Sync | None:
+            return await refresher._thread(self.sync, body)
+
+        def report(done: Sync, started: float, body: dict[str, Any], meta: Any, patch: Any,
+                   post: status.Poster) -> None:
+            status.report("VaultPKISecret", done.result, started, body, meta, patch, post=post)
             patch.status.update(done.status)
-            await asyncio.to_thread(loop.write_status, self.vault.controller.kube, API_VERSION, "vaultpkisecrets",
-                                    body, patch.get("status") or {})
+
+        def next_delay(uid: str, done: Sync) -> float | None:
             return self.vault.next_delay(uid, done) if not done.result.ready else done.refresh_seconds
 
-        await loop.run(stopped, uid, self.wakers, step, lambda: self.vault.forget(uid))
+        return Kind("VaultPKISecret", API_VERSION, "vaultpkisecrets", force_annotation=FORCE_SYNC_ANNOTATION,
+                    store_of=store_of, sync=sync, report=report, spread=False, next_delay=next_delay)

@@ -1,5 +1,6 @@
-"""Every VaultSecret's refreshes from one asyncio loop: a heap of due times, not a kopf daemon per object (with
---eso-compat a second scheduler does the same for ESO's ExternalSecrets: `Kind` says what differs).
+"""Every VaultSecret's refreshes from one asyncio loop: a heap of due times, not a kopf daemon per object (one
+scheduler each does the same for VaultPKISecrets and, with --eso-compat, ESO's ExternalSecrets: `Kind` says what
+differs).
 
 A kopf daemon per VaultSecret (a task, its frames and waiters, kopf's per-object state) cost ~50-87 KiB of RSS
 each. Here an object is a small record (`Entry`: namespace, name, uid, due time, generation, the force-sync
@@ -95,11 +96,12 @@ class Kind:
                  sync: Callable[[Any, dict[str, Any]], Awaitable[Sync | None]],
                  report: Callable[[Sync, float, dict[str, Any], Any, Any, status.Poster], None],
                  resume: Callable[[dict[str, Any], Mapping[str, Any]], float | None] | None = None,
-                 spread: bool = True) -> None:
+                 spread: bool = True, next_delay: Callable[[str, Sync], float | None] | None = None) -> None:
         self.name, self.api_version, self.plural = name, api_version, plural
         self.force_annotation, self.store_of, self.sync, self.report = force_annotation, store_of, sync, report
         self.resume = resume  # (object, its namespace's produced Secrets by name) -> delay; None: due at start
         self.spread = spread  # a per-object delay added to each refresh (`schedule.refresh_delay`)
+        self.next_delay = next_delay  # (uid, sync) -> seconds until the next; None: `VaultSync.next_delay`
 
 
 def vault_secrets(refresher: Any) -> Kind:
@@ -500,7 +502,7 @@ class Scheduler:
         kind.report(sync, started, body, meta, patch, self._post)
         await asyncio.to_thread(loop.write_status, kube, kind.api_version, kind.plural, body,
                                 patch.get("status") or {})
-        delay = self.vault.next_delay(uid, sync)
+        delay = (kind.next_delay or self.vault.next_delay)(uid, sync)
         if sync.result.ready and delay and kind.spread:
             delay = schedule.refresh_delay(uid, delay)
         return delay
