@@ -11,7 +11,6 @@ import base64
 import re
 import secrets
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from tests.vault_resources import (
     CSTORE,
     STORE,
     VS,
+    scrape,
     start_vault_controller,
     store,
     token_auth,
@@ -46,11 +46,6 @@ def uniq(prefix: str) -> str:
 def force_sync(kube: KubeServer, name: str, namespace: str) -> None:
     kube.client.patch(*VS, name, {"metadata": {"annotations": {"sealer.dev/force-sync": str(time.time())}}},
                       namespace)
-
-
-def scrape(port: int) -> dict[str, float]:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-    return {k: float(v) for k, v in (line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))}
 
 
 # --- tests --------------------------------------------------------------------------------------------------

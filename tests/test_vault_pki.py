@@ -15,7 +15,7 @@ from sealer_testkit.apiserver import KubeServer
 from controller.vault import pki
 from controller.vault.fields import SpecError
 from tests.openbao import Bao
-from tests.vault_resources import start_vault_controller, store, token_auth, token_secret, wait_cond
+from tests.vault_resources import scrape, start_vault_controller, store, token_auth, token_secret, wait_cond
 
 PKI = ("sealer.dev/v1alpha1", "VaultPKISecret")
 
@@ -144,3 +144,36 @@ def test_issue_renew_restart_drift_revoke(kube: KubeServer, openbao: Bao, tmp_pa
     log = proc.log_text() + (tmp_path / "controller.log").read_text()
     for value in (token, items["tls.key"].decode().splitlines()[1]):
         assert value not in log
+
+
+def test_a_spec_change_issues_at_once_and_a_force_sync_keeps_a_valid_certificate(kube: KubeServer, openbao: Bao,
+                                                                                  tmp_path: Path) -> None:
+    """On the scheduler (a record per object, no daemon): a spec change issues a certificate for the new spec at
+    once, hours before renewal; a new `sealer.dev/force-sync` value syncs at once and keeps the valid certificate."""
+    from cryptography import x509
+
+    mount, token = _pki_engine(openbao)
+    proc, port = start_vault_controller(kube, tmp_path)
+    client = kube.client
+    token_secret(kube, "app", token)
+    client.create(store(openbao, "vault", "app", token_auth()))
+    client.create(pki_secret("svc", "app", mount=mount, role="web", commonName="one.example.com", ttl="2h"))
+    wait_cond(kube, "svc", "app", "True", "Issued", kind=PKI)
+    first = _status(kube, "svc")["serialNumber"]
+
+    def names() -> set[str]:
+        cert = x509.load_pem_x509_certificate(_tls(kube, "svc")["tls.crt"])
+        return set(cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+                   .get_values_for_type(x509.DNSName))
+
+    client.patch(*PKI, "svc", {"spec": {"altNames": ["two.example.com"]}}, "app")
+    client.wait_for(lambda: "two.example.com" in names(), timeout=15, message="no certificate for the new spec")
+    second = _status(kube, "svc")["serialNumber"]
+    assert second != first
+    count = 'sealer_reconcile_duration_seconds_count{kind="VaultPKISecret"}'
+    syncs = scrape(port)[count]
+    client.patch(*PKI, "svc", {"metadata": {"annotations": {"sealer.dev/force-sync": "1"}}}, "app")
+    client.wait_for(lambda: scrape(port)[count] > syncs, timeout=15, message="force-sync did not sync")
+    assert _status(kube, "svc")["serialNumber"] == second and "two.example.com" in names()
+    proc.stop()
+    assert "Traceback" not in proc.log_text()

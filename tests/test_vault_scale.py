@@ -13,7 +13,6 @@ import json
 import re
 import secrets
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from tests.openbao import Bao, kv2_put, start_openbao
 from tests.vault_resources import (
     CSTORE,
     VS,
+    scrape,
     start_vault_controller,
     store,
     token_auth,
@@ -222,11 +222,6 @@ def kv_reads(audit: Path, offset: int = 0) -> tuple[int, int]:
                 r"^secret/data/", req.get("path", "")):
             n += 1
     return n, offset + len(data)
-
-
-def scrape(port: int) -> dict[str, float]:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-    return {k: float(v) for k, v in (line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))}
 
 
 def requests_by_status(port: int, operation: str) -> dict[str, float]:

@@ -4,6 +4,7 @@ Vault retry periods tests need, and waits on what it makes of them."""
 from __future__ import annotations
 
 import base64
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -65,3 +66,9 @@ def wait_items(kube: KubeServer, name: str, namespace: str, check: Callable[[dic
     return kube.client.wait_for(lambda: (i := secret_items(kube, name, namespace)) is not None and check(i) and i,
                                 timeout=timeout,
                                 message=f"Secret {namespace}/{name}: {secret_items(kube, name, namespace)}")
+
+
+def scrape(port: int) -> dict[str, float]:
+    """The controller's /metrics as {series: value}."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    return {k: float(v) for k, v in (line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))}
