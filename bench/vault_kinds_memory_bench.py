@@ -22,11 +22,9 @@ from typing import Any
 from bench.common import ROOT, log, markdown_table
 from bench.controller_bench import SYSTEM_NS, proc_status_kib, start_emulator
 from bench.vault_bench import create_store, fill_openbao
+from controller.vault.esocompat import ESO_API
 
 NS = "bench-eso"
-ESO_API = "external-secrets.io/v1"
-
-
 PKI_MOUNT = "pki-bench"
 
 

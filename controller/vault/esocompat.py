@@ -15,6 +15,7 @@ sync it at once.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 from controller import status
 from controller.runtime import Result
 from controller.vault.client import VaultError
-from controller.vault.scheduler import Kind
+from controller.vault.scheduler import Kind, store_of
 from controller.vault.sync import Sync, VaultSync
 
 log = logging.getLogger("sealer.controller.vault")
@@ -40,17 +41,6 @@ def eso_store(kube: Any, eso_kind: str, namespace: str, name: str) -> dict[str, 
     if eso_kind == "ClusterSecretStore":
         return kube.get_cluster_object(ESO_API, PLURALS[eso_kind], name)
     return kube.get_object(ESO_API, PLURALS[eso_kind], namespace, name)
-
-
-def store_of(body: Mapping[str, Any]) -> str:
-    """The ESO store an ExternalSecret syncs from, as a key (`scheduler.store_of`'s, for its share of places)."""
-    spec = body.get("spec") if isinstance(body.get("spec"), Mapping) else {}
-    ref = spec.get("secretStoreRef")
-    if not isinstance(ref, Mapping) or not ref.get("name"):
-        return ""
-    kind = str(ref.get("kind") or "SecretStore")
-    namespace = str((body.get("metadata") or {}).get("namespace") or "") if kind == "SecretStore" else ""
-    return f"{kind}/{namespace}/{ref['name']}"
 
 
 def as_sealer_store(obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -101,12 +91,12 @@ class EsoCompat:
             raise VaultError("InvalidSpec", f"{e.field}: {e.why}") from None
         return {**body, "spec": converted["spec"]}
 
-    def sync(self, body: Mapping[str, Any]) -> Sync:
+    def prepare(self, body: Mapping[str, Any]) -> dict[str, Any] | Sync:
+        """The ExternalSecret as a VaultSecret to sync, or the failed sync that says why it cannot be."""
         try:
-            converted = self.as_vault_secret(body)
+            return self.as_vault_secret(body)
         except VaultError as e:
             return Sync(Result(False, e.reason, e.message), retry=e.reason != "InvalidSpec")
-        return self.vault.sync(converted)
 
     def reconcile(self, body: Mapping[str, Any]) -> Result:
         """Drift restoration (`Source`) of a Secret an ExternalSecret owns."""
@@ -143,14 +133,12 @@ class EsoCompat:
         refreshed every refreshInterval, without sealer's spread (ESO has none)."""
 
         async def sync(stopped: Any, body: dict[str, Any]) -> Sync | None:
-            try:
-                converted = await refresher._thread(self.as_vault_secret, body)
-            except VaultError as e:
-                return Sync(Result(False, e.reason, e.message), retry=e.reason != "InvalidSpec")
-            return await refresher._sync(stopped, converted)
+            prepared = await refresher._thread(self.prepare, body)
+            return prepared if isinstance(prepared, Sync) else await refresher._sync(stopped, prepared)
 
-        return Kind("ExternalSecret", ESO_API, PLURALS["ExternalSecret"], force_annotation=FORCE_SYNC,
-                    store_of=store_of, sync=sync, report=self.eso_status, resume=None, spread=False)
+        return Kind("ExternalSecret", ESO_API, PLURALS["ExternalSecret"], sync=sync, force_annotation=FORCE_SYNC,
+                    store_of=functools.partial(store_of, field="secretStoreRef", namespaced="SecretStore"),
+                    report=self.eso_status, spread=False)
 
     # --- stores -------------------------------------------------------------------------------------------
 

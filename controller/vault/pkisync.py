@@ -13,14 +13,13 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from controller import secrets, status
+from controller import secrets
 from controller.runtime import Result
 from controller.vault import pki
 from controller.vault import spec as vs
 from controller.vault.client import VaultError
 from controller.vault.fields import SpecError
-from controller.vault.scheduler import Kind, store_of
-from controller.vault.spec import FORCE_SYNC_ANNOTATION
+from controller.vault.scheduler import Kind
 from controller.vault.sync import Sync, VaultSync, now_rfc3339
 from sealer.io.manifests import secret_items
 from sealer.kube import API_VERSION
@@ -139,13 +138,7 @@ class PkiSync:
         async def sync(stopped: Any, body: dict[str, Any]) -> Sync | None:
             return await refresher._thread(self.sync, body)
 
-        def report(done: Sync, started: float, body: dict[str, Any], meta: Any, patch: Any,
-                   post: status.Poster) -> None:
-            status.report("VaultPKISecret", done.result, started, body, meta, patch, post=post)
-            patch.status.update(done.status)
-
         def next_delay(uid: str, done: Sync) -> float | None:
             return self.vault.next_delay(uid, done) if not done.result.ready else done.refresh_seconds
 
-        return Kind("VaultPKISecret", API_VERSION, "vaultpkisecrets", force_annotation=FORCE_SYNC_ANNOTATION,
-                    store_of=store_of, sync=sync, report=report, spread=False, next_delay=next_delay)
+        return Kind("VaultPKISecret", API_VERSION, "vaultpkisecrets", sync=sync, spread=False, next_delay=next_delay)

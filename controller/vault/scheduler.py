@@ -32,6 +32,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 import kopf
@@ -76,43 +77,50 @@ def facts(body: Mapping[str, Any], force_annotation: str = FORCE_SYNC_ANNOTATION
             int(meta.get("generation") or 0), None if force is None else str(force))
 
 
-def store_of(body: Mapping[str, Any]) -> str:
-    """The store an object syncs from, as a key (its namespace with a VaultStore); "" when the spec names none."""
-    ref = ((body.get("spec") or {}).get("storeRef")) if isinstance(body.get("spec"), Mapping) else None
+def store_of(body: Mapping[str, Any], field: str = "storeRef", namespaced: str = "VaultStore") -> str:
+    """The store an object syncs from, as a key: its spec's ``field`` reference, with the object's namespace when
+    the store's kind is the ``namespaced`` one; "" when the spec names none."""
+    ref = ((body.get("spec") or {}).get(field)) if isinstance(body.get("spec"), Mapping) else None
     if not isinstance(ref, Mapping) or not ref.get("name"):
         return ""
-    kind = str(ref.get("kind") or "VaultStore")
-    namespace = str((body.get("metadata") or {}).get("namespace") or "") if kind == "VaultStore" else ""
+    kind = str(ref.get("kind") or namespaced)
+    namespace = str((body.get("metadata") or {}).get("namespace") or "") if kind == namespaced else ""
     return f"{kind}/{namespace}/{ref['name']}"
 
 
+@dataclass(frozen=True)
 class Kind:
     """What the scheduler needs to know of the kind it runs: its API, how a pass decides when a listed object is
-    due, how one sync runs and how its outcome lands in status. VaultSecrets (`vault_secrets`) and, with
-    --eso-compat, ESO's ExternalSecrets (`controller.vault.esocompat.EsoCompat.kind`)."""
+    due, how one sync runs and how its outcome lands in status. VaultSecrets (`vault_secrets`), VaultPKISecrets
+    (`controller.vault.pkisync.PkiSync.kind`) and, with --eso-compat, ESO's ExternalSecrets
+    (`controller.vault.esocompat.EsoCompat.kind`)."""
 
-    def __init__(self, name: str, api_version: str, plural: str, *, force_annotation: str,
-                 store_of: Callable[[Mapping[str, Any]], str],
-                 sync: Callable[[Any, dict[str, Any]], Awaitable[Sync | None]],
-                 report: Callable[[Sync, float, dict[str, Any], Any, Any, status.Poster], None],
-                 resume: Callable[[dict[str, Any], Mapping[str, Any]], float | None] | None = None,
-                 spread: bool = True, next_delay: Callable[[str, Sync], float | None] | None = None) -> None:
-        self.name, self.api_version, self.plural = name, api_version, plural
-        self.force_annotation, self.store_of, self.sync, self.report = force_annotation, store_of, sync, report
-        self.resume = resume  # (object, its namespace's produced Secrets by name) -> delay; None: due at start
-        self.spread = spread  # a per-object delay added to each refresh (`schedule.refresh_delay`)
-        self.next_delay = next_delay  # (uid, sync) -> seconds until the next; None: `VaultSync.next_delay`
+    name: str
+    api_version: str
+    plural: str
+    _: KW_ONLY
+    sync: Callable[[Any, dict[str, Any]], Awaitable[Sync | None]]
+    force_annotation: str = FORCE_SYNC_ANNOTATION
+    store_of: Callable[[Mapping[str, Any]], str] = store_of
+    # (sync, started, body, meta, patch, post) -> None; None: the Ready condition and the sync's status fields
+    report: Callable[[Sync, float, dict[str, Any], Any, Any, status.Poster], None] | None = None
+    resume: Callable[[dict[str, Any], Mapping[str, Any]], float | None] | None = None  # None: due at start
+    spread: bool = True  # a per-object delay added to each refresh (`schedule.refresh_delay`)
+    next_delay: Callable[[str, Sync], float | None] | None = None  # None: `VaultSync.next_delay`
+
+    def write(self, sync: Sync, started: float, body: dict[str, Any], meta: Any, patch: Any,
+              post: status.Poster) -> None:
+        """The outcome of one sync into ``patch``: the kind's own `report`, else sealer's condition and fields."""
+        if self.report is not None:
+            self.report(sync, started, body, meta, patch, post)
+            return
+        status.report(self.name, sync.result, started, body, meta, patch, post=post)
+        patch.status.update(sync.status)
 
 
 def vault_secrets(refresher: Any) -> Kind:
     """sealer's VaultSecrets: resumed without reads when not due, refreshes spread."""
-
-    def report(sync: Sync, started: float, body: dict[str, Any], meta: Any, patch: Any, post: status.Poster) -> None:
-        status.report("VaultSecret", sync.result, started, body, meta, patch, post=post)
-        patch.status.update(sync.status)
-
-    return Kind("VaultSecret", API_VERSION, PLURAL, force_annotation=FORCE_SYNC_ANNOTATION, store_of=store_of,
-                sync=refresher._sync, report=report, resume=refresher._resume_delay)
+    return Kind("VaultSecret", API_VERSION, PLURAL, sync=refresher._sync, resume=refresher._resume_delay)
 
 
 class Due:
@@ -499,7 +507,7 @@ class Scheduler:
         if sync is None:
             return None
         patch = kopf.Patch()
-        kind.report(sync, started, body, meta, patch, self._post)
+        kind.write(sync, started, body, meta, patch, self._post)
         await asyncio.to_thread(loop.write_status, kube, kind.api_version, kind.plural, body,
                                 patch.get("status") or {})
         delay = (kind.next_delay or self.vault.next_delay)(uid, sync)
