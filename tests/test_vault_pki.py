@@ -1,6 +1,6 @@
 """VaultPKISecret end to end: OpenBao's PKI engine, the API emulator and the controller process. Issue, renewal
 with rollout restart, no re-issue on a controller restart, drift (a deleted Secret gets a new certificate), revoke
-on deletion, and a store of another namespace refused. Spec parsing and the renewal rule as pure functions."""
+on deletion, a store of another namespace refused, and the echo of our own write not taken for drift. Spec parsing and the renewal rule as pure functions."""
 
 from __future__ import annotations
 
@@ -12,8 +12,14 @@ from typing import Any
 import pytest
 from sealer_testkit.apiserver import KubeServer
 
+from controller.config import Config
+from controller.kube import Kube
+from controller.runtime import Controller
 from controller.vault import pki
 from controller.vault.fields import SpecError
+from controller.vault.pkisync import PkiSync
+from controller.vault.sync import VaultSync
+from tests.controller_process import NS
 from tests.openbao import Bao
 from tests.vault_resources import scrape, start_vault_controller, store, token_auth, token_secret, wait_cond
 
@@ -123,12 +129,14 @@ def test_issue_renew_restart_drift_revoke(kube: KubeServer, openbao: Bao, tmp_pa
     wait_cond(kube, "long", "app", "True", "Valid", kind=PKI)
     assert (_status(kube, "long")["serialNumber"], _status(kube, "long")["lastIssued"]) == (long_serial, long_issued)
 
-    # drift: the Secret deleted by hand gets a new certificate
+    # drift: the Secret deleted by hand gets a new certificate, and the status names it (what a revoke revokes)
     client.delete("v1", "Secret", "long-tls", "app")
     client.wait_for(lambda: (s := client.find("v1", "Secret", "long-tls", "app")) is not None
                     and pki.serial_of(s)[0] != long_serial, timeout=30, message="Secret not restored")  # type: ignore[index]
     wait_cond(kube, "long", "app", "True", kind=PKI)
-    newest = _status(kube, "long")["serialNumber"]
+    newest = pki.serial_of(client.get("v1", "Secret", "long-tls", "app"))[0]  # type: ignore[index]
+    client.wait_for(lambda: _status(kube, "long")["serialNumber"] == newest, timeout=15,
+                    message="the status does not name the restored certificate")
 
     # deletion with revoke: true revokes the certificate in Vault before the object goes
     client.delete(*PKI, "long", "app")
@@ -177,3 +185,33 @@ def test_a_spec_change_issues_at_once_and_a_force_sync_keeps_a_valid_certificate
     assert _status(kube, "svc")["serialNumber"] == second and "two.example.com" in names()
     proc.stop()
     assert "Traceback" not in proc.log_text()
+
+
+def test_the_echo_of_an_issue_is_not_drift(kube: KubeServer, openbao: Bao) -> None:
+    """The produced-Secret watch brings our own write back before the status naming the new certificate is written:
+    the drift check then sees the object as it was (here: no status yet). It must find the Secret holds what was
+    just issued, not issue again (a second certificate and rollout restart on every renewal that lost the race)."""
+    mount, token = _pki_engine(openbao)
+    controller = Controller(Config(namespace=NS, key_bits=2048))
+    controller._kube = Kube(str(kube.kubeconfig))
+    vault = VaultSync(controller)
+    certs = PkiSync(vault)
+    woken: list[str | None] = []
+    certs.wake = woken.append  # type: ignore[method-assign]  # the scheduler's door, recorded
+    token_secret(kube, "app", token)
+    vault.store_event("ADDED", kube.client.create(store(openbao, "vault", "app", token_auth())))
+    body = kube.client.create(pki_secret("echo", "app", mount=mount, role="web", commonName="echo.example.com",
+                                         ttl="2h"))
+    try:
+        issued = certs.sync(body)
+        assert issued.result.reason == "Issued", issued.result
+        serial = issued.status["serialNumber"]
+        assert certs.reconcile(body).changed is False and woken == []  # as it was read before the status write
+        assert pki.serial_of(kube.client.get("v1", "Secret", "echo", "app"))[0] == serial  # type: ignore[index]
+        kept = certs.sync(body)  # the scheduler's next sync, its status write lost: kept, and the status put right
+        assert kept.result.reason == "Valid" and kept.status["serialNumber"] == serial
+        kube.client.patch("v1", "Secret", "echo", {"data": {"tls.key": base64.b64encode(b"edited").decode()}}, "app")
+        assert certs.reconcile(body).changed is False and woken == [body["metadata"]["uid"]]  # a real drift: woken
+    finally:
+        vault.shutdown()
+        controller.stop()

@@ -3,15 +3,23 @@
 
 A restart or a resync issues nothing while the Secret still holds the certificate the status names (same serial,
 same keyed HMAC of its items, same spec) and its renewal time has not come. Decisions are in `vault.pki`.
+
+One writer per object: only the scheduler issues. Our own write of the Secret comes back on the produced-Secret
+watch before the status that names the new certificate is written; the drift check then compares the Secret with
+what this process last issued (`_issued`, under the object's lock), not with the older status, and a Secret that
+really changed by hand wakes the scheduler, whose sync issues and records the new serial in status. (Issuing from
+the drift check itself issued a second certificate on every renewal whenever the echo won the race, and left the
+status naming a certificate the Secret no longer held: the one a deletion with `revoke: true` then revoked.)
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from controller import secrets
 from controller.runtime import Result
@@ -39,46 +47,94 @@ def _spec_hash(spec: pki.PkiSpec) -> str:
                                 spec.secret_name)).encode()).hexdigest()[:16]
 
 
+class Record(NamedTuple):
+    """What a certificate was issued for and what its Secret holds: the status fields that name it."""
+
+    spec_hash: str
+    data_hash: str
+    serial: str
+
+    @classmethod
+    def of(cls, status: Mapping[str, Any]) -> Record | None:
+        found = cls(*(str(status.get(k) or "") for k in ("specHash", "dataHash", "serialNumber")))
+        return found if all(found) else None
+
+
 class PkiSync:
     def __init__(self, vault: VaultSync) -> None:
         self.vault = vault
         self.scheduler: Any = None  # controller.vault.scheduler.Scheduler of the operator run, while it runs
+        self._lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._issued: dict[str, Record] = {}  # uid -> what this process last wrote to its Secret
+
+    def _lock_for(self, uid: str) -> threading.Lock:
+        with self._lock:
+            return self._locks.setdefault(uid, threading.Lock())
+
+    def forget(self, uid: str) -> None:
+        with self._lock:
+            self._locks.pop(uid, None)
+            self._issued.pop(uid, None)
 
     # --- one sync -----------------------------------------------------------------------------------------
 
     def reconcile(self, body: Mapping[str, Any]) -> Result:
-        """Drift restoration (`Source`): a Secret that no longer holds the issued certificate gets a new one."""
-        return self.sync(body).result
+        """Drift restoration (`Source`): a Secret that no longer holds the issued certificate wakes the scheduler,
+        which issues a new one (and says so in an Event); the echo of our own write costs one Secret read."""
+        uid = str((body.get("metadata") or {}).get("uid") or "")
+        try:
+            spec = pki.parse_pki_secret(body)
+            with self._lock_for(uid):
+                current = self._current(body, spec)
+        except Exception:  # SpecError, an API hiccup: the scheduler's sync reports it
+            current = None
+        if current is None:
+            self.wake(uid)
+            return Result(True, "Valid", "the Secret changed: a new certificate is due")
+        return Result(True, "Valid", f"certificate {current[1].serial} valid")
 
-    def _current(self, body: Mapping[str, Any], spec: pki.PkiSpec) -> tuple[float, str] | None:
-        """(renewal time, serial) when the Secret still holds what the status says was issued, else None."""
-        st = body.get("status") or {}
-        if st.get("specHash") != _spec_hash(spec) or not st.get("dataHash"):
+    def _current(self, body: Mapping[str, Any], spec: pki.PkiSpec) -> tuple[float, Record] | None:
+        """(renewal time, what it holds) when the Secret still holds the certificate last issued for this spec: as
+        this process wrote it or as the status says (another replica may have issued since), else None."""
+        uid = str((body.get("metadata") or {}).get("uid") or "")
+        spec_hash = _spec_hash(spec)
+        with self._lock:
+            wanted = {r for r in (self._issued.get(uid), Record.of(body.get("status") or {}))
+                      if r is not None and r.spec_hash == spec_hash}
+        if not wanted:
             return None
         secret = self.vault.controller.kube.get_secret(spec.namespace, spec.secret_name)
         if secret is None:
             return None
-        uid = (body.get("metadata") or {}).get("uid")
         if not any(r.get("uid") == uid for r in (secret.get("metadata") or {}).get("ownerReferences") or []):
             return None
-        data = secret_items(secret)
-        if vs.data_hmac(self.vault.hmac_key(), data) != st["dataHash"]:
-            return None
         found = pki.serial_of(secret)
-        if found is None or found[0] != st.get("serialNumber"):
+        if found is None:
             return None
-        return pki.renew_at(found[1], found[2], spec.expiry_offset), found[0]
+        holds = Record(spec_hash, vs.data_hmac(self.vault.hmac_key(), secret_items(secret)), found[0])
+        if holds not in wanted:
+            return None
+        return pki.renew_at(found[1], found[2], spec.expiry_offset), holds
 
     def sync(self, body: Mapping[str, Any]) -> Sync:
+        """The scheduler's sync of one object (never two of one object at once; the lock keeps the drift check
+        out while a certificate is being written)."""
+        uid = str((body.get("metadata") or {}).get("uid") or "")
         try:
             spec = pki.parse_pki_secret(body)
-            current = self._current(body, spec)
-            now = time.time()
-            if current is not None and now < current[0]:
-                return Sync(Result(True, "Valid", f"certificate {current[1]} valid; renewal at "
-                                                  f"{_rfc3339(current[0])}"), refresh_seconds=current[0] - now)
-            return self._issue(body, spec, renewal=current is not None or bool((body.get("status") or {}).get(
-                "serialNumber")))
+            with self._lock_for(uid):
+                current = self._current(body, spec)
+                now = time.time()
+                if current is not None and now < current[0]:
+                    renew, holds = current
+                    st = {} if holds == Record.of(body.get("status") or {}) else {  # a status write lost after an issue
+                        "serialNumber": holds.serial, "specHash": holds.spec_hash, "dataHash": holds.data_hash,
+                        "renewTime": _rfc3339(renew)}
+                    return Sync(Result(True, "Valid", f"certificate {holds.serial} valid; renewal at "
+                                                      f"{_rfc3339(renew)}"), st, refresh_seconds=renew - now)
+                return self._issue(body, spec, renewal=current is not None or bool((body.get("status") or {}).get(
+                    "serialNumber")))
         except VaultError as e:
             return Sync(Result(False, e.reason, e.message), retry=True)
         except SpecError as e:
@@ -97,9 +153,13 @@ class PkiSync:
             raise VaultError("VaultUnavailable", f"issue {spec.mount}/{spec.role}: unexpected answer from Vault "
                                                  f"({client.store.ref})") from None
         items = cert.items()
+        data_hash = vs.data_hmac(self.vault.hmac_key(), items)
         done = secrets.write(self.vault.controller.kube, pki.desired_secret(body, spec, items), body)
         if done.refused:
             return Sync(Result(False, done.plan.reason, done.plan.message), retry=True)
+        with self._lock:
+            self._issued[str((body.get("metadata") or {}).get("uid") or "")] = Record(_spec_hash(spec), data_hash,
+                                                                                      cert.serial_number)
         renew = pki.renew_at(cert.not_before, cert.not_after, spec.expiry_offset)
         message = f"issued certificate {cert.serial_number} (valid until {_rfc3339(cert.not_after)})"
         if renewal and spec.rollout_restart:
@@ -109,7 +169,7 @@ class PkiSync:
                 message += f"; restarted {restarted}"
         st = {"serialNumber": cert.serial_number, "notAfter": _rfc3339(cert.not_after),
               "renewTime": _rfc3339(renew), "lastIssued": now_rfc3339(), "specHash": _spec_hash(spec),
-              "dataHash": vs.data_hmac(self.vault.hmac_key(), items)}
+              "dataHash": data_hash}
         return Sync(Result(True, "Renewed" if renewal else "Issued", message, True), st,
                     refresh_seconds=max(MIN_DELAY, renew - time.time()))
 
@@ -141,4 +201,5 @@ class PkiSync:
         def next_delay(uid: str, done: Sync) -> float | None:
             return self.vault.next_delay(uid, done) if not done.result.ready else done.refresh_seconds
 
-        return Kind("VaultPKISecret", API_VERSION, "vaultpkisecrets", sync=sync, spread=False, next_delay=next_delay)
+        return Kind("VaultPKISecret", API_VERSION, "vaultpkisecrets", sync=sync, spread=False, next_delay=next_delay,
+                    forget=self.forget)

@@ -107,6 +107,7 @@ class Kind:
     resume: Callable[[dict[str, Any], Mapping[str, Any]], float | None] | None = None  # None: due at start
     spread: bool = True  # a per-object delay added to each refresh (`schedule.refresh_delay`)
     next_delay: Callable[[str, Sync], float | None] | None = None  # None: `VaultSync.next_delay`
+    forget: Callable[[str], None] | None = None  # what the kind keeps of an object dropped (beside `VaultSync`'s)
 
     def write(self, sync: Sync, started: float, body: dict[str, Any], meta: Any, patch: Any,
               post: status.Poster) -> None:
@@ -370,7 +371,12 @@ class Scheduler:
 
     def _drop(self, uid: str) -> None:
         if self.due.drop(uid):
-            self.vault.forget(uid)
+            self._forget(uid)
+
+    def _forget(self, uid: str) -> None:
+        self.vault.forget(uid)
+        if self.kind.forget is not None:
+            self.kind.forget(uid)
 
     def _listed(self, uid: str, namespace: str, name: str, generation: int, force: str | None,
                 delay: float | None, reset: bool, store: str) -> None:
@@ -484,7 +490,7 @@ class Scheduler:
             if delay is not None and delay < 0:  # gone
                 self._drop(uid)
             elif not self.due.done(uid, delay, time.monotonic()):
-                self.vault.forget(uid)  # dropped while in flight: the sync may have remembered it again
+                self._forget(uid)  # dropped while in flight: the sync may have remembered it again
         finally:
             self.due.release(uid, time.monotonic())
 
