@@ -1,6 +1,7 @@
 """VaultPKISecret end to end: OpenBao's PKI engine, the API emulator and the controller process. Issue, renewal
 with rollout restart, no re-issue on a controller restart, drift (a deleted Secret gets a new certificate), revoke
-on deletion, a store of another namespace refused, and the echo of our own write not taken for drift. Spec parsing and the renewal rule as pure functions."""
+on deletion, a store of another namespace refused, and the echo of our own write not taken for drift. Spec parsing
+and the renewal rule as pure functions."""
 
 from __future__ import annotations
 
