@@ -1,11 +1,12 @@
 """The kinds the scheduler refreshes, at scale, on one controller each: the RSS each object costs once synced and
-the time to the first sync of all. ExternalSecrets (--eso-compat) and VaultPKISecrets against VaultSecrets, the
-peer: sealer's own kind whose scheduler keeps a small record per object. The other two ran as a kopf daemon each
-before they moved onto it (issue 19).
+the time to the first sync of all. ExternalSecrets (--eso-compat), VaultPKISecrets and VaultPushSecrets against
+VaultSecrets, the peer: sealer's own kind whose scheduler keeps a small record per object. The other three ran as a
+kopf daemon each before they moved onto it (issue 19).
 
 Four processes: OpenBao (`bao server -dev`), the emulator, the controller, this bench.
 
-    .venv/bin/python -m bench.vault_kinds_memory_bench [--objects 2000] [--pki 500]     prints a markdown table
+    .venv/bin/python -m bench.vault_kinds_memory_bench [--objects 2000] [--pki 500] [--push 2000]
+                                                                                        prints a markdown table
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from controller.vault.esocompat import ESO_API
 
 NS = "bench-eso"
 PKI_MOUNT = "pki-bench"
+PUSH_PATH = "bench-push"
 
 
 def start(work: Path, kubeconfig: Path, name: str) -> Any:
@@ -55,14 +57,26 @@ def pki_secret(i: int) -> dict[str, Any]:
                                        "commonName": f"app-{i:04d}.example.com", "ttl": "24h"}}
 
 
+def push_secret(i: int) -> dict[str, Any]:
+    return {"apiVersion": "sealer.dev/v1alpha1", "kind": "VaultPushSecret", "metadata": {"name": f"push-{i:04d}",
+            "namespace": NS}, "spec": {"storeRefs": [{"name": "vault"}], "refreshInterval": "1h",
+                                       "selector": {"secret": {"name": "src"}},
+                                       "data": [{"match": {"remoteRef": {"remoteKey": f"{PUSH_PATH}/app-{i:04d}"}}}]}}
+
+
 def pki_engine(bao: Any) -> None:
-    """A PKI mount with a root and an EC role (fast to issue), readable by the AppRole of `fill_openbao`."""
+    """A PKI mount with a root and an EC role (fast to issue), and KV paths to push to, for the AppRole of
+    `fill_openbao`."""
     bao.api("POST", f"sys/mounts/{PKI_MOUNT}", {"type": "pki", "config": {"max_lease_ttl": "87600h"}})
     bao.api("POST", f"{PKI_MOUNT}/root/generate/internal", {"common_name": "bench root", "ttl": "8760h"})
     bao.api("POST", f"{PKI_MOUNT}/roles/bench", {"allowed_domains": "example.com", "allow_subdomains": True,
                                                  "key_type": "ec", "key_bits": 256, "max_ttl": "72h"})
     bao.write_policy("bench-read", 'path "secret/data/bench/*" { capabilities = ["read"] }\n'
-                                   f'path "{PKI_MOUNT}/issue/bench" {{ capabilities = ["update"] }}')
+                                   f'path "{PKI_MOUNT}/issue/bench" {{ capabilities = ["update"] }}\n'
+                                   f'path "secret/data/{PUSH_PATH}/*" {{ capabilities = ["create", "read", '
+                                   '"update"] }\n'
+                                   f'path "secret/metadata/{PUSH_PATH}/*" {{ capabilities = ["create", "read", '
+                                   '"update"] }')
 
 
 def eso_store(client: Any, addr: str, role_id: str, secret_id: str) -> None:
@@ -76,7 +90,17 @@ def eso_store(client: Any, addr: str, role_id: str, secret_id: str) -> None:
                                    "secretRef": {"name": "approle-eso", "key": "secret-id"}}}}}}})
 
 
-KINDS = {"vault": vault_secret, "eso": external_secret, "pki": pki_secret}
+KINDS = {"vault": vault_secret, "eso": external_secret, "pki": pki_secret, "push": push_secret}
+
+
+def synced(client: Any, name: str) -> int:
+    """How many objects of the kind have synced: the Secrets they made (the store's own Secret aside), or the
+    VaultPushSecrets ready (they make none)."""
+    if name != "push":
+        return len(client.list("v1", "Secret", NS)) - 1
+    return sum(1 for o in client.list("sealer.dev/v1alpha1", "VaultPushSecret", NS)
+               if any(c.get("type") == "Ready" and c.get("status") == "True"
+                      for c in (o.get("status") or {}).get("conditions") or []))
 
 
 def one(work: Path, bao: Any, role_id: str, secret_id: str, n: int, name: str) -> tuple[float, float, float]:
@@ -94,25 +118,28 @@ def one(work: Path, bao: Any, role_id: str, secret_id: str, n: int, name: str) -
         ctl = start(work / name, write_kubeconfig(work / name / "kubeconfig", url), "controller")
         stack.callback(ctl.stop)
         time.sleep(2.0)
+        if name == "push":
+            client.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "src", "namespace": NS},
+                           "data": {"password": "cHVzaGVk"}})
         ready = proc_status_kib(ctl.pid, "VmRSS")
         t0 = time.monotonic()
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(client.create, [KINDS[name](i) for i in range(n)]))
-        client.wait_for(lambda: len(client.list("v1", "Secret", NS)) >= n + 1, timeout=1800, interval=1.0,
-                        message=f"{n} {name} Secrets")
+        client.wait_for(lambda: synced(client, name) >= n, timeout=1800, interval=1.0,
+                        message=f"{n} {name} synced")
         took = time.monotonic() - t0
         time.sleep(5.0)  # the last status writes
         return ready, proc_status_kib(ctl.pid, "VmRSS"), took
 
 
-def run(n: int, pki: int, work: Path) -> str:
+def run(n: int, pki: int, pushes: int, work: Path) -> str:
     from tests.openbao import start_openbao
 
     with start_openbao(work / "openbao") as bao:
         _, role_id, secret_id = fill_openbao(bao, n)
         pki_engine(bao)
         measured = {}
-        for name, count in (("vault", n), ("eso", n), ("pki", pki)):
+        for name, count in (("vault", n), ("eso", n), ("pki", pki), ("push", pushes)):
             if count:
                 log(f"kinds: {count} objects of {name} on a fresh controller")
                 measured[name] = (count, *one(work, bao, role_id, secret_id, count, name))
@@ -120,7 +147,8 @@ def run(n: int, pki: int, work: Path) -> str:
     v_per = (v_synced - v_ready) / n
     rows = []
     for name, label, plural in (("eso", "ExternalSecret", "ExternalSecrets (--eso-compat)"),
-                                ("pki", "VaultPKISecret", "VaultPKISecrets")):
+                                ("pki", "VaultPKISecret", "VaultPKISecrets"), ("push", "VaultPushSecret",
+                                                                                 "VaultPushSecrets")):
         if name not in measured:
             continue
         count, ready, synced, took = measured[name]
@@ -129,7 +157,8 @@ def run(n: int, pki: int, work: Path) -> str:
             [f"RSS per {label} once {count:,} are synced (VmRSS after - ready)", f"{per:.1f} KiB ({ready / 1024:.0f}"
              f" -> {synced / 1024:.0f} MiB)", f"VaultSecret {v_per:.1f} KiB at {n:,} ({v_ready / 1024:.0f} -> "
              f"{v_synced / 1024:.0f} MiB)", f"{per / v_per:.2f}" if v_per > 0 else "—", "—", "—"],
-            [f"first sync of all {count:,} {plural}: create sent -> all Secrets exist", f"{took:.1f} s",
+            [f"first sync of all {count:,} {plural}: create sent -> all " + ("ready" if name == "push" else
+                                                                              "Secrets exist"), f"{took:.1f} s",
              f"{v_took:.1f} s for {n:,} VaultSecrets", "—", "—", "—"],
         ]
     return markdown_table(rows)
@@ -139,9 +168,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--objects", type=int, default=2_000, help="VaultSecrets and ExternalSecrets")
     ap.add_argument("--pki", type=int, default=500, help="VaultPKISecrets (0: none)")
+    ap.add_argument("--push", type=int, default=2_000, help="VaultPushSecrets (0: none)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="sealer-kinds-bench-") as tmp:
-        print(run(args.objects, args.pki, Path(tmp)))
+        print(run(args.objects, args.pki, args.push, Path(tmp)))
     return 0
 
 

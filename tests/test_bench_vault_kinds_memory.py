@@ -1,13 +1,13 @@
 """The scheduled kinds' memory bench compares like with like: its ExternalSecret, on its ESO SecretStore, is the
 peer's VaultSecret once converted (`sealer.eso`, what --eso-compat serves), reading the same path with the same auth;
-its VaultPKISecret is one the controller accepts, on the same store."""
+its VaultPKISecret and VaultPushSecret are ones the controller accepts, on the same store."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from bench import vault_kinds_memory_bench as bench
-from controller.vault import pki
+from controller.vault import pki, push
 from sealer import eso
 
 
@@ -37,3 +37,10 @@ def test_the_pki_secret_is_one_the_controller_accepts_on_the_same_store():
     spec = pki.parse_pki_secret(body)
     assert (spec.mount, spec.role, spec.common_name) == (bench.PKI_MOUNT, "bench", "app-0007.example.com")
     assert body["spec"]["storeRef"] == bench.vault_secret(7)["spec"]["storeRef"]
+
+
+def test_the_push_secret_is_one_the_controller_accepts_on_the_same_store():
+    body = bench.push_secret(7)
+    spec = push.parse_push_secret(body)
+    assert spec.stores == (("VaultStore", bench.vault_secret(7)["spec"]["storeRef"]["name"]),)
+    assert [item.remote_key for item in spec.items] == [f"{bench.PUSH_PATH}/app-0007"]

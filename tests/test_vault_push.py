@@ -22,7 +22,7 @@ from controller.vault.client import StoreClient, VaultError
 from controller.vault.fields import SecretKeyRef, SpecError
 from tests.controller_process import assert_no_leak
 from tests.openbao import Bao
-from tests.vault_resources import CSTORE, start_vault_controller, token_secret, wait_cond
+from tests.vault_resources import CSTORE, start_vault_controller, store, token_auth, token_secret, wait_cond
 
 VPS = ("sealer.dev/v1alpha1", "VaultPushSecret")
 
@@ -289,3 +289,43 @@ def test_push_update_ifnotexists_refusals_deletion_no_leak(kube: KubeServer, ope
     proc.stop()
     everything += proc.log_text() + (tmp_path / "controller.log").read_text()
     assert_no_leak(everything, plant, plant2, plant_b, token)
+
+
+def test_a_spec_change_and_a_force_sync_push_at_once_within_a_long_refresh(kube: KubeServer, openbao: Bao,
+                                                                           tmp_path: Path) -> None:
+    """On the scheduler (a record per object, no daemon): pushed at start, then a spec change pushes the new item
+    at once and a new `sealer.dev/force-sync` value pushes the changed Secret at once, an hour before the next
+    refresh; a deleted object is pushed no more."""
+    base = f"push-{secrets.token_hex(4)}"
+    openbao.write_policy(base, f'path "secret/data/{base}/*" {{ capabilities = ["create", "read", "update"] }}\n'
+                               f'path "secret/metadata/{base}/*" {{ capabilities = ["create", "read", "update"] }}')
+    token_secret(kube, "app", openbao.create_token(base))
+    client = kube.client
+    client.create(store(openbao, "vault", "app", token_auth()))
+    _src(kube, "app", password="one")
+    client.create(push_secret("db", "app", [item(f"{base}/db", "password", "password")], refreshInterval="1h"))
+    proc, _ = start_vault_controller(kube, tmp_path)
+    wait_cond(kube, "db", "app", "True", "Synced", kind=VPS)
+    assert (_kv(openbao, f"{base}/db") or {}).get("data") == {"password": "one"}
+
+    obj = client.get(*VPS, "db", "app")
+    obj["spec"]["data"].append(item(f"{base}/more", "password", "password"))
+    client.replace(obj)
+    client.wait_for(lambda: (_kv(openbao, f"{base}/more") or {}).get("data") == {"password": "one"}, timeout=15,
+                    message="a spec change did not push at once")
+
+    _src(kube, "app", password="two")
+    time.sleep(1.5)
+    assert (_kv(openbao, f"{base}/db") or {}).get("data") == {"password": "one"}  # not due for an hour
+    client.patch(*VPS, "db", {"metadata": {"annotations": {"sealer.dev/force-sync": "1"}}}, "app")
+    client.wait_for(lambda: (_kv(openbao, f"{base}/db") or {}).get("data") == {"password": "two"}, timeout=15,
+                    message="force-sync did not push at once")
+
+    client.delete(*VPS, "db", "app")
+    client.wait_for(lambda: client.find(*VPS, "db", "app") is None, timeout=15, message="not deleted")
+    _src(kube, "app", password="three")
+    client.create(push_secret("other", "app", [item(f"{base}/other", "password", "password")]))
+    wait_cond(kube, "other", "app", "True", "Synced", kind=VPS)  # the scheduler runs on; the deleted one is gone
+    assert (_kv(openbao, f"{base}/db") or {}).get("data") == {"password": "two"}
+    proc.stop()
+    assert "Traceback" not in proc.log_text()

@@ -144,6 +144,11 @@ def test_store_of_keys_a_namespaced_store_by_its_namespace() -> None:
     assert store_of(body("a", {"kind": "ClusterVaultStore", "name": "shared"})) == "ClusterVaultStore//shared"
     assert store_of(body("b", {"kind": "ClusterVaultStore", "name": "shared"})) == "ClusterVaultStore//shared"
     assert store_of(body("a", None)) == store_of({"spec": "x"}) == store_of({}) == ""
+    # a VaultPushSecret's list of stores: it holds a place of the first
+    pushed = {"metadata": {"namespace": "a"}, "spec": {"storeRefs": [{"kind": "ClusterVaultStore", "name": "s"},
+                                                                     {"name": "vault"}]}}
+    assert store_of(pushed, "storeRefs") == "ClusterVaultStore//s"
+    assert store_of({"metadata": {"namespace": "a"}, "spec": {"storeRefs": []}}, "storeRefs") == ""
 
 
 # --- end to end -----------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""What the per-object loops of the Vault kinds share (VaultPushSecret, ClusterVaultSecret; the schedulers of
-VaultSecrets, VaultPKISecrets and ExternalSecrets use the status write): the events that end a pause early (a spec
+"""What the per-object loops of the Vault kinds share (ClusterVaultSecret; the schedulers of VaultSecrets,
+VaultPKISecrets, VaultPushSecrets and ExternalSecrets use the status write): the events that end a pause early (a spec
 change, a Namespace event), the pause itself, and the status write (a kopf daemon gets no patch applied while it
 runs)."""
 

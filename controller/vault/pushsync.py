@@ -1,23 +1,22 @@
 """The VaultPushSecret runtime: read the Secret, and for each store and remote key read Vault once, then write
 only what changed and only what this VaultPushSecret owns; delete (when `deletionPolicy: Delete`) the remote
 keys dropped from the spec and, on deletion, every one it wrote, again only if owned. Decisions are in
-`vault.push`; the store rules (which store a namespace may use) are `VaultSync.client_for`'s.
+`vault.push`; the store rules (which store a namespace may use) are `VaultSync.client_for`'s. Each object is synced
+when the controller starts and every refreshInterval after that, by a scheduler (`PushSync.kind`), as ESO pushes.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any
 
-import kopf
-
 from controller import status
 from controller.runtime import Result
-from controller.vault import loop, push
+from controller.vault import push
 from controller.vault.client import StoreClient, VaultError
 from controller.vault.fields import SpecError, vault_path
+from controller.vault.scheduler import Kind, store_of
 from controller.vault.sync import Sync, VaultSync, now_rfc3339
 from sealer.io.manifests import secret_items
 from sealer.kube import API_VERSION
@@ -34,7 +33,7 @@ _GONE = {"StoreNotFound", "StoreNotAllowed", "InvalidStore"}
 class PushSync:
     def __init__(self, vault: VaultSync) -> None:
         self.vault = vault
-        self.wakers = loop.Wakers()
+        self.scheduler: Any = None  # controller.vault.scheduler.Scheduler of the operator run, while it runs
 
     # --- one sync -----------------------------------------------------------------------------------------
 
@@ -196,26 +195,33 @@ class PushSync:
                         continue
                     raise
 
-    # --- the loop -----------------------------------------------------------------------------------------
+    # --- on the scheduler ---------------------------------------------------------------------------------
 
     def wake(self, uid: str | None) -> None:
-        self.wakers.wake(uid)
+        """Sync the VaultPushSecret now (from any thread)."""
+        scheduler = self.scheduler
+        if scheduler is not None:
+            scheduler.wake(uid)
 
-    async def run(self, stopped: Any, body: Any, meta: Any) -> None:
-        """Until kopf stops the daemon: sync, write status, sleep for refreshInterval (or backoff after a failure
-        worth retrying); a spec change wakes it."""
-        uid = str(meta.get("uid") or "")
+    def kind(self, refresher: Any) -> Kind:
+        """VaultPushSecrets for the scheduler: each pushed when the controller starts and every refreshInterval
+        after that (no spread added, as ESO), or after the backoff of a failed sync worth retrying. It holds a place
+        of its first store's share."""
 
-        async def step() -> float | None:
-            done = await asyncio.to_thread(self.sync, body)
-            patch = kopf.Patch()
-            status.set_ready(KIND, done.result, body, meta, patch, announce=done.result.changed)
+        async def sync(stopped: Any, body: dict[str, Any]) -> Sync | None:
+            return await refresher._thread(self.sync, body)
+
+        def report(done: Sync, started: float, body: dict[str, Any], meta: Any, patch: Any,
+                   post: status.Poster) -> None:
+            status.set_ready(KIND, done.result, body, meta, patch, announce=done.result.changed, post=post)
             patch.status.update(done.status)
-            await asyncio.to_thread(loop.write_status, self.vault.controller.kube, API_VERSION, PLURAL, body,
-                                    patch.get("status") or {})
+
+        def next_delay(uid: str, done: Sync) -> float | None:
             return self.vault.next_delay(uid, done) if not done.result.ready else done.refresh_seconds
 
-        await loop.run(stopped, uid, self.wakers, step, lambda: self.vault.forget(uid))
+        return Kind(KIND, API_VERSION, PLURAL, sync=sync, store_of=lambda body: store_of(body, "storeRefs"),
+                    report=report, spread=False, next_delay=next_delay)
+
 
 def _merge_patch(previous: Any, synced: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
     """`syncedPushSecrets` as a JSON merge patch over what the status held: refs no longer synced set to null."""

@@ -1,6 +1,6 @@
 """Every VaultSecret's refreshes from one asyncio loop: a heap of due times, not a kopf daemon per object (one
-scheduler each does the same for VaultPKISecrets and, with --eso-compat, ESO's ExternalSecrets: `Kind` says what
-differs).
+scheduler each does the same for VaultPKISecrets, VaultPushSecrets and, with --eso-compat, ESO's ExternalSecrets:
+`Kind` says what differs).
 
 A kopf daemon per VaultSecret (a task, its frames and waiters, kopf's per-object state) cost ~50-87 KiB of RSS
 each. Here an object is a small record (`Entry`: namespace, name, uid, due time, generation, the force-sync
@@ -78,9 +78,11 @@ def facts(body: Mapping[str, Any], force_annotation: str = FORCE_SYNC_ANNOTATION
 
 
 def store_of(body: Mapping[str, Any], field: str = "storeRef", namespaced: str = "VaultStore") -> str:
-    """The store an object syncs from, as a key: its spec's ``field`` reference, with the object's namespace when
-    the store's kind is the ``namespaced`` one; "" when the spec names none."""
+    """The store an object syncs from, as a key: its spec's ``field`` reference (the first, of a list), with the
+    object's namespace when the store's kind is the ``namespaced`` one; "" when the spec names none."""
     ref = ((body.get("spec") or {}).get(field)) if isinstance(body.get("spec"), Mapping) else None
+    if isinstance(ref, list):
+        ref = ref[0] if ref else None
     if not isinstance(ref, Mapping) or not ref.get("name"):
         return ""
     kind = str(ref.get("kind") or namespaced)
@@ -92,8 +94,8 @@ def store_of(body: Mapping[str, Any], field: str = "storeRef", namespaced: str =
 class Kind:
     """What the scheduler needs to know of the kind it runs: its API, how a pass decides when a listed object is
     due, how one sync runs and how its outcome lands in status. VaultSecrets (`vault_secrets`), VaultPKISecrets
-    (`controller.vault.pkisync.PkiSync.kind`) and, with --eso-compat, ESO's ExternalSecrets
-    (`controller.vault.esocompat.EsoCompat.kind`)."""
+    (`controller.vault.pkisync.PkiSync.kind`), VaultPushSecrets (`controller.vault.pushsync.PushSync.kind`) and,
+    with --eso-compat, ESO's ExternalSecrets (`controller.vault.esocompat.EsoCompat.kind`)."""
 
     name: str
     api_version: str
