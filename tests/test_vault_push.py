@@ -329,3 +329,84 @@ def test_a_spec_change_and_a_force_sync_push_at_once_within_a_long_refresh(kube:
     assert (_kv(openbao, f"{base}/db") or {}).get("data") == {"password": "two"}
     proc.stop()
     assert "Traceback" not in proc.log_text()
+
+
+def _finalizers(kube: KubeServer, name: str, namespace: str = "app") -> list[str] | None:
+    """The object's finalizers; None once it is gone."""
+    found = kube.client.find(*VPS, name, namespace)
+    return None if found is None else list(found["metadata"].get("finalizers") or [])
+
+
+def test_the_scheduler_keeps_the_finalizer_and_cleans_up_a_deletion_made_while_it_was_down(
+        kube: KubeServer, openbao: Bao, tmp_path: Path) -> None:
+    """`deletionPolicy: Delete` puts sealer's finalizer (the name kopf used) on the object and only then writes to
+    Vault; a policy change takes it off or puts it on. Objects deleted while the controller is down wait for it; it
+    then deletes what they wrote and lets them go, keeping another controller's finalizer."""
+    base = f"push-{secrets.token_hex(4)}"
+    openbao.write_policy(base, f'path "secret/data/{base}/*" {{ capabilities = ["create", "read", "update"] }}\n'
+                               f'path "secret/metadata/{base}/*" {{ capabilities = ["create", "read", "update", '
+                               f'"delete"] }}')
+    token_secret(kube, "app", openbao.create_token(base))
+    client = kube.client
+    client.create(store(openbao, "vault", "app", token_auth()))
+    _src(kube, "app", password="one")
+    client.create(push_secret("gone", "app", [item(f"{base}/gone", "password", "password")], deletionPolicy="Delete",
+                              refreshInterval="1h"))
+    client.create(push_secret("kept", "app", [item(f"{base}/kept", "password", "password")], refreshInterval="1h"))
+    client.create(push_secret("flip", "app", [item(f"{base}/flip", "password", "password")], deletionPolicy="Delete",
+                              refreshInterval="1h"))
+    proc, _ = start_vault_controller(kube, tmp_path)
+    for name in ("gone", "kept", "flip"):
+        wait_cond(kube, name, "app", "True", "Synced", kind=VPS)
+    assert (_finalizers(kube, "gone"), _finalizers(kube, "kept"), _finalizers(kube, "flip")) == (
+        ["sealer.dev/finalizer"], [], ["sealer.dev/finalizer"])
+    assert (_kv(openbao, f"{base}/kept") or {}).get("data") == {"password": "one"}
+
+    client.patch(*VPS, "kept", {"spec": {"deletionPolicy": "Delete"}}, "app")
+    client.patch(*VPS, "flip", {"spec": {"deletionPolicy": "None"}}, "app")
+    client.wait_for(lambda: _finalizers(kube, "kept") == ["sealer.dev/finalizer"] and _finalizers(kube, "flip") == [],
+                    timeout=15, message="a deletionPolicy change did not move the finalizer")
+    client.patch(*VPS, "kept", {"metadata": {"finalizers": ["sealer.dev/finalizer", "example.com/other"]}}, "app")
+
+    proc.stop()
+    for name in ("gone", "kept", "flip"):
+        client.delete(*VPS, name, "app")
+    time.sleep(1.0)
+    assert _finalizers(kube, "gone") == ["sealer.dev/finalizer"]  # held for the controller
+    assert _finalizers(kube, "flip") is None  # nothing asked of Vault: no finalizer, gone at once
+    proc, _ = start_vault_controller(kube, tmp_path, log_name="controller2.log")
+    client.wait_for(lambda: _finalizers(kube, "gone") is None and _kv(openbao, f"{base}/gone") is None, timeout=20,
+                    message="the deletion made while the controller was down was not cleaned up")
+    client.wait_for(lambda: _finalizers(kube, "kept") == ["example.com/other"], timeout=20,
+                    message="our finalizer not removed, or another controller's removed with it")
+    assert _kv(openbao, f"{base}/kept") is None
+    assert (_kv(openbao, f"{base}/flip") or {}).get("data") == {"password": "one"}  # deletionPolicy None: left
+    client.patch(*VPS, "kept", {"metadata": {"finalizers": []}}, "app")
+    client.wait_for(lambda: _finalizers(kube, "kept") is None, timeout=10, message="not deleted")
+    proc.stop()
+    assert "Traceback" not in proc.log_text()
+
+
+def test_a_cleanup_vault_refuses_is_tried_then_the_object_goes_with_a_warning(kube: KubeServer, openbao: Bao,
+                                                                                 tmp_path: Path) -> None:
+    """A Vault that keeps refusing the deletion cannot hold the object (and its namespace's deletion) forever: tried
+    5 times with the retry backoff, then the finalizer comes off with a Warning Event saying what was left."""
+    base = f"push-{secrets.token_hex(4)}"
+    openbao.write_policy(base, f'path "secret/data/{base}/*" {{ capabilities = ["create", "read", "update"] }}\n'
+                               f'path "secret/metadata/{base}/*" {{ capabilities = ["create", "read", "update"] }}')
+    token_secret(kube, "app", openbao.create_token(base))
+    client = kube.client
+    client.create(store(openbao, "vault", "app", token_auth()))
+    _src(kube, "app", password="one")
+    client.create(push_secret("stuck", "app", [item(f"{base}/stuck", "password", "password")],
+                              deletionPolicy="Delete", refreshInterval="1h"))
+    proc, _ = start_vault_controller(kube, tmp_path)
+    wait_cond(kube, "stuck", "app", "True", "Synced", kind=VPS)
+    client.delete(*VPS, "stuck", "app")
+    client.wait_for(lambda: _finalizers(kube, "stuck") is None, timeout=30, message="the object stayed")
+    warnings = [e for e in client.events("app", name="stuck") if e.get("reason") == "CleanupFailed"]
+    assert len(warnings) == 1 and warnings[0]["type"] == "Warning"
+    assert "deletion from Vault failed 5 times" in warnings[0]["message"], warnings[0]["message"]
+    assert (_kv(openbao, f"{base}/stuck") or {}).get("data") == {"password": "one"}  # what was left undone
+    proc.stop()
+    assert proc.log_text().count("deletion from Vault failed (try") == 5

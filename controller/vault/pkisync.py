@@ -25,6 +25,7 @@ from controller import secrets
 from controller.runtime import Result
 from controller.vault import pki
 from controller.vault import spec as vs
+from controller.vault.cleanup import Cleanup
 from controller.vault.client import VaultError
 from controller.vault.fields import SpecError
 from controller.vault.scheduler import Kind
@@ -193,7 +194,8 @@ class PkiSync:
 
     def kind(self, refresher: Any) -> Kind:
         """VaultPKISecrets for the scheduler: each checked when the controller starts (a valid certificate is kept,
-        not issued again), then due at its renewal time, or after the backoff of a failed sync."""
+        not issued again), then due at its renewal time, or after the backoff of a failed sync. With `revoke: true`,
+        its certificate is revoked before it goes (the scheduler's finalizer)."""
 
         async def sync(stopped: Any, body: dict[str, Any]) -> Sync | None:
             return await refresher._thread(self.sync, body)
@@ -202,4 +204,5 @@ class PkiSync:
             return self.vault.next_delay(uid, done) if not done.result.ready else done.refresh_seconds
 
         return Kind("VaultPKISecret", API_VERSION, "vaultpkisecrets", sync=sync, spread=False, next_delay=next_delay,
-                    forget=self.forget)
+                    forget=self.forget, cleanup=Cleanup(lambda body: bool((body.get("spec") or {}).get("revoke")),
+                                                        self.revoke, "revocation"))

@@ -14,6 +14,7 @@ from typing import Any
 from controller import status
 from controller.runtime import Result
 from controller.vault import push
+from controller.vault.cleanup import Cleanup
 from controller.vault.client import StoreClient, VaultError
 from controller.vault.fields import SpecError, vault_path
 from controller.vault.scheduler import Kind, store_of
@@ -206,7 +207,8 @@ class PushSync:
     def kind(self, refresher: Any) -> Kind:
         """VaultPushSecrets for the scheduler: each pushed when the controller starts and every refreshInterval
         after that (no spread added, as ESO), or after the backoff of a failed sync worth retrying. It holds a place
-        of its first store's share."""
+        of its first store's share. With `deletionPolicy: Delete`, what it wrote goes before it does (the
+        scheduler's finalizer)."""
 
         async def sync(stopped: Any, body: dict[str, Any]) -> Sync | None:
             return await refresher._thread(self.sync, body)
@@ -220,7 +222,9 @@ class PushSync:
             return self.vault.next_delay(uid, done) if not done.result.ready else done.refresh_seconds
 
         return Kind(KIND, API_VERSION, PLURAL, sync=sync, store_of=lambda body: store_of(body, "storeRefs"),
-                    report=report, spread=False, next_delay=next_delay)
+                    report=report, spread=False, next_delay=next_delay,
+                    cleanup=Cleanup(lambda body: (body.get("spec") or {}).get("deletionPolicy") == "Delete",
+                                    self.delete, "deletion from Vault"))
 
 
 def _merge_patch(previous: Any, synced: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:

@@ -13,6 +13,9 @@ annotation's value) until it is due; its body is read (GET) only then. Where the
   DELETED drops it; after a gap in the watch the pass runs again (new objects due now, vanished ones dropped);
 - `wake(uid)`.
 
+A kind with a `Cleanup` (work in Vault when an object goes) gets the scheduler's own finalizer on the objects that
+ask for it, and an object deleted with it is cleaned up here (`controller.vault.cleanup`), not by a kopf handler.
+
 Due objects are synced as the daemon did (`Refresher._sync`: the store's share of the pool and its rate limit),
 at most CONCURRENT at once and never one object twice at once: a wake while it syncs makes it due right after.
 At most PER_STORE of one store's objects are in flight: the others wait off the heap for one of those to end
@@ -40,10 +43,12 @@ import kopf
 from controller import status
 from controller.changes import ObjectWatch, start_watches
 from controller.secrets import PRODUCED_LABEL
-from controller.vault import loop, schedule
+from controller.vault import cleanup, loop, schedule
+from controller.vault.cleanup import Cleanup
+from controller.vault.fields import SpecError
 from controller.vault.refresh import PER_STORE
 from controller.vault.spec import FORCE_SYNC_ANNOTATION
-from controller.vault.sync import Sync
+from controller.vault.sync import Backoff, Sync
 from sealer.kube import API_VERSION
 
 log = logging.getLogger("sealer.controller.vault")
@@ -110,6 +115,7 @@ class Kind:
     spread: bool = True  # a per-object delay added to each refresh (`schedule.refresh_delay`)
     next_delay: Callable[[str, Sync], float | None] | None = None  # None: `VaultSync.next_delay`
     forget: Callable[[str], None] | None = None  # what the kind keeps of an object dropped (beside `VaultSync`'s)
+    cleanup: Cleanup | None = None  # work in Vault before an object goes, under our finalizer
 
     def write(self, sync: Sync, started: float, body: dict[str, Any], meta: Any, patch: Any,
               post: status.Poster) -> None:
@@ -309,6 +315,7 @@ class Scheduler:
         self._post = status.api_poster(lambda: app.controller.kube)
         self._scan_wanted: bool | None = None  # a pass asked for: None none, False after a gap, True reset all
         self._scanner: asyncio.Task[None] | None = None
+        self._finalizing: dict[str, asyncio.Task[None]] = {}  # uid -> its cleanup, while it runs
 
     # --- from any thread -----------------------------------------------------------------------------------
 
@@ -346,7 +353,15 @@ class Scheduler:
         meta = body.get("metadata") or {}
         gone = event_type == "DELETED" or bool(meta.get("deletionTimestamp"))
         scoped = not gone and self.app.in_scope(namespace, meta.get("labels"))
+        if event_type != "DELETED" and self._to_finalize(body):
+            self._call(self._finalize, dict(body))
         self._call(self._event, uid, namespace, name, generation, force, scoped, self.kind.store_of(body))
+
+    def _to_finalize(self, body: Mapping[str, Any]) -> bool:
+        """Deleted, with our finalizer, and ours to serve."""
+        meta = body.get("metadata") or {}
+        return (self.kind.cleanup is not None and cleanup.deleting(body) and cleanup.holds(body)
+                and self.app.in_scope(meta.get("namespace"), meta.get("labels")))
 
     # --- on the event loop ---------------------------------------------------------------------------------
 
@@ -404,6 +419,8 @@ class Scheduler:
                 if self.stopped:
                     return listed
                 meta = obj.get("metadata") or {}
+                if self._to_finalize(obj):  # deleted while no replica was there to clean up
+                    self._call(self._finalize, obj)
                 if meta.get("deletionTimestamp") or not self.app.in_scope(meta.get("namespace"), meta.get("labels")):
                     continue
                 uid, namespace, name, generation, force = facts(obj, kind.force_annotation)
@@ -508,6 +525,11 @@ class Scheduler:
             return -1.0
         body.setdefault("apiVersion", kind.api_version)
         body.setdefault("kind", kind.name)
+        if kind.cleanup is not None:  # our finalizer on an object that asks for a cleanup, before any Vault write
+            patch = cleanup.finalizers_patch(body, kind.cleanup.wanted(body))
+            if patch is not None:
+                await self.refresher._thread(kube.patch_object, kind.api_version, kind.plural, entry.namespace,
+                                             entry.name, patch)
         _, _, _, generation, force = facts(body, kind.force_annotation)
         entry.generation, entry.force, entry.store = max(entry.generation, generation), force, kind.store_of(body)
         started = time.monotonic()
@@ -522,6 +544,69 @@ class Scheduler:
         if sync.result.ready and delay and kind.spread:
             delay = schedule.refresh_delay(uid, delay)
         return delay
+
+    # --- cleanup of deleted objects ------------------------------------------------------------------------
+
+    def _finalize(self, body: dict[str, Any]) -> None:
+        """A deleted object with our finalizer: its cleanup as a task of its own (once at a time per object; only
+        on the active replica, which a reset pass finds them for on activation)."""
+        uid = str((body.get("metadata") or {}).get("uid") or "")
+        if not uid or uid in self._finalizing or self.stopped or not self.app.active():
+            return
+        task = asyncio.create_task(self._cleanup(uid, body), name=f"{self.kind.plural} {uid} cleanup")
+        self._finalizing[uid] = task
+        task.add_done_callback(lambda _: self._finalizing.pop(uid, None))
+
+    async def _cleanup(self, uid: str, body: dict[str, Any]) -> None:
+        kind, work = self.kind, self.kind.cleanup
+        assert work is not None
+        meta = body.get("metadata") or {}
+        where = f"{meta.get('namespace')}/{meta.get('name')}"
+        backoff = Backoff(self.vault.retry_min, self.vault.retry_max)
+        for attempt in range(1, cleanup.TRIES + 1 if work.wanted(body) else 1):  # no longer asked for: just let go
+            try:
+                await self.refresher._thread(work.run, body)
+                break
+            except SpecError:
+                break  # nothing can be cleaned up for an invalid spec
+            except Exception as e:
+                why = f"{e.reason}: {e.message}" if hasattr(e, "reason") and hasattr(e, "message") else (
+                    getattr(e, "status", None) or type(e).__name__)
+                log.warning("%s %s: %s failed (try %d of %d): %s", kind.name, where, work.what, attempt,
+                            cleanup.TRIES, why)
+                if attempt == cleanup.TRIES:
+                    self._post(body, "Warning", "CleanupFailed", f"{work.what} failed {cleanup.TRIES} times, the "
+                                                                 f"object goes without it: {why}")
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopped.wait(), timeout=backoff.next())
+                if self.stopped:
+                    return  # the next run's pass finds it again
+        await self._release(uid, body)
+
+    async def _release(self, uid: str, body: dict[str, Any]) -> None:
+        """Our finalizer off the object, read again for the current list (a 409: read and try again)."""
+        kube, kind, meta = self.vault.controller.kube, self.kind, body.get("metadata") or {}
+        namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
+        for _ in range(3):
+            try:
+                live = await self.refresher._thread(kube.get_object, kind.api_version, kind.plural, namespace, name)
+                if live is None or (live.get("metadata") or {}).get("uid") != uid:
+                    return
+                patch = cleanup.finalizers_patch(live, False)
+                if patch is None:
+                    return
+                await self.refresher._thread(kube.patch_object, kind.api_version, kind.plural, namespace, name, patch)
+                log.info("%s %s/%s: %s done, finalizer removed", kind.name, namespace, name, kind.cleanup.what
+                         if kind.cleanup else "cleanup")
+                return
+            except Exception as e:
+                log.warning("%s %s/%s: finalizer not removed (%s)", kind.name, namespace, name,
+                            getattr(e, "status", None) or type(e).__name__)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopped.wait(), timeout=1.0)
+                if self.stopped:
+                    return
 
     # --- one operator run ----------------------------------------------------------------------------------
 
@@ -541,7 +626,7 @@ class Scheduler:
         for watch in self.watches:
             watch.stop()
         self.watches.clear()
-        tasks = [t for t in (self._main, self._scanner, *self._tasks) if t is not None]
+        tasks = [t for t in (self._main, self._scanner, *self._tasks, *self._finalizing.values()) if t is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
