@@ -291,18 +291,25 @@ def test_push_update_ifnotexists_refusals_deletion_no_leak(kube: KubeServer, ope
     assert_no_leak(everything, plant, plant2, plant_b, token)
 
 
+def _app_store(kube: KubeServer, openbao: Bao, *more: str) -> str:
+    """A VaultStore `vault` in namespace app whose token may write (and ``more``) under a fresh path, which is
+    returned, and the Secret `src` holding password=one."""
+    base = f"push-{secrets.token_hex(4)}"
+    metadata = json.dumps(["create", "read", "update", *more])
+    openbao.write_policy(base, f'path "secret/data/{base}/*" {{ capabilities = ["create", "read", "update"] }}\n'
+                               f'path "secret/metadata/{base}/*" {{ capabilities = {metadata} }}')
+    token_secret(kube, "app", openbao.create_token(base))
+    kube.client.create(store(openbao, "vault", "app", token_auth()))
+    _src(kube, "app", password="one")
+    return base
+
+
 def test_a_spec_change_and_a_force_sync_push_at_once_within_a_long_refresh(kube: KubeServer, openbao: Bao,
                                                                            tmp_path: Path) -> None:
     """On the scheduler (a record per object, no daemon): pushed at start, then a spec change pushes the new item
     at once and a new `sealer.dev/force-sync` value pushes the changed Secret at once, an hour before the next
     refresh; a deleted object is pushed no more."""
-    base = f"push-{secrets.token_hex(4)}"
-    openbao.write_policy(base, f'path "secret/data/{base}/*" {{ capabilities = ["create", "read", "update"] }}\n'
-                               f'path "secret/metadata/{base}/*" {{ capabilities = ["create", "read", "update"] }}')
-    token_secret(kube, "app", openbao.create_token(base))
-    client = kube.client
-    client.create(store(openbao, "vault", "app", token_auth()))
-    _src(kube, "app", password="one")
+    base, client = _app_store(kube, openbao), kube.client
     client.create(push_secret("db", "app", [item(f"{base}/db", "password", "password")], refreshInterval="1h"))
     proc, _ = start_vault_controller(kube, tmp_path)
     wait_cond(kube, "db", "app", "True", "Synced", kind=VPS)
@@ -342,14 +349,7 @@ def test_the_scheduler_keeps_the_finalizer_and_cleans_up_a_deletion_made_while_i
     """`deletionPolicy: Delete` puts sealer's finalizer (the name kopf used) on the object and only then writes to
     Vault; a policy change takes it off or puts it on. Objects deleted while the controller is down wait for it; it
     then deletes what they wrote and lets them go, keeping another controller's finalizer."""
-    base = f"push-{secrets.token_hex(4)}"
-    openbao.write_policy(base, f'path "secret/data/{base}/*" {{ capabilities = ["create", "read", "update"] }}\n'
-                               f'path "secret/metadata/{base}/*" {{ capabilities = ["create", "read", "update", '
-                               f'"delete"] }}')
-    token_secret(kube, "app", openbao.create_token(base))
-    client = kube.client
-    client.create(store(openbao, "vault", "app", token_auth()))
-    _src(kube, "app", password="one")
+    base, client = _app_store(kube, openbao, "delete"), kube.client
     client.create(push_secret("gone", "app", [item(f"{base}/gone", "password", "password")], deletionPolicy="Delete",
                               refreshInterval="1h"))
     client.create(push_secret("kept", "app", [item(f"{base}/kept", "password", "password")], refreshInterval="1h"))
@@ -391,13 +391,7 @@ def test_a_cleanup_vault_refuses_is_tried_then_the_object_goes_with_a_warning(ku
                                                                                  tmp_path: Path) -> None:
     """A Vault that keeps refusing the deletion cannot hold the object (and its namespace's deletion) forever: tried
     5 times with the retry backoff, then the finalizer comes off with a Warning Event saying what was left."""
-    base = f"push-{secrets.token_hex(4)}"
-    openbao.write_policy(base, f'path "secret/data/{base}/*" {{ capabilities = ["create", "read", "update"] }}\n'
-                               f'path "secret/metadata/{base}/*" {{ capabilities = ["create", "read", "update"] }}')
-    token_secret(kube, "app", openbao.create_token(base))
-    client = kube.client
-    client.create(store(openbao, "vault", "app", token_auth()))
-    _src(kube, "app", password="one")
+    base, client = _app_store(kube, openbao), kube.client
     client.create(push_secret("stuck", "app", [item(f"{base}/stuck", "password", "password")],
                               deletionPolicy="Delete", refreshInterval="1h"))
     proc, _ = start_vault_controller(kube, tmp_path)
