@@ -385,6 +385,7 @@ def test_the_scheduler_keeps_the_finalizer_and_cleans_up_a_deletion_made_while_i
     client.wait_for(lambda: _finalizers(kube, "kept") is None, timeout=10, message="not deleted")
     proc.stop()
     assert "Traceback" not in proc.log_text()
+    assert proc.log_text().count("deletion from Vault done, finalizer removed") == 2
 
 
 def test_a_cleanup_vault_refuses_is_tried_then_the_object_goes_with_a_warning(kube: KubeServer, openbao: Bao,
@@ -404,3 +405,4 @@ def test_a_cleanup_vault_refuses_is_tried_then_the_object_goes_with_a_warning(ku
     assert (_kv(openbao, f"{base}/stuck") or {}).get("data") == {"password": "one"}  # what was left undone
     proc.stop()
     assert proc.log_text().count("deletion from Vault failed (try") == 5
+    assert "deletion from Vault given up, finalizer removed" in proc.log_text()

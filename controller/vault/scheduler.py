@@ -45,6 +45,7 @@ from controller.changes import ObjectWatch, start_watches
 from controller.secrets import PRODUCED_LABEL
 from controller.vault import cleanup, loop, schedule
 from controller.vault.cleanup import Cleanup
+from controller.vault.client import VaultError
 from controller.vault.fields import SpecError
 from controller.vault.refresh import PER_STORE
 from controller.vault.spec import FORCE_SYNC_ANNOTATION
@@ -563,50 +564,54 @@ class Scheduler:
         meta = body.get("metadata") or {}
         where = f"{meta.get('namespace')}/{meta.get('name')}"
         backoff = Backoff(self.vault.retry_min, self.vault.retry_max)
-        for attempt in range(1, cleanup.TRIES + 1 if work.wanted(body) else 1):  # no longer asked for: just let go
+        outcome = f"{work.what} not asked for"  # the spec no longer asks: just let go
+        for attempt in range(1, cleanup.TRIES + 1 if work.wanted(body) else 1):
             try:
                 await self.refresher._thread(work.run, body)
+                outcome = f"{work.what} done"
                 break
             except SpecError:
-                break  # nothing can be cleaned up for an invalid spec
+                outcome = f"no {work.what} for an invalid spec"
+                break
             except Exception as e:
-                why = f"{e.reason}: {e.message}" if hasattr(e, "reason") and hasattr(e, "message") else (
+                why = f"{e.reason}: {e.message}" if isinstance(e, VaultError) else (
                     getattr(e, "status", None) or type(e).__name__)
                 log.warning("%s %s: %s failed (try %d of %d): %s", kind.name, where, work.what, attempt,
                             cleanup.TRIES, why)
                 if attempt == cleanup.TRIES:
                     self._post(body, "Warning", "CleanupFailed", f"{work.what} failed {cleanup.TRIES} times, the "
                                                                  f"object goes without it: {why}")
+                    outcome = f"{work.what} given up"
                     break
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stopped.wait(), timeout=backoff.next())
                 if self.stopped:
                     return  # the next run's pass finds it again
-        await self._release(uid, body)
+        if await self._release(uid, body):
+            log.info("%s %s: %s, finalizer removed", kind.name, where, outcome)
 
-    async def _release(self, uid: str, body: dict[str, Any]) -> None:
-        """Our finalizer off the object, read again for the current list (a 409: read and try again)."""
+    async def _release(self, uid: str, body: dict[str, Any]) -> bool:
+        """Our finalizer off the object, read again for the current list (a 409: read and try again). True when
+        this removed it."""
         kube, kind, meta = self.vault.controller.kube, self.kind, body.get("metadata") or {}
         namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
         for _ in range(3):
             try:
                 live = await self.refresher._thread(kube.get_object, kind.api_version, kind.plural, namespace, name)
-                if live is None or (live.get("metadata") or {}).get("uid") != uid:
-                    return
-                patch = cleanup.finalizers_patch(live, False)
+                patch = None if live is None or (live.get("metadata") or {}).get("uid") != uid else (
+                    cleanup.finalizers_patch(live, False))
                 if patch is None:
-                    return
+                    return False
                 await self.refresher._thread(kube.patch_object, kind.api_version, kind.plural, namespace, name, patch)
-                log.info("%s %s/%s: %s done, finalizer removed", kind.name, namespace, name, kind.cleanup.what
-                         if kind.cleanup else "cleanup")
-                return
+                return True
             except Exception as e:
                 log.warning("%s %s/%s: finalizer not removed (%s)", kind.name, namespace, name,
                             getattr(e, "status", None) or type(e).__name__)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stopped.wait(), timeout=1.0)
                 if self.stopped:
-                    return
+                    return False
+        return False
 
     # --- one operator run ----------------------------------------------------------------------------------
 
