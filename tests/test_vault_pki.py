@@ -216,3 +216,29 @@ def test_the_echo_of_an_issue_is_not_drift(kube: KubeServer, openbao: Bao) -> No
     finally:
         vault.shutdown()
         controller.stop()
+
+
+def test_a_certificate_issued_while_its_object_is_deleted_is_revoked_too(kube: KubeServer, openbao: Bao,
+                                                                          tmp_path: Path) -> None:
+    """Deleted while its first issue waits for the store's rate (one request per 5 s): the revocation waits for that
+    issue and revokes the certificate it made, which the status names only after the deletion began."""
+    mount, token = _pki_engine(openbao)
+    client = kube.client
+    token_secret(kube, "app", token)
+    client.create(store(openbao, "vault", "app", token_auth(), requestsPerSecond=0.2))
+    proc, _ = start_vault_controller(kube, tmp_path)
+    wait_cond(kube, "vault", "app", "True", kind=("sealer.dev/v1alpha1", "VaultStore"))  # its check took the rate
+    client.create(pki_secret("late", "app", mount=mount, role="web", commonName="late.example.com", ttl="1h",
+                             revoke=True))
+    client.wait_for(lambda: "sealer.dev/finalizer" in (client.get(*PKI, "late", "app")["metadata"].get("finalizers")
+                                                       or []), timeout=15, message="no finalizer")
+    client.delete(*PKI, "late", "app")
+    assert client.find("v1", "Secret", "late", "app") is None, "the issue was not in flight: the test proves nothing"
+    client.wait_for(lambda: client.find(*PKI, "late", "app") is None, timeout=30, message="not deleted")
+    issued = openbao.api("LIST", f"{mount}/certs")["data"]["keys"]
+    ca = openbao.api("GET", f"{mount}/cert/ca")["data"]["certificate"]
+    leaves = [s for s in issued if openbao.api("GET", f"{mount}/cert/{s}")["data"]["certificate"] != ca]
+    assert len(leaves) == 1  # issued once
+    assert openbao.api("GET", f"{mount}/cert/{leaves[0]}")["data"].get("revocation_time", 0) > 0
+    proc.stop()
+    assert "revocation done, finalizer removed" in proc.log_text()

@@ -310,7 +310,7 @@ class Scheduler:
         self.stopped = Stopped()
         self._kick = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: dict[str, asyncio.Task[None]] = {}  # uid -> its sync in flight
         self._reads = asyncio.Semaphore(READS)
         self._main: asyncio.Task[None] | None = None
         self._post = status.api_poster(lambda: app.controller.kube)
@@ -476,8 +476,8 @@ class Scheduler:
                 now = time.monotonic()
                 while len(self._tasks) < CONCURRENT and (uid := self.due.pop(now)) is not None:
                     task = asyncio.create_task(self._one(uid), name=f"{self.kind.plural} {uid}")
-                    self._tasks.add(task)
-                    task.add_done_callback(self._finished)
+                    self._tasks[uid] = task
+                    task.add_done_callback(lambda done, uid=uid: self._finished(uid, done))
                 if len(self._tasks) < CONCURRENT:
                     wait = self.due.next_in(now)
             else:
@@ -486,8 +486,9 @@ class Scheduler:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._kick.wait(), timeout=wait)
 
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
+    def _finished(self, uid: str, task: asyncio.Task[None]) -> None:
+        if self._tasks.get(uid) is task:
+            del self._tasks[uid]
         self._kicked()
 
     async def _one(self, uid: str) -> None:
@@ -559,10 +560,24 @@ class Scheduler:
         task.add_done_callback(lambda _: self._finalizing.pop(uid, None))
 
     async def _cleanup(self, uid: str, body: dict[str, Any]) -> None:
+        """After the object's sync in flight, if one is (a certificate being issued is revoked too): the cleanup
+        with the object as it is now (the status that sync wrote), then the finalizer off."""
         kind, work = self.kind, self.kind.cleanup
         assert work is not None
         meta = body.get("metadata") or {}
         where = f"{meta.get('namespace')}/{meta.get('name')}"
+        syncing = self._tasks.get(uid)
+        if syncing is not None:
+            await asyncio.wait([syncing])
+            try:
+                live = await self.refresher._thread(self.vault.controller.kube.get_object, kind.api_version,
+                                                    kind.plural, str(meta.get("namespace") or ""),
+                                                    str(meta.get("name") or ""))
+            except Exception:  # not read: the object as the deletion showed it
+                live = body
+            if live is None or (live.get("metadata") or {}).get("uid") != uid:
+                return
+            body = live
         backoff = Backoff(self.vault.retry_min, self.vault.retry_max)
         outcome = f"{work.what} not asked for"  # the spec no longer asks: just let go
         for attempt in range(1, cleanup.TRIES + 1 if work.wanted(body) else 1):
@@ -631,7 +646,8 @@ class Scheduler:
         for watch in self.watches:
             watch.stop()
         self.watches.clear()
-        tasks = [t for t in (self._main, self._scanner, *self._tasks, *self._finalizing.values()) if t is not None]
+        tasks = [t for t in (self._main, self._scanner, *self._tasks.values(), *self._finalizing.values())
+                 if t is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
