@@ -1,11 +1,12 @@
 """The kinds the scheduler refreshes, at scale, on one controller each: the RSS each object costs once synced and
 the time to the first sync of all. ExternalSecrets (--eso-compat), VaultPKISecrets and VaultPushSecrets against
 VaultSecrets, the peer: sealer's own kind whose scheduler keeps a small record per object. The other three ran as a
-kopf daemon each before they moved onto it (issue 19).
+kopf daemon each before they moved onto it (issue 19). And VaultStores, whose periodic check was a kopf daemon each
+(kopf still handles their create, update and resume).
 
 Four processes: OpenBao (`bao server -dev`), the emulator, the controller, this bench.
 
-    .venv/bin/python -m bench.vault_kinds_memory_bench [--objects 2000] [--pki 500] [--push 2000]
+    .venv/bin/python -m bench.vault_kinds_memory_bench [--objects 2000] [--pki 500] [--push 2000] [--stores 0]
                                                                                         prints a markdown table
 """
 
@@ -64,6 +65,12 @@ def push_secret(i: int) -> dict[str, Any]:
                                        "data": [{"match": {"remoteRef": {"remoteKey": f"{PUSH_PATH}/app-{i:04d}"}}}]}}
 
 
+def vault_store(i: int) -> dict[str, Any]:
+    """Another VaultStore beside `vault` (`one` gives it `vault`'s spec: the same server and AppRole login)."""
+    return {"apiVersion": "sealer.dev/v1alpha1", "kind": "VaultStore", "metadata": {"name": f"store-{i:04d}",
+            "namespace": NS}, "spec": {"server": "", "auth": {}}}
+
+
 def pki_engine(bao: Any) -> None:
     """A PKI mount with a root and an EC role (fast to issue), and KV paths to push to, for the AppRole of
     `fill_openbao`."""
@@ -90,17 +97,18 @@ def eso_store(client: Any, addr: str, role_id: str, secret_id: str) -> None:
                                    "secretRef": {"name": "approle-eso", "key": "secret-id"}}}}}}})
 
 
-KINDS = {"vault": vault_secret, "eso": external_secret, "pki": pki_secret, "push": push_secret}
+KINDS = {"vault": vault_secret, "eso": external_secret, "pki": pki_secret, "push": push_secret, "store": vault_store}
+READY = {"push": "VaultPushSecret", "store": "VaultStore"}  # kinds counted by their Ready condition, not a Secret
 
 
 def synced(client: Any, name: str) -> int:
     """How many objects of the kind have synced: the Secrets they made (the store's own Secret aside), or the
     VaultPushSecrets ready (they make none)."""
-    if name != "push":
+    if name not in READY:
         return len(client.list("v1", "Secret", NS)) - 1
-    return sum(1 for o in client.list("sealer.dev/v1alpha1", "VaultPushSecret", NS)
-               if any(c.get("type") == "Ready" and c.get("status") == "True"
-                      for c in (o.get("status") or {}).get("conditions") or []))
+    return sum(1 for o in client.list("sealer.dev/v1alpha1", READY[name], NS)
+               if o["metadata"]["name"] != "vault" and any(c.get("type") == "Ready" and c.get("status") == "True"
+                                                           for c in (o.get("status") or {}).get("conditions") or []))
 
 
 def one(work: Path, bao: Any, role_id: str, secret_id: str, n: int, name: str) -> tuple[float, float, float]:
@@ -121,10 +129,15 @@ def one(work: Path, bao: Any, role_id: str, secret_id: str, n: int, name: str) -
         if name == "push":
             client.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "src", "namespace": NS},
                            "data": {"password": "cHVzaGVk"}})
+        objects = [KINDS[name](i) for i in range(n)]
+        if name == "store":  # the same server and login as `vault`
+            spec = client.get("sealer.dev/v1alpha1", "VaultStore", "vault", NS)["spec"]
+            for obj in objects:
+                obj["spec"] = spec
         ready = proc_status_kib(ctl.pid, "VmRSS")
         t0 = time.monotonic()
         with ThreadPoolExecutor(8) as pool:
-            list(pool.map(client.create, [KINDS[name](i) for i in range(n)]))
+            list(pool.map(client.create, objects))
         client.wait_for(lambda: synced(client, name) >= n, timeout=1800, interval=1.0,
                         message=f"{n} {name} synced")
         took = time.monotonic() - t0
@@ -132,14 +145,14 @@ def one(work: Path, bao: Any, role_id: str, secret_id: str, n: int, name: str) -
         return ready, proc_status_kib(ctl.pid, "VmRSS"), took
 
 
-def run(n: int, pki: int, pushes: int, work: Path) -> str:
+def run(n: int, pki: int, pushes: int, stores: int, work: Path) -> str:
     from tests.openbao import start_openbao
 
     with start_openbao(work / "openbao") as bao:
         _, role_id, secret_id = fill_openbao(bao, n)
         pki_engine(bao)
         measured = {}
-        for name, count in (("vault", n), ("eso", n), ("pki", pki), ("push", pushes)):
+        for name, count in (("vault", n), ("eso", n), ("pki", pki), ("push", pushes), ("store", stores)):
             if count:
                 log(f"kinds: {count} objects of {name} on a fresh controller")
                 measured[name] = (count, *one(work, bao, role_id, secret_id, count, name))
@@ -147,8 +160,9 @@ def run(n: int, pki: int, pushes: int, work: Path) -> str:
     v_per = (v_synced - v_ready) / n
     rows = []
     for name, label, plural in (("eso", "ExternalSecret", "ExternalSecrets (--eso-compat)"),
-                                ("pki", "VaultPKISecret", "VaultPKISecrets"), ("push", "VaultPushSecret",
-                                                                                 "VaultPushSecrets")):
+                                ("pki", "VaultPKISecret", "VaultPKISecrets"),
+                                ("push", "VaultPushSecret", "VaultPushSecrets"),
+                                ("store", "VaultStore", "VaultStores")):
         if name not in measured:
             continue
         count, ready, synced, took = measured[name]
@@ -157,7 +171,7 @@ def run(n: int, pki: int, pushes: int, work: Path) -> str:
             [f"RSS per {label} once {count:,} are synced (VmRSS after - ready)", f"{per:.1f} KiB ({ready / 1024:.0f}"
              f" -> {synced / 1024:.0f} MiB)", f"VaultSecret {v_per:.1f} KiB at {n:,} ({v_ready / 1024:.0f} -> "
              f"{v_synced / 1024:.0f} MiB)", f"{per / v_per:.2f}" if v_per > 0 else "—", "—", "—"],
-            [f"first sync of all {count:,} {plural}: create sent -> all " + ("ready" if name == "push" else
+            [f"first sync of all {count:,} {plural}: create sent -> all " + ("ready" if name in READY else
                                                                               "Secrets exist"), f"{took:.1f} s",
              f"{v_took:.1f} s for {n:,} VaultSecrets", "—", "—", "—"],
         ]
@@ -169,9 +183,10 @@ def main() -> int:
     ap.add_argument("--objects", type=int, default=2_000, help="VaultSecrets and ExternalSecrets")
     ap.add_argument("--pki", type=int, default=500, help="VaultPKISecrets (0: none)")
     ap.add_argument("--push", type=int, default=2_000, help="VaultPushSecrets (0: none)")
+    ap.add_argument("--stores", type=int, default=0, help="VaultStores beside the one the others use (0: none)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="sealer-kinds-bench-") as tmp:
-        print(run(args.objects, args.pki, args.push, Path(tmp)))
+        print(run(args.objects, args.pki, args.push, args.stores, Path(tmp)))
     return 0
 
 

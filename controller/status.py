@@ -114,9 +114,9 @@ def record_version(result: Result, body: Any, patch: Any) -> None:
         patch.status[VERSION_STATUS] = result.secret_version
 
 
-def report_store(result: Result, body: Any, meta: Any, patch: Any) -> None:
+def report_store(result: Result, body: Any, meta: Any, patch: Any, post: Poster = kopf_event) -> None:
     """A VaultStore's or ClusterVaultStore's check: its condition, announced when it becomes ready."""
-    set_ready(body.get("kind", "VaultStore"), result, body, meta, patch, announce=not is_ready(body))
+    set_ready(body.get("kind", "VaultStore"), result, body, meta, patch, announce=not is_ready(body), post=post)
 
 
 def api_poster(kube: Callable[[], Any]) -> Poster:

@@ -1,7 +1,7 @@
-"""The periodic VaultStore / ClusterVaultStore check runs without a finalizer: the controller process, the API
-emulator and a real OpenBao. A store whose token is bad turns Ready only through that loop (no event on the store
-itself), for both scopes; no store carries a finalizer (one an older version added is removed), a delete is
-immediate and ends the loop."""
+"""The periodic VaultStore / ClusterVaultStore check (one loop for all stores) runs without a finalizer: the
+controller process, the API emulator and a real OpenBao. A store whose token is bad turns Ready only through that
+loop (no event on the store itself), for both scopes; no store carries a finalizer (one an older version added is
+removed), a delete is immediate and the loop checks the store no more."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from tests.controller_process import NS
 from tests.openbao import Bao
 from tests.vault_resources import CSTORE, STORE, start_vault_controller, store, token_auth, token_secret, wait_cond
 
-LOOP = "Resync 'vault_store_check' is invoked"
+LOOP = "store check: VaultStore "  # the loop's line for a pass that found VaultStores
 
 
 def test_store_check_loop_heals_stores_and_adds_no_finalizer(kube: KubeServer, openbao: Bao,

@@ -165,3 +165,21 @@ def test_external_secrets_sync_on_force_sync_and_spec_changes_from_the_scheduler
     assert client.events("app", name="db", kind="ExternalSecret")
     proc.stop()
     assert "Traceback" not in proc.log_text()
+
+
+def test_the_store_check_loop_heals_a_secret_store(kube: KubeServer, openbao: Bao, tmp_path: Path) -> None:
+    """A SecretStore whose token is bad turns Valid through the periodic check (one loop for every store, here each
+    second) once its token Secret is fixed: no event on the store itself. Its becoming ready is announced."""
+    proc, _ = start_vault_controller(kube, tmp_path, "--eso-compat")
+    client = kube.client
+    token_secret(kube, "app", "s." + secrets.token_hex(12))  # no such token
+    client.create({"apiVersion": SS[0], "kind": SS[1], "metadata": {"name": "healing", "namespace": "app"},
+                   "spec": {"provider": {"vault": {"server": openbao.addr, "path": "secret", "version": "v2",
+                                                   "auth": {"tokenSecretRef": {"name": "vault-token",
+                                                                               "key": "token"}}}}}})
+    _wait_ready(kube, SS, "healing", "app", "False", "ValidationFailed")
+    token_secret(kube, "app", openbao.create_token("default"))
+    _wait_ready(kube, SS, "healing", "app", "True", "Valid")
+    assert [e for e in client.events("app", name="healing", kind="SecretStore") if e["type"] == "Normal"]
+    proc.stop()
+    assert "store check: SecretStore 1" in proc.log_text() and "Traceback" not in proc.log_text()

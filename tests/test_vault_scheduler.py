@@ -164,8 +164,8 @@ def reads(port: int) -> float:
 
 
 def daemons(log: str) -> list[str]:
-    """kopf's daemon lines, but for the VaultStores' check loop (a daemon per store, by design)."""
-    return [line for line in log.splitlines() if "Daemon '" in line and "'vault_store_check'" not in line]
+    """kopf's daemon lines."""
+    return [line for line in log.splitlines() if "Daemon '" in line]
 
 
 def settled(port: int, want: float, seconds: float = 2.0) -> float:

@@ -155,7 +155,9 @@ class EsoCompat:
         reason = "InvalidProviderConfig" if result.reason in ("InvalidStore", "InvalidSpec") else "ValidationFailed"
         return Result(False, reason, f"{result.reason}: {result.message}")
 
-    def write_store_status(self, body: Mapping[str, Any], meta: Any, patch: Any, result: Result) -> None:
-        status.set_ready(str(body.get("kind")), result, body, meta, patch, announce=not status.is_ready(body))
+    def write_store_status(self, body: Mapping[str, Any], meta: Any, patch: Any, result: Result,
+                           post: status.Poster = status.kopf_event) -> None:
+        status.set_ready(str(body.get("kind")), result, body, meta, patch, announce=not status.is_ready(body),
+                         post=post)
         patch.status.pop("observedGeneration", None)
         patch.status["capabilities"] = "ReadOnly"
