@@ -1,4 +1,5 @@
-"""Per-object loops that put no finalizer on their objects.
+"""Per-object loops that put no finalizer on their objects (a ClusterVaultSecret's; the kinds that come by the
+thousand run on schedulers instead, `scheduled`).
 
 kopf gives every object with a timer or daemon a finalizer (`kopf.timer` and `kopf.daemon` register
 `requires_finalizer=True`): an object deleted without one vanishes with no deletionTimestamp in its DELETED event, so
@@ -11,13 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import kopf
-
-log = logging.getLogger("sealer.controller")
 
 
 class Gone:
@@ -86,23 +84,3 @@ def daemon(registry: kopf.OperatorRegistry, group: str, version: str, plural: st
 
 def deletion(type: str | None, **_: Any) -> bool:
     return type == "DELETED"
-
-
-def periodic(registry: kopf.OperatorRegistry, group: str, version: str, plural: str, *, id: str, when: Any,
-             interval: float, tick: Callable[[Any, Any], Awaitable[None]],
-             on_gone: Callable[[Any], None] | None = None) -> None:
-    """``tick(body, meta)`` every ``interval`` seconds (the first after one interval), per object, no finalizer.
-    Logged as "Resync 'ID' is invoked" / "succeeded" (ID without `_resync`), where kopf's timers said "Timer"."""
-    name = id.removesuffix("_resync")
-
-    async def run(until: Until, body: Any, meta: Any) -> None:
-        while not until:
-            try:
-                await asyncio.wait_for(until.wait(), timeout=interval)
-            except TimeoutError:
-                where = f"{meta.get('namespace')}/{meta.get('name')}"
-                log.info("Resync '%s' is invoked: %s", name, where)
-                await tick(body, meta)
-                log.info("Resync '%s' succeeded: %s", name, where)
-
-    daemon(registry, group, version, plural, id=id, when=when, run=run, on_gone=on_gone, cancellation_timeout=10.0)
