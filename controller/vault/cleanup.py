@@ -1,6 +1,6 @@
 """Work done in Vault before a scheduled object goes (a VaultPKISecret's revocation, a VaultPushSecret's deletion of
-what it wrote), under the scheduler's own finalizer: kopf's deletion handler cost ~13 KiB of RSS per object, for
-every object of the kind, to serve the few that ask for it.
+what it wrote), under the scheduler's own finalizer: kopf's deletion handler cost 12-14 KiB of RSS per object,
+for every object of the kind, to serve the few that ask for it.
 
 The finalizer is `sealer.dev/finalizer`, the name kopf put there before (`handlers.lifecycle`), so an object deleted
 across an upgrade is still cleaned up. The scheduler adds it, before any Vault write, to the objects the kind's

@@ -198,12 +198,6 @@ class PushSync:
 
     # --- on the scheduler ---------------------------------------------------------------------------------
 
-    def wake(self, uid: str | None) -> None:
-        """Sync the VaultPushSecret now (from any thread)."""
-        scheduler = self.scheduler
-        if scheduler is not None:
-            scheduler.wake(uid)
-
     def kind(self, refresher: Any) -> Kind:
         """VaultPushSecrets for the scheduler: each pushed when the controller starts and every refreshInterval
         after that (no spread added, as ESO), or after the backoff of a failed sync worth retrying. It holds a place
