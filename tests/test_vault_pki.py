@@ -22,7 +22,7 @@ from controller.vault.pkisync import PkiSync
 from controller.vault.sync import VaultSync
 from tests.controller_process import NS
 from tests.openbao import Bao
-from tests.vault_resources import scrape, start_vault_controller, store, token_auth, token_secret, wait_cond
+from tests.vault_resources import STORE, scrape, start_vault_controller, store, token_auth, token_secret, wait_cond
 
 PKI = ("sealer.dev/v1alpha1", "VaultPKISecret")
 
@@ -227,7 +227,7 @@ def test_a_certificate_issued_while_its_object_is_deleted_is_revoked_too(kube: K
     token_secret(kube, "app", token)
     client.create(store(openbao, "vault", "app", token_auth(), requestsPerSecond=0.2))
     proc, _ = start_vault_controller(kube, tmp_path)
-    wait_cond(kube, "vault", "app", "True", kind=("sealer.dev/v1alpha1", "VaultStore"))  # its check took the rate
+    wait_cond(kube, "vault", "app", "True", kind=STORE)  # its check took the rate
     client.create(pki_secret("late", "app", mount=mount, role="web", commonName="late.example.com", ttl="1h",
                              revoke=True))
     client.wait_for(lambda: "sealer.dev/finalizer" in (client.get(*PKI, "late", "app")["metadata"].get("finalizers")
@@ -242,3 +242,27 @@ def test_a_certificate_issued_while_its_object_is_deleted_is_revoked_too(kube: K
     assert openbao.api("GET", f"{mount}/cert/{leaves[0]}")["data"].get("revocation_time", 0) > 0
     proc.stop()
     assert "revocation done, finalizer removed" in proc.log_text()
+
+
+def test_a_revocation_whose_store_is_gone_is_skipped_at_once_with_a_warning(kube: KubeServer, openbao: Bao,
+                                                                             tmp_path: Path) -> None:
+    """A namespace's deletion takes its VaultStore with its VaultPKISecrets: no retry brings the store back, so the
+    revocation is skipped at once (not tried 5 times) and a Warning says which certificate stays valid."""
+    mount, token = _pki_engine(openbao)
+    client = kube.client
+    token_secret(kube, "app", token)
+    client.create(store(openbao, "vault", "app", token_auth()))
+    proc, _ = start_vault_controller(kube, tmp_path)
+    client.create(pki_secret("orphan", "app", mount=mount, role="web", commonName="orphan.example.com", ttl="1h",
+                             revoke=True))
+    wait_cond(kube, "orphan", "app", "True", "Issued", kind=PKI)
+    serial = _status(kube, "orphan")["serialNumber"]
+    client.delete(*STORE, "vault", "app")
+    client.delete(*PKI, "orphan", "app")
+    client.wait_for(lambda: client.find(*PKI, "orphan", "app") is None, timeout=15, message="not deleted")
+    warning = [e for e in client.events("app", name="orphan", kind="VaultPKISecret") if e["type"] == "Warning"]
+    assert len(warning) == 1 and warning[0]["reason"] == "CleanupFailed", warning
+    assert f"revocation skipped: certificate {serial} not revoked" in warning[0]["message"]
+    assert not openbao.api("GET", f"{mount}/cert/{serial}")["data"].get("revocation_time")
+    proc.stop()
+    assert "revocation skipped, finalizer removed" in proc.log_text() and "failed (try" not in proc.log_text()

@@ -7,7 +7,8 @@ across an upgrade is still cleaned up. The scheduler adds it, before any Vault w
 `wanted` picks, and takes it off those it no longer picks. An object deleted with it: `run` up to TRIES times (as
 kopf's handler was), apart by the Vault retry backoff (--vault-retry-min, doubling: 1, 2, 4, 8 s by default), then
 the finalizer comes off whatever the outcome, so a Vault gone for good does not hold the namespace's deletion
-forever; a Warning Event says what was left undone.
+forever; a Warning Event says what was left undone. A store that is gone (deleted with the namespace, or no
+longer allowing it) cannot be fixed by trying again: `Skipped`, at once, with the same Warning.
 """
 
 from __future__ import annotations
@@ -20,6 +21,12 @@ from sealer.kube import GROUP
 
 FINALIZER = f"{GROUP}/finalizer"
 TRIES = 5
+# VaultError reasons no retry fixes: the store is gone or no longer serves the object's namespace
+STORE_GONE = frozenset({"StoreNotFound", "StoreNotAllowed", "InvalidStore"})
+
+
+class Skipped(Exception):
+    """The cleanup cannot be done at all (its store is gone); the message says why, in sealer's words."""
 
 
 @dataclass(frozen=True)
@@ -27,7 +34,8 @@ class Cleanup:
     """What a kind does in Vault when one of its objects goes, and which objects need it."""
 
     wanted: Callable[[Mapping[str, Any]], bool]  # the object (its spec) asks for it
-    run: Callable[[Mapping[str, Any]], None]  # blocking; raises to be tried again (SpecError: nothing to do)
+    run: Callable[[Mapping[str, Any]], None]  # blocking; raises to be tried again (SpecError: nothing to do,
+    # Skipped: cannot be done)
     what: str  # for the log and Events: "revocation", "deletion from Vault"
 
 

@@ -25,7 +25,7 @@ from controller import secrets
 from controller.runtime import Result
 from controller.vault import pki
 from controller.vault import spec as vs
-from controller.vault.cleanup import Cleanup
+from controller.vault.cleanup import STORE_GONE, Cleanup, Skipped
 from controller.vault.client import VaultError
 from controller.vault.fields import SpecError
 from controller.vault.scheduler import Kind
@@ -175,12 +175,18 @@ class PkiSync:
                     refresh_seconds=max(MIN_DELAY, renew - time.time()))
 
     def revoke(self, body: Mapping[str, Any]) -> None:
-        """On deletion with `revoke: true`: revoke the certificate the status names. Raises to be retried."""
+        """On deletion with `revoke: true`: revoke the certificate the status names. Raises to be retried, or
+        `Skipped` when its store is gone."""
         serial = (body.get("status") or {}).get("serialNumber")
         if not serial:
             return
         spec = pki.parse_pki_secret(body)
-        client = self.vault.client_for(spec.namespace, spec.store_kind, spec.store_name)
+        try:
+            client = self.vault.client_for(spec.namespace, spec.store_kind, spec.store_name)
+        except VaultError as e:
+            if e.reason in STORE_GONE:  # deleted with the namespace, most often: no retry brings it back
+                raise Skipped(f"certificate {serial} not revoked: {e.message}") from None
+            raise
         client.write(f"{spec.mount}/revoke", {"serial_number": serial}, "revoke")
         log.info("VaultPKISecret %s/%s: revoked certificate %s", spec.namespace, spec.name, serial)
 

@@ -14,7 +14,7 @@ from typing import Any
 from controller import status
 from controller.runtime import Result
 from controller.vault import push
-from controller.vault.cleanup import Cleanup
+from controller.vault.cleanup import STORE_GONE, Cleanup
 from controller.vault.client import StoreClient, VaultError
 from controller.vault.fields import SpecError, vault_path
 from controller.vault.scheduler import Kind, store_of
@@ -28,7 +28,6 @@ KIND, PLURAL = "VaultPushSecret", "vaultpushsecrets"
 # Failures a later sync may fix by itself (retried with backoff); InvalidSpec from the spec waits for a change.
 _RETRIED = {"VaultUnavailable", "PermissionDenied", "StoreNotFound", "StoreNotReady", "StoreNotAllowed",
             "InvalidStore", "SecretNotFound", "NotOwned", "ApiError", "InvalidSpec"}
-_GONE = {"StoreNotFound", "StoreNotAllowed", "InvalidStore"}
 
 
 class PushSync:
@@ -154,7 +153,7 @@ class PushSync:
                         done.append(f"{skey}: {ref}")
                 except VaultError as e:
                     log.warning("VaultPushSecret %s: %s %s not deleted: %s", spec.owner, skey, ref, e.reason)
-                    if e.reason not in _GONE:  # a store that went or no longer allows us: nothing to retry
+                    if e.reason not in STORE_GONE:  # a store that went or no longer allows us: nothing to retry
                         kept.setdefault(skey, {})[ref] = data
         return done, kept
 
@@ -191,7 +190,7 @@ class PushSync:
                 try:
                     self._delete_ref(spec, skey, data)
                 except VaultError as e:
-                    if e.reason in _GONE:
+                    if e.reason in STORE_GONE:
                         log.warning("VaultPushSecret %s: %s: %s", spec.owner, skey, e.message)
                         continue
                     raise

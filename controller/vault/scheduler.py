@@ -588,6 +588,11 @@ class Scheduler:
             except SpecError:
                 outcome = f"no {work.what} for an invalid spec"
                 break
+            except cleanup.Skipped as e:
+                log.warning("%s %s: %s skipped: %s", kind.name, where, work.what, e)
+                self._post(body, "Warning", "CleanupFailed", f"{work.what} skipped: {e}")
+                outcome = f"{work.what} skipped"
+                break
             except Exception as e:
                 why = f"{e.reason}: {e.message}" if isinstance(e, VaultError) else (
                     getattr(e, "status", None) or type(e).__name__)
