@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from controller import secrets
+from controller.objectlocks import ObjectLocks
 from controller.runtime import Result
 from controller.vault import pki
 from controller.vault import spec as vs
@@ -65,17 +66,12 @@ class PkiSync:
     def __init__(self, vault: VaultSync) -> None:
         self.vault = vault
         self.scheduler: Any = None  # controller.vault.scheduler.Scheduler of the operator run, while it runs
-        self._lock = threading.Lock()
-        self._locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()  # guards _issued
+        self._objects = ObjectLocks()  # a sync and a drift check of one object take turns
         self._issued: dict[str, Record] = {}  # uid -> what this process last wrote to its Secret
-
-    def _lock_for(self, uid: str) -> threading.Lock:
-        with self._lock:
-            return self._locks.setdefault(uid, threading.Lock())
 
     def forget(self, uid: str) -> None:
         with self._lock:
-            self._locks.pop(uid, None)
             self._issued.pop(uid, None)
 
     # --- one sync -----------------------------------------------------------------------------------------
@@ -86,7 +82,7 @@ class PkiSync:
         uid = str((body.get("metadata") or {}).get("uid") or "")
         try:
             spec = pki.parse_pki_secret(body)
-            with self._lock_for(uid):
+            with self._objects.hold(uid):
                 current = self._current(body, spec)
         except Exception:  # SpecError, an API hiccup: the scheduler's sync reports it
             current = None
@@ -124,7 +120,7 @@ class PkiSync:
         uid = str((body.get("metadata") or {}).get("uid") or "")
         try:
             spec = pki.parse_pki_secret(body)
-            with self._lock_for(uid):
+            with self._objects.hold(uid):
                 current = self._current(body, spec)
                 now = time.time()
                 if current is not None and now < current[0]:
