@@ -29,7 +29,7 @@ from controller.vault import spec as vs
 from controller.vault.cleanup import STORE_GONE, Cleanup, Skipped
 from controller.vault.client import VaultError
 from controller.vault.fields import SpecError
-from controller.vault.scheduler import Kind
+from controller.vault.scheduler import Kind, in_thread
 from controller.vault.sync import Sync, VaultSync, now_rfc3339
 from sealer.io.manifests import secret_items
 from sealer.kube import API_VERSION
@@ -150,12 +150,12 @@ class PkiSync:
             raise VaultError("VaultUnavailable", f"issue {spec.mount}/{spec.role}: unexpected answer from Vault "
                                                  f"({client.store.ref})") from None
         items = cert.items()
-        data_hash = vs.data_hmac(self.vault.hmac_key(), items)
+        spec_hash, data_hash = _spec_hash(spec), vs.data_hmac(self.vault.hmac_key(), items)
         done = secrets.write(self.vault.controller.kube, pki.desired_secret(body, spec, items), body)
         if done.refused:
             return Sync(Result(False, done.plan.reason, done.plan.message), retry=True)
         with self._lock:
-            self._issued[str((body.get("metadata") or {}).get("uid") or "")] = Record(_spec_hash(spec), data_hash,
+            self._issued[str((body.get("metadata") or {}).get("uid") or "")] = Record(spec_hash, data_hash,
                                                                                       cert.serial_number)
         renew = pki.renew_at(cert.not_before, cert.not_after, spec.expiry_offset)
         message = f"issued certificate {cert.serial_number} (valid until {_rfc3339(cert.not_after)})"
@@ -165,7 +165,7 @@ class PkiSync:
             if restarted:
                 message += f"; restarted {restarted}"
         st = {"serialNumber": cert.serial_number, "notAfter": _rfc3339(cert.not_after),
-              "renewTime": _rfc3339(renew), "lastIssued": now_rfc3339(), "specHash": _spec_hash(spec),
+              "renewTime": _rfc3339(renew), "lastIssued": now_rfc3339(), "specHash": spec_hash,
               "dataHash": data_hash}
         return Sync(Result(True, "Renewed" if renewal else "Issued", message, True), st,
                     refresh_seconds=max(MIN_DELAY, renew - time.time()))
@@ -199,12 +199,7 @@ class PkiSync:
         not issued again), then due at its renewal time, or after the backoff of a failed sync. With `revoke: true`,
         its certificate is revoked before it goes (the scheduler's finalizer)."""
 
-        async def sync(stopped: Any, body: dict[str, Any]) -> Sync | None:
-            return await refresher._thread(self.sync, body)
-
-        def next_delay(uid: str, done: Sync) -> float | None:
-            return self.vault.next_delay(uid, done) if not done.result.ready else done.refresh_seconds
-
-        return Kind("VaultPKISecret", API_VERSION, "vaultpkisecrets", sync=sync, spread=False, next_delay=next_delay,
-                    forget=self.forget, cleanup=Cleanup(lambda body: bool((body.get("spec") or {}).get("revoke")),
-                                                        self.revoke, "revocation"))
+        return Kind("VaultPKISecret", API_VERSION, "vaultpkisecrets", sync=in_thread(refresher, self.sync),
+                    spread=False, forget=self.forget,
+                    cleanup=Cleanup(lambda body: bool((body.get("spec") or {}).get("revoke")), self.revoke,
+                                    "revocation"))

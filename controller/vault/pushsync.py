@@ -17,7 +17,7 @@ from controller.vault import push
 from controller.vault.cleanup import STORE_GONE, Cleanup
 from controller.vault.client import StoreClient, VaultError
 from controller.vault.fields import SpecError, vault_path
-from controller.vault.scheduler import Kind, store_of
+from controller.vault.scheduler import Kind, in_thread, store_of
 from controller.vault.sync import Sync, VaultSync, now_rfc3339
 from sealer.io.manifests import secret_items
 from sealer.kube import API_VERSION
@@ -203,19 +203,13 @@ class PushSync:
         of its first store's share. With `deletionPolicy: Delete`, what it wrote goes before it does (the
         scheduler's finalizer)."""
 
-        async def sync(stopped: Any, body: dict[str, Any]) -> Sync | None:
-            return await refresher._thread(self.sync, body)
-
         def report(done: Sync, started: float, body: dict[str, Any], meta: Any, patch: Any,
                    post: status.Poster) -> None:
             status.set_ready(KIND, done.result, body, meta, patch, announce=done.result.changed, post=post)
             patch.status.update(done.status)
 
-        def next_delay(uid: str, done: Sync) -> float | None:
-            return self.vault.next_delay(uid, done) if not done.result.ready else done.refresh_seconds
-
-        return Kind(KIND, API_VERSION, PLURAL, sync=sync, store_of=lambda body: store_of(body, "storeRefs"),
-                    report=report, spread=False, next_delay=next_delay,
+        return Kind(KIND, API_VERSION, PLURAL, sync=in_thread(refresher, self.sync),
+                    store_of=lambda body: store_of(body, "storeRefs"), report=report, spread=False,
                     cleanup=Cleanup(lambda body: (body.get("spec") or {}).get("deletionPolicy") == "Delete",
                                     self.delete, "deletion from Vault"))
 

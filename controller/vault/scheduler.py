@@ -128,6 +128,16 @@ class Kind:
         patch.status.update(sync.status)
 
 
+def in_thread(refresher: Any, fn: Callable[[dict[str, Any]], Sync]) -> Callable[[Any, dict[str, Any]],
+                                                                             Awaitable[Sync | None]]:
+    """A kind's blocking ``fn(body)`` as its `Kind.sync`, in the refresher's worker pool (no rate to wait for)."""
+
+    async def sync(stopped: Any, body: dict[str, Any]) -> Sync | None:
+        return await refresher._thread(fn, body)
+
+    return sync
+
+
 def vault_secrets(refresher: Any) -> Kind:
     """sealer's VaultSecrets: resumed without reads when not due, refreshes spread."""
     return Kind("VaultSecret", API_VERSION, PLURAL, sync=refresher._sync, resume=refresher._resume_delay)

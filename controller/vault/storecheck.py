@@ -44,18 +44,15 @@ class StoreChecks:
     def _listed(self, kind: StoreKind) -> list[dict[str, Any]]:
         """The kind's stores this replica serves (blocking: one paged list per namespace served, or one)."""
         kube, app = self.app.controller.kube, self.app
-        if kind.cluster:
-            if not app.in_served_namespace(None):
-                return []
-            found = list(kube.iter_objects(kind.api_version, kind.plural))
-        else:
-            found = [obj for ns in app.served.namespaces or (None,)
-                     for obj in kube.iter_objects(kind.api_version, kind.plural, namespace=ns)]
-        return [obj for obj in found if not (obj.get("metadata") or {}).get("deletionTimestamp")
-                and app.in_served_namespace(None if kind.cluster else (obj.get("metadata") or {}).get("namespace"))]
+        if kind.cluster and not app.in_served_namespace(None):
+            return []
+        scopes = (None,) if kind.cluster else app.served.namespaces or (None,)
+        return [obj for ns in scopes for obj in kube.iter_objects(kind.api_version, kind.plural, namespace=ns)
+                if not (meta := obj.get("metadata") or {}).get("deletionTimestamp")
+                and (kind.cluster or app.in_served_namespace(meta.get("namespace")))]
 
-    async def run_pass(self) -> int:
-        """One check of every store served; how many there were."""
+    async def run_pass(self) -> None:
+        """One check of every store served."""
         places = asyncio.Semaphore(AT_ONCE)
 
         async def one(kind: StoreKind, body: dict[str, Any]) -> None:
@@ -69,7 +66,7 @@ class StoreChecks:
                     log.warning("%s %s: not checked (%s)", kind.name, meta.get("name"),
                                 getattr(e, "status", None) or type(e).__name__)
 
-        counts = []
+        counts: list[str] = []  # "VaultStore 3", ... for the pass's log line
         for kind in self.kinds:
             try:
                 stores = await asyncio.to_thread(self._listed, kind)
@@ -81,7 +78,6 @@ class StoreChecks:
             await asyncio.gather(*(one(kind, body) for body in stores))
         if counts:  # one line a period (a daemon per store logged one per store)
             log.info("store check: %s", ", ".join(counts))
-        return sum(int(c.rpartition(" ")[2]) for c in counts)
 
     async def _run(self, period: float) -> None:
         while not self._stopped.is_set():

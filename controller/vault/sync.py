@@ -175,11 +175,12 @@ class VaultSync:
     def next_delay(self, uid: str, sync: Sync) -> float | None:
         """Seconds until the next sync: the refresh interval after a success (None = only when woken),
         backoff with jitter after a failure worth retrying."""
+        if sync.result.ready:  # the backoff starts over: no record kept for an object that syncs
+            with self._lock:
+                self._backoff.pop(uid, None)
+            return sync.refresh_seconds if sync.refresh_seconds else None
         with self._lock:
             backoff = self._backoff.setdefault(uid, Backoff(self.retry_min, self.retry_max))
-        if sync.result.ready:
-            backoff.reset()
-            return sync.refresh_seconds if sync.refresh_seconds else None
         if sync.retry:
             return backoff.next()
         return None
