@@ -34,8 +34,8 @@ class Cleanup:
     """What a kind does in Vault when one of its objects goes, and which objects need it."""
 
     wanted: Callable[[Mapping[str, Any]], bool]  # the object (its spec) asks for it
-    run: Callable[[Mapping[str, Any]], None]  # blocking; raises to be tried again (SpecError: nothing to do,
-    # Skipped: cannot be done)
+    run: Callable[[Mapping[str, Any]], str | None]  # blocking; what was done, for the log (None: `what` done);
+    # raises to be tried again (SpecError: nothing to do, Skipped: cannot be done)
     what: str  # for the log and Events: "revocation", "deletion from Vault"
 
 

@@ -170,12 +170,12 @@ class PkiSync:
         return Sync(Result(True, "Renewed" if renewal else "Issued", message, True), st,
                     refresh_seconds=max(MIN_DELAY, renew - time.time()))
 
-    def revoke(self, body: Mapping[str, Any]) -> None:
+    def revoke(self, body: Mapping[str, Any]) -> str | None:
         """On deletion with `revoke: true`: revoke the certificate the status names. Raises to be retried, or
         `Skipped` when its store is gone."""
         serial = (body.get("status") or {}).get("serialNumber")
         if not serial:
-            return
+            return "no certificate issued, none to revoke"
         spec = pki.parse_pki_secret(body)
         try:
             client = self.vault.client_for(spec.namespace, spec.store_kind, spec.store_name)
@@ -185,6 +185,7 @@ class PkiSync:
             raise
         client.write(f"{spec.mount}/revoke", {"serial_number": serial}, "revoke")
         log.info("VaultPKISecret %s/%s: revoked certificate %s", spec.namespace, spec.name, serial)
+        return None
 
     # --- on the scheduler ---------------------------------------------------------------------------------
 

@@ -592,8 +592,7 @@ class Scheduler:
         outcome = f"{work.what} not asked for"  # the spec no longer asks: just let go
         for attempt in range(1, cleanup.TRIES + 1 if work.wanted(body) else 1):
             try:
-                await self.refresher._thread(work.run, body)
-                outcome = f"{work.what} done"
+                outcome = await self.refresher._thread(work.run, body) or f"{work.what} done"
                 break
             except SpecError:
                 outcome = f"no {work.what} for an invalid spec"
