@@ -16,6 +16,7 @@ import pytest
 import urllib3
 
 from controller import kube as kube_module
+from controller.httpconn import Connections
 from controller.kube import Kube
 
 
@@ -26,6 +27,7 @@ class Server(http.server.ThreadingHTTPServer):
         self.valid = "Bearer good"
         self.seen: list[tuple[str, str, str, str]] = []
         self.answers: dict[str, tuple[int, dict[str, Any]]] = {}
+        self.direct = True
         super().__init__(("127.0.0.1", 0), Handler)
 
 
@@ -64,9 +66,12 @@ class Configuration:
         return {"BearerToken": {"type": "api_key", "in": "header", "key": "authorization", "value": token}}
 
 
-@pytest.fixture
-def server() -> Iterator[Server]:
+@pytest.fixture(params=["direct", "urllib3"])
+def server(request: pytest.FixtureRequest) -> Iterator[Server]:
+    """Each test runs on both paths: the keep-alive connections (`controller.httpconn`) and urllib3's pool (a
+    proxy, and every watch)."""
     srv = Server()
+    srv.direct = request.param == "direct"
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     yield srv
     srv.shutdown()
@@ -79,6 +84,7 @@ def client(server: Server, tokens: list[str]) -> tuple[Kube, Configuration]:
     kube._k = kubernetes
     kube._pool = urllib3.PoolManager()
     kube._host = f"http://127.0.0.1:{server.server_address[1]}"
+    kube._direct = Connections("127.0.0.1", server.server_address[1], "", None) if server.direct else None
     kube._credentials = kube_module._Credentials(configuration)
     return kube, configuration
 
@@ -150,9 +156,11 @@ def test_names_are_quoted_into_paths(server: Server) -> None:
 def test_without_a_proxy_requests_go_to_the_servers_pool_with_its_path_prefix(server: Server) -> None:
     """A kubeconfig server URL may carry a path (Rancher's `/k8s/clusters/ID`): it prefixes every request."""
     kube, _ = client(server, ["Bearer good"])
-    kube._pool, kube._host = kube_module._target(urllib3.PoolManager(),
-                                                 f"http://127.0.0.1:{server.server_address[1]}/k8s/clusters/c1")
+    url = f"http://127.0.0.1:{server.server_address[1]}/k8s/clusters/c1"
+    kube._pool, kube._host = kube_module._target(urllib3.PoolManager(), url)
     assert isinstance(kube._pool, urllib3.HTTPConnectionPool)
+    if server.direct:
+        kube._direct = Connections.for_configuration(kubernetes.client.Configuration(host=url))
     kube.get_secret("ns", "s")
     assert server.seen[-1][1] == "/k8s/clusters/c1/api/v1/namespaces/ns/secrets/s"
 
