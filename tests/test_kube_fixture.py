@@ -471,3 +471,24 @@ def test_a_watch_of_a_quiet_resource_outlives_the_history_of_busy_ones(tmp_path:
         assert [(e["type"], e["object"]["metadata"].get("name")) for e in results[0]] == [("ADDED", "s1")]
         resumed = c.watch("v1", "ConfigMap", "n", timeout=0.5, resource_version=since)
         assert [(e["type"], e["object"].get("code")) for e in resumed] == [("ERROR", 410)]
+
+
+@pytest.mark.parametrize("setting,loop", [(None, "uvloop"), ("asyncio", "asyncio")])
+def test_the_emulator_process_runs_on_uvloop_unless_told_otherwise(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                    setting: str | None, loop: str) -> None:
+    """As its own process (the controller bench's emulator) it serves on uvloop, and answers as on asyncio's loop."""
+    pytest.importorskip("uvloop")
+    if setting is None:
+        monkeypatch.delenv("SEALER_EMULATOR_LOOP", raising=False)
+    else:
+        monkeypatch.setenv("SEALER_EMULATOR_LOOP", setting)
+    from sealer_testkit.apiserver import _process_loop_factory
+
+    factory = _process_loop_factory()
+    with KubeServer(tmp_path, loop_factory=factory) as server:
+        assert type(server._loop).__module__.partition(".")[0] == loop
+        c = server.client
+        made = c.create(sealed("s"))
+        assert c.get(SS, "SealedSecret", "s", "ns1")["metadata"]["uid"] == made["metadata"]["uid"]
+        events = c.watch(SS, "SealedSecret", "ns1", timeout=0.5, resource_version="0")
+        assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("ADDED", "s")]

@@ -330,8 +330,15 @@ def _check_annotations(obj: dict[str, Any]) -> None:
         raise _error(422, "Invalid", f"metadata.annotations: Too long: may not be more than {ANNOTATIONS_LIMIT} bytes")
 
 
+_STAMP: list[Any] = [0, ""]  # the second of the last timestamp made, and its text
+
+
 def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The current second as the API server writes it, formatted once per second (a burst creates hundreds)."""
+    second = int(time.time())
+    if second != _STAMP[0]:
+        _STAMP[:] = second, datetime.datetime.fromtimestamp(second, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _STAMP[1]
 
 
 @dataclass
@@ -1204,8 +1211,10 @@ class KubeServer:
     """
 
     def __init__(self, directory: Path, resources: Iterable[Resource] = SEALER_RESOURCES, *,
-                 gc: bool = True, strict_namespaces: bool = False, bookmark_interval: float = 10.0) -> None:
+                 gc: bool = True, strict_namespaces: bool = False, bookmark_interval: float = 10.0,
+                 loop_factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop) -> None:
         self.directory = Path(directory)
+        self._loop_factory = loop_factory
         self.resources = tuple(resources)
         self._emulator_kwargs = dict(gc=gc, strict_namespaces=strict_namespaces, bookmark_interval=bookmark_interval)
         self.url = ""
@@ -1237,7 +1246,7 @@ class KubeServer:
         return self
 
     def _thread_main(self) -> None:
-        loop = asyncio.new_event_loop()
+        loop = self._loop_factory()
         self._loop = loop
         try:
             loop.run_until_complete(self._serve())
@@ -1405,12 +1414,24 @@ def pid_gone(pid: int) -> bool:
 # --------------------------------------------------------------------------------------------------------------------
 
 
+def _process_loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
+    """uvloop for the emulator in its own process (SEALER_EMULATOR_LOOP=asyncio: the standard loop)."""
+    if os.environ.get("SEALER_EMULATOR_LOOP", "uvloop") == "uvloop":
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            return uvloop.new_event_loop
+    return asyncio.new_event_loop
+
+
 def main(argv: list[str] | None = None) -> None:
     """`python -m sealer_testkit.apiserver [DIR]`: serve until Ctrl-C / SIGTERM; prints the URL and kubeconfig path."""
     directory = Path((argv if argv is not None else sys.argv[1:] or ["."])[0])
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with KubeServer(directory) as server:
+    with KubeServer(directory, loop_factory=_process_loop_factory()) as server:
         print(f"url: {server.url}\nkubeconfig: {server.kubeconfig}\nexport KUBECONFIG={server.kubeconfig}",
               flush=True)
         with contextlib.suppress(KeyboardInterrupt):
