@@ -132,6 +132,9 @@ def test_the_emulators_own_request_parse_agrees_with_kmocks(kube: KubeServer) ->
                                   data='{"metadata": {"annotations": {"a": "\u00fc\u6f22"}}}'.encode(),
                                   headers={"Content-Type": "application/merge-patch+json"})
     urllib.request.urlopen(utf8, timeout=10).close()
+    with_cookie = urllib.request.Request(kube.url + f"/apis/{SS}/namespaces/ns1/sealedsecrets/q",
+                                         headers={"cookie": "session=abc; theme=dark"})  # lower case, as HTTP allows
+    urllib.request.urlopen(with_cookie, timeout=10).close()
     c.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "q", "namespace": "ns1"}})
     c.request("GET", "/api/v1/namespaces/ns1/secrets", params={"watch": "true", "timeoutSeconds": "0"})
     c.request("GET", "/api/v1/namespaces")
@@ -154,7 +157,8 @@ def test_the_emulators_own_request_parse_agrees_with_kmocks(kube: KubeServer) ->
         return out
 
     compared = asyncio.run_coroutine_threadsafe(differences(), loop).result(10)
-    assert len(compared) == 11
+    assert len(compared) == 12
+    assert [r.cookies for r in emulator._requests if r.cookies] == [{"session": "abc", "theme": "dark"}]
     assert [(path, diff) for path, diff in compared if diff] == []
 
 

@@ -557,10 +557,12 @@ class Emulator(kmock.KubernetesEmulator):
             except ValueError:
                 return None
         method = _method(raw_request.method)
-        params = dict(raw_request.query)
+        params = dict(raw_request.query) if raw_request.query_string else {}  # parsing even an empty one costs
+        headers = dict(raw_request.headers)
+        cookies = dict(raw_request.cookies) if "Cookie" in raw_request.headers else {}  # API clients send none
         request = kmock.Request(
             id=len(self._requests), raw_request=raw_request, url=raw_request.url, method=method, params=params,
-            headers=dict(raw_request.headers), cookies=dict(raw_request.cookies), data=data, body=body, text=text,
+            headers=headers, cookies=cookies, data=data, body=body, text=text,
             action=_kmock_parsing.guess_k8s(k8s, method, params),
             resource=_path_resource(k8s.group, k8s.version, k8s.plural), namespace=k8s.namespace, name=k8s.name,
             subresource=k8s.subresource)
