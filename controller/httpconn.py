@@ -156,7 +156,12 @@ class Connections:
         while True:
             conn = self._take()
             try:
-                conn.sock.sendall(message)
+                try:
+                    conn.sock.sendall(message)
+                except OSError:  # reset or closed by the server while kept: as if nothing was read
+                    if conn.used:
+                        raise _NothingRead from None
+                    raise
                 answer, keep = _read_answer(conn.file, method)
             except _NothingRead:
                 conn.close()

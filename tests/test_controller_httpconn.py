@@ -10,6 +10,7 @@ import json
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -149,6 +150,33 @@ def test_a_kept_connection_the_server_closed_is_replaced_once_without_an_error(s
     assert conns.request("GET", "/x", HEADERS).status == 200
     assert conns.request("GET", "/x", HEADERS).status == 200
     assert server.connections == 2 and len(server.requests) == 3
+
+
+def test_a_kept_connection_reset_by_the_server_is_replaced_however_the_reset_shows(scripted: Any,
+                                                                                   monkeypatch: Any) -> None:
+    """The server resets the connection after its answer (SO_LINGER 0). Without the idle check, the next request
+    meets the reset in `sendall` or in the first read, whichever the kernel reports: either way it goes again on a
+    new connection."""
+    import struct
+
+    def answer(n: int, req: bytes) -> bytes | None:
+        return Last(ok()) if n == 1 else ok()
+
+    server = scripted(answer)
+    original = server._one
+
+    def one_then_reset(conn: socket.socket) -> None:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        original(conn)
+
+    server._one = one_then_reset
+    monkeypatch.setattr("controller.httpconn._Connection.idle_closed", lambda self: False)
+    conns = connections(server.port)
+    assert conns.request("GET", "/x", HEADERS).status == 200
+    time.sleep(0.2)  # the reset has arrived
+    for _ in range(3):
+        assert conns.request("POST", "/x", HEADERS, b"{}").status == 200
+    assert server.connections == 2
 
 
 def test_a_new_connection_closed_without_an_answer_is_an_error_not_a_loop(scripted: Any) -> None:
