@@ -14,7 +14,7 @@ from urllib.parse import quote, urlencode
 
 import urllib3
 
-from controller.httpconn import Connections
+from controller.httpconn import READ_TIMEOUT, Connections, Lines
 
 CORE = "v1"
 
@@ -163,10 +163,10 @@ def _target(manager: Any, host: str) -> tuple[Any, str]:
 class Kube:
     """Requests skip the generated client's per-call wrapper (argument validation, re-applying the kubeconfig, a
     scan of the proxy variables), which cost more CPU than the call (1.1 ms against 0.7 ms per Secret create), with
-    the loader's credentials. Plain requests go over `controller.httpconn` keep-alive connections (0.15 ms of CPU
-    per call against 0.55 ms through urllib3); watches, and everything when a proxy is set, go to urllib3 through
-    the kubernetes client's own pool (its TLS, client certificates and proxy settings). Errors are the client's
-    `ApiException` (``status``)."""
+    the loader's credentials. Requests and watches go over `controller.httpconn` keep-alive connections (0.15 ms of
+    CPU per call against 0.55 ms through urllib3); when a proxy (or another setting only urllib3 knows) is set,
+    everything goes to urllib3 through the kubernetes client's own pool (its TLS, client certificates and proxy
+    settings). Errors are the client's `ApiException` (``status``)."""
 
     def __init__(self, config_file: str | None = None) -> None:
         import kubernetes
@@ -195,8 +195,9 @@ class Kube:
                        **self._credentials.headers(renew=attempt == 1)}
             if data is not None:
                 headers["Content-Type"] = content_type
-            if self._direct is not None and not stream:
-                response = self._direct.request(method, target, headers, data)
+            if self._direct is not None:
+                response = self._direct.stream(target, headers, timeout[1] if timeout else READ_TIMEOUT) \
+                    if stream else self._direct.request(method, target, headers, data)
                 if 200 <= response.status < 300:
                     return response
                 if response.status != 401 or attempt:
@@ -233,8 +234,9 @@ class Kube:
                 return None
             raise
 
-    def _stream(self, path: str, query: Mapping[str, Any], timeout: int) -> _Lines:
-        return _Lines(self._request("GET", path, query, stream=True, timeout=(30, timeout + 30)))
+    def _stream(self, path: str, query: Mapping[str, Any], timeout: int) -> Lines | _Lines:
+        response = self._request("GET", path, query, stream=True, timeout=(30, timeout + 30))
+        return response if isinstance(response, Lines) else _Lines(response)
 
     def _versioned_pages(self, path: str, query: Mapping[str, Any]) -> tuple[Iterator[dict[str, Any]], str]:
         """The items of a list a page of ``limit`` at a time (``continue`` tokens), and the first page's
@@ -274,7 +276,7 @@ class Kube:
         return self._versioned_pages(_core(namespace, "secrets"), _list_query(label_selector, limit))[0]
 
     def watch_secrets(self, namespace: str | None, label_selector: str | None, version: str,
-                      timeout: int) -> _Lines:
+                      timeout: int) -> Lines | _Lines:
         """The event lines of a Secret watch from ``version`` (bookmarks on), until the server ends it."""
         return self._stream(_core(namespace, "secrets"), _watch_query(version, timeout, label_selector), timeout)
 
@@ -331,7 +333,7 @@ class Kube:
         return str((answer.get("metadata") or {}).get("resourceVersion") or "")
 
     def watch_objects(self, api_version: str, plural: str, namespace: str | None, version: str,
-                      timeout: int) -> _Lines:
+                      timeout: int) -> Lines | _Lines:
         """The event lines of a custom resource's watch from ``version`` (bookmarks on), until the server ends it."""
         return self._stream(_group_path(api_version, namespace, plural), _watch_query(version, timeout, None),
                             timeout)

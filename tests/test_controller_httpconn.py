@@ -222,6 +222,53 @@ def test_error_statuses_are_answers_with_their_body(scripted: Any) -> None:
     assert (answer.status, answer.reason, answer.data) == (409, "Conflict", b"{}")
 
 
+# --- streamed answers (watches) ---------------------------------------------------------------------------------
+
+def test_a_streamed_answer_yields_its_lines_across_chunk_boundaries(scripted: Any) -> None:
+    events = [json.dumps({"type": "ADDED", "object": {"metadata": {"name": f"s{i}"}}}).encode() + b"\n"
+              for i in range(3)]
+    body = b"".join(events)
+    cuts = [body[:10], body[10:len(events[0]) + 5], body[len(events[0]) + 5:]]  # a line split over chunks
+    chunked = b"".join(f"{len(c):x}\r\n".encode() + c + b"\r\n" for c in cuts) + b"0\r\n\r\n"
+    server = scripted(lambda n, req: Last(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked))
+    lines = connections(server.port).stream("/api/v1/secrets?watch=true", HEADERS, 5.0)
+    assert [json.loads(line)["object"]["metadata"]["name"] for line in lines] == ["s0", "s1", "s2"]
+
+
+def test_a_streamed_answer_with_a_length_or_none_ends_with_it(scripted: Any) -> None:
+    answers = {1: Last(b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nab\ncd\nef"),
+               2: Last(b"HTTP/1.1 200 OK\r\n\r\nline one\nline two\n")}
+    server = scripted(lambda n, req: answers[n])
+    conns = connections(server.port)
+    assert list(conns.stream("/w", HEADERS, 5.0)) == ["ab", "cd", "ef"]
+    assert list(conns.stream("/w", HEADERS, 5.0)) == ["line one", "line two"]
+
+
+def test_a_refused_stream_is_a_whole_answer_and_its_connection_is_not_kept(scripted: Any) -> None:
+    server = scripted(lambda n, req: b'HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\n{}')
+    conns = connections(server.port)
+    answer = conns.stream("/w", HEADERS, 5.0)
+    assert (answer.status, answer.reason, answer.data) == (403, "Forbidden", b"{}")
+    assert not conns._free
+
+
+def test_closing_a_stream_closes_its_connection_and_a_quiet_one_times_out(scripted: Any) -> None:
+    """A watch the server keeps open: `close` ends it (its connection is never reused), and no byte within the
+    read timeout is an error the watch loop resumes from."""
+    open_stream = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab\n\r\n"  # and nothing more
+    server = scripted(lambda n, req: open_stream if n == 1 else ok())
+    conns = connections(server.port)
+    lines = conns.stream("/w", HEADERS, 0.5)
+    it = iter(lines)
+    assert next(it) == "ab"
+    with pytest.raises(TimeoutError):
+        next(it)
+    lines.close()
+    assert not conns._free
+    assert conns.request("GET", "/x", HEADERS).status == 200  # on a new connection
+    assert server.connections == 2
+
+
 # --- TLS, as a kubeconfig sets it ------------------------------------------------------------------------------
 
 def _cert(subject: str, key: Any, issuer: x509.Name, signer: Any, *, ca: bool = False, server: bool = False,

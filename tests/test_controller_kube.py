@@ -69,7 +69,7 @@ class Configuration:
 @pytest.fixture(params=["direct", "urllib3"])
 def server(request: pytest.FixtureRequest) -> Iterator[Server]:
     """Each test runs on both paths: the keep-alive connections (`controller.httpconn`) and urllib3's pool (a
-    proxy, and every watch)."""
+    proxy)."""
     srv = Server()
     srv.direct = request.param == "direct"
     threading.Thread(target=srv.serve_forever, daemon=True).start()
