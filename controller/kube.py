@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -32,6 +33,7 @@ def load_config(config_file: str | None = None) -> None:
     if config_file is None:
         try:
             kubernetes.config.load_incluster_config()
+            _check_tls("the in-cluster service account")
             return
         except kubernetes.config.ConfigException:
             pass
@@ -39,6 +41,27 @@ def load_config(config_file: str | None = None) -> None:
         kubernetes.config.load_kube_config(config_file=config_file)
     except Exception as e:  # ConfigException, YAML errors, OSError, and shapes the loader does not expect
         raise ConfigError(_kubeconfig_problem(e)) from None
+    _check_tls(_where())
+
+
+def _check_tls(where: str) -> None:
+    """The CA and client certificate the connections will use load (`Connections.for_configuration` reads them
+    once, when the client is made): a broken one is a configuration error now, not a traceback later."""
+    import kubernetes
+
+    from sealer.safetext import printable
+
+    try:
+        Connections.for_configuration(kubernetes.client.Configuration.get_default_copy())
+    except OSError as e:  # ssl.SSLError is one: not PEM, or a key that does not match its certificate
+        problem = "cannot be read" if not isinstance(e, ssl.SSLError) else \
+            "is not usable (not PEM, or a key that does not match its certificate)"
+        raise ConfigError(printable(f"{where}: the CA or client certificate {problem}")) from None
+
+
+def _where() -> str:
+    setting = os.environ.get("KUBECONFIG")
+    return f"KUBECONFIG {setting}" if setting else "~/.kube/config (KUBECONFIG is not set)"
 
 
 def _kubeconfig_problem(e: Exception) -> str:
@@ -46,7 +69,7 @@ def _kubeconfig_problem(e: Exception) -> str:
     from sealer.safetext import printable
 
     setting = os.environ.get("KUBECONFIG")
-    where = f"KUBECONFIG {setting}" if setting else "~/.kube/config (KUBECONFIG is not set)"
+    where = _where()
     paths = [os.path.expanduser(p) for p in (setting or "~/.kube/config").split(os.pathsep) if p]
     text = str(e)
     if not any(os.path.exists(p) for p in paths):

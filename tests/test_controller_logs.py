@@ -116,10 +116,18 @@ def run_controller(tmp_path: Path, *args: str, kubeconfig: Path | None, env: dic
                           timeout=60)
 
 
-@pytest.mark.parametrize("case", ["garbage", "missing", "none", "not-a-mapping", "no-context"])
+@pytest.mark.parametrize("case", ["garbage", "missing", "none", "not-a-mapping", "no-context", "bad-client-cert"])
 def test_a_bad_kubeconfig_is_one_line_and_exit_2(tmp_path: Path, case: str) -> None:
     """Before: a traceback, and kopf retried the startup forever (the run hit the timeout)."""
     kubeconfig = tmp_path / "kubeconfig"
+    if case == "bad-client-cert":  # the files exist (the loader accepts them) but hold no certificate and key
+        for name in ("client.crt", "client.key"):
+            (tmp_path / name).write_text(f"{PLANTS['data']}\n")
+        kubeconfig.write_text(json.dumps({
+            "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:6443"}}],
+            "users": [{"name": "u", "user": {"client-certificate": str(tmp_path / "client.crt"),
+                                              "client-key": str(tmp_path / "client.key")}}],
+            "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}], "current-context": "x"}))
     if case == "garbage":
         kubeconfig.write_text(f"users: [{{name: u, user: {{token: {PLANTS['data']}}}}}]\ncontexts: [\n")
     elif case == "not-a-mapping":
