@@ -18,7 +18,7 @@ import select
 import socket
 import ssl
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -216,40 +216,22 @@ class Lines:
 
     def __iter__(self) -> Iterator[str]:
         try:
-            pending = b""
-            for data in self._pieces():
-                pending += data
-                if b"\n" in data:
-                    *lines, pending = pending.split(b"\n")
-                    for line in lines:
-                        yield line.decode()
-            if pending:
-                yield pending.decode()
+            yield from split_lines(self._pieces())
         finally:
             self.close()
 
     def _pieces(self) -> Iterator[bytes]:
         file, head = self._conn.file, self._head
-        if not head.chunked:
-            left = head.length
-            while left is None or left > 0:
-                data = file.read1(65536 if left is None else min(left, 65536))
-                if not data:
-                    return
-                if left is not None:
-                    left -= len(data)
-                yield data
+        if head.chunked:
+            yield from _chunks(file)
             return
-        while True:
-            line = file.readline(MAX_HEADER_LINE + 1)
-            if not line:
-                return  # the server ended the stream without the last chunk: the watch ends there too
-            size = _chunk_size(line)
-            if size == 0:
+        left = head.length
+        while left is None or left > 0:
+            data = file.read1(65536 if left is None else min(left, 65536))
+            if not data:
                 return
-            data = file.read(size)
-            if len(data) != size or file.readline(MAX_HEADER_LINE + 1) not in (b"\r\n", b"\n"):
-                return
+            if left is not None:
+                left -= len(data)
             yield data
 
     def close(self) -> None:
@@ -336,21 +318,38 @@ def _chunk_size(line: bytes) -> int:
         raise ProtocolError("a chunk size of the answer is not a number") from None
 
 
-def _read_chunked(file: Any) -> bytes:
-    parts = []
+def _chunks(file: Any) -> Iterator[bytes]:
+    """The data of each chunk of a chunked body, up to the last (empty) one; its trailers are left to read."""
     while True:
         size = _chunk_size(file.readline(MAX_HEADER_LINE + 1))
         if size == 0:
-            break
+            return
         chunk = file.read(size)
         if len(chunk) != size or file.readline(MAX_HEADER_LINE + 1) not in (b"\r\n", b"\n"):
             raise ProtocolError("the connection ended inside a chunk of the answer")
-        parts.append(chunk)
+        yield chunk
+
+
+def _read_chunked(file: Any) -> bytes:
+    data = b"".join(_chunks(file))
     for _ in range(MAX_HEADERS + 1):  # trailers, up to the empty line
         line = file.readline(MAX_HEADER_LINE + 1)
         if line in (b"\r\n", b"\n", b""):
-            return b"".join(parts)
+            return data
     raise ProtocolError("the answer has too many trailers")
+
+
+def split_lines(pieces: Iterable[bytes]) -> Iterator[str]:
+    """Lines (without their newline) out of the pieces a stream arrives in, each as soon as it is whole."""
+    pending = b""
+    for data in pieces:
+        pending += data
+        if b"\n" in data:
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                yield line.decode()
+    if pending:
+        yield pending.decode()
 
 
 def _text(data: str | bytes | None) -> str | None:

@@ -15,7 +15,7 @@ from urllib.parse import quote, urlencode
 
 import urllib3
 
-from controller.httpconn import READ_TIMEOUT, Connections, Lines
+from controller.httpconn import READ_TIMEOUT, Connections, Lines, split_lines
 
 CORE = "v1"
 
@@ -98,14 +98,7 @@ class _Lines:
         self._response = response
 
     def __iter__(self) -> Iterator[str]:
-        pending = b""
-        for chunk in self._response.stream(amt=None, decode_content=False):
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for line in lines:
-                yield line.decode()
-        if pending:
-            yield pending.decode()
+        return split_lines(self._response.stream(amt=None, decode_content=False))
 
     def close(self) -> None:
         self._response.close()
@@ -218,23 +211,20 @@ class Kube:
                        **self._credentials.headers(renew=attempt == 1)}
             if data is not None:
                 headers["Content-Type"] = content_type
-            if self._direct is not None:
-                response = self._direct.stream(target, headers, timeout[1] if timeout else READ_TIMEOUT) \
-                    if stream else self._direct.request(method, target, headers, data)
-                if 200 <= response.status < 300:
-                    return response
-                if response.status != 401 or attempt:
-                    break
-                continue
-            response = self._pool.request(method, self._host + target, body=data, headers=headers,
-                                          preload_content=not stream,
-                                          timeout=None if timeout is None else urllib3.Timeout(connect=timeout[0],
-                                                                                        read=timeout[1]))
+            if self._direct is None:
+                response = self._pool.request(method, self._host + target, body=data, headers=headers,
+                                              preload_content=not stream,
+                                              timeout=None if timeout is None else urllib3.Timeout(
+                                                  connect=timeout[0], read=timeout[1]))
+                if stream and not 200 <= response.status < 300:  # the connection goes back to the pool
+                    response.drain_conn()
+                    response.release_conn()
+            elif stream:
+                response = self._direct.stream(target, headers, timeout[1] if timeout else READ_TIMEOUT)
+            else:
+                response = self._direct.request(method, target, headers, data)
             if 200 <= response.status < 300:
                 return response
-            if stream:  # the connection goes back to the pool
-                response.drain_conn()
-                response.release_conn()
             if response.status != 401 or attempt:  # a 401 first: the token expired; renew it once
                 break
         raise self._k.client.ApiException(status=response.status, reason=response.reason)
