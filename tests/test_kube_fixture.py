@@ -3,11 +3,13 @@ helpers, and a real kopf operator run as its own process against it (the shape t
 
 from __future__ import annotations
 
+import http.client
 import json
 import sys
 import textwrap
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -132,9 +134,11 @@ def test_the_emulators_own_request_parse_agrees_with_kmocks(kube: KubeServer) ->
                                   data='{"metadata": {"annotations": {"a": "\u00fc\u6f22"}}}'.encode(),
                                   headers={"Content-Type": "application/merge-patch+json"})
     urllib.request.urlopen(utf8, timeout=10).close()
-    with_cookie = urllib.request.Request(kube.url + f"/apis/{SS}/namespaces/ns1/sealedsecrets/q",
-                                         headers={"cookie": "session=abc; theme=dark"})  # lower case, as HTTP allows
-    urllib.request.urlopen(with_cookie, timeout=10).close()
+    host = urllib.parse.urlsplit(kube.url)
+    raw = http.client.HTTPConnection(host.hostname, host.port, timeout=10)  # urllib would capitalise the name
+    raw.request("GET", f"/apis/{SS}/namespaces/ns1/sealedsecrets/q", headers={"cookie": "session=abc; theme=dark"})
+    raw.getresponse().read()
+    raw.close()
     c.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "q", "namespace": "ns1"}})
     c.request("GET", "/api/v1/namespaces/ns1/secrets", params={"watch": "true", "timeoutSeconds": "0"})
     c.request("GET", "/api/v1/namespaces")
