@@ -38,3 +38,41 @@ def test_key_bits_are_checked_by_the_command_line() -> None:
     for bad in ("1024", "3000", "abc", "16384"):
         with pytest.raises(argparse.ArgumentTypeError, match="multiple of 256 from 2048 to 8192"):
             controller_bench.key_bits(bad)
+
+
+def test_the_burst_watch_waits_for_every_secret_and_no_longer(kube) -> None:
+    """`SecretWatch.wait` is woken once, by the last Secret it waits for: True when all came (some before the wait
+    began), False at the timeout when one never comes."""
+    import asyncio
+
+    import aiohttp
+
+    kube.client.ensure_namespace("w")
+
+    def secret(name: str) -> dict:
+        return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": "w"}, "data": {}}
+
+    async def run() -> tuple[bool, bool, bool]:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{kube.url}/api/v1/secrets") as resp:
+                rv = (await resp.json())["metadata"]["resourceVersion"]
+            watch = controller_bench.SecretWatch()
+            task = asyncio.create_task(watch.run(session, kube.url, rv))
+            try:
+                await asyncio.to_thread(kube.client.create, secret("early"))
+                while ("w", "early") not in watch.seen:
+                    await asyncio.sleep(0.01)
+                keys = [("w", n) for n in ("early", "a", "b", "c")]
+                waiting = asyncio.create_task(watch.wait(keys, 10))
+                for name in ("a", "b", "c"):
+                    await asyncio.sleep(0.05)
+                    assert not waiting.done()  # woken by the last one only
+                    await asyncio.to_thread(kube.client.create, secret(name))
+                all_came = await waiting
+                already = await watch.wait([("w", "a")], 0.01)
+                never = await watch.wait([("w", "a"), ("w", "never")], 0.3)
+                return all_came, already, never
+            finally:
+                task.cancel()
+
+    assert asyncio.run(run()) == (True, True, False)
