@@ -141,6 +141,36 @@ def _cert_with_version(version: int) -> bytes:
     return der.replace(v3, bytes.fromhex("a0030201") + bytes([version]), 1)
 
 
+def _cert_with_serial(first: int, *, one_byte: bool = False) -> bytes:
+    """The DER cert with its serial number's first content byte set to ``first`` (0x80 and up: negative), or with
+    a one-byte serial ``first`` (0x00: zero). The signature no longer matches; loading does not check it."""
+    der = fuzz.fixtures().cert_der
+    serial = fuzz.fixtures().cert.cert.serial_number
+    octets = serial.to_bytes(serial.bit_length() // 8 + 1, "big")
+    at = der.index(bytes([0x02, len(octets)]) + octets)
+    if one_byte:
+        return _with_shorter_serial(der, at, len(octets), bytes([first]))
+    return der[:at + 2] + bytes([first]) + der[at + 3:]
+
+
+def _with_shorter_serial(der: bytes, at: int, old: int, content: bytes) -> bytes:
+    """A one-byte serial: the two enclosing SEQUENCE lengths (long form, two bytes) shrink by the difference."""
+    cut = old - len(content)
+    out = bytearray(der[:at] + bytes([0x02, len(content)]) + content + der[at + 2 + old:])
+    for offset in (0, 4):  # Certificate then tbsCertificate: 30 82 HH LL
+        assert out[offset:offset + 2] == b"\x30\x82"
+        out[offset + 2:offset + 4] = (int.from_bytes(out[offset + 2:offset + 4], "big") - cut).to_bytes(2, "big")
+    return bytes(out)
+
+
+def _pem(der: bytes) -> bytes:
+    import base64
+    import textwrap
+
+    body = "\n".join(textwrap.wrap(base64.b64encode(der).decode(), 64))
+    return f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n".encode()
+
+
 def _duplicate_kind(seed: bytes) -> bytes:
     """A JSON object with its `kind` key twice (json.loads keeps the last without a word)."""
     text = seed.decode().rstrip()
@@ -189,6 +219,10 @@ FOUND = [
     ("sops-config", b"creation_rules:\n  - path_regex: 2024-02-30\n", InputError, "does not fit its type"),
     ("cert", _cert_with_unknown_key_algorithm(), KeyMaterialError, "public key is unreadable"),
     ("cert", _cert_with_version(32), KeyMaterialError, "not a PEM or DER X.509 certificate"),
+    # cryptography warned (and will refuse); Go's x509, so kubeseal, refuses a negative serial
+    ("cert", _cert_with_serial(0x80), KeyMaterialError, "serial number is zero or negative"),
+    ("cert", _pem(_cert_with_serial(0xFF, one_byte=True)), KeyMaterialError, "serial number is zero or negative"),
+    ("cert", _cert_with_serial(0x00, one_byte=True), KeyMaterialError, "serial number is zero or negative"),
     ("private-keys", b"kind: Secret\nmetadata:\n  name: k\ndata: tls.key\n", KeyMaterialError, "data: must be a "),
     ("private-keys", b"kind: 5\n---\nkind: [List]\n", KeyMaterialError, "no Secret with data.tls.key"),
     ("private-keys", _pkcs8_with_unknown_algorithm(), KeyMaterialError, "unreadable PEM private key"),

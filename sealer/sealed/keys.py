@@ -140,8 +140,59 @@ def cert_pem(cert: x509.Certificate) -> bytes:
 
 # --- loading certificates -----------------------------------------------------------------------------
 
+def _der_item(der: bytes, at: int) -> tuple[int, int, int]:
+    """(tag, start of contents, end of contents) of the DER item at ``at``; IndexError/ValueError if cut short."""
+    tag, first = der[at], der[at + 1]
+    if first < 0x80:
+        start, length = at + 2, first
+    else:
+        size = first & 0x7F
+        if not 1 <= size <= 4:
+            raise ValueError("unsupported DER length")
+        start, length = at + 2 + size, int.from_bytes(der[at + 2:at + 2 + size], "big")
+    if start + length > len(der):
+        raise ValueError("DER item runs past the end")
+    return tag, start, start + length
+
+
+def serial_positive(data: bytes) -> bool | None:
+    """Whether the certificate's serial number is positive (RFC 5280 requires it; Go's x509, and so kubeseal,
+    refuses a negative one; `cryptography` warns about zero or negative and will refuse them); None when ``data``
+    is no certificate this walk can read (the loader then names what is wrong). Read from the DER before loading,
+    so no library warning is printed."""
+    if b"-----BEGIN" in data:
+        block = next((m for m in _PEM_BLOCK.finditer(data) if m.group(1) in (b"CERTIFICATE", b"X509 CERTIFICATE")),
+                     None)
+        if block is None:
+            return None
+        body = b"".join(line for line in block.group(0).splitlines()[1:-1] if b":" not in line)
+        try:
+            data = base64.b64decode(body, validate=False)
+        except (binascii.Error, ValueError):
+            return None
+    try:
+        tag, start, _ = _der_item(data, 0)  # Certificate
+        if tag != 0x30:
+            return None
+        tag, at, _ = _der_item(data, start)  # tbsCertificate
+        if tag != 0x30:
+            return None
+        tag, start, end = _der_item(data, at)
+        if tag == 0xA0:  # [0] version
+            tag, start, end = _der_item(data, end)
+        if tag != 0x02 or end == start:  # INTEGER serialNumber
+            return None
+    except (IndexError, ValueError):
+        return None
+    value = data[start:end]
+    return value[0] < 0x80 and any(value)
+
+
 def parse_cert(data: bytes, source: str) -> SealingCert:
     """A PEM or DER certificate holding an RSA key of at least MIN_BITS."""
+    if serial_positive(data) is False:
+        raise KeyMaterialError("the certificate's serial number is zero or negative (RFC 5280 allows only "
+                               "positive ones; kubeseal refuses a negative one)", source=source)
     try:
         cert = (x509.load_pem_x509_certificate(data) if b"-----BEGIN" in data
                 else x509.load_der_x509_certificate(data))
