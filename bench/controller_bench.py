@@ -97,6 +97,7 @@ class Burst:
     emu_cpu: float = 0.0
     bench_cpu: float = 0.0
     machine_cpu: float = 0.0  # every process on the machine (from /proc/stat)
+    steal: float = 0.0  # vCPU time the hypervisor gave to others over the burst (from /proc/stat)
     samples: list[ProcSample] = field(default_factory=list)
     rss_ready_kib: int = 0  # controller VmRSS when ready, before any SealedSecret
     rss_hwm_kib: int = 0  # controller VmHWM after the burst
@@ -178,13 +179,15 @@ def thread_cpu(pid: int, tid: int) -> float:
         return 0.0
 
 
-def machine_cpu() -> float:
-    """CPU seconds every process on the machine has used since boot (busy time of all cores)."""
+def machine_times() -> tuple[float, float]:
+    """(CPU seconds every process on the machine has used since boot, the busy time of all cores; seconds the
+    hypervisor ran something else while a vCPU had work: steal, counted apart, as no process here used it)."""
     with open("/proc/stat", encoding="ascii") as f:
         values = [int(v) for v in f.readline().split()[1:]]
     idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
-    busy = sum(values[:8]) - idle  # user nice system idle iowait irq softirq steal (guest is inside user)
-    return busy / CLK_TCK
+    steal = values[7] if len(values) > 7 else 0
+    busy = sum(values[:8]) - idle - steal  # user nice system idle iowait irq softirq steal (guest is inside user)
+    return busy / CLK_TCK, steal / CLK_TCK
 
 
 def proc_status_kib(pid: int, key: str) -> int:
@@ -445,7 +448,7 @@ async def _run_client(url: str, idle: Sequence[Mapping[str, Any]], burst: Sequen
                     await asyncio.sleep(0.25)
 
             ctl0, main0, emu0 = proc_cpu(ctl_pid), thread_cpu(ctl_pid, ctl_pid), proc_cpu(emu_pid)
-            me0, all0 = time.process_time(), machine_cpu()
+            me0, (all0, steal0) = time.process_time(), machine_times()
             stop_probing = probe() if probe is not None else None
             t0 = time.perf_counter()
             sampling = asyncio.create_task(sampler(t0))
@@ -460,7 +463,8 @@ async def _run_client(url: str, idle: Sequence[Mapping[str, Any]], burst: Sequen
                 run.healthz_failed = len(found) - len(run.healthz)
             run.ctl_cpu, run.ctl_main_cpu = proc_cpu(ctl_pid) - ctl0, thread_cpu(ctl_pid, ctl_pid) - main0
             run.emu_cpu, run.bench_cpu = proc_cpu(emu_pid) - emu0, time.process_time() - me0
-            run.machine_cpu = machine_cpu() - all0
+            all1, steal1 = machine_times()
+            run.machine_cpu, run.steal = all1 - all0, steal1 - steal0
             sampling.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sampling
@@ -719,7 +723,7 @@ def goals(b: Burst, idle: int) -> list[str]:
         f"burst of {b.secrets:,} x {VALUES_PER_SECRET} values on {cores()} cores: {b.all_wall:.1f} s vs one "
         f"core's RSA time {b.rsa_limit_s:.1f} s = {b.ratio:.2f}x (goal <= 0.65x); the floor, the same RSA work on "
         f"{cores()} threads alone: {b.floor_s:.1f} s = {b.floor_s / b.rsa_limit_s if b.rsa_limit_s else 0:.2f}x, the "
-        f"burst {b.all_wall / b.floor_s if b.floor_s else 0:.2f}x of it",
+        f"burst {b.all_wall / b.floor_s if b.floor_s else 0:.2f}x of it; steal {b.steal:.2f} s",
         f"create -> Secret when idle, p50: {1000 * median(b.idle_latencies):.0f} ms vs the RSA time of its "
         f"{VALUES_PER_SECRET} values {1000 * one:.1f} ms = {b.idle_vs_rsa:.2f}x (goal <= 1.3x)",
         f"/healthz during the burst: p99 {1000 * p99:.0f} ms, max {1000 * max(b.healthz or [p99]):.0f} ms, "
@@ -767,7 +771,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "idle_max": round(max(b.idle_latencies), 3), "create_p50": round(median(b.create_times), 4),
             "ctl_cpu": round(b.ctl_cpu, 2), "ctl_main_cpu": round(b.ctl_main_cpu, 2), "emu_cpu": round(b.emu_cpu, 2),
             "bench_cpu": round(b.bench_cpu, 2), "machine_cpu": round(b.machine_cpu, 2),
-            "other_cpu": round(b.other_cpu, 2),
+            "steal": round(b.steal, 2), "other_cpu": round(b.other_cpu, 2),
             "rss_ready_mib": round(b.rss_ready_kib / 1024, 1), "rss_hwm_mib": round(b.rss_hwm_kib / 1024, 1),
             "emu_rss_hwm_mib": round(b.emu_rss_hwm_kib / 1024, 1), "events": b.events.most_common(3),
             "healthz_n": len(b.healthz), "healthz_failed": b.healthz_failed,
