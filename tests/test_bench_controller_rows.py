@@ -26,6 +26,35 @@ def test_burst_against_one_core_and_against_the_floor():
     assert first.ratio == "0.70"
 
 
+def test_the_rows_carry_issue_19s_goals():
+    """Burst <= 0.65x one core, idle p50 <= 1.3x, every /healthz probe under 100 ms, each value decrypted once."""
+    def run(wall: float, probes: list[float], decrypts: int) -> controller_bench.Burst:
+        b = burst(wall, 10.0, 5.0)
+        b.latencies, b.idle_latencies = [1.0] * 10, [0.1] * 5  # 5 values at 50/s: 0.1 s = 1.0x
+        b.healthz, b.healthz_idle, b.decrypts = probes, [0.004] * 5, decrypts
+        return b
+
+    def rows(*runs: controller_bench.Burst) -> dict[str, report.Row]:
+        res = controller_bench.ControllerResults(secrets=100, reps=len(runs), idle=5, runs=list(runs))
+        return {r.figure.split(" (")[0]: r for r in report._controller_rows(res)}
+
+    good = rows(run(6.0, [0.010] * 90, 525), run(6.4, [0.012] * 90, 525))
+    burst_row = next(r for k, r in good.items() if k.startswith("controller: 100 SealedSecrets"))
+    assert (burst_row.ratio, burst_row.target, burst_row.verdict) == ("0.62", "≤ 0.65", "pass")
+    idle = good["controller: latency create → Secret when idle, p50"]
+    assert (idle.ratio, idle.target, idle.verdict) == ("1.00", "≤ 1.3", "pass")
+    healthz = good["controller: `/healthz` during the burst, a probe every 200 ms on a new connection"]
+    assert healthz.verdict == "pass" and "0 of 180 at or over 100 ms" in healthz.sealer
+    assert good["controller: private-key decryptions in a run"].verdict == "pass"
+
+    bad = rows(run(7.0, [0.010] * 89 + [0.125], 525), run(7.0, [0.010] * 90, 530))
+    assert next(r for k, r in bad.items() if k.startswith("controller: 100 SealedSecrets")).verdict == "**fail**"
+    healthz = bad["controller: `/healthz` during the burst, a probe every 200 ms on a new connection"]
+    assert healthz.verdict == "**fail**" and "slowest 125 ms; 1 of 180" in healthz.sealer
+    decrypts = bad["controller: private-key decryptions in a run"]
+    assert decrypts.verdict == "**fail**" and decrypts.sealer == "525, 530"
+
+
 def test_no_floor_row_without_the_floor():
     run = burst(6.0, 10.0, 5.0)
     run.peer_all = None
