@@ -28,7 +28,8 @@ Each repetition starts a fresh emulator and controller, waits for "sealer contro
    does; latency = request sent -> answer read, and every probe that fails or takes > 10 s is counted. Ten times
    the rate of the shipped readiness probe (`periodSeconds: 2`), about 80 probes over a burst; at 50 ms (until
    2026-12-04) the probe process and the controller's answers took about half a second of the shared cores per
-   burst, the instrument weighing on what it measured.
+   burst, the instrument weighing on what it measured. Right after each probe the same process GETs a trivial HTTP
+   server in its own process (`serve_ok`): what the loaded machine alone does to a probe, the peer of the figure.
 5. **decrypts**: `sealer_decrypt_operations_total` from `/metrics` after the burst: 5 x (idle + N) when nothing is
    decrypted twice.
 
@@ -111,6 +112,8 @@ class Burst:
     healthz: list[float] = field(default_factory=list)  # /healthz latencies during the burst, seconds
     healthz_failed: int = 0  # probes that failed or timed out
     healthz_idle: list[float] = field(default_factory=list)  # the same probe for 3 s just before, controller idle
+    healthz_control: list[float] = field(default_factory=list)  # the control server, probed right after each
+    control_at_slowest: float = -1.0  # the control probe right after the slowest /healthz probe (-1: none)
     decrypts: int = -1  # sealer_decrypt_operations_total after the burst (-1: not read)
 
     @property
@@ -251,37 +254,80 @@ def summarise_log(text: str) -> tuple[int, list[str]]:
 PROBE_INTERVAL = 0.2  # seconds between probes (see the module docstring)
 
 
-def probe_healthz(url: str, out: str, interval: float = PROBE_INTERVAL) -> None:
-    """Until SIGINT: GET ``url`` every ``interval`` s on a new connection; then write [latency or -1, ...] as JSON
-    to ``out`` (-1: failed, or no answer within 10 s). Runs in its own process (see `start_probe`)."""
+def _get(url: str) -> float:
+    """Seconds for one GET on a new connection, -1 when it failed or did not answer 200 within 10 s."""
     import urllib.request
 
+    sent = time.perf_counter()
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            resp.read()
+            return time.perf_counter() - sent if resp.status == 200 else -1.0
+    except OSError:
+        return -1.0
+
+
+def probe_healthz(url: str, out: str, interval: float = PROBE_INTERVAL, control: str = "") -> None:
+    """Until SIGINT: GET ``url`` every ``interval`` s on a new connection, and right after it ``control`` (a
+    trivial server in its own process: what the loaded machine alone does to a probe); then write
+    {"healthz": [latency or -1, ...], "control": [...]} as JSON to ``out`` (-1: failed, or no answer within 10 s).
+    Runs in its own process (see `start_probe`)."""
     signal.signal(signal.SIGINT, signal.default_int_handler)  # a background job's shell may have ignored it
     found: list[float] = []
+    beside: list[float] = []
     try:
         while True:
             sent = time.perf_counter()
-            try:
-                with urllib.request.urlopen(url, timeout=10) as resp:
-                    resp.read()
-                    found.append(time.perf_counter() - sent if resp.status == 200 else -1.0)
-            except OSError:
-                found.append(-1.0)
+            found.append(_get(url))
+            if control:
+                beside.append(_get(control))
             time.sleep(max(0.0, interval - (time.perf_counter() - sent)))
     except KeyboardInterrupt:
         pass
-    Path(out).write_text(json.dumps(found))
+    Path(out).write_text(json.dumps({"healthz": found, "control": beside[:len(found)]}))
 
 
-def start_probe(port: int, out: Path) -> subprocess.Popen[bytes]:
-    code = "import sys; from bench.controller_bench import probe_healthz; probe_healthz(sys.argv[1], sys.argv[2])"
-    return subprocess.Popen([sys.executable, "-c", code, f"http://127.0.0.1:{port}/healthz", str(out)], cwd=ROOT)
+def serve_ok(port: int) -> None:
+    """The control server: 200 and a small JSON body to every GET, one request at a time, no logging."""
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Ok(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b'{"status":"ok"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    with contextlib.suppress(KeyboardInterrupt), HTTPServer(("127.0.0.1", port), Ok) as server:
+        server.serve_forever()
 
 
-def stop_probe(popen: subprocess.Popen[bytes], out: Path) -> list[float]:
-    """The probe's latencies (-1: failed)."""
+def start_control(port: int) -> subprocess.Popen[bytes]:
+    code = "import sys; from bench.controller_bench import serve_ok; serve_ok(int(sys.argv[1]))"
+    return subprocess.Popen([sys.executable, "-c", code, str(port)], cwd=ROOT)
+
+
+def start_probe(port: int, out: Path, control_port: int = 0) -> subprocess.Popen[bytes]:
+    code = ("import sys; from bench.controller_bench import probe_healthz; "
+            "probe_healthz(sys.argv[1], sys.argv[2], control=sys.argv[3])")
+    control = f"http://127.0.0.1:{control_port}/healthz" if control_port else ""
+    return subprocess.Popen([sys.executable, "-c", code, f"http://127.0.0.1:{port}/healthz", str(out), control],
+                            cwd=ROOT)
+
+
+def stop_probe(popen: subprocess.Popen[bytes], out: Path) -> tuple[list[float], list[float]]:
+    """The probe's latencies of /healthz and of the control server, in probe order (-1: failed)."""
     interrupt(popen, 30)
-    return json.loads(out.read_text()) if out.exists() else []
+    if not out.exists():
+        return [], []
+    found = json.loads(out.read_text())
+    return found["healthz"], found["control"]
 
 
 def metric(port: int, name: str, kind: str = "SealedSecret", missing: int = 0) -> int:
@@ -413,7 +459,8 @@ def _post_bytes(host: str, path: str, obj: Mapping[str, Any]) -> bytes:
 
 async def _run_client(url: str, idle: Sequence[Mapping[str, Any]], burst: Sequence[Mapping[str, Any]], run: Burst,
                       ctl_pid: int, emu_pid: int, concurrency: int, pause: float, timeout: float,
-                      peer: Peer | None, probe: Callable[[], Callable[[], list[float]]] | None = None) -> None:
+                      peer: Peer | None,
+                      probe: Callable[[], Callable[[], tuple[list[float], list[float]]]] | None = None) -> None:
     import aiohttp
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency + 2)) as session:
@@ -437,7 +484,7 @@ async def _run_client(url: str, idle: Sequence[Mapping[str, Any]], burst: Sequen
             if probe is not None:  # /healthz of the idle controller, the peer of the figure during the burst
                 stop_idle = probe()
                 await asyncio.sleep(3.0)
-                run.healthz_idle = [x for x in stop_idle() if x >= 0]
+                run.healthz_idle = [x for x in stop_idle()[0] if x >= 0]
             # 3. the burst
             creates = Creates(url, burst)
             await creates.open(concurrency)
@@ -458,9 +505,12 @@ async def _run_client(url: str, idle: Sequence[Mapping[str, Any]], burst: Sequen
             done = await watch.wait(keys, timeout)
             t_end = time.perf_counter()
             if stop_probing is not None:
-                found = stop_probing()
+                found, beside = stop_probing()
                 run.healthz = [x for x in found if x >= 0]
                 run.healthz_failed = len(found) - len(run.healthz)
+                run.healthz_control = [x for x in beside if x >= 0]
+                if run.healthz and len(beside) == len(found):
+                    run.control_at_slowest = beside[found.index(max(run.healthz))]
             run.ctl_cpu, run.ctl_main_cpu = proc_cpu(ctl_pid) - ctl0, thread_cpu(ctl_pid, ctl_pid) - main0
             run.emu_cpu, run.bench_cpu = proc_cpu(emu_pid) - emu0, time.process_time() - me0
             all1, steal1 = machine_times()
@@ -614,11 +664,13 @@ def one_burst(work: Path, key_secret: Mapping[str, Any], idle: Sequence[Mapping[
     ctl = prof = probing = None
     port = free_port()
     probe_out = work / "healthz.json"
+    control_port = free_port()
+    control = start_control(control_port) if profile is None else None
 
-    def probe() -> Callable[[], list[float]]:
+    def probe() -> Callable[[], tuple[list[float], list[float]]]:
         nonlocal probing
         probe_out.unlink(missing_ok=True)
-        probing = popen = start_probe(port, probe_out)
+        probing = popen = start_probe(port, probe_out, control_port)
         time.sleep(0.3)  # the probe's interpreter starts before the first create
         return lambda: stop_probe(popen, probe_out)
 
@@ -640,7 +692,7 @@ def one_burst(work: Path, key_secret: Mapping[str, Any], idle: Sequence[Mapping[
         run.events = burst_events(client, len(burst))
         run.correct, run.checked = check_secrets(client, originals)
     finally:
-        for popen in (prof, probing):
+        for popen in (prof, probing, control):
             if popen is not None and popen.poll() is None:
                 popen.kill()
                 popen.wait()
@@ -728,7 +780,10 @@ def goals(b: Burst, idle: int) -> list[str]:
         f"{VALUES_PER_SECRET} values {1000 * one:.1f} ms = {b.idle_vs_rsa:.2f}x (goal <= 1.3x)",
         f"/healthz during the burst: p99 {1000 * p99:.0f} ms, max {1000 * max(b.healthz or [p99]):.0f} ms, "
         f"{b.healthz_failed} of {len(b.healthz) + b.healthz_failed} probes failed; idle controller just before: p99 "
-        f"{1000 * percentile(b.healthz_idle or [0.0], 99):.0f} ms (goal: within 100 ms)",
+        f"{1000 * percentile(b.healthz_idle or [0.0], 99):.0f} ms (goal: within 100 ms)"
+        + (f"; a trivial server in its own process, probed right after each: p99 "
+           f"{1000 * percentile(b.healthz_control, 99):.0f} ms, max {1000 * max(b.healthz_control):.0f} ms, and "
+           f"{1000 * b.control_at_slowest:.0f} ms right after the slowest /healthz" if b.healthz_control else ""),
         f"decryptions: {b.decrypts:,} for {ops:,} values (goal: equal, nothing decrypted twice)",
     ]
 
@@ -779,6 +834,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "healthz_p99_ms": round(1000 * percentile(b.healthz, 99), 1) if b.healthz else None,
             "healthz_max_ms": round(1000 * max(b.healthz), 1) if b.healthz else None,
             "healthz_idle_p99_ms": round(1000 * percentile(b.healthz_idle, 99), 1) if b.healthz_idle else None,
+            "control_p99_ms": round(1000 * percentile(b.healthz_control, 99), 1) if b.healthz_control else None,
+            "control_max_ms": round(1000 * max(b.healthz_control), 1) if b.healthz_control else None,
+            "control_at_slowest_ms": round(1000 * b.control_at_slowest, 1),
             "decrypts": b.decrypts, "log_lines": b.log_lines, "log_problems": b.log_problems, "checked": b.checked},
             indent=1))
         for line in goals(b, args.idle):

@@ -32,6 +32,8 @@ def test_the_rows_carry_issue_19s_goals():
         b = burst(wall, 10.0, 5.0)
         b.latencies, b.idle_latencies = [1.0] * 10, [0.1] * 5  # 5 values at 50/s: 0.1 s = 1.0x
         b.healthz, b.healthz_idle, b.decrypts = probes, [0.004] * 5, decrypts
+        b.healthz_control = [0.003] * (len(probes) - 1) + [0.090]
+        b.control_at_slowest = 0.090 if max(probes) > 0.1 else 0.003
         return b
 
     def rows(*runs: controller_bench.Burst) -> dict[str, report.Row]:
@@ -51,6 +53,8 @@ def test_the_rows_carry_issue_19s_goals():
     assert next(r for k, r in bad.items() if k.startswith("controller: 100 SealedSecrets")).verdict == "**fail**"
     healthz = bad["controller: `/healthz` during the burst, a probe every 200 ms on a new connection"]
     assert healthz.verdict == "**fail**" and "slowest 125 ms; 1 of 180" in healthz.sealer
+    assert "slowest 90 ms, 90 ms right after the slowest /healthz: a trivial HTTP server" in healthz.peer
+    assert "p99 4 ms: the idle controller" in healthz.peer
     decrypts = bad["controller: private-key decryptions in a run"]
     assert decrypts.verdict == "**fail**" and decrypts.sealer == "525, 530"
 
@@ -105,3 +109,28 @@ def test_the_burst_watch_waits_for_every_secret_and_no_longer(kube) -> None:
                 task.cancel()
 
     assert asyncio.run(run()) == (True, True, False)
+
+
+def test_the_probe_measures_healthz_and_the_control_server_in_turn(tmp_path) -> None:
+    """The probe process and the control server, as the burst runs them: each round a GET of the probed URL, then
+    one of the control server; latencies for both, none failed; a port nobody serves counts as failed (-1)."""
+    import time
+
+    from sealer_testkit.apiserver import free_port
+
+    port, closed = free_port(), free_port()
+    server = controller_bench.start_control(port)
+    try:
+        deadline = time.monotonic() + 20
+        while controller_bench._get(f"http://127.0.0.1:{port}/healthz") < 0:
+            assert time.monotonic() < deadline, "the control server did not start"
+            time.sleep(0.05)
+        out = tmp_path / "probe.json"
+        probe = controller_bench.start_probe(closed, out, port)
+        time.sleep(1.5)
+        found, control = controller_bench.stop_probe(probe, out)
+    finally:
+        server.kill()
+        server.wait()
+    assert found and set(found) == {-1.0}  # nothing listens on `closed`
+    assert len(control) == len(found) and all(0 < x < 10 for x in control)
