@@ -26,7 +26,7 @@ Each repetition starts a fresh emulator and controller, waits for "sealer contro
 4. **healthz**: over the burst, a separate probe process (`probe_healthz`, its own interpreter, so the bench's
    client does not delay it) GETs the controller's `/healthz` every 200 ms on a new connection, as a kubelet probe
    does; latency = request sent -> answer read, and every probe that fails or takes > 10 s is counted. Ten times
-   the rate of the shipped readiness probe (`periodSeconds: 2`), about 80 probes over a burst; at 50 ms (until
+   the rate of the shipped readiness probe (`periodSeconds: 2`), about 90 probes over a burst; at 50 ms (until
    2026-12-04) the probe process and the controller's answers took about half a second of the shared cores per
    burst, the instrument weighing on what it measured. Right after each probe the same process GETs a trivial HTTP
    server in its own process (`serve_ok`): what the loaded machine alone does to a probe, the peer of the figure.
@@ -284,7 +284,7 @@ def probe_healthz(url: str, out: str, interval: float = PROBE_INTERVAL, control:
             time.sleep(max(0.0, interval - (time.perf_counter() - sent)))
     except KeyboardInterrupt:
         pass
-    Path(out).write_text(json.dumps({"healthz": found, "control": beside[:len(found)]}))
+    Path(out).write_text(json.dumps({"healthz": found, "control": beside}))
 
 
 def serve_ok(port: int) -> None:
@@ -509,8 +509,9 @@ async def _run_client(url: str, idle: Sequence[Mapping[str, Any]], burst: Sequen
                 run.healthz = [x for x in found if x >= 0]
                 run.healthz_failed = len(found) - len(run.healthz)
                 run.healthz_control = [x for x in beside if x >= 0]
-                if run.healthz and len(beside) == len(found):
-                    run.control_at_slowest = beside[found.index(max(run.healthz))]
+                slowest = found.index(max(run.healthz)) if run.healthz else len(beside)
+                if slowest < len(beside):  # the probe may stop between the two GETs of its last round
+                    run.control_at_slowest = beside[slowest]
             run.ctl_cpu, run.ctl_main_cpu = proc_cpu(ctl_pid) - ctl0, thread_cpu(ctl_pid, ctl_pid) - main0
             run.emu_cpu, run.bench_cpu = proc_cpu(emu_pid) - emu0, time.process_time() - me0
             all1, steal1 = machine_times()
