@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from bench import fuzz
 from sealer.errors import InputError, KeyMaterialError, SealerError
+from sealer.io import pem
 
 EXAMPLES = 200
 NAMES = sorted(fuzz.TARGETS)
@@ -163,14 +164,6 @@ def _with_shorter_serial(der: bytes, at: int, old: int, content: bytes) -> bytes
     return bytes(out)
 
 
-def _pem(der: bytes) -> bytes:
-    import base64
-    import textwrap
-
-    body = "\n".join(textwrap.wrap(base64.b64encode(der).decode(), 64))
-    return f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n".encode()
-
-
 def _duplicate_kind(seed: bytes) -> bytes:
     """A JSON object with its `kind` key twice (json.loads keeps the last without a word)."""
     text = seed.decode().rstrip()
@@ -221,7 +214,8 @@ FOUND = [
     ("cert", _cert_with_version(32), KeyMaterialError, "not a PEM or DER X.509 certificate"),
     # cryptography warned (and will refuse); Go's x509, so kubeseal, refuses a negative serial
     ("cert", _cert_with_serial(0x80), KeyMaterialError, "serial number is zero or negative"),
-    ("cert", _pem(_cert_with_serial(0xFF, one_byte=True)), KeyMaterialError, "serial number is zero or negative"),
+    ("cert", pem.encode("CERTIFICATE", _cert_with_serial(0xFF, one_byte=True)).encode(), KeyMaterialError,
+     "serial number is zero or negative"),
     ("cert", _cert_with_serial(0x00, one_byte=True), KeyMaterialError, "serial number is zero or negative"),
     ("private-keys", b"kind: Secret\nmetadata:\n  name: k\ndata: tls.key\n", KeyMaterialError, "data: must be a "),
     ("private-keys", b"kind: 5\n---\nkind: [List]\n", KeyMaterialError, "no Secret with data.tls.key"),

@@ -11,49 +11,24 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from typing import Any
 
 from sealer.gotemplate.execute import Func
 from sealer.gotemplate.sprig.cast import fn, sized
 from sealer.gotemplate.values import GoError, to_bytes
+from sealer.io import pem
 
 UNSUPPORTED = frozenset({"pemToPkcs12", "pemToPkcs12Pass", "fullPemToPkcs12", "fullPemToPkcs12Pass",
                          "pemTruststoreToPKCS12", "pemTruststoreToPKCS12Pass", "filterCertChain", "toYaml",
                          "fromYaml", "rsaDecrypt", "getHostByName"})
-
-_BLOCK = re.compile(rb"-----BEGIN ([^\r\n-]*)-----\r?\n(.*?)-----END \1-----[ \t]*(?:\r?\n|$)", re.S)
-
-
-def pem_encode(kind: str, der: bytes) -> str:
-    """Go's pem.EncodeToMemory without headers."""
-    body = base64.b64encode(der).decode()
-    lines = "".join(body[i:i + 64] + "\n" for i in range(0, len(body), 64))
-    return f"-----BEGIN {kind}-----\n{lines}-----END {kind}-----\n"
-
-
-def _blocks(data: bytes) -> list[tuple[str, bytes]]:
-    """PEM blocks as Go's pem.Decode finds them (a block whose body is not base64 is skipped)."""
-    found = []
-    for m in _BLOCK.finditer(data):
-        body = m.group(2)
-        if b":" in body.split(b"\n", 1)[0]:  # RFC 1421 headers (Proc-Type...): skipped, not written back
-            body = body.split(b"\n\n", 1)[-1]
-        try:
-            der = base64.b64decode(re.sub(rb"\s+", b"", body), validate=True)
-        except (binascii.Error, ValueError):
-            continue
-        found.append((m.group(1).decode("latin-1"), der))
-    return found
-
 
 def filter_pem(pem_type: str, text: str) -> str:
     data = to_bytes(text)
     start = data.find(b"-----BEGIN")
     if start > 0:
         data = data[start:]
-    blocks = [pem_encode(kind, der) for kind, der in _blocks(data) if kind.lower() == pem_type.lower()]
-    if not blocks and data.strip() and not _blocks(data):
+    blocks = [pem.encode(kind, der) for kind, der in pem.blocks(data) if kind.lower() == pem_type.lower()]
+    if not blocks and data.strip() and not pem.blocks(data):
         raise GoError("error filtering pem: found junk")
     return sized("".join(blocks))
 
@@ -103,7 +78,7 @@ def pkcs12_cert(password: str, text: str) -> str:
 
     _, cert, extra = _pkcs12(password, text)
     certs = ([cert] if cert is not None else []) + extra
-    return "".join(pem_encode("CERTIFICATE", c.public_bytes(Encoding.DER)) for c in _ordered(certs))
+    return "".join(pem.encode("CERTIFICATE", c.public_bytes(Encoding.DER)) for c in _ordered(certs))
 
 
 def _b64url_int(jwk: dict[str, Any], name: str) -> int:
@@ -160,14 +135,14 @@ def jwk_public_pem(text: str) -> str:
     from cryptography.hazmat.primitives import serialization as s
 
     key = _jwk_key(text, private=False)
-    return pem_encode("PUBLIC KEY", key.public_bytes(s.Encoding.DER, s.PublicFormat.SubjectPublicKeyInfo))
+    return pem.encode("PUBLIC KEY", key.public_bytes(s.Encoding.DER, s.PublicFormat.SubjectPublicKeyInfo))
 
 
 def jwk_private_pem(text: str) -> str:
     from cryptography.hazmat.primitives import serialization as s
 
     key = _jwk_key(text, private=True)
-    return pem_encode("PRIVATE KEY", key.private_bytes(s.Encoding.DER, s.PrivateFormat.PKCS8, s.NoEncryption()))
+    return pem.encode("PRIVATE KEY", key.private_bytes(s.Encoding.DER, s.PrivateFormat.PKCS8, s.NoEncryption()))
 
 
 FUNCS: dict[str, Func] = {

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from sealer.errors import InputError, KeyMaterialError
+from sealer.io import pem
 
 DEFAULT_BITS = 4096
 MIN_BITS = 2048
@@ -161,15 +162,7 @@ def serial_positive(data: bytes) -> bool | None:
     is no certificate this walk can read (the loader then names what is wrong). Read from the DER before loading,
     so no library warning is printed."""
     if b"-----BEGIN" in data:
-        block = next((m for m in _PEM_BLOCK.finditer(data) if m.group(1) in (b"CERTIFICATE", b"X509 CERTIFICATE")),
-                     None)
-        if block is None:
-            return None
-        body = b"".join(line for line in block.group(0).splitlines()[1:-1] if b":" not in line)
-        try:
-            data = base64.b64decode(body, validate=False)
-        except (binascii.Error, ValueError):
-            return None
+        data = next((der for kind, der in pem.blocks(data) if kind in ("CERTIFICATE", "X509 CERTIFICATE")), b"")
     try:
         tag, start, _ = _der_item(data, 0)  # Certificate
         if tag != 0x30:
