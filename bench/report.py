@@ -413,10 +413,9 @@ def _healthz_peer(runs: Sequence[controller_bench.Burst], idle_ms: Sequence[floa
     control = [x for r in runs for x in r.healthz_control]
     if control:
         p99s = [1000 * controller_bench.percentile(r.healthz_control, 99) for r in runs if r.healthz_control]
-        at = [r.control_at_slowest for r in runs if r.healthz and r.control_at_slowest >= 0]
         slowest = max(runs, key=lambda r: max(r.healthz or [0.0]))
         after = (f", {1000 * slowest.control_at_slowest:.0f} ms right after the slowest /healthz"
-                 if at and slowest.control_at_slowest >= 0 else "")
+                 if slowest.control_at_slowest >= 0 else "")
         parts.append(f"p99 {median(p99s):.0f} ms, slowest {1000 * max(control):.0f} ms{after}: a trivial HTTP server "
                      "in its own process, probed right after each")
     if idle_ms:
