@@ -96,12 +96,12 @@ def test_the_burst_watch_waits_for_every_secret_and_no_longer(kube) -> None:
                 while ("w", "early") not in watch.seen:
                     await asyncio.sleep(0.01)
                 keys = [("w", n) for n in ("early", "a", "b", "c")]
-                waiting = asyncio.create_task(watch.wait(keys, 10))
+                waiting = asyncio.create_task(watch.wait(keys, 60))
                 for name in ("a", "b", "c"):
                     await asyncio.sleep(0.05)
                     assert not waiting.done()  # woken by the last one only
                     await asyncio.to_thread(kube.client.create, secret(name))
-                all_came = await waiting
+                all_came = await asyncio.wait_for(waiting, 10)  # woken by the last Secret, not by the timeout
                 already = await watch.wait([("w", "a")], 0.01)
                 never = await watch.wait([("w", "a"), ("w", "never")], 0.3)
                 return all_came, already, never
